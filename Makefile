@@ -1,0 +1,27 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each installs what it needs
+# (ffmpeg through apt when missing, a virtualenv with the Python dependencies).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SAMPLE := samples/demo
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	.ci/install-system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	test -f $(SAMPLE)/stream.mp4 || $(BIN)/python -m samples.generate $(SAMPLE)
+	$(BIN)/peakclip clip $(SAMPLE)/stream.mp4 --chat $(SAMPLE)/chat.json --out out/demo
+
+test: setup
+	$(BIN)/pytest
+
+clean:
+	rm -rf out $(SAMPLE)

@@ -1,0 +1,96 @@
+"""Probe a recording: duration, which streams it has, picture size and frame rate.
+
+Reads container headers through ``ffmpeg.probe`` (ffprobe); decodes nothing.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+
+import ffmpeg
+
+from detectors.errors import MediaError
+
+
+@dataclass
+class Probe:
+    path: str
+    duration: float
+    has_audio: bool
+    has_video: bool
+    width: int = 0            # coded size
+    height: int = 0
+    display_width: int = 0    # size a player shows (coded size corrected by the sample aspect ratio)
+    display_height: int = 0
+    fps: float = 0.0
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    audio_rate: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Probe":
+        return cls(**data)
+
+
+def is_url(path: str) -> bool:
+    return path.startswith(("http://", "https://"))
+
+
+def _rate(text: str | None) -> float:
+    try:
+        value = Fraction(text or "0")
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+    return float(value)
+
+
+def _last_line(stderr: bytes | None) -> str:
+    lines = [ln.strip() for ln in (stderr or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else "ffprobe failed"
+
+
+def probe(path: str) -> Probe:
+    """Describe ``path`` (a file or an http(s) URL). Raises MediaError for anything unusable."""
+    if not is_url(path):
+        if not os.path.exists(path):
+            raise MediaError(f"input not found: {path}")
+        if os.path.isdir(path):
+            raise MediaError(f"input is a directory, not a recording: {path}")
+        if os.path.getsize(path) == 0:
+            raise MediaError(f"input is empty (0 bytes): {path}")
+    try:
+        info = ffmpeg.probe(path)
+    except ffmpeg.Error as err:
+        raise MediaError(f"not a media file ffmpeg can read: {path} ({_last_line(err.stderr)})") from None
+
+    streams = info.get("streams", [])
+    # An attached cover picture is a "video" stream holding one still image: not the picture track.
+    videos = [s for s in streams if s.get("codec_type") == "video"
+              and not s.get("disposition", {}).get("attached_pic")]
+    audios = [s for s in streams if s.get("codec_type") == "audio"]
+    durations = [float(info.get("format", {}).get("duration") or 0)]
+    durations += [float(s.get("duration") or 0) for s in videos + audios]
+    duration = max(durations)
+    if not videos and not audios:
+        raise MediaError(f"no audio or video stream in {path}")
+    if duration <= 0:
+        raise MediaError(f"cannot tell how long {path} is (no duration in its headers)")
+
+    result = Probe(path=path, duration=duration, has_audio=bool(audios), has_video=bool(videos))
+    if videos:
+        v = videos[0]
+        result.width, result.height = int(v.get("width", 0)), int(v.get("height", 0))
+        sar = _rate((v.get("sample_aspect_ratio") or "1:1").replace(":", "/")) or 1.0
+        result.display_width = int(round(result.width * sar / 2)) * 2
+        result.display_height = result.height
+        result.fps = _rate(v.get("avg_frame_rate")) or _rate(v.get("r_frame_rate")) or 30.0
+        result.video_codec = v.get("codec_name")
+    if audios:
+        a = audios[0]
+        result.audio_codec = a.get("codec_name")
+        result.audio_rate = int(a.get("sample_rate") or 0)
+    return result

@@ -1,0 +1,190 @@
+"""One typed configuration for every step, with each default documented beside it.
+
+Precedence, lowest first: built-in defaults < TOML file (``--config``) < environment
+(``PEAKCLIP_<SECTION>_<FIELD>``, e.g. ``PEAKCLIP_RENDER_PRESET=ultrafast``) < CLI flags.
+Steps receive the section they need; nothing deeper reads the environment.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from detectors.errors import UserError
+
+SIGNALS = ("chat", "audio", "visual")
+FORMATS = ("vertical", "horizontal", "square", "source")
+
+
+@dataclass
+class AnalysisConfig:
+    hop: float = 0.5               # seconds per bin of every series
+    chunk_seconds: float = 300.0   # length of the independently analysed chunks
+    audio_rate: int = 8000         # Hz of the mono PCM ffmpeg decodes for the audio detector
+    audio_track: int = 0           # which audio stream (0 = first)
+    visual_fps: float = 4.0        # frames per second sampled for the visual detector
+    visual_width: int = 64         # size of the grey frames it compares
+    visual_height: int = 36
+    signals: list[str] = field(default_factory=lambda: list(SIGNALS))
+
+
+@dataclass
+class ChatConfig:
+    format: str | None = None      # force a chat format instead of detecting it
+    offset: float = 0.0            # seconds added to every chat time (a log that starts late/early)
+    window: float = 5.0            # distinct chatters are counted over this trailing window
+    lag: float = 5.0               # chat reacts about this long after the moment; fusion shifts it back
+
+
+@dataclass
+class FuseConfig:
+    baseline_window: float = 120.0  # seconds of the rolling median/MAD each signal is judged against
+    smooth: float = 3.0            # seconds of the moving average applied to the fused score
+    z_cap: float = 12.0            # one signal can add at most this many robust deviations
+    weight_chat: float = 1.0
+    weight_audio: float = 1.0
+    weight_visual: float = 0.7
+    # Smallest spread a baseline may have, in each signal's own unit, so that a flat stretch
+    # (an empty chat, a still picture) does not turn one extra chatter or pixel into a huge jump.
+    min_spread_chat: float = 1.0    # chatters
+    min_spread_audio: float = 1.5   # dB
+    min_spread_visual: float = 1.0  # grey levels
+
+    def weight(self, signal: str) -> float:
+        return getattr(self, f"weight_{signal}")
+
+    def min_spread(self, signal: str) -> float:
+        return getattr(self, f"min_spread_{signal}")
+
+
+@dataclass
+class SelectConfig:
+    clips: int = 5                 # how many clips at most
+    min_len: float = 15.0          # seconds
+    max_len: float = 60.0
+    lead: float = 4.0              # seconds a clip starts before the moment rises
+    tail: float = 3.0              # seconds it runs on after the moment falls
+    edge: float = 0.35             # the moment lasts while the score stays above this share of its peak
+    min_score: float = 1.0         # peaks with a fused score below this are not highlights
+
+
+@dataclass
+class TagConfig:
+    stages: int = 3                # the broadcast is split into this many equal stages
+    tier_s: float = 8.0            # fused peak score needed for tier S; lower ones are A, B, C
+    tier_a: float = 5.0
+    tier_b: float = 3.0
+
+
+@dataclass
+class RenderConfig:
+    enabled: bool = True
+    format: str = "vertical"
+    preset: str = "veryfast"       # libx264 preset
+    crf: int = 21                  # libx264 quality
+    audio_bitrate: str = "128k"
+    fade: float = 0.3              # seconds of fade in and out, picture and sound
+    blur_scale: int = 8            # the blurred fill is made at 1/N size, then scaled up (cheap)
+    jobs: int = 0                  # clips rendered at once; 0 = from the core count
+    thumbnail_width: int = 540
+
+
+@dataclass
+class Config:
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    chat: ChatConfig = field(default_factory=ChatConfig)
+    fuse: FuseConfig = field(default_factory=FuseConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    tag: TagConfig = field(default_factory=TagConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Config":
+        config = cls()
+        config.update(data, origin="config")
+        return config
+
+    def update(self, data: Mapping[str, Any], origin: str) -> None:
+        """Apply ``{section: {field: value}}``, converting and checking each value."""
+        for section_name, values in data.items():
+            section = getattr(self, section_name, None)
+            if section is None or not dataclasses.is_dataclass(section) or not isinstance(values, Mapping):
+                raise UserError(f"{origin}: unknown config section [{section_name}]")
+            types = {f.name: f for f in dataclasses.fields(section)}
+            for key, value in values.items():
+                if key not in types:
+                    raise UserError(f"{origin}: unknown setting {section_name}.{key}")
+                setattr(section, key, _convert(getattr(section, key), value, f"{section_name}.{key}", origin))
+        self.validate()
+
+    def validate(self) -> None:
+        s, a = self.select, self.analysis
+        if s.clips < 1:
+            raise UserError("--clips must be at least 1")
+        if s.min_len <= 0 or s.max_len <= 0:
+            raise UserError("--min-len and --max-len must be positive")
+        if s.min_len > s.max_len:
+            raise UserError(f"--min-len ({s.min_len:g}) is longer than --max-len ({s.max_len:g})")
+        if a.hop <= 0 or a.chunk_seconds <= 0:
+            raise UserError("analysis.hop and analysis.chunk_seconds must be positive")
+        unknown = [x for x in a.signals if x not in SIGNALS]
+        if unknown or not a.signals:
+            raise UserError(f"--signals takes a comma list of {', '.join(SIGNALS)} (got {','.join(a.signals) or 'nothing'})")
+        if self.tag.stages < 1:
+            raise UserError("--stages must be at least 1")
+        if self.render.format not in FORMATS:
+            raise UserError(f"--format must be one of {', '.join(FORMATS)} (got {self.render.format!r})")
+
+
+def _convert(default: Any, value: Any, name: str, origin: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("1", "true", "yes")
+            return bool(value)
+        if isinstance(default, list):
+            return [x.strip() for x in value.split(",") if x.strip()] if isinstance(value, str) else list(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        return None if value in (None, "") else str(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{origin}: {name} has a bad value {value!r}") from None
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict:
+    """``PEAKCLIP_SECTION_FIELD=value`` variables as ``{section: {field: value}}``."""
+    sections = {f.name for f in dataclasses.fields(Config)}
+    found: dict[str, dict] = {}
+    for key, value in environ.items():
+        if not key.startswith("PEAKCLIP_"):
+            continue
+        section, _, name = key[len("PEAKCLIP_"):].lower().partition("_")
+        if section in sections and name:
+            found.setdefault(section, {})[name] = value
+    return found
+
+
+def load_config(path: str | None = None, environ: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+    config = Config()
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                config.update(tomllib.load(handle), origin=path)
+        except FileNotFoundError:
+            raise UserError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as err:
+            raise UserError(f"config file {path} is not valid TOML: {err}") from None
+    config.update(env_overrides(os.environ if environ is None else environ), origin="environment")
+    if overrides:
+        config.update(overrides, origin="command line")
+    return config

@@ -1,0 +1,42 @@
+"""The manifest: the contract other tools read (``schema: peakclip/manifest@1``)."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from detectors.chat import ChatLog
+from detectors.probe import Probe
+from pipeline.tag import Clip, Stage
+
+SCHEMA = "peakclip/manifest@1"
+
+
+def build_manifest(source: Probe, chat: ChatLog | None, signals: list[str], stages: list[Stage],
+                   clips: list[Clip], warnings: list[str]) -> dict:
+    return {
+        "schema": SCHEMA,
+        "source": {"path": source.path, "duration": round(source.duration, 3),
+                   "has_audio": source.has_audio, "has_video": source.has_video},
+        "chat": chat.summary() if chat else None,
+        "signals": signals,
+        "stages": [{"index": s.index, "start": s.start, "end": s.end} for s in stages],
+        "clips": [clip.to_dict() for clip in clips],
+        "warnings": warnings,
+    }
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, partial = tempfile.mkstemp(prefix=".manifest-", suffix=".partial", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, ensure_ascii=False)
+            out.write("\n")
+        os.replace(partial, path)
+    except BaseException:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise

@@ -1,0 +1,91 @@
+"""Span selection: the top N non-overlapping moments of the fused score, as clip-length spans.
+
+Greedy, strongest peak first. A moment lasts while the score stays above ``edge`` x its peak; the
+span starts ``lead`` seconds before the moment rises (viewers need the set-up, not just the
+reaction) and ends ``tail`` seconds after it falls, then is stretched or cut to fit
+``[min_len, max_len]`` inside the free room between spans already chosen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.config import SelectConfig
+from pipeline.fuse import Fused
+
+
+@dataclass
+class Span:
+    start: float
+    end: float
+    score: float          # fused score at the peak
+    peak: float           # time of the peak, seconds
+    signals: dict[str, float] = field(default_factory=dict)  # each signal's mean z over the moment
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+
+def _moment_edges(score: np.ndarray, peak: int, threshold: float, blocked: np.ndarray) -> tuple[int, int]:
+    left = peak
+    while left > 0 and score[left - 1] > threshold and not blocked[left - 1]:
+        left -= 1
+    right = peak
+    while right < len(score) - 1 and score[right + 1] > threshold and not blocked[right + 1]:
+        right += 1
+    return left, right
+
+
+def _fit(start: float, end: float, peak_t: float, room: tuple[float, float], config: SelectConfig) -> tuple[float, float] | None:
+    """Stretch, cut and slide ``[start, end)`` into ``room`` within the length limits; None if no fit."""
+    lo, hi = room
+    if hi - lo < config.min_len - 1e-6:
+        return None
+    if end - start > config.max_len:
+        # Keep the lead-in, unless that would cut the peak off: then centre on the peak.
+        end = start + config.max_len
+        if peak_t > end - config.tail:
+            start = peak_t - config.max_len / 2
+            end = start + config.max_len
+    if end - start < config.min_len:
+        missing = config.min_len - (end - start)
+        start -= missing * 0.3
+        end += missing * 0.7
+    if start < lo:
+        end, start = min(hi, end + (lo - start)), lo
+    if end > hi:
+        start, end = max(lo, start - (end - hi)), hi
+    if end - start < config.min_len - 1e-6:
+        return None
+    return start, end
+
+
+def select_spans(fused: Fused, duration: float, config: SelectConfig) -> list[Span]:
+    score, hop = fused.score, fused.hop
+    n = len(score)
+    blocked = np.zeros(n, bool)      # bins inside chosen spans
+    rejected = np.zeros(n, bool)     # peaks that found no room
+    spans: list[Span] = []
+    for _ in range(config.clips * 50):
+        if len(spans) >= config.clips:
+            break
+        candidates = np.where(blocked | rejected, -np.inf, score)
+        peak = int(np.argmax(candidates))
+        if candidates[peak] < config.min_score:
+            break
+        left, right = _moment_edges(score, peak, score[peak] * config.edge, blocked)
+        peak_t = (peak + 0.5) * hop
+        before = [s.end for s in spans if s.end <= peak_t]
+        after = [s.start for s in spans if s.start >= peak_t]
+        room = (max(before, default=0.0), min(after, default=duration))
+        fitted = _fit(left * hop - config.lead, (right + 1) * hop + config.tail, peak_t, room, config)
+        if fitted is None:
+            rejected[left:right + 1] = True
+            continue
+        start, end = fitted
+        spans.append(Span(round(start, 3), round(end, 3), round(float(score[peak]), 3), round(peak_t, 3),
+                          {name: round(float(z[left:right + 1].mean()), 3) for name, z in fused.signals.items()}))
+        blocked[int(start / hop):int(np.ceil(end / hop))] = True
+    return spans

@@ -1,0 +1,1 @@
+"""Sample streams: a seeded generator of synthetic live streams with planted highlights."""

@@ -1,0 +1,37 @@
+import pytest
+
+from detectors.errors import UserError
+from pipeline.config import load_config
+
+
+def test_precedence_defaults_toml_env_flags(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('[select]\nclips = 7\nmin_len = 20\n[render]\npreset = "slow"\n')
+    config = load_config(str(toml), environ={"PEAKCLIP_SELECT_CLIPS": "9", "PEAKCLIP_BROKER_URL": "redis://x"},
+                         overrides={"select": {"min_len": 12.0}})
+    assert config.select.clips == 9          # env beats file
+    assert config.select.min_len == 12.0     # flag beats file
+    assert config.render.preset == "slow"    # file beats default
+    assert config.select.max_len == 60.0     # default
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"select": {"min_len": 50.0, "max_len": 20.0}}, "longer than --max-len"),
+    ({"analysis": {"signals": "chat,smell"}}, "--signals"),
+    ({"render": {"format": "round"}}, "--format"),
+    ({"select": {"clips": "many"}}, "bad value"),
+    ({"nope": {"x": 1}}, "unknown config section"),
+    ({"select": {"nope": 1}}, "unknown setting"),
+])
+def test_bad_values_are_user_errors(overrides, message):
+    with pytest.raises(UserError, match=message):
+        load_config(None, environ={}, overrides=overrides)
+
+
+def test_bad_toml_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[select\n")
+    with pytest.raises(UserError, match="not valid TOML"):
+        load_config(str(bad), environ={})
+    with pytest.raises(UserError, match="not found"):
+        load_config(str(tmp_path / "none.toml"), environ={})

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from detectors.series import Series
+from pipeline.config import ChatConfig, FuseConfig, SelectConfig, TagConfig
+from pipeline.fuse import Fused, chat_shift_seconds, fuse, robust_z
+from pipeline.select import select_spans
+from pipeline.tag import equal_stages, stage_of, tag_spans, tier_of
+
+HOP = 0.5
+
+
+def test_local_baseline_ignores_a_stream_getting_busier():
+    # The level doubles halfway (audience grows) and a short burst sits in each half.
+    values = np.r_[np.full(400, 10.0), np.full(400, 20.0)] + np.random.default_rng(0).normal(0, 1, 800)
+    values[100:106] += 8
+    values[600:606] += 8
+    z = robust_z(values, window_bins=120, min_spread=1.0)
+    assert z[100:106].mean() > 4 and z[600:606].mean() > 4
+    # the step itself is not a highlight once the window has moved past it
+    assert z[450:550].max() < 4
+
+
+def test_chat_is_shifted_back_by_its_lag():
+    n = 200
+    chat = np.zeros(n)
+    chat[100:110] = 10
+    fused = fuse({"chat": Series("chat", 0, HOP, chat)}, FuseConfig(smooth=HOP), ChatConfig(lag=5.0, window=2.0))
+    shift_bins = int(chat_shift_seconds(ChatConfig(lag=5.0, window=2.0)) / HOP)
+    assert int(np.argmax(fused.signals["chat"])) == 100 - shift_bins
+
+
+def test_agreeing_signals_beat_one_loud_signal():
+    n = 400
+    quiet = np.zeros(n)
+    both_chat, both_audio = quiet.copy(), quiet.copy()
+    both_chat[100 + 15:130 + 15] = 6    # chat reacts after the moment
+    both_audio[100:130] = 6
+    only_audio = quiet.copy()
+    only_audio[300:330] = 9
+    fused = fuse({"chat": Series("chat", 0, HOP, both_chat),
+                  "audio": Series("audio", 0, HOP, both_audio + only_audio)},
+                 FuseConfig(), ChatConfig(lag=5.0, window=5.0))
+    assert fused.score[100:130].max() > fused.score[300:330].max()
+
+
+def fused_with_peaks(n, peaks):
+    score = np.zeros(n)
+    for centre, height, width in peaks:
+        score[centre - width:centre + width] = height
+    return Fused(HOP, score, {"audio": score})
+
+
+def test_spans_are_non_overlapping_within_length_limits_and_start_before_the_moment():
+    fused = fused_with_peaks(1200, [(200, 9, 6), (230, 7, 4), (800, 5, 10), (1190, 4, 4)])
+    config = SelectConfig(clips=5, min_len=15, max_len=60, lead=4.0)
+    spans = select_spans(fused, 600.0, config)
+    assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
+    for s in spans:
+        assert 15 - 1e-6 <= s.length <= 60 + 1e-6
+        assert 0 <= s.start and s.end <= 600.0
+    ordered = sorted(spans, key=lambda s: s.start)
+    assert all(a.end <= b.start for a, b in zip(ordered, ordered[1:]))
+    first = spans[0]
+    assert first.start <= (200 - 6) * HOP - 4.0 + 1e-6   # starts before the moment rises
+    # the peak at the very end still gets a full-length clip, slid back inside the recording
+    assert any(s.end == 600.0 and s.length >= 15 for s in spans)
+
+
+def test_long_moment_is_cut_to_max_len_keeping_its_peak():
+    score = np.zeros(1000)
+    score[100:400] = 3.0
+    score[380] = 8.0
+    spans = select_spans(Fused(HOP, score, {"audio": score}), 500.0, SelectConfig(clips=1, max_len=60, edge=0.3))
+    assert len(spans) == 1 and spans[0].length == pytest.approx(60)
+    assert spans[0].start <= spans[0].peak <= spans[0].end
+
+
+def test_weak_peaks_are_not_clipped():
+    spans = select_spans(fused_with_peaks(400, [(100, 0.5, 4)]), 200.0, SelectConfig(min_score=1.0))
+    assert spans == []
+
+
+def test_stages_and_tiers():
+    stages = equal_stages(300.0, 3)
+    assert [(s.start, s.end) for s in stages] == [(0, 100), (100, 200), (200, 300)]
+    assert [stage_of(t, stages) for t in (0, 99.9, 100, 250, 300)] == [1, 1, 2, 3, 3]
+    config = TagConfig()
+    assert [tier_of(x, config) for x in (9, 6, 3.5, 1)] == ["S", "A", "B", "C"]
+
+
+def test_tagging_ranks_by_score_with_stable_ids():
+    spans = select_spans(fused_with_peaks(1200, [(200, 4, 6), (1000, 9, 6)]), 600.0, SelectConfig(clips=2))
+    clips = tag_spans(spans, equal_stages(600.0, 3), "rec.mp4", TagConfig())
+    assert [c.rank for c in clips] == [1, 2] and clips[0].score > clips[1].score
+    assert clips[0].stage == 3 and clips[1].stage == 1
+    again = tag_spans(spans, equal_stages(600.0, 3), "rec.mp4", TagConfig())
+    assert [c.id for c in clips] == [c.id for c in again] and clips[0].id != clips[1].id

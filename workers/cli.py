@@ -1,0 +1,133 @@
+"""``peakclip`` command line. User errors print one line and exit 2; no tracebacks."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from detectors.errors import UserError
+
+EXIT_USER_ERROR = 2
+EXIT_PARTIAL = 1
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse prints usage plus the error; a user needs only the error, on one line."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"peakclip: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+positive_int.__name__ = "whole number"
+seconds.__name__ = "number of seconds"
+
+
+def add_clip_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that runs the clip job (``clip`` now, ``submit`` later)."""
+    parser.add_argument("input", help="recording file or http(s) URL")
+    parser.add_argument("--chat", metavar="FILE", help="chat log of the stream")
+    parser.add_argument("--chat-format", metavar="NAME", help="force the chat log format instead of detecting it")
+    parser.add_argument("--chat-offset", type=float, metavar="S", help="seconds to add to every chat time")
+    parser.add_argument("--config", metavar="TOML", help="configuration file (see README)")
+    parser.add_argument("--clips", type=positive_int, metavar="N", help="how many clips at most (default 5)")
+    parser.add_argument("--min-len", type=seconds, metavar="S", help="shortest clip in seconds (default 15)")
+    parser.add_argument("--max-len", type=seconds, metavar="S", help="longest clip in seconds (default 60)")
+    parser.add_argument("--signals", metavar="LIST", help="comma list of chat,audio,visual (default all)")
+    parser.add_argument("--stages", type=positive_int, metavar="N", help="split the broadcast into N stages (default 3)")
+    parser.add_argument("--format", metavar="NAME", help="vertical (default), horizontal, square or source")
+    parser.add_argument("--no-render", action="store_true", help="analyse and write the manifest only")
+
+
+def clip_overrides(args: argparse.Namespace) -> dict:
+    """CLI flags as config overrides; flags not given leave the config as it is."""
+    pairs = {
+        ("chat", "format"): args.chat_format, ("chat", "offset"): args.chat_offset,
+        ("select", "clips"): args.clips, ("select", "min_len"): args.min_len,
+        ("select", "max_len"): args.max_len, ("analysis", "signals"): args.signals,
+        ("tag", "stages"): args.stages, ("render", "format"): args.format,
+        ("render", "enabled"): False if args.no_render else None,
+    }
+    overrides: dict[str, dict] = {}
+    for (section, name), value in pairs.items():
+        if value is not None:
+            overrides.setdefault(section, {})[name] = value
+    return overrides
+
+
+class Progress:
+    """A progress bar per step on stderr (tqdm), or nothing with --quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bars = {}
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(step)
+        if bar is None:
+            # disable=None: a bar only on a terminal, never carriage-return noise in a log file.
+            bar = self.bars[step] = tqdm(total=total, desc=step, unit="chunk" if step == "analyse" else "clip",
+                                         file=sys.stderr, disable=None)
+        bar.update(done - bar.n)
+        if done >= total and not bar.disable:
+            bar.close()
+
+
+def cmd_clip(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from pipeline.run import run_clip
+
+    config = load_config(args.config, overrides=clip_overrides(args))
+    manifest = run_clip(args.input, args.chat, args.out, config, Progress(args.quiet))
+    failed = [c for c in manifest["clips"] if config.render.enabled and manifest["source"]["has_video"] and not c["file"]]
+    if not args.quiet:
+        for clip in manifest["clips"]:
+            print(f"#{clip['rank']} {clip['start']:8.1f}-{clip['end']:8.1f}s  score {clip['score']:6.2f}  "
+                  f"stage {clip['stage']}  tier {clip['tier']}  {clip['file'] or '-'}")
+        for warning in manifest["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"manifest: {args.out}/manifest.json")
+    return EXIT_PARTIAL if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="peakclip", description="Find the moments a live audience reacted to and cut them into promo clips.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    clip = commands.add_parser("clip", help="analyse a recording and render its best moments")
+    add_clip_options(clip)
+    clip.add_argument("--out", metavar="DIR", default="peakclip-out", help="output folder (default peakclip-out)")
+    clip.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    clip.set_defaults(handler=cmd_clip)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UserError as err:
+        print(f"peakclip: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("peakclip: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
