@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from detectors.audio import audio_loudness
-from detectors.chat import ChatLog, chat_activity, read_chat
+from detectors.chat import ChatLog, read_chat
 from detectors.chunks import Chunk, plan_chunks
 from detectors.errors import UserError
 from detectors.probe import Probe, probe
@@ -68,7 +68,7 @@ def analyze(path: str, chat_path: str | None, config: Config,
     # The chat log is read before any decoding: a bad log should fail in a second, not after an hour.
     chat = None
     if chat_path:
-        chat = read_chat(chat_path, config.chat.format, config.chat.offset, source.duration)
+        chat = read_chat(chat_path, config.chat, a.hop, source.duration)
         warnings += chat.warnings()
     if not media and not (chat is not None and "chat" in a.signals):
         raise UserError(f"none of the signals {','.join(a.signals)} can be measured on {path}"
@@ -86,5 +86,5 @@ def analyze(path: str, chat_path: str | None, config: Config,
     n_bins = bins_for(source.duration, a.hop)
     signals = merge_chunks(results, n_bins) if media else {}
     if chat is not None and "chat" in a.signals:
-        signals["chat"] = chat_activity(chat, 0.0, source.duration, a.hop, config.chat.window)
+        signals["chat"] = chat.series()
     return Analysis(source, {name: signals[name] for name in a.signals if name in signals}, chat, warnings)

@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from detectors.chat import ChatConfig  # defined beside the code that reads it
 from detectors.errors import UserError
 
 SIGNALS = ("chat", "audio", "visual")
@@ -28,14 +29,6 @@ class AnalysisConfig:
     visual_width: int = 64         # size of the grey frames it compares
     visual_height: int = 36
     signals: list[str] = field(default_factory=lambda: list(SIGNALS))
-
-
-@dataclass
-class ChatConfig:
-    format: str | None = None      # force a chat format instead of detecting it
-    offset: float = 0.0            # seconds added to every chat time (a log that starts late/early)
-    window: float = 5.0            # distinct chatters are counted over this trailing window
-    lag: float = 5.0               # chat reacts about this long after the moment; fusion shifts it back
 
 
 @dataclass

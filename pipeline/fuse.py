@@ -15,7 +15,8 @@ import numpy as np
 from scipy.ndimage import median_filter, uniform_filter1d
 
 from detectors.series import Series
-from pipeline.config import ChatConfig, FuseConfig
+from detectors.chat import ChatConfig
+from pipeline.config import FuseConfig
 
 
 @dataclass

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+from detectors.chat import ChatLog
 from detectors.errors import UserError
 from pipeline.analyze import Analysis, analyze
 from pipeline.config import Config
 from pipeline.fuse import fuse
 from pipeline.manifest import build_manifest, write_json_atomic
 from pipeline.render import Rendered, render_clips
-from pipeline.select import select_spans
+from pipeline.select import Span, select_spans
 from pipeline.tag import Clip, equal_stages, tag_spans
 
 
@@ -27,9 +28,22 @@ def rank_clips(analysis: Analysis, config: Config) -> tuple[list, list[Clip], li
         warnings.append("no highlight stood out enough to clip"
                         if analysis.probe.duration >= config.select.min_len
                         else f"recording ({analysis.probe.duration:.1f}s) is shorter than --min-len")
+    if analysis.chat is not None:
+        add_commerce(spans, analysis.chat, config.chat.lag)
     stages = equal_stages(analysis.probe.duration, config.tag.stages)
     name = os.path.basename(analysis.probe.path)
     return stages, tag_spans(spans, stages, name, config.tag), warnings
+
+
+def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
+    """Orders and paid money during each span (and the lag after it, when buyers act) join its
+    signal breakdown: for a live seller they are the point of the clip."""
+    commerce = chat.audience.commerce(chat.n_bins)
+    hop = chat.audience.hop
+    for span in spans:
+        first, last = int(span.start / hop), int((span.end + lag) / hop)
+        span.signals["orders"] = int(commerce["orders"][first:last].sum())
+        span.signals["paid"] = round(float(commerce["paid"][first:last].sum()), 2)
 
 
 def apply_renders(clips: list[Clip], rendered: list[Rendered]) -> list[str]:

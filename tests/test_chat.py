@@ -1,69 +1,306 @@
+"""Chat logs: every format read from fixtures written from its documented structure."""
+import csv
 import gzip
+import io
 import json
 
 import numpy as np
 import pytest
 
-from detectors.chat import chat_activity, read_chat
-from detectors.chat.activity import distinct_users_per_window
+from detectors.chat import Audience, ChatConfig, FORMATS, Message, Skipped, detect_format, read_chat
+from detectors.chat.records import parse_amount
 from detectors.errors import ChatError
 
-
-def twitch_doc(comments):
-    return {"FileInfo": {"Version": {"Major": 1, "Minor": 2, "Patch": 2}}, "streamer": {"name": "s", "id": 1},
-            "comments": comments}
+HOP = 0.5
+START = 1_763_900_000.0  # the recording's start, UNIX seconds (2025-11-23T12:13:20Z)
 
 
-def comment(t, user, text):
-    return {"_id": "x", "content_offset_seconds": t,
-            "commenter": {"display_name": user.title(), "_id": f"id-{user}", "name": user},
-            "message": {"body": text, "fragments": [{"text": text, "emoticon": None}]}}
+def messages_of(path, **config):
+    """Parse with the detected format; returns (format, messages, skipped) for exact checks."""
+    cfg = ChatConfig(**config)
+    fmt = cfg.format or detect_format(str(path))
+    from detectors.chat.records import open_text
+    with open_text(str(path)) as text:
+        items = list(FORMATS[fmt][1](text))
+    return fmt, [i for i in items if isinstance(i, Message)], [i for i in items if isinstance(i, Skipped)]
 
 
-def test_twitchdownloader_json_counts_times_users_and_skips_bad_records(tmp_path):
-    comments = [comment(1.5, "ann", "hi"), comment(2.0, "bob", "LUL"), {"content_offset_seconds": "x"},
-                comment(3.25, "ann", "again"), {"commenter": {"name": "nobody"}}, comment(99.0, "cat", "late")]
-    path = tmp_path / "chat.json"
-    path.write_text(json.dumps(twitch_doc(comments)))
-    log = read_chat(str(path), duration=60.0)
-    assert log.format == "twitchdownloader"
-    assert log.messages == 3 and log.users == 2
-    assert log.t.tolist() == [1.5, 2.0, 3.25]
-    assert log.user.tolist() == [0, 1, 0]
-    assert log.skipped == 3
-    assert [s.line for s in log.skipped_lines] == [3, 5, 6]
-    assert "skipped 3" in log.warnings()[0]
+# ---- fixtures, one per format, written from each tool's documented layout ----------------------
+
+def twitchdownloader(tmp_path, gz=False):
+    def comment(t, uid, name, body, emote=False, bits=0):
+        return {"_id": f"id{t}", "created_at": "2025-11-23T12:13:20Z", "channel_id": "1", "content_type": "video",
+                "content_id": "9", "content_offset_seconds": t, "source": "chat", "state": "published",
+                "commenter": {"display_name": name.title(), "_id": uid, "name": name, "type": "user", "bio": None,
+                              "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z", "logo": ""},
+                "message": {"body": body, "bits_spent": bits,
+                            "fragments": [{"text": body, "emoticon": {"emoticon_id": "425618", "emoticon_set_id": ""} if emote else None}],
+                            "is_action": False, "user_badges": [], "user_color": "#FF0000",
+                            "user_notice_params": {"msg_id": None}, "emoticons": []}}
+    doc = {"FileInfo": {"Version": {"Major": 1, "Minor": 2, "Patch": 2}, "CreatedAt": "x", "UpdatedAt": "x"},
+           "streamer": {"name": "shop", "id": 1}, "video": {"title": "t", "id": "9", "start": 0, "end": 60, "length": 60},
+           "comments": [comment(1.5, "11", "ann", "hi"), comment(2.0, "22", "bob", "LUL", emote=True),
+                        {"content_offset_seconds": "soon"}, comment(3.25, "11", "ann", "cheer100 nice", bits=100)],
+           "embeddedData": None}
+    path = tmp_path / ("chat.json.gz" if gz else "chat.json")
+    data = json.dumps(doc).encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
 
 
-def test_gzip_and_bom_and_offset(tmp_path):
-    path = tmp_path / "chat.json.gz"
-    path.write_bytes(gzip.compress(b"\xef\xbb\xbf" + json.dumps(twitch_doc([comment(10.0, "a", "x")])).encode()))
-    log = read_chat(str(path), offset=-4.0)
-    assert log.t.tolist() == [6.0]
+def ytdlp(tmp_path):
+    def line(offset, renderer, body, live=False):
+        action = {"addChatItemAction": {"item": body, "clientId": "c"}}
+        if live:
+            return {"replayChatItemAction": {"actions": [action]}, "videoOffsetTimeMsec": str(offset), "isLive": True}
+        return {"replayChatItemAction": {"actions": [action], "videoOffsetTimeMsec": str(offset)}}
+    text = {"liveChatTextMessageRenderer": {"message": {"runs": [{"text": "so good "}, {"emoji": {"emojiId": "x", "shortcuts": [":fire:"]}}]},
+                                            "authorName": {"simpleText": "Ann"}, "authorExternalChannelId": "UC_ann",
+                                            "id": "m1", "timestampUsec": "1763900016490000", "timestampText": {"simpleText": "0:16"}}}
+    paid = {"liveChatPaidMessageRenderer": {"message": {"runs": [{"text": "take my money"}]}, "authorName": {"simpleText": "Bob"},
+                                            "authorExternalChannelId": "UC_bob", "purchaseAmountText": {"simpleText": "$5.00"},
+                                            "id": "m2", "timestampUsec": "1"}}
+    member = {"liveChatMembershipItemRenderer": {"authorName": {"simpleText": "Cat"}, "authorExternalChannelId": "UC_cat", "id": "m3"}}
+    ticker = {"liveChatTickerPaidMessageItemRenderer": {"id": "t"}}
+    lines = [json.dumps(line(16490, "t", text)), json.dumps(line(20000, "p", paid, live=True)),
+             json.dumps(line(31000, "m", member)), json.dumps(line(32000, "x", ticker)),
+             '{"replayChatItemAction": {"actions": [', json.dumps({"other": 1})]
+    path = tmp_path / "stream.live_chat.json"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
-def test_not_a_chat_log_is_one_clear_error(tmp_path):
+def chatdownloader(tmp_path):
+    items = [
+        {"timestamp": 1763900010000000, "time_in_seconds": 10.0, "time_text": "0:10", "message": "hello", "message_id": "a",
+         "message_type": "text_message", "author": {"name": "Ann", "id": "UC_ann", "display_name": "Ann", "images": [], "badges": []}},
+        {"timestamp": 1763900012500000, "time_in_seconds": 12.5, "message": "for you", "message_type": "paid_message",
+         "money": {"amount": 4.99, "currency": "USD", "text": "$4.99"}, "author": {"name": "Bob", "id": "UC_bob"}},
+        {"timestamp": 1763900013000000, "message_type": "ban_user", "action_type": "ban"},
+        {"timestamp": 1763900014000000, "time_in_seconds": 14.0, "message": "no author", "message_type": "text_message"},
+    ]
+    path = tmp_path / "chat-downloader.json"
+    path.write_text(json.dumps(items, indent=2))
+    return path
+
+
+def irc(tmp_path):
+    def privmsg(ms, uid, nick, text, extra=""):
+        return (f"@badge-info=;badges=;color=#1E90FF;display-name={nick.title()};emotes={extra};first-msg=0;flags=;"
+                f"id=uuid-{ms};mod=0;room-id=1;subscriber=0;tmi-sent-ts={ms};turbo=0;user-id={uid};user-type= "
+                f":{nick}!{nick}@{nick}.tmi.twitch.tv PRIVMSG #shop :{text}")
+    lines = [":tmi.twitch.tv 001 justinfan :Welcome, GLHF!", "PING :tmi.twitch.tv",
+             privmsg(int(START * 1000) + 5000, "11", "ann", "Kappa hi", "25:0-4"),
+             privmsg(int(START * 1000) + 7250, "22", "bob", "what"),
+             "@badge-info=;display-name=Cat :cat!cat@cat.tmi.twitch.tv PRIVMSG #shop :no time tag",
+             ":nightbot!nightbot@nightbot.tmi.twitch.tv JOIN #shop"]
+    path = tmp_path / "irc.log"
+    path.write_text("\r\n".join(lines) + "\r\n")
+    return path
+
+
+def textlog(tmp_path):
+    path = tmp_path / "chat.txt"
+    path.write_text("[0:00:10] ann: hello there\n[0:01:05] bob: LUL\nthis line is junk\n[1:02:03] Cat Lady: late: very\n")
+    return path
+
+
+def bilibili(tmp_path, truncate=False):
+    body = ('<?xml version="1.0" encoding="UTF-8"?><i><chatserver>chat.bilibili.com</chatserver><chatid>1</chatid>'
+            '<d p="12.5,1,25,16777215,1763900012,0,ab12cd34,1001">哈哈哈哈</d>'
+            '<d p="13.0,1,25,16777215,1763900013,0,ef56gh78,1002">好看</d>'
+            '<d p="oops,1,25,16777215,1763900014,0,ab12cd34,1003">bad</d>'
+            '<d p="20.25,5,25,16777215,1763900020,0,ab12cd34,1004">再来</d></i>')
+    if truncate:
+        body = body[:body.index("1004") + 10]
+    path = tmp_path / "danmaku.xml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def jsonl(tmp_path):
+    rows = [{"t": 1.0, "user": "ann", "text": "hi"}, {"t": 2.0, "user": "bob", "type": "cart"},
+            {"ts": "2025-11-23T12:13:25Z", "user": "cat", "type": "order", "amount": 19.9},
+            {"t": 4.0, "user": "dan", "type": "teleport"}, {"user": "eve", "text": "no time"}]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n" + '{"t": 9.0, "user": "fr')
+    return path
+
+
+def csvlog(tmp_path):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["t", "user", "text", "type", "amount"])
+    writer.writerows([[1.0, "ann", "hi", "", ""], [2.5, "bob", "", "like", ""], [3.0, "cat", "", "order", "25,50"],
+                      ["x", "dan", "bad time", "", ""]])
+    path = tmp_path / "events.csv"
+    path.write_text(out.getvalue())
+    return path
+
+
+# ---- exact parsing per format ---------------------------------------------------------------
+
+def test_twitchdownloader(tmp_path):
+    for gz in (False, True):
+        fmt, msgs, skipped = messages_of(twitchdownloader(tmp_path, gz))
+        assert fmt == "twitchdownloader"
+        assert [(m.t, m.user, m.name, m.text) for m in msgs] == [
+            (1.5, "11", "ann", "hi"), (2.0, "22", "bob", "LUL"), (3.25, "11", "ann", "cheer100 nice")]
+        assert msgs[1].emotes == 1 and msgs[2].kind == "paid" and msgs[2].amount == 1.0
+        assert [s.line for s in skipped] == [3]
+
+
+def test_ytdlp_live_chat(tmp_path):
+    fmt, msgs, skipped = messages_of(ytdlp(tmp_path))
+    assert fmt == "yt-dlp"
+    assert [(m.t, m.user, m.kind) for m in msgs] == [(16.49, "UC_ann", "message"), (20.0, "UC_bob", "paid"),
+                                                     (31.0, "UC_cat", "member")]
+    assert msgs[0].text == "so good :fire:" and msgs[0].emotes == 1
+    assert msgs[1].amount == 5.0 and msgs[1].name == "Bob"
+    assert [s.line for s in skipped] == [5, 6]   # a cut-off line, a line with no offset
+
+
+def test_chat_downloader(tmp_path):
+    fmt, msgs, skipped = messages_of(chatdownloader(tmp_path))
+    assert fmt == "chat-downloader"
+    assert [(m.t, m.user, m.kind, m.amount) for m in msgs] == [(10.0, "UC_ann", "message", 0.0),
+                                                               (12.5, "UC_bob", "paid", 4.99)]
+    assert [s.line for s in skipped] == [4]   # the ban is ignored, the author-less message skipped
+
+
+def test_twitch_irc_needs_the_stream_start(tmp_path):
+    path = irc(tmp_path)
+    fmt, msgs, skipped = messages_of(path)
+    assert fmt == "twitch-irc"
+    assert [(m.user, m.name, m.text, m.emotes) for m in msgs] == [("11", "Ann", "Kappa hi", 1), ("22", "Bob", "what", 0)]
+    assert len(skipped) == 1
+    with pytest.raises(ChatError, match="--stream-start"):
+        read_chat(str(path), ChatConfig(), HOP, 60.0)
+    log = read_chat(str(path), ChatConfig(stream_start="2025-11-23T12:13:20Z"), HOP, 60.0)
+    assert log.messages == 2 and log.skipped == 1
+    assert log.series().values[10] == pytest.approx(ChatConfig().reaction_boost)  # Ann's emote at 5.0 s
+    log = read_chat(str(path), ChatConfig(stream_start=str(int(START))), HOP, 60.0)
+    assert log.messages == 2
+
+
+def test_text_logger_offsets_and_time_of_day(tmp_path):
+    path = textlog(tmp_path)
+    fmt, msgs, skipped = messages_of(path)
+    assert fmt == "chat-text"
+    assert [(m.t, m.user, m.text) for m in msgs] == [(10, "ann", "hello there"), (65, "bob", "LUL"),
+                                                     (3723, "Cat Lady", "late: very")]
+    assert [s.line for s in skipped] == [3]
+    # With a start time the clock is read as time of day: 12:13:20 start -> [0:00:10] is the next day? no:
+    # a time 12 h before the start wraps to the following day.
+    log = read_chat(str(path), ChatConfig(stream_start="2025-11-23T00:00:05Z"), HOP, 4000.0)
+    assert log.messages == 3 and log.series().values[10] > 0   # 00:00:10 is 5 s in
+
+
+def test_bilibili_danmaku_and_truncation(tmp_path):
+    fmt, msgs, skipped = messages_of(bilibili(tmp_path))
+    assert fmt == "bilibili"
+    assert [(m.t, m.user, m.text) for m in msgs] == [(12.5, "ab12cd34", "哈哈哈哈"), (13.0, "ef56gh78", "好看"),
+                                                     (20.25, "ab12cd34", "再来")]
+    assert [s.line for s in skipped] == [3]
+    _, msgs, skipped = messages_of(bilibili(tmp_path, truncate=True))
+    assert len(msgs) == 2 and "breaks off" in skipped[-1].reason
+
+
+def test_real_bilibili_file_from_shared_media():
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "media", "bilibili-danmaku-comment.xml")
+    log = read_chat(path, ChatConfig(), HOP)
+    assert log.format == "bilibili" and log.messages + log.skipped == 1386 and log.messages > 1300
+    assert log.users > 100
+
+
+def test_generic_jsonl_and_csv(tmp_path):
+    fmt, msgs, skipped = messages_of(jsonl(tmp_path))
+    assert fmt == "jsonl"
+    assert [(m.user, m.kind) for m in msgs] == [("ann", "message"), ("bob", "cart"), ("cat", "order")]
+    assert msgs[2].clock == "epoch" and msgs[2].amount == 19.9
+    assert [s.line for s in skipped] == [4, 5, 6]
+    log = read_chat(str(jsonl(tmp_path)), ChatConfig(stream_start="2025-11-23T12:13:20Z"), HOP, 60.0)
+    assert log.messages == 3 and log.audience.orders[10] == 1 and log.audience.paid[10] == pytest.approx(19.9)
+
+    fmt, msgs, skipped = messages_of(csvlog(tmp_path))
+    assert fmt == "csv"
+    assert [(m.t, m.user, m.kind, m.amount) for m in msgs] == [(1.0, "ann", "message", 0.0), (2.5, "bob", "like", 0.0),
+                                                               (3.0, "cat", "order", 25.5)]
+    assert len(skipped) == 1
+
+
+def test_forced_format_and_offset(tmp_path):
+    path = csvlog(tmp_path)
+    log = read_chat(str(path), ChatConfig(format="csv", offset=10.0), HOP, 60.0)
+    assert log.messages == 3 and log.series().values[22] > 0 and log.series().values[2] == 0
+    with pytest.raises(ChatError, match="unknown chat format"):
+        read_chat(str(path), ChatConfig(format="morse"), HOP, 60.0)
+
+
+def test_messy_files_skip_and_count(tmp_path):
+    path = tmp_path / "messy.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"t": 1, "user": "ann", "text": "caf\xe9"}\n'
+                     b'{"t": -3, "user": "bob"}\n{"t": 500, "user": "cat"}\n{"t": 2, "user": "dan"}\n{"t": 3, "us')
+    log = read_chat(str(path), ChatConfig(), HOP, 60.0)
+    assert log.messages == 2 and log.skipped == 3
+    assert "skipped 3" in log.warnings()[0] and "outside the recording" in log.warnings()[0]
+
+
+def test_not_a_chat_log(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("shopping list: eggs, milk\n")
     with pytest.raises(ChatError, match="not a chat log"):
-        read_chat(str(path))
+        read_chat(str(path), ChatConfig(), HOP)
     with pytest.raises(ChatError, match="not found"):
-        read_chat(str(tmp_path / "missing.json"))
+        read_chat(str(tmp_path / "missing.json"), ChatConfig(), HOP)
+    with pytest.raises(ChatError, match="directory"):
+        read_chat(str(tmp_path), ChatConfig(), HOP)
 
 
-def test_distinct_users_count_people_not_messages():
-    # one spammer posting in 10 consecutive bins vs. 5 people posting once in the same bin
-    spam = distinct_users_per_window(np.arange(10), np.zeros(10, int), 20, window_bins=4)
-    crowd = distinct_users_per_window(np.full(5, 10), np.arange(5), 20, window_bins=4)
-    assert spam.max() == 1
-    assert crowd.max() == 5
-    assert crowd[10:14].tolist() == [5, 5, 5, 5] and crowd[14] == 0 and crowd[9] == 0
+def test_parse_amount():
+    assert [parse_amount(x) for x in ("$5.00", "¥1,000", "€2,50", "1.234,56 €", "", "free")] == [5.0, 1000.0, 2.5, 1234.56, 0.0, 0.0]
 
 
-def test_chat_activity_is_a_series_on_the_grid(tmp_path):
-    path = tmp_path / "chat.json"
-    path.write_text(json.dumps(twitch_doc([comment(1.2, "a", "x"), comment(1.4, "b", "y"), comment(8.0, "a", "z")])))
-    series = chat_activity(read_chat(str(path)), 0.0, 10.0, 0.5, window=2.0)
-    assert len(series) == 20 and series.name == "chat"
-    assert series.values[2] == 2 and series.values[5] == 2 and series.values[6] == 0
-    assert series.values[16] == 1
+# ---- the audience signal ------------------------------------------------------------------
+
+def audience_series(events, duration=200.0, **config):
+    audience = Audience(HOP, ChatConfig(**config))
+    for t, user, text, kind in events:
+        audience.add(Message(t=t, user=user, name=user, text=text, kind=kind))
+    return audience.series(int(duration / HOP)).values
+
+
+def test_one_spammer_counts_once_and_people_count_each():
+    spam = audience_series([(10 + i * 0.2, "spammer", "BUY NOW", "message") for i in range(50)])
+    crowd = audience_series([(10, f"u{i}", "nice", "message") for i in range(5)])
+    assert spam.max() == pytest.approx(1.0) and crowd.max() == pytest.approx(5.0)
+    window = int(ChatConfig().window / HOP)
+    assert crowd[20:20 + window].tolist() == [5.0] * window and crowd[20 + window] == 0
+
+
+def test_bot_and_giveaway_floods_do_not_outscore_a_real_reaction():
+    reaction = [(50 + i * 0.3, f"fan{i}", "LUL", "message") for i in range(12)]          # 12 messages
+    bots = [(100 + i * 0.1, "Nightbot", "Join the giveaway!", "message") for i in range(60)]
+    unknown_bot = [(100 + i * 0.1, "promo_bot_77", "cheap followers at ...", "message") for i in range(60)]
+    giveaway = [(150 + i * 0.1, f"viewer{i}", "!enter", "message") for i in range(40)]  # 40 messages
+    values = audience_series(reaction + bots + unknown_bot + giveaway)
+    real = values[100:120].max()
+    assert real > 5 * values[195:240].max()     # the bot floods
+    assert real > 5 * max(values[295:340].max(), 0.1)  # the giveaway command flood
+    audience = Audience(HOP, ChatConfig())
+    for t, u, text, kind in bots + giveaway:
+        audience.add(Message(t=t, user=u, name=u, text=text, kind=kind))
+    assert audience.counts == {"commands": 40, "bots": 60, "reactions": 0}
+
+
+def test_reactions_and_commerce_weigh_more_than_talk():
+    talk = audience_series([(10, f"u{i}", "what is the price", "message") for i in range(4)])
+    react = audience_series([(10, f"u{i}", "哈哈哈", "message") for i in range(4)])
+    orders = audience_series([(10, f"u{i}", "", "order") for i in range(4)])
+    assert talk.max() < react.max() < orders.max()
+
+
+def test_out_of_order_records_do_not_break_the_count():
+    values = audience_series([(20, "a", "x", "message"), (10, "a", "y", "message"), (10, "b", "z", "message")])
+    assert values.min() >= 0 and values.max() == pytest.approx(1.0) and values[20] == 1 and values[40] == 1

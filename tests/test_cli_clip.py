@@ -32,7 +32,7 @@ def test_analysis_ranks_the_planted_highlights_first(sample, tmp_path):
     for c in manifest["clips"]:
         assert 15 <= c["end"] - c["start"] <= 60 + 1e-6
         assert c["file"] is None and c["tier"] in "SABC" and 1 <= c["stage"] <= 3
-        assert set(c["signals"]) == {"chat", "audio", "visual"}
+        assert set(c["signals"]) == {"chat", "audio", "visual", "orders", "paid"}
     # the spammer's burst of messages from one account is not a highlight: no clip peaks there
     spam = [d for d in sample["truth"]["distractors"] if d["kind"] == "spam"][0]
     assert not any(spam["start"] <= c["peak"] <= spam["end"] + 10 for c in manifest["clips"])
@@ -118,13 +118,18 @@ def test_audio_only_recording_lists_clips_without_rendering(sample, tmp_path):
     (["clip", "{video}", "--chat", "{junk}"], "not a chat log"),
     (["clip", "{video}", "--chat", "/no/such/chat.json"], "chat log not found"),
     (["clip", "{video}", "--signals", "chat"], "no --chat"),
+    (["clip", "{video}", "--chat", "{irc}"], "--stream-start"),
+    (["clip", "{video}", "--chat", "{irc}", "--stream-start", "yesterday"], "--stream-start"),
+    (["clip", "{video}", "--chat", "{junk}", "--chat-format", "morse"], "unknown chat format"),
     (["clip", "{video}", "--out", "{junk}/sub"], "output folder"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_user_errors_are_one_line_and_exit_2(sample, tmp_path, args, message):
     junk = tmp_path / "junk.txt"
     junk.write_text("not media, not chat\n")
-    values = {"junk": str(junk), "dir": str(tmp_path), "video": sample["video"]}
+    irc = tmp_path / "irc.log"
+    irc.write_text("@tmi-sent-ts=1763900005000;user-id=1 :ann!ann@ann.tmi.twitch.tv PRIVMSG #shop :hi\n")
+    values = {"junk": str(junk), "dir": str(tmp_path), "video": sample["video"], "irc": str(irc)}
     args = [a.format(**values) for a in args]
     if "--out" not in args and args[0] == "clip":
         args += ["--out", str(tmp_path / "out")]
@@ -133,3 +138,25 @@ def test_user_errors_are_one_line_and_exit_2(sample, tmp_path, args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_commerce_events_log_drives_clips_and_shows_orders(sample, tmp_path):
+    """The same stream with its chat exported as a generic CSV event log, orders included."""
+    with open(sample["chat"], encoding="utf-8") as handle:
+        comments = json.load(handle)["comments"]
+    target = sample["truth"]["highlights"][1]
+    rows = ["t,user,text,type,amount"]
+    rows += [f"{c['content_offset_seconds']},{c['commenter']['name']},{c['message']['body'].replace(',', ' ')},message,"
+             for c in comments]
+    rows += [f"{target['start'] + 6 + i * 0.5},buyer{i},,order,19.90" for i in range(7)]
+    log = tmp_path / "events.csv"
+    log.write_text("\n".join(rows) + "\n")
+    out = str(tmp_path / "out")
+    result = run_cli("clip", sample["video"], "--chat", str(log), "--out", out, "--no-render", "--quiet")
+    assert result.returncode == 0, result.stderr
+    manifest = load_manifest(out)
+    assert manifest["chat"]["format"] == "csv" and manifest["chat"]["kinds"]["order"] == 7
+    clip = next(c for c in manifest["clips"] if overlaps(c["start"], c["end"], target["start"], target["end"]))
+    assert clip["signals"]["orders"] == 7 and clip["signals"]["paid"] == pytest.approx(7 * 19.9)
+    others = [c for c in manifest["clips"] if c is not clip]
+    assert all(c["signals"]["orders"] == 0 for c in others)

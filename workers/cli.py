@@ -41,6 +41,8 @@ def add_clip_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chat", metavar="FILE", help="chat log of the stream")
     parser.add_argument("--chat-format", metavar="NAME", help="force the chat log format instead of detecting it")
     parser.add_argument("--chat-offset", type=float, metavar="S", help="seconds to add to every chat time")
+    parser.add_argument("--stream-start", metavar="TIME",
+                        help="when the recording started (ISO 8601 or UNIX time), for chat logs with wall-clock times")
     parser.add_argument("--config", metavar="TOML", help="configuration file (see README)")
     parser.add_argument("--clips", type=positive_int, metavar="N", help="how many clips at most (default 5)")
     parser.add_argument("--min-len", type=seconds, metavar="S", help="shortest clip in seconds (default 15)")
@@ -55,6 +57,7 @@ def clip_overrides(args: argparse.Namespace) -> dict:
     """CLI flags as config overrides; flags not given leave the config as it is."""
     pairs = {
         ("chat", "format"): args.chat_format, ("chat", "offset"): args.chat_offset,
+        ("chat", "stream_start"): args.stream_start,
         ("select", "clips"): args.clips, ("select", "min_len"): args.min_len,
         ("select", "max_len"): args.max_len, ("analysis", "signals"): args.signals,
         ("tag", "stages"): args.stages, ("render", "format"): args.format,

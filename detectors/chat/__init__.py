@@ -1,13 +1,11 @@
-"""Chat logs: read the files chat tools save, and turn them into an audience-activity series.
+"""Chat logs: detect the format, read it as a stream, and turn it into the audience signal.
 
-Each format lives in its own module with two functions:
-  ``sniff(head: str) -> bool``  does the start of the file look like this format?
-  ``parse(text_lines) -> Iterator[Message | Skipped]``  one item per message or per bad record.
-A bad record is skipped and counted, never fatal; a file that is no chat log at all raises ChatError.
+One module per format (``twitchdownloader``, ``chatdownloader``, ``ytdlp``, ``twitchirc``,
+``bilibili``, ``generic``), each with ``sniff(head) -> bool`` and ``parse(text) -> Iterator[Message
+| Skipped]``; ``log.FORMATS`` is the registry. ``audience`` turns messages into the ``chat`` series.
 """
-from __future__ import annotations
+from detectors.chat.audience import Audience, ChatConfig
+from detectors.chat.log import FORMATS, ChatLog, detect_format, read_chat
+from detectors.chat.records import Message, Skipped
 
-from detectors.chat.log import ChatLog, Message, Skipped, read_chat
-from detectors.chat.activity import chat_activity
-
-__all__ = ["ChatLog", "Message", "Skipped", "read_chat", "chat_activity"]
+__all__ = ["Audience", "ChatConfig", "ChatLog", "FORMATS", "Message", "Skipped", "detect_format", "read_chat"]

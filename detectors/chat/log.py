@@ -1,118 +1,121 @@
-"""The common shape every chat format is read into, and format detection."""
+"""Read a chat log of any supported format into an audience signal.
+
+``read_chat(path, config, hop, duration)`` detects the format (or takes ``config.format``), streams
+the records through the format's parser, puts every time on the recording's clock, skips and
+counts what it cannot use, and feeds the rest to an ``Audience``. Only a file that is no chat
+log at all (or a wall-clock log without the stream's start) raises ``ChatError``.
+"""
 from __future__ import annotations
 
-import gzip
-import io
-from array import array
 from dataclasses import dataclass, field
-import numpy as np
+from datetime import datetime, timezone
 
+from detectors.chat import bilibili, chatdownloader, generic, twitchdownloader, twitchirc, ytdlp
+from detectors.chat.audience import Audience, ChatConfig
+from detectors.chat.records import EPOCH, TIME_OF_DAY, Message, Skipped, open_text, parse_stream_start
 from detectors.errors import ChatError
+from detectors.series import Series, bins_for
 
 MAX_SKIPPED_LINES_REPORTED = 5
+SNIFF_BYTES = 64 * 1024
 
-
-@dataclass
-class Message:
-    t: float            # seconds from the start of the recording
-    user: str
-    text: str = ""
-    kind: str = "message"
-    amount: float = 0.0
-    line: int = 0       # where it was in the file, for warnings
-
-
-@dataclass
-class Skipped:
-    line: int           # 1-based line (or record) number in the file
-    reason: str
+# name -> (sniff, parse), in detection order: the most specific layouts first.
+FORMATS = {
+    twitchdownloader.NAME: (twitchdownloader.sniff, twitchdownloader.parse),
+    chatdownloader.NAME: (chatdownloader.sniff, chatdownloader.parse),
+    ytdlp.NAME: (ytdlp.sniff, ytdlp.parse),
+    bilibili.NAME: (bilibili.sniff, bilibili.parse),
+    twitchirc.NAME: (twitchirc.sniff, twitchirc.parse),
+    twitchirc.TEXT_NAME: (twitchirc.sniff_text, twitchirc.parse_text),
+    generic.JSONL_NAME: (generic.sniff_jsonl, generic.parse_jsonl),
+    generic.CSV_NAME: (generic.sniff_csv, generic.parse_csv),
+}
 
 
 @dataclass
 class ChatLog:
-    """Messages as compact parallel arrays (time, interned user id), plus what was skipped."""
     format: str
-    t: np.ndarray
-    user: np.ndarray
-    users: int
-    skipped: int = 0
+    audience: Audience
+    n_bins: int
+    messages: int = 0            # records read and placed on the recording's clock
+    skipped: int = 0             # records that could not be read or fell outside the recording
     skipped_lines: list[Skipped] = field(default_factory=list)
 
     @property
-    def messages(self) -> int:
-        return len(self.t)
+    def users(self) -> int:
+        return len(self.audience.last)
+
+    def series(self) -> Series:
+        return self.audience.series(self.n_bins)
 
     def summary(self) -> dict:
-        return {"format": self.format, "messages": self.messages, "skipped": self.skipped}
+        return {"format": self.format, "messages": self.messages, "skipped": self.skipped,
+                "users": self.users, "kinds": dict(sorted(self.audience.kinds.items())),
+                "dropped": {"commands": self.audience.counts["commands"], "bots": self.audience.counts["bots"]}}
 
     def warnings(self) -> list[str]:
         if not self.skipped:
             return []
         shown = ", ".join(f"line {s.line} ({s.reason})" for s in self.skipped_lines)
-        more = "" if self.skipped <= len(self.skipped_lines) else ", ..."
-        return [f"chat: skipped {self.skipped} unreadable record(s): {shown}{more}"]
-
-
-def _formats():
-    # Imported lazily so that the registry lists modules in detection order, most specific first.
-    from detectors.chat import twitchdownloader
-    return {"twitchdownloader": twitchdownloader}
-
-
-def open_text(path: str) -> io.TextIOBase:
-    """Open a chat log as text: gzip transparently, UTF-8 with or without BOM, bad bytes replaced."""
-    try:
-        raw = open(path, "rb")
-    except FileNotFoundError:
-        raise ChatError(f"chat log not found: {path}") from None
-    except IsADirectoryError:
-        raise ChatError(f"chat log is a directory: {path}") from None
-    except OSError as err:
-        raise ChatError(f"cannot read chat log {path}: {err.strerror}") from None
-    magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-    stream = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
-    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+        more = ", ..." if self.skipped > len(self.skipped_lines) else ""
+        return [f"chat: skipped {self.skipped} record(s) it could not use: {shown}{more}"]
 
 
 def detect_format(path: str) -> str:
     with open_text(path) as text:
         try:
-            head = text.read(64 * 1024)
+            head = text.read(SNIFF_BYTES)
         except (OSError, EOFError) as err:
             raise ChatError(f"cannot read chat log {path}: {err}") from None
-    for name, module in _formats().items():
-        if module.sniff(head):
+    for name, (sniff, _) in FORMATS.items():
+        if sniff(head):
             return name
-    raise ChatError(f"not a chat log peakclip can read: {path} "
-                    f"(formats: {', '.join(_formats())}; force one with --chat-format)")
+    raise ChatError(f"not a chat log peakclip can read: {path} (formats: {', '.join(FORMATS)}; "
+                    "force one with --chat-format)")
 
 
-def read_chat(path: str, fmt: str | None = None, offset: float = 0.0,
-              duration: float | None = None) -> ChatLog:
-    """Read a chat log; messages are shifted by ``offset`` seconds and kept if inside
-    ``[0, duration]``. Records that cannot be read, or fall outside, are skipped and counted."""
-    formats = _formats()
-    if fmt is None:
-        fmt = detect_format(path)
-    elif fmt not in formats:
-        raise ChatError(f"unknown chat format {fmt!r} (choose from {', '.join(formats)})")
-    times = array("d")
-    user_ids = array("q")
-    interned: dict[str, int] = {}
-    skipped: list[Skipped] = []
-    n_skipped = 0
+def _midnight_before(moment: float) -> float:
+    day = datetime.fromtimestamp(moment, tz=timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.timestamp()
+
+
+def to_recording_time(message: Message, stream_start: float | None, path: str) -> float:
+    if message.clock == EPOCH:
+        if stream_start is None:
+            raise ChatError(f"chat log {path} has wall-clock times: give the recording's start with --stream-start")
+        return message.t - stream_start
+    if message.clock == TIME_OF_DAY and stream_start is not None:
+        t = _midnight_before(stream_start) + message.t - stream_start
+        return t + 86400 if t < -12 * 3600 else t  # the log went past midnight
+    return message.t
+
+
+def read_chat(path: str, config: ChatConfig, hop: float, duration: float | None = None) -> ChatLog:
+    fmt = config.format or detect_format(path)
+    if fmt not in FORMATS:
+        raise ChatError(f"unknown chat format {fmt!r} (choose from {', '.join(FORMATS)})")
+    stream_start = parse_stream_start(config.stream_start)
+    audience = Audience(hop, config)
+    log = ChatLog(fmt, audience, bins_for(duration, hop) if duration else 0)
+    parse = FORMATS[fmt][1]
+
+    def skip(item: Skipped) -> None:
+        log.skipped += 1
+        if len(log.skipped_lines) < MAX_SKIPPED_LINES_REPORTED:
+            log.skipped_lines.append(item)
+
     with open_text(path) as text:
-        for item in formats[fmt].parse(text):
-            if isinstance(item, Message):
-                t = item.t + offset
-                if t < 0 or (duration is not None and t > duration):
-                    item = Skipped(item.line, f"time {t:.1f}s outside the recording")
-                else:
-                    times.append(t)
-                    user_ids.append(interned.setdefault(item.user, len(interned)))
-                    continue
-            n_skipped += 1
-            if len(skipped) < MAX_SKIPPED_LINES_REPORTED:
-                skipped.append(item)
-    return ChatLog(fmt, np.array(times, dtype=np.float64), np.array(user_ids, dtype=np.int64),
-                   len(interned), n_skipped, skipped)
+        for item in parse(text):
+            if isinstance(item, Skipped):
+                skip(item)
+                continue
+            t = to_recording_time(item, stream_start, path) + config.offset
+            if t < 0 or (duration is not None and t > duration):
+                skip(Skipped(item.line, f"time {t:.1f}s is outside the recording"))
+                continue
+            item.t = t
+            audience.add(item)
+            log.messages += 1
+    if not duration:
+        log.n_bins = audience.max_bin + 1
+    return log

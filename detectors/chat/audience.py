@@ -1,0 +1,133 @@
+"""From chat records to the audience signal: who is reacting, how strongly, bin by bin.
+
+Contract: an ``Audience`` receives messages one at a time (``add``) and keeps only per-bin arrays
+and one small entry per user, so a log of millions of messages needs no more memory than its
+bins and its people. ``series()`` gives the ``chat`` Series: in each bin, the sum over people who
+posted within the last ``window`` seconds of the weight of their strongest recent message.
+
+Why people, not messages: one user pasting the same line, a bot announcing a giveaway, or a log
+tool that keeps one message a second would otherwise look like a crowd. Commands (``!join``)
+and known bots are dropped; reactions (emotes, LUL, 666, 哈哈哈, !!!) weigh more than talk;
+commerce events (likes, gifts, follows, add-to-cart, orders, paid messages) carry their own weights.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detectors.chat.records import Message
+from detectors.series import Series
+
+DEFAULT_REACTIONS = (
+    r"\b(?:lul|lol|lmao|rofl|kekw|omegalul|pog\w*|omg|wow|hype|clip\s*(?:it|that)|no\s*way|gg|xd+)\b"
+    r"|666+|888+|(?:哈){2,}|草{1,}|[wｗ]{3,}|!{3,}|\?{3,}|[😂🤣😱🔥👏😮💀]"
+)
+
+
+@dataclass
+class ChatConfig:
+    format: str | None = None      # force a chat format instead of detecting it
+    offset: float = 0.0            # seconds added to every chat time (a log whose clock is off)
+    stream_start: str | None = None  # ISO 8601 or UNIX time the recording started (wall-clock logs)
+    window: float = 5.0            # a person counts for this many seconds after posting
+    lag: float = 5.0               # chat reacts about this long after the moment; fusion shifts it back
+    weight_message: float = 1.0    # weight of one person per event type
+    weight_like: float = 0.3
+    weight_gift: float = 2.0
+    weight_follow: float = 1.0
+    weight_cart: float = 2.0
+    weight_order: float = 4.0
+    weight_paid: float = 3.0
+    weight_member: float = 2.0
+    reaction_boost: float = 1.5    # a reaction message weighs this many times ordinary talk
+    reactions: str = DEFAULT_REACTIONS  # regex (case-insensitive) for reaction text
+    drop_commands: bool = True     # messages starting with !word are bot commands, not reactions
+    bots: list[str] = field(default_factory=lambda: [
+        "nightbot", "streamelements", "moobot", "fossabot", "streamlabs", "wizebot", "botisimo", "sery_bot"])
+
+    def weight(self, kind: str) -> float:
+        return getattr(self, f"weight_{kind}", 0.0)
+
+
+_COMMAND = re.compile(r"^\s*!\w")
+
+
+class Audience:
+    """Accumulates the audience signal and commerce counts on a growing bin grid."""
+
+    def __init__(self, hop: float, config: ChatConfig):
+        self.hop = hop
+        self.config = config
+        self.window_bins = max(1, int(round(config.window / hop)))
+        self.reaction = re.compile(config.reactions, re.IGNORECASE)
+        self.bots = {b.lower() for b in config.bots}
+        self.presence_delta = np.zeros(1024)   # +w where a presence starts, -w where it ends
+        self.orders = np.zeros(1024)           # order events per bin
+        self.paid = np.zeros(1024)             # money in paid messages and gifts per bin
+        self.last: dict[str, tuple[int, float]] = {}  # user -> (bin of last post, its weight)
+        self.counts = {"commands": 0, "bots": 0, "reactions": 0}
+        self.kinds: dict[str, int] = {}
+        self.max_bin = -1
+
+    def _grow(self, needed: int) -> None:
+        size = len(self.presence_delta)
+        if needed < size:
+            return
+        new_size = max(needed + 1, size * 2)
+        for name in ("presence_delta", "orders", "paid"):
+            array = getattr(self, name)
+            setattr(self, name, np.concatenate([array, np.zeros(new_size - size)]))
+
+    def weigh(self, message: Message) -> float:
+        """A message's weight, 0 for what is not the audience reacting."""
+        if message.name.lower() in self.bots or message.user.lower() in self.bots:
+            self.counts["bots"] += 1
+            return 0.0
+        if message.kind == "message" and self.config.drop_commands and _COMMAND.match(message.text):
+            self.counts["commands"] += 1
+            return 0.0
+        weight = self.config.weight(message.kind)
+        if message.kind == "message" and (message.emotes or self.reaction.search(message.text)):
+            self.counts["reactions"] += 1
+            weight *= self.config.reaction_boost
+        return weight
+
+    def add(self, message: Message) -> bool:
+        """Count one message (its ``t`` already in seconds from the recording start). False when
+        it was dropped (a bot or a command)."""
+        self.kinds[message.kind] = self.kinds.get(message.kind, 0) + 1
+        b = int(message.t // self.hop)
+        self._grow(b + self.window_bins + 1)
+        self.max_bin = max(self.max_bin, b)
+        if message.kind == "order":
+            self.orders[b] += 1
+        if message.kind in ("paid", "gift", "order"):
+            self.paid[b] += message.amount
+        weight = self.weigh(message)
+        if weight <= 0:
+            return False
+        k = self.window_bins
+        previous = self.last.get(message.user)
+        if previous is not None:
+            last_bin, last_weight = previous
+            b = max(b, last_bin)  # a record out of order joins the person's later presence
+            if b < last_bin + k:
+                # Still present from the last post: end that presence here, carry the stronger weight on.
+                self.presence_delta[b] -= last_weight
+                self.presence_delta[last_bin + k] += last_weight
+                weight = max(weight, last_weight)
+        self.presence_delta[b] += weight
+        self.presence_delta[b + k] -= weight
+        self.last[message.user] = (b, weight)
+        return True
+
+    def series(self, n_bins: int) -> Series:
+        values = np.cumsum(self.presence_delta)[:n_bins]
+        return Series("chat", 0.0, self.hop, np.round(values, 9)).fit(n_bins)
+
+    def commerce(self, n_bins: int) -> dict[str, np.ndarray]:
+        """Per-bin orders and paid amounts, for the clip breakdown."""
+        return {"orders": Series("orders", 0.0, self.hop, self.orders[:n_bins]).fit(n_bins).values,
+                "paid": Series("paid", 0.0, self.hop, self.paid[:n_bins]).fit(n_bins).values}
