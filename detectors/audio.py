@@ -1,27 +1,49 @@
-"""Audio detector: loudness per bin.
+"""Audio detector: loudness and noisiness per bin, and the pauses between words.
 
-Contract: ``audio_loudness(path, start, end, hop, rate)`` returns a Series named ``audio`` with one
-value per ``hop`` seconds of ``[start, end)``: the RMS level of that bin in dBFS (floor -100 dB).
+Contract: ``audio_features(path, start, end, hop, rate, track)`` returns ``AudioFeatures`` for
+``[start, end)``:
+- ``loudness``: Series ``audio``, the RMS level of each ``hop`` bin in dBFS (floor -100 dB);
+- ``flatness``: Series ``audio_flatness``, the median spectral flatness of the bin (0 = pure
+  tones, ~0.5 = white noise). A cheering crowd is broadband noise; music is tonal; a voice is
+  harmonic. Loud and flat is a crowd; loud and tonal is music or the host;
+- ``pauses``: times (seconds) of the middle of each gap in the sound of at least 150 ms that is
+  20 dB under the level around it, or near silence: places a clip can start or end without
+  cutting a word.
 
-Why low rate: loudness and the character of a crowd live well below 4 kHz, and decoding to 8 kHz
-mono is several times cheaper than full-rate stereo. ffmpeg decodes and resamples; we read the
-PCM in blocks of whole bins, so memory stays flat for hours of audio.
+Why a low rate: loudness, noisiness and pauses all show below 4 kHz, and decoding to 8 kHz mono
+is several times cheaper than full-rate stereo. ffmpeg decodes and resamples; the PCM is read in
+blocks of whole bins, so memory stays flat for hours of audio.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import ffmpeg
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 from detectors.decode import PipeDecoder
 from detectors.series import Series, bins_for
 
 SILENCE_DB = -100.0
-BLOCK_BINS = 240  # bins decoded per read: 2 minutes at 0.5 s bins, ~1 MB of float32 at 8 kHz
+BLOCK_BINS = 240          # bins decoded per read: 2 minutes at 0.5 s bins, ~1 MB of float32 at 8 kHz
+PAUSE_FRAME = 0.05        # seconds per frame of the pause finder
+PAUSE_MIN = 0.15          # shortest gap that counts as a pause
+PAUSE_DROP_DB = 20.0      # how far under the surrounding level a pause must fall
+PAUSE_FLOOR_DB = -50.0    # anything quieter than this is a pause anyway
+PAUSE_CONTEXT = 1.0       # seconds either side that set "the surrounding level"
 
 
-def rms_db(samples: np.ndarray, frame: int) -> np.ndarray:
+@dataclass
+class AudioFeatures:
+    loudness: Series
+    flatness: Series
+    pauses: list[float] = field(default_factory=list)
+
+
+def frame_db(samples: np.ndarray, frame: int) -> np.ndarray:
     """RMS level in dBFS of each consecutive ``frame`` samples (a partial last frame counts)."""
-    import librosa  # imported here: it is slow to import and only this function needs it
+    import librosa  # imported here: it is slow to import and only the audio detector needs it
 
     if len(samples) % frame:
         samples = np.concatenate([samples, np.zeros(frame - len(samples) % frame, samples.dtype)])
@@ -29,17 +51,56 @@ def rms_db(samples: np.ndarray, frame: int) -> np.ndarray:
     return np.maximum(librosa.amplitude_to_db(rms, ref=1.0, amin=1e-5, top_db=None), SILENCE_DB)
 
 
-def audio_loudness(path: str, start: float, end: float, hop: float, rate: int = 8000,
-                   track: int = 0, warnings: list[str] | None = None) -> Series:
+def bin_flatness(samples: np.ndarray, frame: int, n_fft: int = 256) -> np.ndarray:
+    """Median spectral flatness of the short-time spectra inside each ``frame`` samples.
+
+    The spectra are taken inside each bin (never across two), so a bin's value does not depend
+    on where the decoded block, or the chunk, began."""
+    import librosa
+
+    if len(samples) % frame:
+        samples = np.concatenate([samples, np.zeros(frame - len(samples) % frame, samples.dtype)])
+    n_bins = len(samples) // frame
+    per_bin = frame // n_fft
+    if per_bin == 0:
+        return np.zeros(n_bins)
+    pieces = samples.reshape(n_bins, frame)[:, :per_bin * n_fft].reshape(n_bins * per_bin, n_fft)
+    power = np.abs(np.fft.rfft(pieces * np.hanning(n_fft), axis=1)) ** 2
+    flat = librosa.feature.spectral_flatness(S=power.T, power=1.0)[0]
+    return np.median(flat.reshape(n_bins, per_bin), axis=1)
+
+
+def find_pauses(levels_db: np.ndarray, frame_seconds: float, t0: float) -> list[float]:
+    """Middles of runs of quiet frames (see the module docstring for what counts as quiet)."""
+    context = max(1, int(round(2 * PAUSE_CONTEXT / frame_seconds)) | 1)
+    around = maximum_filter1d(levels_db, size=context, mode="nearest")
+    quiet = (levels_db < around - PAUSE_DROP_DB) | (levels_db < PAUSE_FLOOR_DB)
+    edges = np.flatnonzero(np.diff(np.r_[0, quiet.astype(np.int8), 0]))
+    min_frames = int(round(PAUSE_MIN / frame_seconds))
+    return [round(t0 + (a + b) / 2 * frame_seconds, 3) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_frames]
+
+
+def audio_features(path: str, start: float, end: float, hop: float, rate: int = 8000,
+                   track: int = 0, warnings: list[str] | None = None) -> AudioFeatures:
     n_bins = bins_for(end - start, hop)
     frame = int(round(hop * rate))
+    pause_frame = int(round(PAUSE_FRAME * rate))
     source = ffmpeg.input(path, ss=start, t=end - start)
     node = source[f"a:{track}"].output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=rate)
     decoder = PipeDecoder(node, f"audio of {path}")
-    levels = []
+    levels, flatness, pauses = [], [], []
+    block_start = start
     for block in decoder.blocks(frame * BLOCK_BINS * 4):
-        levels.append(rms_db(np.frombuffer(block, dtype="<f4"), frame))
+        samples = np.frombuffer(block, dtype="<f4")
+        levels.append(frame_db(samples, frame))
+        flatness.append(bin_flatness(samples, frame))
+        pauses += find_pauses(frame_db(samples, pause_frame), PAUSE_FRAME, block_start)
+        block_start += len(samples) / rate
     if warnings is not None:
         warnings.extend(decoder.warnings)
-    values = np.concatenate(levels) if levels else np.zeros(0)
-    return Series("audio", start, hop, values).fit(n_bins, fill=SILENCE_DB)
+
+    def series(name: str, parts: list[np.ndarray], fill: float) -> Series:
+        return Series(name, start, hop, np.concatenate(parts) if parts else np.zeros(0)).fit(n_bins, fill=fill)
+
+    return AudioFeatures(series("audio", levels, SILENCE_DB), series("audio_flatness", flatness, 0.0),
+                         [p for p in pauses if start <= p < end])

@@ -1,4 +1,4 @@
-"""Analysis: probe, plan chunks, run the detectors on each chunk, merge the raw series by time.
+"""Analysis: probe, plan chunks, run the detectors on each chunk, merge the raw results by time.
 
 ``analyze_chunk`` is the unit of work both executors share: the CLI calls it in-process for each
 chunk, a Celery worker calls it as a task. Chunk results are raw features; normalisation happens
@@ -10,20 +10,38 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from detectors.audio import audio_loudness
+from detectors.audio import audio_features
 from detectors.chat import ChatLog, read_chat
 from detectors.chunks import Chunk, plan_chunks
 from detectors.errors import UserError
 from detectors.probe import Probe, probe
 from detectors.series import Series, bins_for, concat
-from detectors.visual import visual_change
+from detectors.visual import visual_features
 from pipeline.config import AnalysisConfig, Config
+
+
+@dataclass
+class ChunkResult:
+    """Raw features of one chunk: series on the shared grid, and sure events (seconds)."""
+    series: dict[str, Series] = field(default_factory=dict)
+    events: dict[str, list[float]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"series": {k: v.to_dict() for k, v in self.series.items()}, "events": self.events,
+                "warnings": self.warnings}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ChunkResult":
+        return cls({k: Series.from_dict(v) for k, v in data["series"].items()}, data["events"], data["warnings"])
 
 
 @dataclass
 class Analysis:
     probe: Probe
-    signals: dict[str, Series]            # raw series, whole stream, same grid
+    signals: dict[str, Series]                 # the fusable signals: chat, audio, visual (raw, whole stream)
+    extras: dict[str, Series] = field(default_factory=dict)      # what qualifies a signal (audio_flatness)
+    events: dict[str, list[float]] = field(default_factory=dict)  # cuts, pauses
     chat: ChatLog | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -40,23 +58,39 @@ def media_signals(source: Probe, wanted: list[str]) -> tuple[list[str], list[str
     return usable, warnings
 
 
-def analyze_chunk(path: str, chunk: Chunk, signals: list[str], config: AnalysisConfig) -> tuple[dict[str, Series], list[str]]:
-    """Raw media series for one chunk. Audio and video decode side by side (two ffmpeg processes)."""
-    warnings: list[str] = []
-    jobs = {}
+def analyze_chunk(path: str, chunk: Chunk, signals: list[str], config: AnalysisConfig) -> ChunkResult:
+    """Raw media features of one chunk. Audio and video decode side by side (two ffmpeg processes)."""
+    result = ChunkResult()
     with ThreadPoolExecutor(max_workers=2) as pool:
+        audio = visual = None
         if "audio" in signals:
-            jobs["audio"] = pool.submit(audio_loudness, path, chunk.start, chunk.end, config.hop,
-                                        config.audio_rate, config.audio_track, warnings)
+            audio = pool.submit(audio_features, path, chunk.start, chunk.end, config.hop, config.audio_rate,
+                                config.audio_track, result.warnings)
         if "visual" in signals:
-            jobs["visual"] = pool.submit(visual_change, path, chunk.start, chunk.end, config.hop,
-                                         config.visual_fps, config.visual_width, config.visual_height, warnings)
-        return {name: job.result() for name, job in jobs.items()}, warnings
+            visual = pool.submit(visual_features, path, chunk.start, chunk.end, config.hop, config.visual_fps,
+                                 config.visual_width, config.visual_height, config.cut_threshold, result.warnings)
+        if audio is not None:
+            features = audio.result()
+            result.series.update(audio=features.loudness, audio_flatness=features.flatness)
+            result.events["pauses"] = features.pauses
+        if visual is not None:
+            features = visual.result()
+            result.series["visual"] = features.motion
+            result.events["cuts"] = features.cuts
+    return result
 
 
-def merge_chunks(results: list[dict[str, Series]], n_bins: int) -> dict[str, Series]:
-    names = results[0].keys() if results else []
-    return {name: concat([r[name] for r in results]).fit(n_bins) for name in names}
+def merge_chunks(results: list[ChunkResult], n_bins: int) -> ChunkResult:
+    """Join chunk results in time order: series end to end, events in one sorted list each."""
+    merged = ChunkResult()
+    if not results:
+        return merged
+    for name in results[0].series:
+        merged.series[name] = concat([r.series[name] for r in results]).fit(n_bins)
+    for name in results[0].events:
+        merged.events[name] = sorted(t for r in results for t in r.events.get(name, []))
+    merged.warnings = [w for r in results for w in r.warnings]
+    return merged
 
 
 def analyze(path: str, chat_path: str | None, config: Config,
@@ -78,13 +112,13 @@ def analyze(path: str, chat_path: str | None, config: Config,
     if progress:
         progress(0, len(chunks))
     for done, chunk in enumerate(chunks, start=1):
-        series, chunk_warnings = analyze_chunk(path, chunk, media, a)
-        results.append(series)
-        warnings += chunk_warnings
+        results.append(analyze_chunk(path, chunk, media, a))
         if progress:
             progress(done, len(chunks))
-    n_bins = bins_for(source.duration, a.hop)
-    signals = merge_chunks(results, n_bins) if media else {}
+    merged = merge_chunks(results, bins_for(source.duration, a.hop))
+    warnings += merged.warnings
+    series = dict(merged.series)
     if chat is not None and "chat" in a.signals:
-        signals["chat"] = chat.series()
-    return Analysis(source, {name: signals[name] for name in a.signals if name in signals}, chat, warnings)
+        series["chat"] = chat.series()
+    signals = {name: series.pop(name) for name in a.signals if name in series}
+    return Analysis(source, signals, series, merged.events, chat, warnings)

@@ -28,6 +28,7 @@ class AnalysisConfig:
     visual_fps: float = 4.0        # frames per second sampled for the visual detector
     visual_width: int = 64         # size of the grey frames it compares
     visual_height: int = 36
+    cut_threshold: float = 20.0    # grey-level difference (0-255) between sampled frames that is a scene cut
     signals: list[str] = field(default_factory=lambda: list(SIGNALS))
 
 
@@ -39,6 +40,14 @@ class FuseConfig:
     weight_chat: float = 1.0
     weight_audio: float = 1.0
     weight_visual: float = 0.7
+    # One signal alone rising is rarely a highlight (a music break is loud, a camera switch moves,
+    # a bot floods the chat); several rising together usually is. This share of the fused score
+    # comes from the second-strongest signal instead of the mean.
+    agreement: float = 0.5
+    # Loud and noisy (a crowd) counts fully; loud and tonal (music, the host) only this much.
+    tonal_weight: float = 0.4
+    tonal_flatness: float = 0.01   # spectral flatness at or below which a sound is tonal
+    crowd_flatness: float = 0.2    # spectral flatness at or above which a sound is crowd-like noise
     # Smallest spread a baseline may have, in each signal's own unit, so that a flat stretch
     # (an empty chat, a still picture) does not turn one extra chatter or pixel into a huge jump.
     min_spread_chat: float = 1.0    # chatters
@@ -60,15 +69,16 @@ class SelectConfig:
     lead: float = 4.0              # seconds a clip starts before the moment rises
     tail: float = 3.0              # seconds it runs on after the moment falls
     edge: float = 0.35             # the moment lasts while the score stays above this share of its peak
-    min_score: float = 1.0         # peaks with a fused score below this are not highlights
+    min_score: float = 2.0         # peaks with a fused score below this are not highlights
+    snap: float = 2.0              # span edges move to a scene cut or speech pause this close
 
 
 @dataclass
 class TagConfig:
     stages: int = 3                # the broadcast is split into this many equal stages
-    tier_s: float = 8.0            # fused peak score needed for tier S; lower ones are A, B, C
-    tier_a: float = 5.0
-    tier_b: float = 3.0
+    tier_s: float = 7.0            # fused peak score needed for tier S; lower ones are A, B, C
+    tier_a: float = 4.5
+    tier_b: float = 2.5
 
 
 @dataclass

@@ -2,10 +2,15 @@
 
 A stream gets busier over hours (the audience grows, the host warms up), so a global threshold
 would find only the last hour. Each signal is instead turned into a robust z-score against a
-rolling median and median absolute deviation over ``baseline_window`` seconds around it. Chat is
-shifted back in time because people type after they see the moment. The fused score is the
-weighted mean of the (capped, positive) z-scores, smoothed over a few seconds so that a lone
-spike in one bin (a scene cut) weighs less than a moment that lasts.
+rolling median and median absolute deviation over ``baseline_window`` seconds around it, softly
+capped so no one signal can dominate. Then:
+- the audio z-score is scaled by how noisy the sound is: a crowd is broadband noise, music and a
+  voice are tonal (``tonal_weight``, ``tonal_flatness``, ``crowd_flatness``);
+- chat is shifted back in time, because people type after they see the moment;
+- the fused score mixes the weighted mean of the z-scores with the second-strongest of them
+  (``agreement``): independent signals rising together beat one signal rising alone;
+- the result is smoothed over ``smooth`` seconds, so a lone spike in one bin weighs less than a
+  moment that lasts.
 """
 from __future__ import annotations
 
@@ -14,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import median_filter, uniform_filter1d
 
-from detectors.series import Series
 from detectors.chat import ChatConfig
+from detectors.series import Series
 from pipeline.config import FuseConfig
 
 
@@ -23,7 +28,7 @@ from pipeline.config import FuseConfig
 class Fused:
     hop: float
     score: np.ndarray                 # the fused, smoothed score per bin
-    signals: dict[str, np.ndarray]    # each signal's capped z-score per bin, lag-corrected
+    signals: dict[str, np.ndarray]    # each signal's weighted, capped z-score per bin, lag-corrected
 
 
 def robust_z(values: np.ndarray, window_bins: int, min_spread: float) -> np.ndarray:
@@ -51,17 +56,36 @@ def chat_shift_seconds(chat: ChatConfig) -> float:
     return chat.lag + chat.window / 2
 
 
-def fuse(signals: dict[str, Series], config: FuseConfig, chat: ChatConfig) -> Fused:
+def crowd_factor(flatness: np.ndarray, config: FuseConfig) -> np.ndarray:
+    """1 for crowd-like noise, ``tonal_weight`` for tonal sound, log-scaled in between."""
+    position = np.log(np.maximum(flatness, 1e-6) / config.tonal_flatness) / np.log(config.crowd_flatness / config.tonal_flatness)
+    return config.tonal_weight + (1 - config.tonal_weight) * np.clip(position, 0.0, 1.0)
+
+
+def combine(weighted: list[np.ndarray], agreement: float) -> np.ndarray:
+    """Mean of the signals, mixed with the second-strongest where there are two or more."""
+    stack = np.vstack(weighted)
+    mean = stack.mean(axis=0)
+    if len(weighted) < 2:
+        return mean
+    second = np.sort(stack, axis=0)[-2]
+    return (1 - agreement) * mean + agreement * second
+
+
+def fuse(signals: dict[str, Series], config: FuseConfig, chat: ChatConfig,
+         extras: dict[str, Series] | None = None) -> Fused:
     hop = next(iter(signals.values())).hop
+    extras = extras or {}
     window_bins = int(round(config.baseline_window / hop))
-    z_scores: dict[str, np.ndarray] = {}
+    mean_weight = np.mean([config.weight(name) for name in signals]) or 1.0
+    weighted: dict[str, np.ndarray] = {}
     for name, series in signals.items():
         z = soft_cap(np.maximum(robust_z(series.values, window_bins, config.min_spread(name)), 0.0), config.z_cap)
+        if name == "audio" and "audio_flatness" in extras:
+            z = z * crowd_factor(extras["audio_flatness"].values, config)
         if name == "chat":
             z = shift_back(z, int(round(chat_shift_seconds(chat) / hop)))
-        z_scores[name] = z
-    weights = {name: config.weight(name) for name in z_scores}
-    total = sum(weights.values()) or 1.0
-    combined = sum(weights[name] * z for name, z in z_scores.items()) / total
+        weighted[name] = z * config.weight(name) / mean_weight
     smooth_bins = max(1, int(round(config.smooth / hop)))
-    return Fused(hop, uniform_filter1d(combined, smooth_bins, mode="nearest"), z_scores)
+    combined = combine(list(weighted.values()), config.agreement)
+    return Fused(hop, uniform_filter1d(combined, smooth_bins, mode="nearest"), weighted)

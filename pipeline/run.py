@@ -22,8 +22,9 @@ from pipeline.tag import Clip, equal_stages, tag_spans
 def rank_clips(analysis: Analysis, config: Config) -> tuple[list, list[Clip], list[str]]:
     """Fused score -> spans -> tagged clips, plus the stages and any warnings."""
     warnings = []
-    fused = fuse(analysis.signals, config.fuse, config.chat)
-    spans = select_spans(fused, analysis.probe.duration, config.select)
+    fused = fuse(analysis.signals, config.fuse, config.chat, analysis.extras)
+    edges = sorted(t for name in ("cuts", "pauses") for t in analysis.events.get(name, []))
+    spans = select_spans(fused, analysis.probe.duration, config.select, edges)
     if not spans:
         warnings.append("no highlight stood out enough to clip"
                         if analysis.probe.duration >= config.select.min_len

@@ -62,7 +62,33 @@ def _fit(start: float, end: float, peak_t: float, room: tuple[float, float], con
     return start, end
 
 
-def select_spans(fused: Fused, duration: float, config: SelectConfig) -> list[Span]:
+def snap_edges(start: float, end: float, edges: np.ndarray, room: tuple[float, float],
+               config: SelectConfig) -> tuple[float, float]:
+    """Move each end of the span to the nearest cut or pause within ``snap`` seconds, so a clip
+    does not open or close mid-word or mid-shot, as long as it stays in its room and length."""
+    def nearest(t: float) -> float | None:
+        if len(edges) == 0:
+            return None
+        lo, hi = np.searchsorted(edges, [t - config.snap, t + config.snap + 1e-9])
+        if lo >= hi:
+            return None
+        near = edges[lo:hi]
+        return float(near[np.argmin(np.abs(near - t))])
+
+    for which in ("start", "end"):
+        target = nearest(start if which == "start" else end)
+        if target is None:
+            continue
+        new_start, new_end = (target, end) if which == "start" else (start, target)
+        if (room[0] <= new_start and new_end <= room[1]
+                and config.min_len - 1e-6 <= new_end - new_start <= config.max_len + 1e-6):
+            start, end = new_start, new_end
+    return start, end
+
+
+def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: list[float] | None = None) -> list[Span]:
+    """Pick spans; ``edges`` are sorted times of scene cuts and speech pauses to snap to."""
+    edge_times = np.asarray(edges or [], dtype=float)
     score, hop = fused.score, fused.hop
     n = len(score)
     blocked = np.zeros(n, bool)      # bins inside chosen spans
@@ -84,7 +110,7 @@ def select_spans(fused: Fused, duration: float, config: SelectConfig) -> list[Sp
         if fitted is None:
             rejected[left:right + 1] = True
             continue
-        start, end = fitted
+        start, end = snap_edges(*fitted, edge_times, room, config)
         spans.append(Span(round(start, 3), round(end, 3), round(float(score[peak]), 3), round(peak_t, 3),
                           {name: round(float(z[left:right + 1].mean()), 3) for name, z in fused.signals.items()}))
         blocked[int(start / hop):int(np.ceil(end / hop))] = True

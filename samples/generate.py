@@ -1,16 +1,25 @@
-"""Synthesise a short live stream with planted highlights, its chat log, and the truth.
+"""Synthesise live streams with planted highlights and distractors, their chat logs, and the truth.
 
-Seeded: the same arguments give the same files. Writes into OUT_DIR:
+Seeded: the same arguments give the same files. ``generate`` writes into OUT_DIR:
   stream.mp4   H.264/AAC, fixed 2 s GOP like a live encoder
   chat.json    the chat in TwitchDownloader JSON
-  truth.json   the planted highlight windows (and distractors) for tests and evaluation
+  truth.json   the planted highlights and distractors (windows and kinds)
 
-A highlight is what an audience reacts to: the picture gets busy (fast motion, camera cuts), the
-room gets loud (broadband crowd noise), and a few seconds later many different people type
-reactions. Between highlights a host talks over a calm picture, now and then the camera switches
-(a lone visual change), and one viewer spams the same line (a lone burst of messages).
+What real streams do, and the generator imitates:
+- a host talks (voiced, pitched speech with pauses) over a calm picture; the microphone level
+  drifts over minutes; the audience grows or shrinks between the stages of the broadcast;
+- highlights of three kinds: ``crowd`` (the room roars, the picture gets busy, many people type),
+  ``chat`` (a crowd-pleasing moment with modest sound: many people type, some motion), and
+  ``action`` (loud fast action with only a small chat); chat reacts 3-10 s after the moment;
+- distractors that one signal alone mistakes for a highlight: ``music`` (an ad or music break:
+  loud, tonal, a still picture, quiet chat), ``shout`` (the host shouting alone), ``bots`` (a bot
+  flood), ``giveaway`` (a flood of ``!enter`` commands), ``spam`` (one viewer pasting a line),
+  ``camera`` (a camera switch) and ``cuts`` (a product montage: scene cuts and motion with nothing
+  else happening).
 
-Usage: python -m samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
+Usage:
+  python -m samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
+  python -m samples.generate --suite DIR [--count 8]     the evaluation set (DIR/stream-01 ...)
 """
 from __future__ import annotations
 
@@ -27,45 +36,70 @@ import numpy as np
 
 WORK_W, WORK_H = 160, 90     # frames are drawn this small; ffmpeg scales them up while encoding
 AUDIO_RATE = 16000
+HIGHLIGHT_KINDS = ("crowd", "chat", "action")
+DISTRACTOR_KINDS = ("music", "shout", "bots", "giveaway", "spam", "camera", "cuts")
+LENGTHS = {"crowd": (6, 10), "chat": (6, 10), "action": (6, 10), "music": (15, 25), "shout": (4, 6),
+           "bots": (10, 10), "giveaway": (15, 15), "spam": (10, 10), "camera": (0.5, 0.5), "cuts": (6, 10)}
 REACTIONS = ["LUL", "KEKW", "PogChamp", "OMG", "666", "哈哈哈", "!!!", "no way", "WOW", "Pog", "clip it"]
-TALK = ["hi", "hello from Berlin", "what game is this", "how much is it", "nice", "lol", "ok",
-        "is shipping free?", "gg", "first time here", "love the stream", "what size is that"]
+EMOTES = {"LUL", "KEKW", "PogChamp", "Pog"}
+TALK = ["hi", "hello from Berlin", "what game is this", "how much is it", "nice", "ok", "is shipping free?",
+        "first time here", "love the stream", "what size is that", "does it come in blue", "back again"]
 
 
-def plan(rng: np.random.Generator, duration: float, n_highlights: int) -> dict:
-    """Where highlights and distractors go: spread out, never overlapping."""
-    slot = duration / n_highlights
-    highlights = []
-    for i in range(n_highlights):
-        length = float(rng.uniform(6, 10))
-        start = float(i * slot + rng.uniform(0.3, 0.6) * (slot - length))
-        highlights.append({"start": round(start, 2), "end": round(start + length, 2), "kind": "crowd"})
+# ---- the plan -------------------------------------------------------------------------------
 
-    def free_time(length: float, margin: float = 12.0) -> float:
-        """A start time at least ``margin`` seconds clear of every highlight."""
-        for _ in range(1000):
-            t = float(rng.uniform(5, duration - length - 5))
-            if all(t + length + margin < h["start"] or t > h["end"] + margin for h in highlights):
-                return round(t, 2)
-        raise ValueError(f"no room for a {length:g}s distractor: make the stream longer or plant fewer highlights")
+def plan(rng: np.random.Generator, duration: float, highlights: list[str], distractors: list[str],
+         margin: float = 15.0) -> dict:
+    """Place every event at random, never closer than ``margin`` seconds to another."""
+    events = [(kind, "highlights") for kind in highlights] + [(kind, "distractors") for kind in distractors]
+    for _ in range(200):
+        placed: list[dict] = []
+        order = rng.permutation(len(events))
+        for index in order:
+            kind, group = events[index]
+            low, high = LENGTHS[kind]
+            length = round(float(rng.uniform(low, high)), 2)
+            for _ in range(200):
+                start = round(float(rng.uniform(8, duration - length - 8)), 2)
+                if all(start + length + margin <= e["start"] or start >= e["end"] + margin for e in placed):
+                    placed.append({"start": start, "end": round(start + length, 2), "kind": kind, "group": group})
+                    break
+            else:
+                break
+        if len(placed) == len(events):
+            truth = {"duration": duration, "highlights": [], "distractors": []}
+            for event in sorted(placed, key=lambda e: e["start"]):
+                truth[event.pop("group")].append(event)
+            # The audience grows or shrinks between the stages of the broadcast.
+            truth["audience"] = [round(float(x), 2) for x in rng.choice([0.5, 0.8, 1.0, 1.4, 1.8], size=3)]
+            return truth
+    raise ValueError(f"cannot fit {len(events)} events into {duration:g}s: make the stream longer")
 
-    distractors = [{"start": (t := free_time(0.5)), "end": t + 0.5, "kind": "camera-switch"}
-                   for _ in range(2)]
-    distractors.append({"start": (t := free_time(10)), "end": t + 10, "kind": "spam"})
-    return {"duration": duration, "highlights": highlights, "distractors": distractors}
+
+def windows(truth: dict, *kinds: str) -> list[dict]:
+    return [e for e in truth["highlights"] + truth["distractors"] if not kinds or e["kind"] in kinds]
 
 
-def inside(t: float, windows: list[dict], kind: str | None = None) -> bool:
-    return any(w["start"] <= t < w["end"] and (kind is None or w["kind"] == kind) for w in windows)
+def active(t: float, events: list[dict]) -> dict | None:
+    for event in events:
+        if event["start"] <= t < event["end"]:
+            return event
+    return None
 
+
+def audience_at(truth: dict, t: float) -> float:
+    stage = min(2, int(3 * t / truth["duration"]))
+    return truth["audience"][stage]
+
+
+# ---- picture --------------------------------------------------------------------------------
 
 def make_textures(rng: np.random.Generator, count: int) -> list[np.ndarray]:
-    """Smooth random colour fields: stand-ins for camera angles."""
+    """Smooth random colour fields: stand-ins for camera angles and an ad card."""
     textures = []
     for _ in range(count):
         coarse = rng.uniform(30, 200, size=(6, 9, 3)).astype(np.float32)
         big = np.kron(coarse, np.ones((WORK_H // 6 + 1, WORK_W // 9 + 1, 1), np.float32))[:WORK_H, :WORK_W]
-        # Cheap blur: average with shifted copies so the blocks become gradients.
         for axis in (0, 1):
             for shift in (3, 6):
                 big = (big + np.roll(big, shift, axis)) / 2
@@ -75,86 +109,145 @@ def make_textures(rng: np.random.Generator, count: int) -> list[np.ndarray]:
 
 def frames(rng: np.random.Generator, truth: dict, fps: int):
     """Yield RGB frames (uint8, WORK_H x WORK_W x 3)."""
-    textures = make_textures(rng, 6)
+    textures = make_textures(rng, 8)   # 0-1 cameras, 2-5 action angles, 6 ad card, 7 spare
     yy, xx = np.mgrid[0:WORK_H, 0:WORK_W].astype(np.float32)
+    events = windows(truth)
     camera = 0
-    n_frames = int(truth["duration"] * fps)
-    for i in range(n_frames):
+    was_in_camera_switch = False
+    for i in range(int(truth["duration"] * fps)):
         t = i / fps
-        if inside(t, truth["distractors"], "camera-switch") and not inside(t - 1 / fps, truth["distractors"], "camera-switch"):
-            camera = (camera + 1) % 2
-        hot = inside(t, truth["highlights"])
-        if hot:
-            # Cuts between angles every ~0.4 s and objects flying across.
-            base = textures[2 + int(t / 0.4) % 4]
-            frame = base.copy()
+        event = active(t, events)
+        kind = event["kind"] if event else None
+        in_switch = kind == "camera"
+        if in_switch and not was_in_camera_switch:
+            camera = 1 - camera
+        was_in_camera_switch = in_switch
+        if kind in ("crowd", "action"):
+            frame = textures[2 + int(t / 0.4) % 4].copy()   # cuts every 0.4 s and objects flying across
             for k in range(3):
                 cx = (t * (90 + 40 * k) + 37 * k) % WORK_W
                 cy = WORK_H / 2 + 30 * np.sin(t * (5 + k))
-                mask = (xx - cx) ** 2 + (yy - cy) ** 2 < (10 + 3 * k) ** 2
-                frame[mask] = [255, 230 - 60 * k, 40 * k]
+                frame[(xx - cx) ** 2 + (yy - cy) ** 2 < (10 + 3 * k) ** 2] = [255, 230 - 60 * k, 40 * k]
+        elif kind == "cuts":
+            frame = textures[2 + int(t / 0.5) % 4].copy()   # a product montage: cuts, a product gliding by
+            px = (t * 70) % WORK_W
+            frame[np.abs(xx - px) + np.abs(yy - WORK_H / 2) < 14] = [250, 250, 90]
+        elif kind == "music":
+            frame = textures[6].copy()                       # a still ad card
         else:
             frame = textures[camera].copy()
-            # The host: a blob swaying slowly in the middle.
-            cx = WORK_W / 2 + 6 * np.sin(t * 0.7)
+            sway, speed = (6, 0.7) if kind != "chat" else (12, 2.0)  # the host shows the product off
+            cx = WORK_W / 2 + sway * np.sin(t * speed)
             cy = WORK_H / 2 + 3 * np.sin(t * 1.3)
-            mask = (xx - cx) ** 2 / 0.5 + (yy - cy) ** 2 < 18 ** 2
-            frame[mask] = [200, 160, 140]
+            frame[(xx - cx) ** 2 / 0.5 + (yy - cy) ** 2 < 18 ** 2] = [200, 160, 140]
+            if kind == "chat":
+                frame[np.abs(xx - WORK_W * 0.75) + np.abs(yy - 25) < 12] = [250, 250, 90]
         frame += rng.normal(0, 2.0, size=frame.shape).astype(np.float32)  # sensor noise
         yield np.clip(frame, 0, 255).astype(np.uint8)
 
 
+# ---- sound ----------------------------------------------------------------------------------
+
+def speech_mask(rng: np.random.Generator, n: int) -> np.ndarray:
+    """1 while the host speaks a phrase, 0 in the pauses between phrases, with 20 ms ramps."""
+    mask = np.zeros(n)
+    i = 0
+    while i < n:
+        talk = int(rng.uniform(1.5, 4.0) * AUDIO_RATE)
+        mask[i:i + talk] = 1
+        i += talk + int(rng.uniform(0.3, 0.9) * AUDIO_RATE)
+    ramp = np.ones(int(0.02 * AUDIO_RATE)) / int(0.02 * AUDIO_RATE)
+    return np.convolve(mask, ramp, mode="same")
+
+
+def voice(t: np.ndarray, f0: float, rng: np.random.Generator) -> np.ndarray:
+    """A voiced, pitched voice: harmonics of a wandering f0, in syllables, unit RMS."""
+    pitch = f0 * (1 + 0.12 * np.sin(2 * np.pi * 0.35 * t + rng.uniform(0, 6)) + 0.05 * np.sin(2 * np.pi * 2.1 * t))
+    phase = 2 * np.pi * np.cumsum(pitch) / AUDIO_RATE
+    wave_ = sum(np.sin(k * phase) / k for k in range(1, 16))
+    syllables = 0.25 + 0.75 * np.clip(np.sin(2 * np.pi * 4.3 * t), 0, None)
+    out = wave_ * syllables
+    return out / (np.sqrt(np.mean(out ** 2)) + 1e-9)
+
+
+def music(t: np.ndarray) -> np.ndarray:
+    """Steady tonal music: triads changing every 2 s, unit RMS."""
+    roots = np.array([220.0, 174.6, 261.6, 196.0])
+    root = roots[(t // 2).astype(int) % 4]
+    out = sum(np.sin(2 * np.pi * root * ratio * t) for ratio in (1.0, 1.26, 1.5, 2.0))
+    return out / (np.sqrt(np.mean(out ** 2)) + 1e-9)
+
+
+def db(level: float) -> float:
+    return 10 ** (level / 20)
+
+
 def audio(rng: np.random.Generator, truth: dict) -> np.ndarray:
-    """Mono float audio: a talking host, room tone, and crowd noise during highlights."""
     n = int(truth["duration"] * AUDIO_RATE)
     t = np.arange(n) / AUDIO_RATE
-    room = rng.normal(0, 10 ** (-50 / 20), n)
-    # Speech stand-in: noise shaped into syllables (~4 per second) with pauses between phrases.
-    syllables = np.clip(np.sin(2 * np.pi * 4 * t), 0, None) ** 2
-    phrases = (np.sin(2 * np.pi * 0.2 * t + rng.uniform(0, 6)) > -0.3).astype(float)
-    voice = np.convolve(rng.normal(0, 1, n), np.ones(8) / 8, mode="same")  # darker than white noise
-    voice *= 10 ** (-26 / 20) * syllables * phrases / (np.std(voice) + 1e-9)
-    signal = room + voice
-    for h in truth["highlights"]:
-        a, b = int(h["start"] * AUDIO_RATE), int(h["end"] * AUDIO_RATE)
-        envelope = np.minimum(1, np.minimum(np.arange(b - a), np.arange(b - a)[::-1]) / (0.8 * AUDIO_RATE))
-        signal[a:b] += rng.normal(0, 10 ** (-12 / 20), b - a) * envelope  # a cheering crowd
-    return np.clip(signal, -1, 1).astype(np.float32)
+    signal = rng.normal(0, db(-55), n)                                  # room tone
+    signal += db(-30) * voice(t, 140.0, rng) * speech_mask(rng, n)      # the host
+    for event in windows(truth):
+        a, b = int(event["start"] * AUDIO_RATE), int(event["end"] * AUDIO_RATE)
+        ramp = np.minimum(1, np.minimum(np.arange(b - a), np.arange(b - a)[::-1]) / (0.5 * AUDIO_RATE))
+        kind = event["kind"]
+        if kind in ("crowd", "action"):
+            signal[a:b] += rng.normal(0, db(-10), b - a) * ramp       # the room roars
+        elif kind == "chat":
+            signal[a:b] += rng.normal(0, db(-30), b - a) * ramp       # a few people laugh
+        elif kind == "music":
+            signal[a:b] = db(-14) * music(t[a:b]) * ramp + rng.normal(0, db(-55), b - a)
+        elif kind == "shout":
+            signal[a:b] += db(-14) * voice(t[a:b], 230.0, rng) * ramp
+    drift = 5.0 * np.sin(2 * np.pi * t / (0.7 * truth["duration"]) + rng.uniform(0, 6))  # mic level, dB
+    return np.clip(signal * 10 ** (drift / 20), -1, 1).astype(np.float32)
 
 
-def chat(rng: np.random.Generator, truth: dict, viewers: int = 80) -> list[dict]:
-    """Messages as (time, user, text): background talk, reactions after highlights, one spammer."""
+# ---- chat -----------------------------------------------------------------------------------
+
+def chat(rng: np.random.Generator, truth: dict, viewers: int = 150) -> list[tuple]:
+    """(time, user, text) messages: background talk scaled by the audience, reactions, floods."""
     duration = truth["duration"]
     users = [f"viewer{i:03d}" for i in range(viewers)]
     messages = []
     t = 0.0
     while True:
-        t += float(rng.exponential(2.0))  # one message every ~2 s from a random viewer
+        t += float(rng.exponential(2.0 / audience_at(truth, t)))
         if t >= duration:
             break
+        event = active(t, windows(truth, "music"))
+        if event and rng.random() < 0.7:
+            continue  # people go quiet during an ad break
         messages.append((t, users[rng.integers(viewers)], str(rng.choice(TALK))))
     for h in truth["highlights"]:
-        delay = float(rng.uniform(3, 6))
-        reacting = rng.choice(viewers, size=int(rng.integers(25, 40)), replace=False)
-        for u in reacting:
-            messages.append((h["start"] + delay + float(rng.gamma(2.0, 2.0)), users[u], str(rng.choice(REACTIONS))))
+        delay = float(rng.uniform(3, 10))
+        scale = audience_at(truth, h["start"])
+        size = {"crowd": (25, 40), "chat": (30, 45), "action": (6, 10)}[h["kind"]]
+        count = min(viewers, int(rng.integers(*size) * (scale if h["kind"] != "action" else 1)))
+        for u in rng.choice(viewers, size=count, replace=False):
+            messages.append((h["start"] + delay + float(rng.gamma(2.0, 1.5)), users[u], str(rng.choice(REACTIONS))))
     for d in truth["distractors"]:
+        span = d["end"] - d["start"]
         if d["kind"] == "spam":
             spammer = users[rng.integers(viewers)]
-            for k in range(40):
-                messages.append((d["start"] + k * (d["end"] - d["start"]) / 40, spammer, "BUY NOW BUY NOW"))
+            messages += [(d["start"] + k * span / 40, spammer, "BUY NOW BUY NOW") for k in range(40)]
+        elif d["kind"] == "bots":
+            messages += [(d["start"] + k * span / 50, "Nightbot", "Follow the shop for the giveaway!") for k in range(50)]
+            messages += [(d["start"] + k * span / 50, "shopbot_9000", "cheap followers at example") for k in range(50)]
+        elif d["kind"] == "giveaway":
+            for u in rng.choice(viewers, size=int(rng.integers(35, 50)), replace=False):
+                messages.append((d["start"] + float(rng.uniform(0, span)), users[u], "!enter"))
     return sorted((m for m in messages if m[0] < duration), key=lambda m: m[0])
 
 
-def twitchdownloader_json(messages: list[dict], duration: float) -> dict:
+def twitchdownloader_json(messages: list[tuple], duration: float) -> dict:
     comments = []
     for i, (t, user, text) in enumerate(messages):
-        emote = text in ("LUL", "KEKW", "PogChamp", "Pog")
         comments.append({
             "_id": f"c{i:06d}", "content_offset_seconds": round(t, 3), "content_type": "video",
             "commenter": {"display_name": user, "_id": f"u-{user}", "name": user.lower()},
             "message": {"body": text, "bits_spent": 0,
-                        "fragments": [{"text": text, "emoticon": {"emoticon_id": "1"} if emote else None}],
+                        "fragments": [{"text": text, "emoticon": {"emoticon_id": "1"} if text in EMOTES else None}],
                         "user_badges": [], "user_color": None, "emoticons": []},
         })
     return {"FileInfo": {"Version": {"Major": 1, "Minor": 2, "Patch": 2}},
@@ -162,6 +255,8 @@ def twitchdownloader_json(messages: list[dict], duration: float) -> dict:
             "video": {"title": "peakclip sample stream", "id": "1", "start": 0, "end": int(duration), "length": int(duration)},
             "comments": comments}
 
+
+# ---- files ----------------------------------------------------------------------------------
 
 def write_wav(path: str, samples: np.ndarray) -> None:
     with wave.open(path, "wb") as out:
@@ -171,11 +266,21 @@ def write_wav(path: str, samples: np.ndarray) -> None:
         out.writeframes((samples * 32767).astype("<i2").tobytes())
 
 
-def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: int = 3,
-             size: tuple[int, int] = (640, 360), fps: int = 30) -> dict:
+def default_kinds(rng: np.random.Generator, highlights: int) -> tuple[list[str], list[str]]:
+    """Highlights cycle through the kinds; distractors: a spammer, a camera switch, one more."""
+    planted = [HIGHLIGHT_KINDS[i % len(HIGHLIGHT_KINDS)] for i in range(highlights)]
+    return planted, ["spam", "camera", str(rng.choice(["music", "shout", "bots", "giveaway", "cuts"]))]
+
+
+def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: int | list[str] = 3,
+             distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30) -> dict:
     """Write stream.mp4, chat.json and truth.json into ``out_dir``; returns the truth."""
     rng = np.random.default_rng(seed)
-    truth = plan(rng, duration, highlights)
+    if isinstance(highlights, int):
+        planted, extra = default_kinds(rng, highlights)
+    else:
+        planted, extra = list(highlights), []
+    truth = plan(rng, duration, planted, extra if distractors is None else distractors)
     truth["seed"] = seed
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
@@ -205,16 +310,48 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
     return truth
 
 
+# The evaluation set: varied lengths, every highlight kind, every distractor kind more than once.
+SUITE = [
+    (240, ["crowd", "chat", "action"], ["music", "spam", "camera"]),
+    (240, ["chat", "action", "crowd"], ["shout", "bots", "cuts"]),
+    (300, ["action", "crowd", "chat", "crowd"], ["giveaway", "music", "camera"]),
+    (240, ["crowd", "chat", "action"], ["cuts", "shout", "spam"]),
+    (300, ["chat", "chat", "action", "crowd"], ["bots", "giveaway", "music"]),
+    (240, ["action", "crowd", "chat"], ["music", "shout", "camera"]),
+    (300, ["crowd", "action", "chat"], ["spam", "cuts", "bots", "giveaway"]),
+    (360, ["chat", "crowd", "action", "action"], ["music", "shout", "cuts", "camera"]),
+]
+
+
+def generate_suite(folder: str, count: int = len(SUITE), size: tuple[int, int] = (320, 180)) -> list[str]:
+    dirs = []
+    for index in range(count):
+        duration, planted, distractors = SUITE[index % len(SUITE)]
+        out = os.path.join(folder, f"stream-{index + 1:02d}")
+        if not os.path.exists(os.path.join(out, "truth.json")):
+            generate(out, seed=100 + index, duration=duration, highlights=planted, distractors=distractors, size=size)
+        dirs.append(out)
+    return dirs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m samples.generate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("out_dir")
+    parser.add_argument("out_dir", nargs="?")
+    parser.add_argument("--suite", metavar="DIR", help="write the evaluation set into DIR")
+    parser.add_argument("--count", type=int, default=len(SUITE))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--duration", type=float, default=180.0)
     parser.add_argument("--highlights", type=int, default=3)
     parser.add_argument("--size", default="640x360", help="WxH of the encoded picture")
     args = parser.parse_args(argv)
     width, height = (int(x) for x in args.size.lower().split("x"))
-    truth = generate(args.out_dir, args.seed, args.duration, args.highlights, (width, height))
+    if args.suite:
+        for folder in generate_suite(args.suite, args.count):
+            print(folder)
+        return 0
+    if not args.out_dir:
+        parser.error("give OUT_DIR or --suite DIR")
+    truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=(width, height))
     print(json.dumps(truth["highlights"]), file=sys.stderr)
     return 0
 

@@ -15,9 +15,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="session")
 def sample(tmp_path_factory):
-    """A 2-minute stream with three planted highlights, its chat log and truth."""
+    """A 2.5-minute stream with one highlight of each kind and three distractors."""
     folder = tmp_path_factory.mktemp("sample")
-    truth = generate(str(folder), seed=11, duration=120.0, highlights=3, size=(320, 180))
+    truth = generate(str(folder), seed=11, duration=150.0, highlights=["crowd", "chat", "action"],
+                     distractors=["spam", "camera", "cuts"], size=(320, 180))
     return {"dir": str(folder), "video": str(folder / "stream.mp4"), "chat": str(folder / "chat.json"),
             "truth": truth}
 

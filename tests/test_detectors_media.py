@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from detectors.audio import audio_loudness
+from detectors.audio import audio_features
+from detectors.chunks import plan_chunks
 from detectors.errors import MediaError
 from detectors.probe import probe
-from detectors.visual import visual_change
+from detectors.visual import visual_features
 from pipeline.analyze import analyze_chunk, merge_chunks
 from pipeline.config import AnalysisConfig
-from detectors.chunks import plan_chunks
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +20,7 @@ def in_windows(times, windows):
 def test_probe_reads_the_sample(sample):
     info = probe(sample["video"])
     assert info.has_audio and info.has_video
-    assert info.duration == pytest.approx(120.0, abs=0.1)
+    assert info.duration == pytest.approx(150.0, abs=0.1)
     assert (info.width, info.height, info.display_width) == (320, 180, 320)
     assert info.fps == pytest.approx(30.0)
 
@@ -39,25 +39,44 @@ def test_probe_refuses_what_is_not_media(tmp_path):
 
 
 def test_audio_and_visual_rise_in_the_planted_highlights(sample):
-    highlights = sample["truth"]["highlights"]
-    audio = audio_loudness(sample["video"], 0.0, 120.0, 0.5)
-    visual = visual_change(sample["video"], 0.0, 120.0, 0.5)
-    assert len(audio) == len(visual) == 240
-    hot = in_windows(audio.times() + 0.25, highlights)
-    assert np.median(audio.values[hot]) > np.median(audio.values[~hot]) + 10   # dB louder
-    assert np.median(visual.values[hot]) > 4 * np.median(visual.values[~hot]) + 1
+    truth = sample["truth"]
+    loud = [h for h in truth["highlights"] if h["kind"] in ("crowd", "action")]
+    audio = audio_features(sample["video"], 0.0, 150.0, 0.5)
+    visual = visual_features(sample["video"], 0.0, 150.0, 0.5)
+    assert len(audio.loudness) == len(visual.motion) == len(audio.flatness) == 300
+    times = audio.loudness.times() + 0.25
+    hot = in_windows(times, loud)
+    calm = ~in_windows(times, truth["highlights"] + truth["distractors"])
+    assert np.median(audio.loudness.values[hot]) > np.median(audio.loudness.values[calm]) + 5   # dB louder
+    # a roaring crowd is noise; the host's voice is harmonic
+    assert np.median(audio.flatness.values[hot]) > 5 * np.median(audio.flatness.values[calm])
+    assert np.median(visual.motion.values[hot]) > 4 * np.median(visual.motion.values[calm]) + 1
+
+
+def test_sure_events_cuts_and_pauses(sample):
+    truth = sample["truth"]
+    visual = visual_features(sample["video"], 0.0, 150.0, 0.5)
+    audio = audio_features(sample["video"], 0.0, 150.0, 0.5)
+    switch = [d for d in truth["distractors"] if d["kind"] == "camera"][0]
+    assert any(abs(t - switch["start"]) < 0.6 for t in visual.cuts)
+    busy = truth["highlights"] + [d for d in truth["distractors"] if d["kind"] in ("cuts", "camera")]
+    calm_cuts = [t for t in visual.cuts if not any(w["start"] - 1 <= t <= w["end"] + 1 for w in busy)]
+    assert calm_cuts == []   # encoder noise and a swaying host are not cuts
+    # the host pauses between phrases every few seconds
+    assert 10 <= len(audio.pauses) <= 120 and audio.pauses == sorted(audio.pauses)
 
 
 def test_chunked_analysis_equals_one_pass(sample):
     """Results must not depend on where chunk seams fall (the queue path relies on it)."""
-    whole_cfg = AnalysisConfig(chunk_seconds=1000)
-    chunk_cfg = AnalysisConfig(chunk_seconds=40)
-    n_bins = 240
-    whole = merge_chunks([analyze_chunk(sample["video"], c, ["audio", "visual"], whole_cfg)[0]
-                          for c in plan_chunks(120.0, 1000, 0.5)], n_bins)
-    chunks = plan_chunks(120.0, 40, 0.5)
+    config = AnalysisConfig()
+    n_bins = 300
+    whole = merge_chunks([analyze_chunk(sample["video"], c, ["audio", "visual"], config)
+                          for c in plan_chunks(150.0, 1000, 0.5)], n_bins)
+    chunks = plan_chunks(150.0, 50, 0.5)
     assert len(chunks) == 3
-    parts = merge_chunks([analyze_chunk(sample["video"], c, ["audio", "visual"], chunk_cfg)[0] for c in chunks], n_bins)
+    parts = merge_chunks([analyze_chunk(sample["video"], c, ["audio", "visual"], config) for c in chunks], n_bins)
     # Seeking lands on the same samples, give or take the resampler's edge: allow a hair of a dB.
-    assert np.allclose(whole["audio"].values, parts["audio"].values, atol=0.05)
-    assert np.allclose(whole["visual"].values, parts["visual"].values, atol=1e-6)
+    assert np.allclose(whole.series["audio"].values, parts.series["audio"].values, atol=0.05)
+    assert np.allclose(whole.series["audio_flatness"].values, parts.series["audio_flatness"].values, atol=0.01)
+    assert np.allclose(whole.series["visual"].values, parts.series["visual"].values, atol=1e-6)
+    assert whole.events["cuts"] == parts.events["cuts"]

@@ -4,7 +4,7 @@ import pytest
 from detectors.series import Series
 from pipeline.config import ChatConfig, FuseConfig, SelectConfig, TagConfig
 from pipeline.fuse import Fused, chat_shift_seconds, fuse, robust_z
-from pipeline.select import select_spans
+from pipeline.select import select_spans, snap_edges
 from pipeline.tag import equal_stages, stage_of, tag_spans, tier_of
 
 HOP = 0.5
@@ -86,7 +86,7 @@ def test_stages_and_tiers():
     assert [(s.start, s.end) for s in stages] == [(0, 100), (100, 200), (200, 300)]
     assert [stage_of(t, stages) for t in (0, 99.9, 100, 250, 300)] == [1, 1, 2, 3, 3]
     config = TagConfig()
-    assert [tier_of(x, config) for x in (9, 6, 3.5, 1)] == ["S", "A", "B", "C"]
+    assert [tier_of(x, config) for x in (config.tier_s + 1, config.tier_a, config.tier_b + 0.5, 1)] == ["S", "A", "B", "C"]
 
 
 def test_tagging_ranks_by_score_with_stable_ids():
@@ -96,3 +96,34 @@ def test_tagging_ranks_by_score_with_stable_ids():
     assert clips[0].stage == 3 and clips[1].stage == 1
     again = tag_spans(spans, equal_stages(600.0, 3), "rec.mp4", TagConfig())
     assert [c.id for c in clips] == [c.id for c in again] and clips[0].id != clips[1].id
+
+
+def test_one_signal_alone_rising_scores_below_two_rising_together():
+    n = 400
+    alone = np.zeros(n)
+    alone[100:120] = 12                      # visual alone: a montage
+    a, b = np.zeros(n), np.zeros(n)
+    a[300:320], b[300:320] = 6, 6           # two signals half as high
+    fused = fuse({"visual": Series("visual", 0, HOP, alone + a), "audio": Series("audio", 0, HOP, b)},
+                 FuseConfig(weight_visual=1.0), ChatConfig())
+    assert fused.score[300:320].max() > fused.score[100:120].max()
+
+
+def test_loud_tonal_sound_counts_less_than_a_crowd():
+    n = 400
+    loud = np.zeros(n) - 40
+    loud[100:120] = -15
+    loud[300:320] = -15
+    flatness = np.full(n, 0.005)
+    flatness[300:320] = 0.3                  # the second loud stretch is noise: a crowd
+    fused = fuse({"audio": Series("audio", 0, HOP, loud)}, FuseConfig(min_spread_audio=1.0), ChatConfig(),
+                 {"audio_flatness": Series("audio_flatness", 0, HOP, flatness)})
+    assert fused.score[300:320].max() > 2 * fused.score[100:120].max()
+
+
+def test_span_edges_snap_to_cuts_and_pauses_within_reach():
+    config = SelectConfig(min_len=15, max_len=60, snap=2.0)
+    edges = np.array([8.6, 30.0, 41.5])
+    assert snap_edges(10.0, 40.0, edges, (0, 100), config) == (8.6, 41.5)
+    assert snap_edges(20.0, 36.0, edges, (0, 100), config) == (20.0, 36.0)       # nothing within 2 s
+    assert snap_edges(10.0, 40.0, edges, (9.0, 100), config) == (10.0, 41.5)    # not out of its room

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from detectors.errors import UserError
@@ -109,6 +110,37 @@ def cmd_clip(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failed else 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from pipeline.config import SIGNALS, load_config
+    from pipeline.evaluate import Score, analyse_sample, judge_signals, load_truth
+
+    config = load_config(args.config)
+    sets = [s.split(",") for s in (args.signals or [",".join(SIGNALS)])]
+    if args.ablations:
+        sets = [list(SIGNALS)] + [[s] for s in SIGNALS] + [[x for x in SIGNALS if x != s] for s in SIGNALS]
+    for wanted in sets:
+        config.update({"analysis": {"signals": wanted}}, origin="--signals")  # validates the names
+    config.update({"analysis": {"signals": list(SIGNALS)}}, origin="eval")
+    totals = {",".join(s): Score() for s in sets}
+    print(f"{'stream':24} {'signals':22} {'found':>7} {'false':>6} {'covered':>8}  picked")
+    truths = {folder: load_truth(folder) for folder in args.samples}  # a bad folder fails before any work
+    for folder, truth in truths.items():
+        analysis = analyse_sample(folder, config)
+        for wanted in sets:
+            name = ",".join(wanted)
+            score = judge_signals(analysis, truth, config, wanted)
+            totals[name] = totals[name] + score
+            print(f"{os.path.basename(os.path.normpath(folder)):24} {name:22} {score.found:>3}/{score.planted:<3} "
+                  f"{score.false_picks:>6} {score.covered:>4}/{score.found:<3}  {','.join(score.picked) or '-'}")
+    print()
+    print(f"{'total':24} {'signals':22} {'found':>7} {'false':>6} {'covered':>8}")
+    for name, score in totals.items():
+        print(f"{'':24} {name:22} {score.found:>3}/{score.planted:<3} {score.false_picks:>6} "
+              f"{score.covered:>4}/{score.found:<3} ({score.coverage:.0%})")
+    best = totals[",".join(sets[0])]
+    return 0 if best.perfect and best.coverage >= 0.9 else EXIT_PARTIAL
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="peakclip", description="Find the moments a live audience reacted to and cut them into promo clips.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -117,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     clip.add_argument("--out", metavar="DIR", default="peakclip-out", help="output folder (default peakclip-out)")
     clip.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     clip.set_defaults(handler=cmd_clip)
+
+    evaluate = commands.add_parser("eval", help="score detection against sample streams that carry a truth file")
+    evaluate.add_argument("samples", nargs="+", metavar="SAMPLE_DIR", help="folders with stream.mp4, chat.json, truth.json")
+    evaluate.add_argument("--signals", action="append", metavar="LIST",
+                          help="signals to rank with (repeat for several rows, e.g. --signals chat --signals audio)")
+    evaluate.add_argument("--ablations", action="store_true", help="all signals, each alone, and each left out")
+    evaluate.add_argument("--config", metavar="TOML", help="configuration file")
+    evaluate.set_defaults(handler=cmd_eval)
     return parser
 
 

@@ -1,0 +1,91 @@
+"""Evaluation: how well the ranked clips match the highlights planted in a sample stream.
+
+For a stream whose truth lists N planted highlights, the top N clips are judged:
+- found: a planted highlight that a top-N clip overlaps by at least half the highlight;
+- false pick: a top-N clip that overlaps no planted highlight (``picked`` names the distractor
+  it landed on, if any);
+- covered: a found highlight whose clip holds the whole moment (starts no later than 1 s after
+  the moment starts and ends no earlier than 1 s before it ends).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+
+from detectors.errors import UserError
+from pipeline.analyze import Analysis, analyze
+from pipeline.config import Config
+from pipeline.run import rank_clips
+
+COVER_SLACK = 1.0
+
+
+@dataclass
+class Score:
+    planted: int = 0
+    found: int = 0
+    false_picks: int = 0
+    covered: int = 0
+    picked: list[str] = field(default_factory=list)  # distractor kinds among the false picks
+
+    def __add__(self, other: "Score") -> "Score":
+        return Score(self.planted + other.planted, self.found + other.found, self.false_picks + other.false_picks,
+                     self.covered + other.covered, self.picked + other.picked)
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / self.found if self.found else 0.0
+
+    @property
+    def perfect(self) -> bool:
+        return self.found == self.planted and self.false_picks == 0
+
+
+def overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
+    return max(0.0, min(a_end, b_end) - max(a_start, b_start))
+
+
+def judge(clips: list[dict], truth: dict) -> Score:
+    planted = truth["highlights"]
+    top = sorted(clips, key=lambda c: c["rank"])[:len(planted)]
+    score = Score(planted=len(planted))
+    for h in planted:
+        hits = [c for c in top if overlap(c["start"], c["end"], h["start"], h["end"]) >= 0.5 * (h["end"] - h["start"])]
+        if hits:
+            score.found += 1
+            if any(c["start"] <= h["start"] + COVER_SLACK and c["end"] >= h["end"] - COVER_SLACK for c in hits):
+                score.covered += 1
+    for c in top:
+        if not any(overlap(c["start"], c["end"], h["start"], h["end"]) > 0 for h in planted):
+            score.false_picks += 1
+            score.picked += [d["kind"] for d in truth.get("distractors", [])
+                             if overlap(c["start"], c["end"], d["start"], d["end"]) > 0] or ["nothing"]
+    return score
+
+
+def load_truth(folder: str) -> dict:
+    path = os.path.join(folder, "truth.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            truth = json.load(handle)
+    except FileNotFoundError:
+        raise UserError(f"no truth.json in {folder}: eval needs sample folders made by samples.generate") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(truth, dict) or not isinstance(truth.get("highlights"), list):
+        raise UserError(f"{path} has no 'highlights' list")
+    return truth
+
+
+def analyse_sample(folder: str, config: Config) -> Analysis:
+    chat = os.path.join(folder, "chat.json")
+    return analyze(os.path.join(folder, "stream.mp4"), chat if os.path.exists(chat) else None, config)
+
+
+def judge_signals(analysis: Analysis, truth: dict, config: Config, signals: list[str]) -> Score:
+    """Rank using only ``signals`` (an ablation) and judge the top clips against the truth."""
+    subset = dataclasses.replace(analysis, signals={k: v for k, v in analysis.signals.items() if k in signals})
+    _, clips, _ = rank_clips(subset, config)
+    return judge([c.to_dict() for c in clips], truth)

@@ -1,0 +1,49 @@
+"""Detection quality on a small subset of the evaluation set, so a regression fails CI."""
+import re
+
+import pytest
+
+from conftest import run_cli
+from samples.generate import generate_suite
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    # The first two streams hold every highlight kind and six distractor kinds between them.
+    return generate_suite(str(tmp_path_factory.mktemp("suite")), count=2)
+
+
+def totals(output: str) -> dict[str, tuple[int, int, int, int, int]]:
+    rows = {}
+    for line in output.split("\ntotal", 1)[1].splitlines():
+        match = re.match(r"\s+(\S+)\s+(\d+)/(\d+)\s+(\d+)\s+(\d+)/(\d+)", line)
+        if match:
+            name, found, planted, false, covered, found_again = match.groups()
+            rows[name] = (int(found), int(planted), int(false), int(covered), int(found_again))
+    return rows
+
+
+def test_all_signals_find_every_highlight_and_no_distractor(suite):
+    result = run_cli("eval", *suite, "--ablations")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = totals(result.stdout)
+    found, planted, false, covered, _ = rows["chat,audio,visual"]
+    assert planted == 6 and found == planted and false == 0
+    assert covered >= 0.9 * found
+
+
+def test_each_signal_alone_does_worse(suite):
+    rows = totals(run_cli("eval", *suite, "--ablations").stdout)
+    best = rows["chat,audio,visual"]
+    for alone in ("chat", "audio", "visual"):
+        found, _, false, _, _ = rows[alone]
+        assert found < best[0] or false > best[2], (alone, rows[alone])
+
+
+def test_eval_with_one_signal_set_and_bad_input(suite, tmp_path):
+    result = run_cli("eval", suite[0], "--signals", "chat,audio")
+    assert result.returncode in (0, 1) and "chat,audio" in result.stdout
+    bad = run_cli("eval", str(tmp_path))
+    assert bad.returncode == 2 and "truth" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
