@@ -16,7 +16,8 @@ from detectors.chat import ChatConfig  # defined beside the code that reads it
 from detectors.errors import UserError
 
 SIGNALS = ("chat", "audio", "visual")
-FORMATS = ("vertical", "horizontal", "square", "source")
+FORMATS = ("vertical", "portrait", "square", "horizontal", "source")
+FILLS = ("blur", "crop")
 
 
 @dataclass
@@ -84,14 +85,28 @@ class TagConfig:
 @dataclass
 class RenderConfig:
     enabled: bool = True
-    format: str = "vertical"
+    formats: list[str] = field(default_factory=lambda: ["vertical"])  # rendered from one decode
+    fill: str = "blur"             # vertical/portrait/square: "blur" (fit over a blurred copy) or "crop" (follow the motion)
+    copy: bool = False             # with format source: cut on key frames without re-encoding
     preset: str = "veryfast"       # libx264 preset
     crf: int = 21                  # libx264 quality
     audio_bitrate: str = "128k"
+    loudness: float = -14.0        # integrated loudness target, LUFS (two-pass loudnorm)
+    true_peak: float = -1.0        # dBTP ceiling
+    loudness_range: float = 11.0   # LU
     fade: float = 0.3              # seconds of fade in and out, picture and sound
     blur_scale: int = 8            # the blurred fill is made at 1/N size, then scaled up (cheap)
+    fill_fps: float = 10.0         # how often the blurred fill changes; repeated frames cost the encoder ~nothing
+    fill_qoffset: float = 0.4      # x264 quantiser offset (0-1, ROI) for the blurred fill: fewer bits, faster
+    crop_smooth: float = 1.5       # seconds over which the crop window's path is smoothed
+    title: str | None = None       # text drawn near the top of every clip
+    font: str | None = None        # font file for the title; default: a system font that covers CJK
+    watermark: str | None = None   # PNG drawn in the top-right corner, 15% of the picture's width
     jobs: int = 0                  # clips rendered at once; 0 = from the core count
     thumbnail_width: int = 540
+    preview_seconds: float = 3.0   # animated WebP preview around the peak
+    preview_width: int = 320
+    preview_fps: float = 10.0
 
 
 @dataclass
@@ -140,8 +155,20 @@ class Config:
             raise UserError(f"--signals takes a comma list of {', '.join(SIGNALS)} (got {','.join(a.signals) or 'nothing'})")
         if self.tag.stages < 1:
             raise UserError("--stages must be at least 1")
-        if self.render.format not in FORMATS:
-            raise UserError(f"--format must be one of {', '.join(FORMATS)} (got {self.render.format!r})")
+        r = self.render
+        bad = [f for f in r.formats if f not in FORMATS]
+        if bad or not r.formats or len(set(r.formats)) != len(r.formats):
+            raise UserError(f"--format takes a comma list of {', '.join(FORMATS)} (got {','.join(r.formats) or 'nothing'})")
+        if r.fill not in FILLS:
+            raise UserError(f"--fill must be one of {', '.join(FILLS)} (got {r.fill!r})")
+        if r.copy and r.formats != ["source"]:
+            raise UserError("--copy cuts without re-encoding, so it needs --format source alone")
+        if r.watermark and not os.path.isfile(r.watermark):
+            raise UserError(f"watermark image not found: {r.watermark}")
+        if r.font and not os.path.isfile(r.font):
+            raise UserError(f"font file not found: {r.font}")
+        if r.jobs < 0:
+            raise UserError("--jobs must be 0 (automatic) or more")
 
 
 def _convert(default: Any, value: Any, name: str, origin: str) -> Any:

@@ -1,26 +1,43 @@
 """Render: cut each clip's span out of the recording and compose it for a short-video feed.
 
-One ffmpeg-python graph per clip: seek, make the picture square-pixelled, compose it for the
-target format, fade picture and sound in and out, encode H.264 High + AAC-LC in an MP4 with the
-index at the front (``+faststart``). Vertical and square outputs fit the source over a blurred
-copy of itself; the blur is made at 1/``blur_scale`` size and scaled up, which costs almost
-nothing next to the encode. Files appear only when complete (temporary name, then rename).
+One ffmpeg-python graph per clip decodes the span once and encodes every requested format from
+it: seek, make the picture square-pixelled, compose it for each format, draw the title and
+watermark, fade picture and sound in and out, normalise loudness, encode H.264 High + AAC-LC
+in an MP4 with the index at the front (``+faststart``) and the clip's tags in its metadata.
+
+Cost matters more here than anywhere (every clip is a full encode), so the composition must add
+almost nothing to it: the blurred fill is made at 1/``blur_scale`` size and scaled up; the crop
+window is cut at source size before scaling; the loudness measurement decodes only the span's
+audio; the thumbnail and preview are cut from the finished picture in the same run; the encoder
+is told to spend fewer bits on the blurred fill than on the picture (regions of interest).
+
+Files appear only when complete (temporary name, then rename); a failed render leaves nothing.
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
+import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import ffmpeg
+import numpy as np
+from scipy.ndimage import median_filter, uniform_filter1d
 
+from detectors.decode import PipeDecoder
 from detectors.probe import Probe
 from pipeline.config import RenderConfig
 from pipeline.tag import Clip
 
-SIZES = {"vertical": (1080, 1920), "horizontal": (1920, 1080), "square": (1080, 1080)}
+SIZES = {"vertical": (1080, 1920), "portrait": (1080, 1350), "square": (1080, 1080), "horizontal": (1920, 1080)}
+QUIET = ("-nostdin", "-hide_banner", "-loglevel", "error")
+CROP_TRACK_FPS = 4.0
+CROP_TRACK_WIDTH = 160
 
 
 class RenderError(Exception):
@@ -30,8 +47,10 @@ class RenderError(Exception):
 @dataclass
 class Rendered:
     clip_id: str
-    file: str | None
-    thumbnail: str | None
+    files: dict[str, str] = field(default_factory=dict)   # format -> path relative to the output folder
+    thumbnail: str | None = None
+    preview: str | None = None
+    cut: tuple[float, float] | None = None                # what --copy actually cut, on key frames
     error: str | None = None
 
 
@@ -41,99 +60,334 @@ def output_size(source: Probe, fmt: str) -> tuple[int, int]:
     return SIZES[fmt]
 
 
-def compose(source_video, source: Probe, fmt: str, config: RenderConfig):
-    """The picture of one clip, composed for ``fmt`` (a stream of the ffmpeg-python graph)."""
+def _run(args: list[str], label: str) -> str:
+    proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    stderr = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        tail = " | ".join(stderr.strip().splitlines()[-3:])
+        raise RenderError(f"{label}: ffmpeg failed ({tail or 'exit ' + str(proc.returncode)})")
+    return stderr
+
+
+# ---- measurements before the encode -------------------------------------------------------
+
+def measure_loudness(source: Probe, start: float, length: float, config: RenderConfig, label: str) -> dict:
+    """First pass over the span's audio (ffmpeg's loudnorm measurement, EBU R128): integrated
+    loudness, true peak and range, for the second pass to apply."""
+    args = (ffmpeg.input(source.path, ss=start, t=length)["a:0"]
+            .filter("loudnorm", I=config.loudness, TP=config.true_peak, LRA=config.loudness_range, print_format="json")
+            .output("-", format="null").global_args("-nostdin", "-hide_banner").compile())
+    stderr = _run(args, f"{label} loudness")
+    found = re.findall(r"\{[^{}]*\"input_i\"[^{}]*\}", stderr)
+    if not found:
+        raise RenderError(f"{label}: loudnorm printed no measurement")
+    return json.loads(found[-1])
+
+
+def crop_track(source: Probe, start: float, length: float, smooth: float) -> list[tuple[float, float]]:
+    """Where the motion is across the span: (time in the clip, centre x as a share of the width),
+    smoothed so the crop window glides instead of jittering."""
+    height = max(2, round(CROP_TRACK_WIDTH * source.display_height / max(1, source.display_width) / 2) * 2)
+    node = (ffmpeg.input(source.path, ss=start, t=length)["v:0"]
+            .filter("fps", fps=CROP_TRACK_FPS).filter("scale", CROP_TRACK_WIDTH, height)
+            .output("pipe:", format="rawvideo", pix_fmt="gray"))
+    frames = [np.frombuffer(b, np.uint8).reshape(-1, height, CROP_TRACK_WIDTH).astype(np.float32)
+              for b in PipeDecoder(node, f"video of {source.path}").blocks(CROP_TRACK_WIDTH * height * 64)]
+    if not frames:
+        return [(0.0, 0.5)]
+    stack = np.concatenate(frames)
+    columns = np.arange(CROP_TRACK_WIDTH) + 0.5
+    centres = []
+    last = 0.5
+    for i in range(len(stack)):
+        motion = np.abs(stack[i] - stack[i - 1]).sum(axis=0) if i else np.zeros(CROP_TRACK_WIDTH)
+        if motion.sum() > 2.0 * height:  # enough change to tell where the action is; else hold still
+            last = float((motion * columns).sum() / motion.sum() / CROP_TRACK_WIDTH)
+        centres.append(last)
+    path = median_filter(np.asarray(centres), size=5, mode="nearest")
+    path = uniform_filter1d(path, max(1, int(smooth * CROP_TRACK_FPS)), mode="nearest")
+    return [(round(i / CROP_TRACK_FPS, 3), float(x)) for i, x in enumerate(path)]
+
+
+def find_font() -> str | None:
+    """A system font that covers Chinese as well as Latin text (fontconfig)."""
+    try:
+        out = subprocess.run(["fc-match", "--format=%{file}", "sans-serif:lang=zh-cn"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def key_frames(path: str, start: float, end: float) -> list[float]:
+    """Times of the video key frames around ``[start, end]`` (packet flags; nothing decoded)."""
+    info = ffmpeg.probe(path, select_streams="v:0", show_packets=None, show_entries="packet=pts_time,flags",
+                        read_intervals=f"{max(0.0, start - 30)}%{end + 30}")
+    return sorted(float(p["pts_time"]) for p in info.get("packets", [])
+                  if "K" in p.get("flags", "") and p.get("pts_time") not in (None, "N/A"))
+
+
+# ---- the graph -----------------------------------------------------------------------------
+
+def fit_size(source: Probe, width: int, height: int) -> tuple[int, int]:
+    """The largest even size with the source's display shape that fits in ``width`` x ``height``."""
+    scale = min(width / source.display_width, height / source.display_height)
+    return (max(2, int(source.display_width * scale) // 2 * 2), max(2, int(source.display_height * scale) // 2 * 2))
+
+
+def crop_window(source: Probe, aspect: float) -> tuple[int, int]:
+    """Size in coded pixels of the largest window with display shape ``aspect`` (width/height)."""
+    sar = source.display_width / max(1, source.width)
+    if source.display_width / source.display_height > aspect:
+        return min(source.width, int(source.display_height * aspect / sar) // 2 * 2), source.height
+    return source.width, min(source.height, int(source.display_width / aspect) // 2 * 2)
+
+
+def compose(video, source: Probe, fmt: str, config: RenderConfig, sendcmd_file: str | None):
+    """The picture of one clip composed for ``fmt`` (a stream of the ffmpeg-python graph), and the
+    rectangles (x, y, w, h) of blurred fill in it, which the encoder may spend fewer bits on.
+
+    Sizes are worked out here from the probe, so each branch is one scale straight from the
+    source to its final size (display pixels: non-square sources come out with the right shape)."""
     width, height = output_size(source, fmt)
-    # Non-square pixels: stretch to the display shape first, so every later size is in display pixels.
-    video = source_video.filter("scale", "trunc(iw*sar/2)*2", "ih").filter("setsar", 1)
     if fmt == "source":
-        return video.filter("scale", width, height)
-    split = video.split()
-    fill, fit = split[0], split[1]
+        return video.filter("scale", width, height).filter("setsar", 1), []
+    if config.fill == "crop" and sendcmd_file and fmt != "horizontal":
+        # Cut the window at source size (cheap), moved along the motion track, then scale it up.
+        win_w, win_h = crop_window(source, width / height)
+        return (video.filter("sendcmd", f=sendcmd_file)
+                .filter("crop@follow", win_w, win_h, (source.width - win_w) // 2, (source.height - win_h) // 2)
+                .filter("scale", width, height).filter("setsar", 1)), []
+    fit_w, fit_h = fit_size(source, width, height)
+    if (fit_w, fit_h) == (width, height):
+        return video.filter("scale", width, height).filter("setsar", 1), []
+    # The fill is made from the fitted picture (already small), shrunk to 1/blur_scale, blurred
+    # there, and only the two bands the picture leaves free are stretched back up (with the
+    # cheapest scaler: a blur has no detail to keep), at ``fill_fps`` frames a second and then
+    # repeated: no pixel is made twice, nothing is overlaid, and the encoder sees still bands.
+    fps = round(source.fps, 3) or 30
+    split = video.filter("scale", fit_w, fit_h).filter("setsar", 1).split()
+    foreground, fill = split[0], split[1]
     small_w, small_h = width // config.blur_scale // 2 * 2, height // config.blur_scale // 2 * 2
-    background = (fill.filter("scale", small_w, small_h, force_original_aspect_ratio="increase")
-                  .filter("crop", small_w, small_h)
-                  .filter("boxblur", luma_radius=min(10, small_w // 4), luma_power=2)
-                  .filter("scale", width, height))
-    foreground = (fit.filter("scale", width, height, force_original_aspect_ratio="decrease")
-                  .filter("scale", "trunc(iw/2)*2", "trunc(ih/2)*2"))
-    return ffmpeg.overlay(background, foreground, x="(W-w)/2", y="(H-h)/2")
+    cover = max(small_w / fit_w, small_h / fit_h)
+    cover_w, cover_h = max(small_w, int(round(fit_w * cover / 2)) * 2), max(small_h, int(round(fit_h * cover / 2)) * 2)
+    blurred = (fill.filter("fps", fps=min(config.fill_fps, fps))
+               .filter("scale", cover_w, cover_h, flags="fast_bilinear")
+               .filter("crop", small_w, small_h)
+               .filter("boxblur", luma_radius=min(10, small_w // 4), luma_power=2)
+               .split())
+    vertical = fit_w == width  # bands above and below; otherwise left and right
+    free = (height - fit_h) if vertical else (width - fit_w)
+    first_band = free // 2 // 2 * 2
+    bands = []
+    for index, (offset, size) in enumerate(((0, first_band), (first_band + (fit_h if vertical else fit_w), free - first_band))):
+        ratio = small_h / height if vertical else small_w / width
+        cut = max(2, int(round(size * ratio)))
+        start = min(int(round(offset * ratio)), (small_h if vertical else small_w) - cut)
+        piece = (blurred[index].filter("crop", small_w, cut, 0, start) if vertical
+                 else blurred[index].filter("crop", cut, small_h, start, 0))
+        bands.append(piece.filter("scale", *((width, size) if vertical else (size, height)), flags="fast_bilinear")
+                     .filter("setsar", 1).filter("fps", fps=fps))
+    stacked = ffmpeg.filter([bands[0], foreground, bands[1]], "vstack" if vertical else "hstack", inputs=3)
+    second = first_band + (fit_h if vertical else fit_w)
+    regions = ([(0, 0, width, first_band), (0, second, width, height - second)] if vertical
+               else [(0, 0, first_band, height), (second, 0, width - second, height)])
+    return stacked, regions
 
 
-def clip_graph(source: Probe, clip: Clip, fmt: str, path: str, config: RenderConfig, threads: int):
+def decorate(video, fmt_size: tuple[int, int], config: RenderConfig, title_file: str | None, font: str | None):
+    """Title near the top and watermark in the top-right corner, sized to the output."""
+    width, height = fmt_size
+    if title_file and font:
+        video = video.filter("drawtext", textfile=title_file, fontfile=font, fontsize=max(16, width // 18),
+                             fontcolor="white", box=1, boxcolor="black@0.45", boxborderw=max(8, width // 60),
+                             x="(w-text_w)/2", y=f"{int(height * 0.07)}")
+    if config.watermark:
+        mark = ffmpeg.input(config.watermark).filter("scale", max(16, int(width * 0.15) // 2 * 2), -1)
+        margin = max(8, width // 40)
+        video = ffmpeg.overlay(video, mark, x=f"W-w-{margin}", y=f"{margin}")
+    return video
+
+
+def still_and_preview(video, peak: float, length: float, thumb_path: str, preview_path: str, config: RenderConfig,
+                      fps: float) -> list:
+    """Outputs for a JPEG of the frame at ``peak`` and an animated WebP around it (seconds into the
+    clip), cut from a stream of the clip's finished picture: no second decode of the clip."""
+    split = video.split()
+    at = min(max(0.0, peak), max(0.0, length - 2.0 / fps))
+    still = (split[0].trim(start=at, duration=1.5 / fps).setpts("PTS-STARTPTS")
+             .filter("scale", config.thumbnail_width, -2)
+             .output(thumb_path, format="image2", vcodec="mjpeg", vframes=1, q=3))
+    begin = max(0.0, min(peak - config.preview_seconds / 2, length - config.preview_seconds))
+    moving = (split[1].trim(start=begin, duration=config.preview_seconds).setpts("PTS-STARTPTS")
+              .filter("fps", fps=config.preview_fps).filter("scale", config.preview_width, -2)
+              .output(preview_path, format="webp", vcodec="libwebp_anim", loop=0, quality=60))
+    return [still, moving]
+
+
+def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: RenderConfig, threads: int,
+               loudness: dict | None, sendcmd_file: str | None, title_file: str | None, font: str | None,
+               extras: tuple[str, str] | None = None):
+    """One ffmpeg run: decode the span once, encode every format in ``outputs`` (format -> path),
+    and cut the thumbnail and preview (``extras``: their paths) from the first format."""
     length = clip.end - clip.start
     fade = min(config.fade, length / 4)
-    source_input = ffmpeg.input(source.path, ss=clip.start, t=length)
-    video = (compose(source_input["v:0"], source, fmt, config)
-             .filter("fps", fps=round(source.fps, 3) or 30)
-             .filter("format", "yuv420p")
-             .filter("fade", type="in", start_time=0, duration=fade)
-             .filter("fade", type="out", start_time=length - fade, duration=fade))
-    streams = [video]
+    fps = round(source.fps, 3) or 30
+    # Decoder and filter threads follow the encoder's share of the cores (0: ffmpeg decides).
+    source_input = ffmpeg.input(source.path, ss=clip.start, t=length, **({"threads": threads} if threads else {}))
+    picture = source_input["v:0"]
+    pictures = picture.split() if len(outputs) > 1 else None
+    sound = None
     if source.has_audio:
-        streams.append(source_input["a:0"]
-                       .filter("afade", type="in", start_time=0, duration=fade)
-                       .filter("afade", type="out", start_time=length - fade, duration=fade))
+        sound = source_input["a:0"]
+        if loudness:
+            # Second pass: one gain that puts the measured integrated loudness on target (what
+            # loudnorm's linear mode does, but also for the wide loudness range of a live room,
+            # where loudnorm would fall back to dynamic compression and miss the target), then a
+            # limiter holding the peaks under the ceiling (sample peaks 0.5 dB lower, for true peak).
+            gain = config.loudness - float(loudness["input_i"])
+            sound = (sound.filter("volume", f"{gain:.2f}dB")
+                     .filter("alimiter", limit=10 ** ((config.true_peak - 0.5) / 20), level="disabled",
+                             attack=5, release=50))
+        sound = (sound.filter("aresample", 48000)
+                 .filter("afade", type="in", start_time=0, duration=fade)
+                 .filter("afade", type="out", start_time=length - fade, duration=fade))
+        sounds = sound.asplit() if len(outputs) > 1 else None
     comment = f"peakclip rank={clip.rank} stage={clip.stage} tier={clip.tier} score={clip.score}"
-    return ffmpeg.output(
-        *streams, path, format="mp4", t=length,
-        vcodec="libx264", preset=config.preset, crf=config.crf, pix_fmt="yuv420p",
-        **{"profile:v": "high", "metadata:g:0": f"title=peakclip {clip.id}",
-           "metadata:g:1": f"comment={comment}", "threads": threads},
-        acodec="aac", audio_bitrate=config.audio_bitrate, movflags="+faststart",
-    ).global_args("-nostdin", "-hide_banner", "-loglevel", "error").overwrite_output()
+    nodes = []
+    for index, (fmt, path) in enumerate(outputs.items()):
+        video = pictures[index] if pictures is not None else picture
+        size = output_size(source, fmt)
+        video, fill_regions = compose(video, source, fmt, config, sendcmd_file)
+        video = (decorate(video, size, config, title_file, font)
+                 .filter("fps", fps=fps)
+                 .filter("format", "yuv420p")
+                 .filter("fade", type="in", start_time=0, duration=fade)
+                 .filter("fade", type="out", start_time=length - fade, duration=fade))
+        if index == 0 and extras:
+            split = video.split()
+            video = split[0]
+            nodes += still_and_preview(split[1], clip.peak - clip.start, length, *extras, config, fps)
+        if config.fill_qoffset:
+            # The blurred fill is decoration: let the encoder spend its bits on the picture.
+            # Not under a title or watermark, which sit in the top band and must stay sharp.
+            decorated = bool(config.title or config.watermark)
+            for x, y, w, h in fill_regions[1 if decorated else 0:]:
+                video = video.filter("addroi", x=x, y=y, w=w, h=h, qoffset=config.fill_qoffset)
+        streams = [video]
+        if sound is not None:
+            streams.append(sounds[index] if sounds is not None else sound)
+        nodes.append(ffmpeg.output(
+            *streams, path, format="mp4", t=length,
+            vcodec="libx264", preset=config.preset, crf=config.crf, pix_fmt="yuv420p",
+            **{"profile:v": "high", "metadata:g:0": f"title={config.title or 'peakclip ' + clip.id}",
+               "metadata:g:1": f"comment={comment}", "threads": threads},
+            acodec="aac", audio_bitrate=config.audio_bitrate, movflags="+faststart"))
+    graph = ffmpeg.merge_outputs(*nodes).global_args(*QUIET)
+    if threads:
+        graph = graph.global_args("-filter_complex_threads", str(threads))
+    return graph.overwrite_output()
 
 
-def _run(graph, label: str) -> None:
-    proc = subprocess.run(graph.compile(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        tail = " | ".join(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:])
-        raise RenderError(f"{label}: ffmpeg failed ({tail or 'exit ' + str(proc.returncode)})")
+def copy_graph(source: Probe, start: float, end: float, path: str, peak: float,
+               extras: tuple[str, str], config: RenderConfig):
+    """Cut ``[start, end)`` (key frames) without re-encoding; thumbnail and preview from the source."""
+    source_input = ffmpeg.input(source.path, ss=start, t=end - start)
+    streams = [source_input["v:0"]] + ([source_input["a:0"]] if source.has_audio else [])
+    cut = ffmpeg.output(*streams, path, format="mp4", c="copy", movflags="+faststart", avoid_negative_ts="make_zero")
+    picture, _ = compose(ffmpeg.input(source.path, ss=start, t=end - start)["v:0"], source, "source", config, None)
+    extra = still_and_preview(picture, peak - start, end - start, *extras, config, round(source.fps, 3) or 30)
+    return ffmpeg.merge_outputs(cut, *extra).global_args(*QUIET).overwrite_output()
 
+
+# ---- one clip ------------------------------------------------------------------------------
 
 def _temporary(path: str) -> str:
     folder, name = os.path.split(path)
     return os.path.join(folder, f".{name}.partial")
 
 
-def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig, threads: int) -> Rendered:
-    """Render one clip and its thumbnail into ``out_dir/clips``; paths returned relative to out_dir."""
+def _write_sendcmd(track: list[tuple[float, float]], path: str) -> None:
+    """ffmpeg sendcmd script moving the crop window's x along the motion track."""
+    with open(path, "w", encoding="utf-8") as out:
+        for t, x in track:
+            out.write(f"{t:.3f} crop@follow x 'max(0,min(iw-ow,{x:.4f}*iw-ow/2))';\n")
+
+
+def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
+                threads: Callable[[], int] | int = 0) -> Rendered:
+    """Render one clip in every format, its thumbnail and its preview into ``out_dir/clips``.
+    ``threads``: encoder threads (0: ffmpeg decides), or a function asked just before encoding."""
+    encode_threads = threads() if callable(threads) else threads
     clips_dir = os.path.join(out_dir, "clips")
     os.makedirs(clips_dir, exist_ok=True)
     name = f"{clip.rank:02d}-{clip.id}"
-    video_rel, thumb_rel = f"clips/{name}.mp4", f"clips/{name}.jpg"
-    video_path, thumb_path = os.path.join(out_dir, video_rel), os.path.join(out_dir, thumb_rel)
-    partial = _temporary(video_path)
+    label = f"clip {clip.rank} ({clip.id})"
+    single = len(config.formats) == 1
+    relative = {fmt: f"clips/{name}.mp4" if single else f"clips/{name}.{fmt}.mp4" for fmt in config.formats}
+    thumb_rel, preview_rel = f"clips/{name}.jpg", f"clips/{name}.webp"
+    finals = {rel: os.path.join(out_dir, rel) for rel in [*relative.values(), thumb_rel, preview_rel]}
+    partials = {rel: _temporary(path) for rel, path in finals.items()}
+    result = Rendered(clip.id)
     try:
-        _run(clip_graph(source, clip, config.format, partial, config, threads), f"clip {clip.rank} ({clip.id})")
-        # The thumbnail is the composed frame at the peak, read back from the finished clip.
-        thumb_partial = _temporary(thumb_path)
-        offset = min(max(0.0, clip.peak - clip.start), clip.end - clip.start - 0.1)
-        _run(ffmpeg.input(partial, ss=offset, format="mp4")
-             .output(thumb_partial, format="image2", vcodec="mjpeg", vframes=1, q=3,
-                     vf=f"scale={config.thumbnail_width}:-2")
-             .global_args("-nostdin", "-hide_banner", "-loglevel", "error").overwrite_output(),
-             f"thumbnail of clip {clip.rank}")
-        os.replace(partial, video_path)
-        os.replace(thumb_partial, thumb_path)
-    except RenderError as err:
-        for leftover in (partial, _temporary(thumb_path)):
-            if os.path.exists(leftover):
-                os.remove(leftover)
-        return Rendered(clip.id, None, None, str(err))
-    return Rendered(clip.id, video_rel, thumb_rel)
+        with tempfile.TemporaryDirectory(prefix="peakclip-") as scratch:
+            outputs = {fmt: partials[rel] for fmt, rel in relative.items()}
+            extras = (partials[thumb_rel], partials[preview_rel])
+            if config.copy:
+                frames = key_frames(source.path, clip.start, clip.end)
+                cut_start = max([t for t in frames if t <= clip.start + 1e-3], default=0.0)
+                cut_end = min([t for t in frames if t >= clip.end - 1e-3], default=source.duration)
+                _run(copy_graph(source, cut_start, cut_end, outputs["source"], clip.peak, extras, config).compile(), label)
+                result.cut = (round(cut_start, 3), round(cut_end, 3))
+            else:
+                length = clip.end - clip.start
+                loudness = measure_loudness(source, clip.start, length, config, label) if source.has_audio else None
+                sendcmd_file = None
+                if config.fill == "crop" and any(f in ("vertical", "portrait", "square") for f in config.formats):
+                    sendcmd_file = os.path.join(scratch, "crop.cmd")
+                    _write_sendcmd(crop_track(source, clip.start, length, config.crop_smooth), sendcmd_file)
+                title_file = font = None
+                if config.title:
+                    title_file = os.path.join(scratch, "title.txt")
+                    with open(title_file, "w", encoding="utf-8") as out:
+                        out.write(config.title)
+                    font = config.font or find_font()
+                    if font is None:
+                        raise RenderError(f"{label}: no font for the title (install fontconfig and a font, or set render.font)")
+                graph = clip_graph(source, clip, outputs, config, encode_threads, loudness, sendcmd_file, title_file,
+                                   font, extras)
+                _run(graph.compile(), label)
+        for rel in finals:
+            os.replace(partials[rel], finals[rel])
+    except (RenderError, ffmpeg.Error) as err:
+        for partial in partials.values():
+            if os.path.exists(partial):
+                os.remove(partial)
+        message = str(err) if isinstance(err, RenderError) else f"{label}: ffprobe failed"
+        return Rendered(clip.id, error=message)
+    result.files, result.thumbnail, result.preview = relative, thumb_rel, preview_rel
+    return result
 
 
 def render_clips(source: Probe, clips: list[Clip], out_dir: str, config: RenderConfig,
                  progress: Callable[[Rendered], None] | None = None) -> list[Rendered]:
-    """Render clips in parallel; x264 threads are split so the cores are used, not oversubscribed."""
+    """Render clips in parallel. Each encode gets the cores divided by the encodes running with
+    it, asked when it starts, so the last clip alone gets the whole machine: the cores are used,
+    not oversubscribed."""
     cores = os.cpu_count() or 1
-    jobs = config.jobs or max(1, cores // 2)
-    jobs = max(1, min(jobs, len(clips)))
-    threads = max(1, cores // jobs)
+    jobs = max(1, min(config.jobs or cores, len(clips)))
+    waiting = [len(clips)]
+    lock = threading.Lock()
+
+    def share() -> int:
+        with lock:
+            running_with = max(1, min(jobs, waiting[0]))
+            waiting[0] -= 1
+        return max(1, cores // running_with)
+
     results: list[Rendered] = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for rendered in pool.map(lambda c: render_clip(source, c, out_dir, config, threads), clips):
+        for rendered in pool.map(lambda c: render_clip(source, c, out_dir, config, share), clips):
             results.append(rendered)
             if progress:
                 progress(rendered)

@@ -47,15 +47,22 @@ def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
         span.signals["paid"] = round(float(commerce["paid"][first:last].sum()), 2)
 
 
-def apply_renders(clips: list[Clip], rendered: list[Rendered]) -> list[str]:
+def apply_renders(clips: list[Clip], rendered: list[Rendered], formats: list[str]) -> list[str]:
+    """Record what each render produced on its clip; return the render errors."""
     by_id = {r.clip_id: r for r in rendered}
     errors = []
     for clip in clips:
         result = by_id.get(clip.id)
-        if result:
-            clip.file, clip.thumbnail = result.file, result.thumbnail
-            if result.error:
-                errors.append(result.error)
+        if result is None:
+            continue
+        if result.error:
+            errors.append(result.error)
+            continue
+        clip.file, clip.files = result.files[formats[0]], result.files
+        clip.thumbnail, clip.preview = result.thumbnail, result.preview
+        if result.cut:
+            clip.span = {"start": clip.start, "end": clip.end}
+            clip.start, clip.end = result.cut
     return errors
 
 
@@ -83,7 +90,7 @@ def run_clip(path: str, chat_path: str | None, out_dir: str, config: Config,
             done = []
             rendered = render_clips(analysis.probe, clips, out_dir, config.render,
                                     lambda r: (done.append(r), progress("render", len(done), len(clips))))
-            warnings += apply_renders(clips, rendered)
+            warnings += apply_renders(clips, rendered, config.render.formats)
     manifest = build_manifest(analysis.probe, analysis.chat, list(analysis.signals), stages, clips, warnings)
     write_json_atomic(os.path.join(out_dir, "manifest.json"), manifest)
     return manifest

@@ -28,8 +28,11 @@ class Clip:
     signals: dict[str, float]
     stage: int
     tier: str
-    file: str | None = None
+    file: str | None = None                    # the clip in the first format asked for
     thumbnail: str | None = None
+    preview: str | None = None                 # animated WebP around the peak
+    files: dict[str, str] | None = None        # every format rendered: format -> file
+    span: dict[str, float] | None = None       # with --copy: the span chosen, before key-frame alignment
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -18,7 +18,8 @@ def test_precedence_defaults_toml_env_flags(tmp_path):
 @pytest.mark.parametrize("overrides, message", [
     ({"select": {"min_len": 50.0, "max_len": 20.0}}, "longer than --max-len"),
     ({"analysis": {"signals": "chat,smell"}}, "--signals"),
-    ({"render": {"format": "round"}}, "--format"),
+    ({"render": {"formats": "round"}}, "--format"),
+    ({"render": {"formats": "vertical", "copy": True}}, "--copy"),
     ({"select": {"clips": "many"}}, "bad value"),
     ({"nope": {"x": 1}}, "unknown config section"),
     ({"select": {"nope": 1}}, "unknown setting"),

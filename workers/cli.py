@@ -50,7 +50,15 @@ def add_clip_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-len", type=seconds, metavar="S", help="longest clip in seconds (default 60)")
     parser.add_argument("--signals", metavar="LIST", help="comma list of chat,audio,visual (default all)")
     parser.add_argument("--stages", type=positive_int, metavar="N", help="split the broadcast into N stages (default 3)")
-    parser.add_argument("--format", metavar="NAME", help="vertical (default), horizontal, square or source")
+    parser.add_argument("--format", metavar="LIST",
+                        help="vertical (default, 1080x1920), portrait (1080x1350), square, horizontal or source; "
+                             "a comma list renders several from one decode")
+    parser.add_argument("--fill", metavar="HOW", help="vertical/portrait/square: blur (default) or crop (follow the motion)")
+    parser.add_argument("--title", metavar="TEXT", help="title drawn near the top of each clip")
+    parser.add_argument("--watermark", metavar="PNG", help="image drawn in the top-right corner")
+    parser.add_argument("--copy", action="store_true", default=None,
+                        help="with --format source: cut on key frames without re-encoding")
+    parser.add_argument("--jobs", type=positive_int, metavar="N", help="clips rendered at once (default from the core count)")
     parser.add_argument("--no-render", action="store_true", help="analyse and write the manifest only")
 
 
@@ -61,7 +69,9 @@ def clip_overrides(args: argparse.Namespace) -> dict:
         ("chat", "stream_start"): args.stream_start,
         ("select", "clips"): args.clips, ("select", "min_len"): args.min_len,
         ("select", "max_len"): args.max_len, ("analysis", "signals"): args.signals,
-        ("tag", "stages"): args.stages, ("render", "format"): args.format,
+        ("tag", "stages"): args.stages, ("render", "formats"): args.format,
+        ("render", "fill"): args.fill, ("render", "title"): args.title, ("render", "watermark"): args.watermark,
+        ("render", "copy"): args.copy, ("render", "jobs"): args.jobs,
         ("render", "enabled"): False if args.no_render else None,
     }
     overrides: dict[str, dict] = {}
