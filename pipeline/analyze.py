@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from detectors.audio import audio_features
-from detectors.chat import ChatLog, read_chat
+from detectors.chat import ChatLog, detect_format, read_chat
 from detectors.chunks import Chunk, plan_chunks
 from detectors.errors import UserError
 from detectors.probe import Probe, probe
@@ -93,32 +93,68 @@ def merge_chunks(results: list[ChunkResult], n_bins: int) -> ChunkResult:
     return merged
 
 
-def analyze(path: str, chat_path: str | None, config: Config,
-            progress: Callable[[int, int], None] | None = None) -> Analysis:
-    """The whole analysis in this process: chunks one after another, then merged."""
+@dataclass
+class Plan:
+    """What a job will analyse: the probe, the chunks, which media signals; JSON-able for a queue."""
+    path: str
+    chat_path: str | None
+    probe: Probe
+    chunks: list[Chunk]
+    media: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "chat_path": self.chat_path, "probe": self.probe.to_dict(),
+                "chunks": [c.to_dict() for c in self.chunks], "media": self.media, "warnings": self.warnings}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Plan":
+        return cls(data["path"], data["chat_path"], Probe.from_dict(data["probe"]),
+                   [Chunk(**c) for c in data["chunks"]], data["media"], data["warnings"])
+
+
+def plan_analysis(path: str, chat_path: str | None, config: Config) -> Plan:
+    """Probe the recording, check the chat log is one, and cut the work into chunks."""
     source = probe(path)
     a = config.analysis
     media, warnings = media_signals(source, a.signals)
-    # The chat log is read before any decoding: a bad log should fail in a second, not after an hour.
-    chat = None
-    if chat_path:
-        chat = read_chat(chat_path, config.chat, a.hop, source.duration)
-        warnings += chat.warnings()
-    if not media and not (chat is not None and "chat" in a.signals):
+    if chat_path and not config.chat.format:
+        detect_format(chat_path)  # a file that is no chat log fails here, before any decoding
+    if not media and not (chat_path and "chat" in a.signals):
         raise UserError(f"none of the signals {','.join(a.signals)} can be measured on {path}"
                         + ("" if chat_path else " (no --chat log given)"))
     chunks = plan_chunks(source.duration, a.chunk_seconds, a.hop) if media else []
-    results = []
-    if progress:
-        progress(0, len(chunks))
-    for done, chunk in enumerate(chunks, start=1):
-        results.append(analyze_chunk(path, chunk, media, a))
-        if progress:
-            progress(done, len(chunks))
-    merged = merge_chunks(results, bins_for(source.duration, a.hop))
-    warnings += merged.warnings
+    return Plan(path, chat_path, source, chunks, media, warnings)
+
+
+def read_plan_chat(plan: Plan, config: Config) -> ChatLog | None:
+    return read_chat(plan.chat_path, config.chat, config.analysis.hop, plan.probe.duration) if plan.chat_path else None
+
+
+def assemble(plan: Plan, results: list[ChunkResult], chat: ChatLog | None, config: Config) -> Analysis:
+    """Merge chunk results (in chunk order, whatever order they finished in) and the chat."""
+    a = config.analysis
+    ordered = sorted(results, key=lambda r: min((s.t0 for s in r.series.values()), default=0.0))
+    merged = merge_chunks(ordered, bins_for(plan.probe.duration, a.hop))
+    warnings = plan.warnings + merged.warnings + (chat.warnings() if chat else [])
     series = dict(merged.series)
     if chat is not None and "chat" in a.signals:
         series["chat"] = chat.series()
     signals = {name: series.pop(name) for name in a.signals if name in series}
-    return Analysis(source, signals, series, merged.events, chat, warnings)
+    return Analysis(plan.probe, signals, series, merged.events, chat, warnings)
+
+
+def analyze(path: str, chat_path: str | None, config: Config,
+            progress: Callable[[int, int], None] | None = None) -> Analysis:
+    """The whole analysis in this process: chunks one after another, then assembled."""
+    plan = plan_analysis(path, chat_path, config)
+    # The chat log is read before any decoding: a bad log should fail in a second, not after an hour.
+    chat = read_plan_chat(plan, config)
+    results = []
+    if progress:
+        progress(0, len(plan.chunks))
+    for done, chunk in enumerate(plan.chunks, start=1):
+        results.append(analyze_chunk(path, chunk, plan.media, config.analysis))
+        if progress:
+            progress(done, len(plan.chunks))
+    return assemble(plan, results, chat, config)

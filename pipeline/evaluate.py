@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from detectors.errors import UserError
 from pipeline.analyze import Analysis, analyze
 from pipeline.config import Config
-from pipeline.run import rank_clips
+from pipeline.run import rank
 
 COVER_SLACK = 1.0
 
@@ -87,5 +87,4 @@ def analyse_sample(folder: str, config: Config) -> Analysis:
 def judge_signals(analysis: Analysis, truth: dict, config: Config, signals: list[str]) -> Score:
     """Rank using only ``signals`` (an ablation) and judge the top clips against the truth."""
     subset = dataclasses.replace(analysis, signals={k: v for k, v in analysis.signals.items() if k in signals})
-    _, clips, _ = rank_clips(subset, config)
-    return judge([c.to_dict() for c in clips], truth)
+    return judge([c.to_dict() for c in rank(subset, config).clips], truth)

@@ -5,20 +5,19 @@ import json
 import os
 import tempfile
 
-from detectors.chat import ChatLog
 from detectors.probe import Probe
 from pipeline.tag import Clip, Stage
 
 SCHEMA = "peakclip/manifest@1"
 
 
-def build_manifest(source: Probe, chat: ChatLog | None, signals: list[str], stages: list[Stage],
+def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages: list[Stage],
                    clips: list[Clip], warnings: list[str]) -> dict:
     return {
         "schema": SCHEMA,
         "source": {"path": source.path, "duration": round(source.duration, 3),
                    "has_audio": source.has_audio, "has_video": source.has_video},
-        "chat": chat.summary() if chat else None,
+        "chat": chat,
         "signals": signals,
         "stages": [{"index": s.index, "start": s.start, "end": s.end} for s in stages],
         "clips": [clip.to_dict() for clip in clips],

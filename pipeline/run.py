@@ -1,39 +1,47 @@
-"""The in-process executor behind ``peakclip clip``: analyse, fuse, select, tag, render, manifest.
+"""Job steps shared by both executors, and the in-process executor behind ``peakclip clip``.
 
-The queue path runs the same steps as separate tasks; keep each step a plain call here so both
-executors share them.
+A job is: plan (probe, chunks) -> analyse each chunk -> assemble -> rank (fuse, select, tag) ->
+render each clip -> finish (manifest). ``run_clip`` runs them one after another in this process;
+``workers/tasks.py`` runs the same functions as Celery tasks. Everything that crosses from one
+step to the next is plain data (``to_dict``/``from_dict``), so both give the same clips.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Callable
 
 from detectors.chat import ChatLog
 from detectors.errors import UserError
+from detectors.probe import Probe
 from pipeline.analyze import Analysis, analyze
 from pipeline.config import Config
 from pipeline.fuse import fuse
 from pipeline.manifest import build_manifest, write_json_atomic
 from pipeline.render import Rendered, render_clips
 from pipeline.select import Span, select_spans
-from pipeline.tag import Clip, equal_stages, tag_spans
+from pipeline.tag import Clip, Stage, equal_stages, tag_spans
 
 
-def rank_clips(analysis: Analysis, config: Config) -> tuple[list, list[Clip], list[str]]:
-    """Fused score -> spans -> tagged clips, plus the stages and any warnings."""
-    warnings = []
-    fused = fuse(analysis.signals, config.fuse, config.chat, analysis.extras)
-    edges = sorted(t for name in ("cuts", "pauses") for t in analysis.events.get(name, []))
-    spans = select_spans(fused, analysis.probe.duration, config.select, edges)
-    if not spans:
-        warnings.append("no highlight stood out enough to clip"
-                        if analysis.probe.duration >= config.select.min_len
-                        else f"recording ({analysis.probe.duration:.1f}s) is shorter than --min-len")
-    if analysis.chat is not None:
-        add_commerce(spans, analysis.chat, config.chat.lag)
-    stages = equal_stages(analysis.probe.duration, config.tag.stages)
-    name = os.path.basename(analysis.probe.path)
-    return stages, tag_spans(spans, stages, name, config.tag), warnings
+@dataclass
+class Ranking:
+    """The outcome of analysis: everything the manifest needs except what rendering adds."""
+    probe: Probe
+    chat: dict | None
+    signals: list[str]
+    stages: list[Stage]
+    clips: list[Clip]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"probe": self.probe.to_dict(), "chat": self.chat, "signals": self.signals,
+                "stages": [vars(s) for s in self.stages], "clips": [c.to_dict() for c in self.clips],
+                "warnings": self.warnings}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Ranking":
+        return cls(Probe.from_dict(data["probe"]), data["chat"], data["signals"], [Stage(**s) for s in data["stages"]],
+                   [Clip(**c) for c in data["clips"]], data["warnings"])
 
 
 def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
@@ -47,23 +55,53 @@ def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
         span.signals["paid"] = round(float(commerce["paid"][first:last].sum()), 2)
 
 
-def apply_renders(clips: list[Clip], rendered: list[Rendered], formats: list[str]) -> list[str]:
-    """Record what each render produced on its clip; return the render errors."""
+def rank(analysis: Analysis, config: Config) -> Ranking:
+    """Fused score -> spans -> tagged clips, with the stages and warnings."""
+    warnings = list(analysis.warnings)
+    fused = fuse(analysis.signals, config.fuse, config.chat, analysis.extras)
+    edges = sorted(t for name in ("cuts", "pauses") for t in analysis.events.get(name, []))
+    spans = select_spans(fused, analysis.probe.duration, config.select, edges)
+    if not spans:
+        warnings.append("no highlight stood out enough to clip"
+                        if analysis.probe.duration >= config.select.min_len
+                        else f"recording ({analysis.probe.duration:.1f}s) is shorter than --min-len")
+    if analysis.chat is not None:
+        add_commerce(spans, analysis.chat, config.chat.lag)
+    stages = equal_stages(analysis.probe.duration, config.tag.stages)
+    clips = tag_spans(spans, stages, os.path.basename(analysis.probe.path), config.tag)
+    return Ranking(analysis.probe, analysis.chat.summary() if analysis.chat else None, list(analysis.signals),
+                   stages, clips, warnings)
+
+
+def clips_to_render(ranking: Ranking, config: Config) -> list[Clip]:
+    """The clips the render step should make (none when rendering is off or there is no picture)."""
+    if not config.render.enabled or not ranking.clips:
+        return []
+    if not ranking.probe.has_video:
+        ranking.warnings.append("no video stream: clips are listed but not rendered (a clip needs a picture)")
+        return []
+    return ranking.clips
+
+
+def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Config) -> dict:
+    """Record the renders on the clips, write ``out_dir/manifest.json``; returns the manifest."""
     by_id = {r.clip_id: r for r in rendered}
-    errors = []
-    for clip in clips:
+    warnings = list(ranking.warnings)
+    for clip in ranking.clips:
         result = by_id.get(clip.id)
         if result is None:
             continue
         if result.error:
-            errors.append(result.error)
+            warnings.append(result.error)
             continue
-        clip.file, clip.files = result.files[formats[0]], result.files
+        clip.file, clip.files = result.files[config.render.formats[0]], result.files
         clip.thumbnail, clip.preview = result.thumbnail, result.preview
         if result.cut:
             clip.span = {"start": clip.start, "end": clip.end}
             clip.start, clip.end = result.cut
-    return errors
+    manifest = build_manifest(ranking.probe, ranking.chat, ranking.signals, ranking.stages, ranking.clips, warnings)
+    write_json_atomic(os.path.join(out_dir, "manifest.json"), manifest)
+    return manifest
 
 
 def check_output_dir(out_dir: str) -> None:
@@ -80,17 +118,11 @@ def run_clip(path: str, chat_path: str | None, out_dir: str, config: Config,
     """Run the whole job in this process and write ``out_dir/manifest.json``; returns the manifest."""
     check_output_dir(out_dir)
     progress = on_progress or (lambda step, done, total: None)
-    analysis = analyze(path, chat_path, config, lambda done, total: progress("analyse", done, total))
-    stages, clips, warnings = rank_clips(analysis, config)
-    warnings = analysis.warnings + warnings
-    if config.render.enabled and clips:
-        if not analysis.probe.has_video:
-            warnings.append("no video stream: clips are listed but not rendered (a clip needs a picture)")
-        else:
-            done = []
-            rendered = render_clips(analysis.probe, clips, out_dir, config.render,
-                                    lambda r: (done.append(r), progress("render", len(done), len(clips))))
-            warnings += apply_renders(clips, rendered, config.render.formats)
-    manifest = build_manifest(analysis.probe, analysis.chat, list(analysis.signals), stages, clips, warnings)
-    write_json_atomic(os.path.join(out_dir, "manifest.json"), manifest)
-    return manifest
+    ranking = rank(analyze(path, chat_path, config, lambda done, total: progress("analyse", done, total)), config)
+    clips = clips_to_render(ranking, config)
+    rendered: list[Rendered] = []
+    if clips:
+        done = []
+        rendered = render_clips(ranking.probe, clips, out_dir, config.render,
+                                lambda r: (done.append(r), progress("render", len(done), len(clips))))
+    return finish(ranking, rendered, out_dir, config)
