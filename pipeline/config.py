@@ -110,6 +110,19 @@ class RenderConfig:
 
 
 @dataclass
+class QueueConfig:
+    broker_url: str = "redis://127.0.0.1:6379/0"      # also PEAKCLIP_BROKER_URL
+    result_backend: str = "redis://127.0.0.1:6379/1"  # also PEAKCLIP_RESULT_BACKEND; job records live here too
+    visibility_timeout: float = 3600.0  # seconds before a task a dead worker held is handed to another
+    restore_interval: float = 10.0      # how often workers look for such tasks
+    retries: int = 5                    # attempts on transient errors (lost connections, I/O), with backoff
+    analyze_time_limit: float = 1800.0  # seconds one chunk analysis may take before it is killed
+    render_time_limit: float = 3600.0   # seconds one clip render may take
+    callback_url: str | None = None     # POSTed the manifest summary when a job ends (HMAC-signed)
+    callback_secret: str | None = None  # also PEAKCLIP_WEBHOOK_SECRET
+
+
+@dataclass
 class Config:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
@@ -117,6 +130,7 @@ class Config:
     select: SelectConfig = field(default_factory=SelectConfig)
     tag: TagConfig = field(default_factory=TagConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -190,12 +204,23 @@ def _convert(default: Any, value: Any, name: str, origin: str) -> Any:
         raise UserError(f"{origin}: {name} has a bad value {value!r}") from None
 
 
+# Environment names that operators expect, besides the PEAKCLIP_SECTION_FIELD pattern.
+ENV_ALIASES = {
+    "PEAKCLIP_BROKER_URL": ("queue", "broker_url"),
+    "PEAKCLIP_RESULT_BACKEND": ("queue", "result_backend"),
+    "PEAKCLIP_WEBHOOK_SECRET": ("queue", "callback_secret"),
+}
+
+
 def env_overrides(environ: Mapping[str, str]) -> dict:
-    """``PEAKCLIP_SECTION_FIELD=value`` variables as ``{section: {field: value}}``."""
+    """``PEAKCLIP_SECTION_FIELD=value`` variables (and the aliases) as ``{section: {field: value}}``."""
     sections = {f.name for f in dataclasses.fields(Config)}
     found: dict[str, dict] = {}
+    for key, (section, name) in ENV_ALIASES.items():
+        if environ.get(key):
+            found.setdefault(section, {})[name] = environ[key]
     for key, value in environ.items():
-        if not key.startswith("PEAKCLIP_"):
+        if not key.startswith("PEAKCLIP_") or key in ENV_ALIASES:
             continue
         section, _, name = key[len("PEAKCLIP_"):].lower().partition("_")
         if section in sections and name:

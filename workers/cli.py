@@ -120,6 +120,69 @@ def cmd_clip(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failed else 0
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from workers.submit import submit
+
+    config = load_config(args.config, overrides=clip_overrides(args))
+    print(submit(args.input, args.chat, args.out, config))
+    return 0
+
+
+def print_status(current: dict) -> None:
+    print(f"job {current['job_id']}: {current['state']}")
+    for step, done in current["progress"].items():
+        print(f"  {step}: {done}")
+    for task in current["active"]:
+        print(f"  running: {task['task']} on {task['worker']}")
+    if current["manifest"]:
+        print(f"  manifest: {current['manifest']}")
+    if current["error"]:
+        print(f"  error: {current['error']}")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json as json_module
+
+    from pipeline.config import load_config
+    from workers.submit import status, wait
+
+    config = load_config(args.config)
+    current = wait(args.job_id, args.timeout, config=config) if args.wait else status(args.job_id, config)
+    if args.json:
+        print(json_module.dumps(current))
+    else:
+        print_status(current)
+    return {"success": 0, "failure": EXIT_PARTIAL}.get(current["state"], 0 if not args.wait else 3)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import os as os_module
+
+    from workers.app import QUEUES
+
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = [q for q in queues if q not in QUEUES]
+    if unknown or not queues:
+        raise UserError(f"--queues takes a comma list of {', '.join(QUEUES)} (got {args.queues!r})")
+    if args.config:
+        os_module.environ["PEAKCLIP_CONFIG"] = args.config  # the app reads it when it is built
+    from pipeline.config import load_config
+    from workers.jobs import connect
+
+    connect(load_config(args.config).queue.broker_url, check=True)
+    from workers.app import app
+
+    # mingle and gossip sync worker state at start-up; peakclip needs neither, and skipping them
+    # makes a worker ready in a second.
+    argv = ["worker", "--queues", ",".join(queues), "--loglevel", args.loglevel,
+            "--concurrency", str(args.concurrency), "--pool", args.pool, "--without-mingle", "--without-gossip"]
+    if args.hostname:
+        argv += ["--hostname", args.hostname]
+    app.worker_main(argv)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline.config import SIGNALS, load_config
     from pipeline.evaluate import Score, analyse_sample, judge_signals, load_truth
@@ -159,6 +222,29 @@ def build_parser() -> argparse.ArgumentParser:
     clip.add_argument("--out", metavar="DIR", default="peakclip-out", help="output folder (default peakclip-out)")
     clip.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     clip.set_defaults(handler=cmd_clip)
+
+    submit = commands.add_parser("submit", help="queue a clip job for the worker fleet; prints its id")
+    add_clip_options(submit)
+    submit.add_argument("--out", metavar="DIR", required=True, help="output folder, on storage the workers share")
+    submit.set_defaults(handler=cmd_submit)
+
+    status = commands.add_parser("status", help="state and progress of a queued job")
+    status.add_argument("job_id")
+    status.add_argument("--wait", action="store_true", help="block until the job ends")
+    status.add_argument("--timeout", type=seconds, metavar="S", help="with --wait: give up after S seconds (exit 3)")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.add_argument("--config", metavar="TOML", help="configuration file")
+    status.set_defaults(handler=cmd_status)
+
+    worker = commands.add_parser("worker", help="run a Celery worker for the analyze and/or render queues")
+    worker.add_argument("--queues", default="analyze,render", help="comma list (default analyze,render)")
+    worker.add_argument("--concurrency", type=positive_int, default=os.cpu_count() or 1, metavar="N",
+                        help="tasks at once (default the core count)")
+    worker.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
+    worker.add_argument("--hostname", metavar="NAME", help="worker name (default celery@host)")
+    worker.add_argument("--loglevel", default="info")
+    worker.add_argument("--config", metavar="TOML", help="configuration file")
+    worker.set_defaults(handler=cmd_worker)
 
     evaluate = commands.add_parser("eval", help="score detection against sample streams that carry a truth file")
     evaluate.add_argument("samples", nargs="+", metavar="SAMPLE_DIR", help="folders with stream.mp4, chat.json, truth.json")

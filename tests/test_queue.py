@@ -1,0 +1,219 @@
+"""The queue path with real parts: a redis-server on a free loopback port, real Celery worker
+processes, SIGKILL in the middle of a job, Redis restarted during one, a corrupt input."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, ffprobe, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    def __init__(self, folder):
+        self.port = free_port()
+        self.folder = str(folder)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        # Append-only persistence: a restarted Redis comes back with its queues and job records.
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.folder,
+                                      "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+    def url(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+
+class Fleet:
+    """Worker processes sharing one broker (a pair of Redis databases)."""
+
+    def __init__(self, redis_server, db, logs):
+        self.env = {**os.environ, "PEAKCLIP_BROKER_URL": redis_server.url(db), "PEAKCLIP_RESULT_BACKEND": redis_server.url(db + 1),
+                    "PEAKCLIP_QUEUE_VISIBILITY_TIMEOUT": "8", "PEAKCLIP_QUEUE_RESTORE_INTERVAL": "1",
+                    "PEAKCLIP_QUEUE_RETRIES": "20"}
+        self.logs = logs
+        self.workers = {}
+
+    def start(self, name):
+        log = open(os.path.join(self.logs, f"{name}.log"), "w")
+        proc = subprocess.Popen([sys.executable, "-m", "workers.cli", "worker", "--pool", "solo", "--concurrency", "1",
+                                 "--hostname", f"{name}@test", "--loglevel", "info"], cwd=REPO, env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.workers[name] = proc
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with open(log.name, encoding="utf-8", errors="replace") as handle:
+                if "ready." in handle.read():
+                    return proc
+            time.sleep(0.2)
+        raise RuntimeError(f"worker {name} did not start")
+
+    def kill(self, name):
+        os.killpg(self.workers[name].pid, signal.SIGKILL)   # the machine dies: worker and children at once
+        self.workers[name].wait()
+
+    def stop_all(self):
+        for proc in self.workers.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.workers.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def cli(self, *args, timeout=600):
+        return subprocess.run([sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True, cwd=REPO,
+                              env=self.env, timeout=timeout)
+
+    def submit(self, *args) -> str:
+        result = self.cli("submit", *args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def status(self, job_id, wait=False, timeout=240) -> dict:
+        args = ["status", job_id, "--json"] + (["--wait", "--timeout", str(timeout)] if wait else [])
+        result = self.cli(*args)
+        return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet(redis_server, tmp_path_factory):
+    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
+    fleet.start("w1")
+    fleet.start("w2")
+    yield fleet
+    fleet.stop_all()
+
+
+@pytest.fixture(scope="module")
+def queue_config(tmp_path_factory):
+    path = tmp_path_factory.mktemp("qconfig") / "queue.toml"
+    path.write_text('[render]\npreset = "superfast"\ncrf = 30\n[analysis]\nchunk_seconds = 30\n')
+    return str(path)
+
+
+def clips_of(manifest_path):
+    with open(manifest_path, encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    return manifest, [(c["id"], c["start"], c["end"], c["score"], c["stage"], c["tier"], c["signals"]) for c in manifest["clips"]]
+
+
+def cli_clips(sample, tmp_path, *extra):
+    out = str(tmp_path / "cli")
+    result = run_cli("clip", sample["video"], "--chat", sample["chat"], "--out", out, "--no-render", "--quiet", *extra)
+    assert result.returncode == 0, result.stderr
+    return clips_of(os.path.join(out, "manifest.json"))[1]
+
+
+def test_queued_job_equals_the_cli_and_is_submitted_once(sample, fleet, queue_config, tmp_path):
+    out = str(tmp_path / "queued")
+    args = [sample["video"], "--chat", sample["chat"], "--out", out, "--no-render", "--config", queue_config]
+    job_id = fleet.submit(*args)
+    done = fleet.status(job_id, wait=True)
+    assert done["state"] == "success", done
+    assert done["progress"]["analyze"] == "5/5"           # 150 s in 30 s chunks, analysed in parallel
+    manifest, queued = clips_of(done["manifest"])
+    assert queued and queued == cli_clips(sample, tmp_path, "--config", queue_config)
+    # The same input and options again: the same job, nothing queued anew.
+    assert fleet.submit(*args) == job_id
+    assert fleet.status(job_id)["state"] == "success"
+
+
+def test_corrupt_input_fails_clearly_and_other_jobs_go_on(sample, fleet, queue_config, tmp_path):
+    junk = tmp_path / "broken.mp4"
+    junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000))
+    bad = fleet.submit(str(junk), "--out", str(tmp_path / "bad"), "--no-render")
+    good = fleet.submit(sample["video"], "--out", str(tmp_path / "good"), "--no-render", "--config", queue_config)
+    failed = fleet.status(bad, wait=True)
+    assert failed["state"] == "failure" and "not a media file" in failed["error"]
+    assert fleet.status(good, wait=True)["state"] == "success"
+    shown = fleet.cli("status", bad)
+    assert shown.returncode == 1 and "not a media file" in shown.stdout
+
+
+def test_redis_restarted_during_a_job(sample, fleet, redis_server, queue_config, tmp_path):
+    job_id = fleet.submit(sample["video"], "--chat", sample["chat"], "--out", str(tmp_path / "out"), "--clips", "2",
+                          "--config", queue_config)
+    deadline = time.monotonic() + 60
+    while fleet.status(job_id)["state"] == "queued" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    redis_server.stop()
+    time.sleep(3)
+    redis_server.start()
+    done = fleet.status(job_id, wait=True)
+    assert done["state"] == "success", done
+    manifest, clips = clips_of(done["manifest"])
+    assert len(clips) == 2 and all(os.path.exists(os.path.join(str(tmp_path / "out"), c["file"])) for c in manifest["clips"])
+
+
+def test_a_worker_killed_mid_job_loses_nothing(sample, redis_server, queue_config, tmp_path_factory, tmp_path):
+    # A fleet of its own (other Redis databases): the victim is the only worker until it is busy.
+    fleet = Fleet(redis_server, 4, str(tmp_path_factory.mktemp("kill-logs")))
+    try:
+        fleet.start("victim")
+        out = str(tmp_path / "out")
+        job_id = fleet.submit(sample["video"], "--chat", sample["chat"], "--out", out, "--clips", "2", "--config", queue_config)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            current = fleet.status(job_id)
+            if any(t["task"].startswith("render") for t in current["active"]):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the victim never started rendering: {current}")
+        fleet.start("rescuer")
+        fleet.kill("victim")
+        done = fleet.status(job_id, wait=True, timeout=300)
+        assert done["state"] == "success", done
+        manifest, queued = clips_of(done["manifest"])
+        assert queued == cli_clips(sample, tmp_path, "--config", queue_config, "--clips", "2")
+        for clip in manifest["clips"]:
+            info = ffprobe(os.path.join(out, clip["file"]))
+            assert [s["codec_name"] for s in info["streams"]] == ["h264", "aac"]
+            assert float(info["format"]["duration"]) == pytest.approx(clip["end"] - clip["start"], abs=0.1)
+        assert not [n for n in os.listdir(os.path.join(out, "clips")) if "partial" in n]
+    finally:
+        fleet.stop_all()
+
+
+def test_no_broker_is_one_clear_line(sample, tmp_path):
+    env = {**os.environ, "PEAKCLIP_BROKER_URL": "redis://127.0.0.1:1/0", "PEAKCLIP_RESULT_BACKEND": "redis://127.0.0.1:1/1"}
+    result = subprocess.run([sys.executable, "-m", "workers.cli", "submit", sample["video"], "--out", str(tmp_path)],
+                            capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "redis://127.0.0.1:1/0" in result.stderr

@@ -1,0 +1,52 @@
+"""Submit jobs to the queue and read their status: ``submit(...) -> job_id``, ``status(job_id)``."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from detectors.errors import UserError
+from detectors.probe import is_url
+from pipeline.config import Config, load_config
+from workers.app import make_app
+from workers.jobs import Jobs, connect, job_id_for
+
+
+def submit(input: str, chat: str | None = None, out: str = "peakclip-out", config: Config | None = None,
+           **options) -> str:
+    """Queue a clip job; returns its id. The same input, chat, output folder and options give the
+    same id, and a job that exists and has not failed is not queued again.
+
+    ``options`` are config overrides by section, e.g. ``select={"clips": 3}``."""
+    config = config or load_config(overrides=options or None)
+    if not is_url(input) and not os.path.isfile(input):
+        raise UserError(f"input not found: {input}")
+    if chat and not os.path.isfile(chat):
+        raise UserError(f"chat log not found: {chat}")
+    input = input if is_url(input) else os.path.abspath(input)
+    chat = os.path.abspath(chat) if chat else None
+    out = os.path.abspath(out)
+    settings = config.to_dict()
+    job_id = job_id_for(input, chat, out, {k: v for k, v in settings.items() if k != "queue"})
+    connect(config.queue.broker_url, check=True)
+    store = Jobs(connect(config.queue.result_backend, check=True))
+    if store.create(job_id, {"input": input, "chat": chat or "", "out": out, "config": json.dumps(settings)}):
+        make_app(config).send_task("peakclip.start", args=(job_id,), queue="analyze")
+    return job_id
+
+
+def status(job_id: str, config: Config | None = None) -> dict:
+    config = config or load_config()
+    return Jobs(connect(config.queue.result_backend, check=True)).status(job_id)
+
+
+def wait(job_id: str, timeout: float | None = None, poll: float = 1.0, config: Config | None = None) -> dict:
+    """Block until the job succeeds or fails (or ``timeout`` seconds pass); returns its status."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        current = status(job_id, config)
+        if current["state"] in ("success", "failure"):
+            return current
+        if deadline is not None and time.monotonic() > deadline:
+            return current
+        time.sleep(poll)

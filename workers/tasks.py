@@ -1,0 +1,199 @@
+"""Celery tasks: each one calls one pipeline step, and keeps the job record up to date.
+
+start -> chord(analyze_chunk x N) -> rank -> chord(render_clip x M) -> finalize (-> notify)
+
+Every step is idempotent: a chunk or clip already done is not done again, and results are stored
+per chunk/clip (a task that runs twice after a redelivery counts once). Large data (PCM, frames)
+never travels through the broker: workers read the recording from shared storage and pass only
+job ids and indices; chunk results are compact series.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import asdict
+
+import redis
+from celery import Task, chord, group
+from celery.exceptions import SoftTimeLimitExceeded
+
+from detectors.chunks import Chunk
+from detectors.errors import UserError
+from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, plan_analysis, read_plan_chat
+from pipeline.config import Config
+from pipeline.render import Rendered, render_clip
+from pipeline.run import Ranking, check_output_dir, clips_to_render, finish, rank
+from workers.app import app
+from workers.jobs import Jobs, connect
+
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
+
+
+def jobs() -> Jobs:
+    return Jobs(connect(app.peakclip_config.queue.result_backend))
+
+
+class JobTask(Task):
+    """A task of one job: transient errors are retried with backoff; anything else fails the job
+    with a one-line reason that ``peakclip status`` shows."""
+    autoretry_for = TRANSIENT
+    retry_backoff = 2
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = app.peakclip_config.queue.retries
+    acks_late = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        job_id = args[0] if args else kwargs.get("job_id")
+        if job_id:
+            try:
+                reason = str(exc) if isinstance(exc, UserError) else f"{self.name} failed: {type(exc).__name__}: {exc}"
+                jobs().fail(job_id, reason.splitlines()[0] if reason else type(exc).__name__)
+            except TRANSIENT:
+                pass  # the broker is gone too; the redelivered task will try again
+
+
+def config_of(record: dict) -> Config:
+    return Config.from_dict(json.loads(record["config"]))
+
+
+@contextmanager
+def job_step(task: Task, job_id: str, what: str):
+    """Mark the task as running on this worker for ``status``; turn user errors into a failed job."""
+    store = jobs()
+    store.mark_active(job_id, task.request.id or what, task.request.hostname or "?", what)
+    try:
+        yield store
+    except UserError as err:
+        store.fail(job_id, str(err))
+    except SoftTimeLimitExceeded:
+        store.fail(job_id, f"{what} took longer than its time limit")
+    finally:
+        store.clear_active(job_id, task.request.id or what)
+
+
+@app.task(name="peakclip.start", base=JobTask, bind=True)
+def start(self, job_id: str) -> None:
+    with job_step(self, job_id, "plan") as store:
+        record = store.get(job_id)
+        if record["state"] in ("success", "failure"):
+            return
+        config = config_of(record)
+        store.set_state(job_id, "running")
+        check_output_dir(record["out"])
+        plan = plan_analysis(record["input"], record.get("chat") or None, config)
+        store.put(job_id, "plan", plan.to_dict())
+        header = group(analyze.s(job_id, chunk.index) for chunk in plan.chunks)
+        if plan.chunks:
+            chord(header)(rank_job.si(job_id))
+        else:
+            rank_job.delay(job_id)
+
+
+@app.task(name="peakclip.analyze_chunk", base=JobTask, bind=True,
+          soft_time_limit=app.peakclip_config.queue.analyze_time_limit,
+          time_limit=app.peakclip_config.queue.analyze_time_limit + 60)
+def analyze(self, job_id: str, index: int) -> None:
+    with job_step(self, job_id, f"analyze chunk {index}") as store:
+        if store.has_item(job_id, "chunks", str(index)):
+            return  # done before (a redelivered task): count it once
+        record = store.get(job_id)
+        if record["state"] == "failure":
+            return
+        config = config_of(record)
+        plan = Plan.from_dict(store.load(job_id, "plan"))
+        chunk: Chunk = plan.chunks[index]
+        result = analyze_chunk(plan.path, chunk, plan.media, config.analysis)
+        store.put_item(job_id, "chunks", str(index), result.to_dict())
+
+
+@app.task(name="peakclip.rank", base=JobTask, bind=True, max_retries=60)
+def rank_job(self, job_id: str) -> None:
+    with job_step(self, job_id, "rank") as store:
+        record = store.get(job_id)
+        if record["state"] == "failure":
+            return
+        config = config_of(record)
+        plan = Plan.from_dict(store.load(job_id, "plan"))
+        chunks = store.items(job_id, "chunks")
+        if len(chunks) < len(plan.chunks):
+            # The chord counted a chunk twice (a redelivered task) and fired early: wait for the rest.
+            raise self.retry(countdown=2)
+        ranking = store.load(job_id, "ranking")
+        if ranking is None:
+            results = [ChunkResult.from_dict(chunks[str(c.index)]) for c in plan.chunks]
+            ranking = rank(assemble(plan, results, read_plan_chat(plan, config), config), config)
+            to_render = clips_to_render(ranking, config)
+            store.r.hset(store.key(job_id), "render_total", len(to_render))
+            store.put(job_id, "ranking", ranking.to_dict())
+        else:
+            ranking = Ranking.from_dict(ranking)
+            to_render = clips_to_render(ranking, config)
+        if to_render:
+            chord(group(render.s(job_id, clip.id) for clip in to_render))(finalize.si(job_id))
+        else:
+            finalize.delay(job_id)
+
+
+@app.task(name="peakclip.render_clip", base=JobTask, bind=True,
+          soft_time_limit=app.peakclip_config.queue.render_time_limit,
+          time_limit=app.peakclip_config.queue.render_time_limit + 60)
+def render(self, job_id: str, clip_id: str) -> None:
+    with job_step(self, job_id, f"render {clip_id}") as store:
+        if store.has_item(job_id, "renders", clip_id):
+            return
+        record = store.get(job_id)
+        if record["state"] == "failure":
+            return
+        config = config_of(record)
+        ranking = Ranking.from_dict(store.load(job_id, "ranking"))
+        clip = next(c for c in ranking.clips if c.id == clip_id)
+        result = render_clip(ranking.probe, clip, record["out"], config.render)
+        store.put_item(job_id, "renders", clip_id, asdict(result))
+
+
+@app.task(name="peakclip.finalize", base=JobTask, bind=True, max_retries=60)
+def finalize(self, job_id: str) -> None:
+    with job_step(self, job_id, "finalize") as store:
+        record = store.get(job_id)
+        if record["state"] in ("success", "failure"):
+            return
+        config = config_of(record)
+        ranking = Ranking.from_dict(store.load(job_id, "ranking"))
+        renders = store.items(job_id, "renders")
+        if len(renders) < int(record.get("render_total", 0)):
+            raise self.retry(countdown=2)  # fired early after a redelivery: wait for the rest
+        rendered = [Rendered(**{**r, "cut": tuple(r["cut"]) if r["cut"] else None}) for r in renders.values()]
+        manifest = finish(ranking, rendered, record["out"], config)
+        path = os.path.join(record["out"], "manifest.json")
+        store.set_state(job_id, "success", manifest=path)
+        if config.queue.callback_url:
+            notify.delay(job_id, {"job_id": job_id, "state": "success", "manifest": path,
+                                  "clips": [{k: c[k] for k in ("id", "rank", "start", "end", "score", "stage", "tier", "file")}
+                                            for c in manifest["clips"]], "warnings": manifest["warnings"]})
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """``t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>``, as peakclip's webhooks are signed."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+@app.task(name="peakclip.notify", bind=True, autoretry_for=(OSError,), retry_backoff=5, retry_backoff_max=600,
+          max_retries=12, acks_late=True)
+def notify(self, job_id: str, summary: dict) -> None:
+    """POST the job's summary to the configured completion URL, signed, retried with backoff."""
+    config = app.peakclip_config.queue
+    body = json.dumps(summary).encode()
+    headers = {"Content-Type": "application/json"}
+    if config.callback_secret:
+        headers["X-Peakclip-Signature"] = signature(config.callback_secret, int(time.time()), body)
+    request = urllib.request.Request(config.callback_url, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=15) as response:
+        if response.status >= 300:
+            raise OSError(f"completion callback answered {response.status}")
