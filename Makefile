@@ -21,6 +21,7 @@ demo: setup
 	$(BIN)/peakclip clip $(SAMPLE)/stream.mp4 --chat $(SAMPLE)/chat.json --out out/demo
 
 test: setup
+	.ci/install-system-deps redis-server   # the queue tests start a real Redis
 	$(BIN)/pytest
 
 clean:

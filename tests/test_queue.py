@@ -217,3 +217,15 @@ def test_no_broker_is_one_clear_line(sample, tmp_path):
                             capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "redis://127.0.0.1:1/0" in result.stderr
+
+
+def test_python_interface(sample, fleet, tmp_path):
+    import workers
+    from pipeline.config import load_config
+
+    config = load_config(environ=fleet.env, overrides={"render": {"enabled": False}, "select": {"clips": 2}})
+    job_id = workers.submit(sample["video"], chat=sample["chat"], out=str(tmp_path / "py"), config=config)
+    done = workers.wait(job_id, timeout=240, config=config)
+    assert done["state"] == "success" and workers.status(job_id, config)["manifest"] == done["manifest"]
+    manifest, clips = clips_of(done["manifest"])
+    assert len(clips) == 2

@@ -122,7 +122,7 @@ def cmd_clip(args: argparse.Namespace) -> int:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
-    from workers.submit import submit
+    from workers.queue import submit
 
     config = load_config(args.config, overrides=clip_overrides(args))
     print(submit(args.input, args.chat, args.out, config))
@@ -145,7 +145,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     import json as json_module
 
     from pipeline.config import load_config
-    from workers.submit import status, wait
+    from workers.queue import status, wait
 
     config = load_config(args.config)
     current = wait(args.job_id, args.timeout, config=config) if args.wait else status(args.job_id, config)

@@ -1,4 +1,4 @@
-"""Submit jobs to the queue and read their status: ``submit(...) -> job_id``, ``status(job_id)``."""
+"""The queue from Python: ``submit(...) -> job_id``, ``status(job_id)``, ``wait(job_id)``."""
 from __future__ import annotations
 
 import json
