@@ -21,7 +21,7 @@ demo: setup
 	$(BIN)/peakclip clip $(SAMPLE)/stream.mp4 --chat $(SAMPLE)/chat.json --out out/demo
 
 test: setup
-	.ci/install-system-deps redis-server   # the queue tests start a real Redis
+	.ci/install-system-deps redis-server nginx libnginx-mod-rtmp   # real Redis and a real RTMP recording server
 	$(BIN)/pytest
 
 clean:

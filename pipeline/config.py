@@ -118,8 +118,23 @@ class QueueConfig:
     retries: int = 5                    # attempts on transient errors (lost connections, I/O), with backoff
     analyze_time_limit: float = 1800.0  # seconds one chunk analysis may take before it is killed
     render_time_limit: float = 3600.0   # seconds one clip render may take
-    callback_url: str | None = None     # POSTed the manifest summary when a job ends (HMAC-signed)
-    callback_secret: str | None = None  # also PEAKCLIP_WEBHOOK_SECRET
+    callback_url: str | None = None     # POSTed the manifest summary when a job ends (signed with service.secret)
+
+
+@dataclass
+class ServiceConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret: str | None = None           # PEAKCLIP_WEBHOOK_SECRET: HMAC key of signed hooks and of the completion callback
+    token: str | None = None            # nginx-rtmp / SRS callbacks: ?token=...; default: the secret
+    twitch_secret: str | None = None    # the EventSub subscription's secret; default: the secret
+    recordings_root: str | None = None  # PEAKCLIP_RECORDINGS_ROOT: every recording and chat path must be inside it
+    output_root: str | None = None      # PEAKCLIP_OUTPUT_ROOT: each job writes under it
+    max_body: int = 65536               # bytes; larger requests are refused (413)
+    tolerance: float = 300.0            # seconds a signed request's timestamp may be off (stale: 401)
+    twitch_tolerance: float = 600.0     # Twitch messages older than this are refused
+    twitch_recording: str = "{broadcaster_user_login}.mp4"  # where a broadcaster's recording is, under the root
+    twitch_chat: str | None = None      # likewise for its chat log, if any
 
 
 @dataclass
@@ -131,6 +146,7 @@ class Config:
     tag: TagConfig = field(default_factory=TagConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -208,7 +224,9 @@ def _convert(default: Any, value: Any, name: str, origin: str) -> Any:
 ENV_ALIASES = {
     "PEAKCLIP_BROKER_URL": ("queue", "broker_url"),
     "PEAKCLIP_RESULT_BACKEND": ("queue", "result_backend"),
-    "PEAKCLIP_WEBHOOK_SECRET": ("queue", "callback_secret"),
+    "PEAKCLIP_WEBHOOK_SECRET": ("service", "secret"),
+    "PEAKCLIP_RECORDINGS_ROOT": ("service", "recordings_root"),
+    "PEAKCLIP_OUTPUT_ROOT": ("service", "output_root"),
 }
 
 

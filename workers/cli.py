@@ -183,6 +183,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from workers.service import create_app, serve
+
+    overrides = {"service": {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}}
+    config = load_config(args.config, overrides=overrides)
+    create_app(config)  # configuration problems are one line here, before the server starts
+    serve(config, config.service.host, config.service.port)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline.config import SIGNALS, load_config
     from pipeline.evaluate import Score, analyse_sample, judge_signals, load_truth
@@ -245,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="info")
     worker.add_argument("--config", metavar="TOML", help="configuration file")
     worker.set_defaults(handler=cmd_worker)
+
+    serve = commands.add_parser("serve", help="run the webhook service that queues a job when a stream ends")
+    serve.add_argument("--host", metavar="ADDR", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=positive_int, metavar="N", help="port (default 8080)")
+    serve.add_argument("--config", metavar="TOML", help="configuration file")
+    serve.set_defaults(handler=cmd_serve)
 
     evaluate = commands.add_parser("eval", help="score detection against sample streams that carry a truth file")
     evaluate.add_argument("samples", nargs="+", metavar="SAMPLE_DIR", help="folders with stream.mp4, chat.json, truth.json")

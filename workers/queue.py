@@ -26,7 +26,8 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     input = input if is_url(input) else os.path.abspath(input)
     chat = os.path.abspath(chat) if chat else None
     out = os.path.abspath(out)
-    settings = config.to_dict()
+    # The job record keeps what the job needs; secrets and service settings stay out of Redis.
+    settings = {k: v for k, v in config.to_dict().items() if k != "service"}
     job_id = job_id_for(input, chat, out, {k: v for k, v in settings.items() if k != "queue"})
     connect(config.queue.broker_url, check=True)
     store = Jobs(connect(config.queue.result_backend, check=True))

@@ -9,8 +9,6 @@ job ids and indices; chunk results are compact series.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import time
@@ -30,6 +28,7 @@ from pipeline.render import Rendered, render_clip
 from pipeline.run import Ranking, check_output_dir, clips_to_render, finish, rank
 from workers.app import app
 from workers.jobs import Jobs, connect
+from workers.signing import sign
 
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
 
@@ -173,27 +172,22 @@ def finalize(self, job_id: str) -> None:
         path = os.path.join(record["out"], "manifest.json")
         store.set_state(job_id, "success", manifest=path)
         if config.queue.callback_url:
-            notify.delay(job_id, {"job_id": job_id, "state": "success", "manifest": path,
+            notify.delay(job_id, config.queue.callback_url, {"job_id": job_id, "state": "success", "manifest": path,
                                   "clips": [{k: c[k] for k in ("id", "rank", "start", "end", "score", "stage", "tier", "file")}
                                             for c in manifest["clips"]], "warnings": manifest["warnings"]})
 
 
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """``t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + body)>``, as peakclip's webhooks are signed."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
 @app.task(name="peakclip.notify", bind=True, autoretry_for=(OSError,), retry_backoff=5, retry_backoff_max=600,
           max_retries=12, acks_late=True)
-def notify(self, job_id: str, summary: dict) -> None:
-    """POST the job's summary to the configured completion URL, signed, retried with backoff."""
-    config = app.peakclip_config.queue
+def notify(self, job_id: str, url: str, summary: dict) -> None:
+    """POST the job's summary to its completion URL, signed with this worker's secret (secrets are
+    never stored in job records), retried with backoff."""
+    config = app.peakclip_config
     body = json.dumps(summary).encode()
     headers = {"Content-Type": "application/json"}
-    if config.callback_secret:
-        headers["X-Peakclip-Signature"] = signature(config.callback_secret, int(time.time()), body)
-    request = urllib.request.Request(config.callback_url, data=body, headers=headers, method="POST")
+    if config.service.secret:
+        headers["X-Peakclip-Signature"] = sign(config.service.secret, int(time.time()), body)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=15) as response:
         if response.status >= 300:
             raise OSError(f"completion callback answered {response.status}")

@@ -1,0 +1,94 @@
+"""End to end with a real recording server: ffmpeg pushes a stream over RTMP to nginx (with the
+RTMP module), nginx records it and calls on_record_done when the push ends, the webhook service
+queues the job, a worker analyses and renders it, and the clips appear."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import ffprobe
+from services import Fleet, RedisServer, Service, free_port
+
+pytestmark = pytest.mark.integration
+SECRET = "e2e-secret-77"
+RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+
+
+def nginx_config(folder, rtmp_port, service_port, record_path):
+    return f"""
+load_module {RTMP_MODULE};
+user root;
+daemon off;
+master_process on;
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log info;
+events {{ worker_connections 64; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{rtmp_port};
+        application live {{
+            live on;
+            record all;
+            record_path {record_path};
+            record_unique on;
+            on_record_done http://127.0.0.1:{service_port}/hooks/nginx-rtmp?token={SECRET};
+        }}
+    }}
+}}
+"""
+
+
+def test_pushed_stream_is_recorded_and_clipped(sample, tmp_path_factory):
+    assert os.path.exists(RTMP_MODULE), "nginx's RTMP module is installed by .ci/install-system-deps"
+    root, outputs = tmp_path_factory.mktemp("recordings"), tmp_path_factory.mktemp("clips")
+    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
+    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
+    fleet.env.update(PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root), PEAKCLIP_OUTPUT_ROOT=str(outputs),
+                     PEAKCLIP_RENDER_PRESET="superfast", PEAKCLIP_RENDER_CRF="30", PEAKCLIP_SELECT_CLIPS="2")
+    service = nginx = None
+    try:
+        fleet.start("w1")
+        service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
+        folder = tmp_path_factory.mktemp("nginx")
+        rtmp_port = free_port()
+        (folder / "nginx.conf").write_text(nginx_config(folder, rtmp_port, service.port, root))
+        nginx = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        assert nginx.poll() is None, (folder / "error.log").read_text()
+        push = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", sample["video"], "-c", "copy", "-f", "flv",
+                               f"rtmp://127.0.0.1:{rtmp_port}/live/show"], capture_output=True, text=True, timeout=120)
+        assert push.returncode == 0, push.stderr
+        recordings = []
+        deadline = time.monotonic() + 30
+        while not recordings and time.monotonic() < deadline:
+            recordings = [n for n in os.listdir(root) if n.endswith(".flv")]
+            time.sleep(0.2)
+        assert recordings, "nginx recorded nothing"
+        manifest_path = None
+        deadline = time.monotonic() + 300
+        while manifest_path is None and time.monotonic() < deadline:
+            found = [os.path.join(d, "manifest.json") for d, _, files in os.walk(outputs) if "manifest.json" in files]
+            manifest_path = found[0] if found else None
+            time.sleep(1)
+        assert manifest_path, f"no clips appeared; service log: {open(service.log.name).read()[-2000:]}"
+        with open(manifest_path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+        assert manifest["source"]["path"].startswith(str(root)) and manifest["source"]["path"].endswith(".flv")
+        assert len(manifest["clips"]) == 2
+        for clip in manifest["clips"]:
+            info = ffprobe(os.path.join(os.path.dirname(manifest_path), clip["file"]))
+            assert [s["codec_name"] for s in info["streams"]] == ["h264", "aac"]
+        planted = sample["truth"]["highlights"]
+        assert any(c["start"] < h["end"] and h["start"] < c["end"] for c in manifest["clips"] for h in planted)
+    finally:
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(timeout=20)
+        if service is not None:
+            service.stop()
+        fleet.stop_all()
+        redis_server.stop()

@@ -1,0 +1,158 @@
+"""The webhook service, running for real on a loopback port, with real HTTP requests."""
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services import Fleet, RedisServer, Service
+from workers.signing import sign
+
+pytestmark = pytest.mark.integration
+SECRET = "test-secret-9f1c"
+
+
+@pytest.fixture(scope="module")
+def setup(sample, tmp_path_factory):
+    root = tmp_path_factory.mktemp("recordings")
+    outputs = tmp_path_factory.mktemp("outputs")
+    shutil.copy(sample["video"], root / "show.mp4")
+    shutil.copy(sample["chat"], root / "show.json")
+    (root / "shopgirl.mp4").symlink_to("show.mp4")           # a link that stays inside: fine (the Twitch template's file)
+    os.symlink("/etc", root / "escape")                      # a link leading out of the root: refused
+    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
+    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
+    fleet.env.update(PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root), PEAKCLIP_OUTPUT_ROOT=str(outputs),
+                     PEAKCLIP_SERVICE_MAX_BODY="4096", PEAKCLIP_RENDER_ENABLED="false")
+    fleet.start("w1")
+    service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
+    yield {"service": service, "fleet": fleet, "root": root, "outputs": outputs}
+    service.stop()
+    fleet.stop_all()
+    redis_server.stop()
+
+
+def post_signed(service, path, payload, timestamp=None, secret=SECRET):
+    body = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
+    header = sign(secret, int(timestamp or time.time()), body)
+    return service.request("POST", path, body, {"Content-Type": "application/json", "X-Peakclip-Signature": header})
+
+
+def event(event_id, recording="show.mp4", **extra):
+    return {"event_id": event_id, "stream_id": "shop-42", "recording": recording, **extra}
+
+
+def wait_job(service, job_id, timeout=180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, _, body = service.request("GET", f"/jobs/{job_id}")
+        data = json.loads(body)
+        if data["state"] in ("success", "failure"):
+            return data
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not end: {data}")
+
+
+def test_signed_event_queues_a_job_and_its_clips_follow(setup):
+    service = setup["service"]
+    status, _, body = post_signed(service, "/hooks/stream-end", event("evt-1", chat="show.json", options={"clips": 2}))
+    assert status == 202
+    job_id = json.loads(body)["job_id"]
+    done = wait_job(service, job_id)
+    assert done["state"] == "success" and done["progress"]["analyze"] == "1/1"
+    assert done["manifest"]["schema"] == "peakclip/manifest@1" and len(done["manifest"]["clips"]) == 2
+    assert done["manifest_path"].startswith(str(setup["outputs"]))
+    # A sender retrying the same event gets the same job, and nothing new is queued.
+    status, _, body = post_signed(service, "/hooks/stream-end", event("evt-1", chat="show.json", options={"clips": 2}))
+    assert status == 202 and json.loads(body) == {"job_id": job_id, "queued": False}
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("bad signature", 401), ("stale timestamp", 401), ("unsigned", 401), ("traversal", 403), ("absolute outside", 403),
+    ("symlink out", 403), ("oversized", 413), ("malformed json", 400), ("missing fields", 400), ("unknown option", 400),
+])
+def test_refusals(setup, case, expected):
+    service = setup["service"]
+    if case == "bad signature":
+        status, _, body = post_signed(service, "/hooks/stream-end", event("x1"), secret="wrong")
+    elif case == "stale timestamp":
+        status, _, body = post_signed(service, "/hooks/stream-end", event("x2"), timestamp=time.time() - 3600)
+    elif case == "unsigned":
+        status, _, body = service.request("POST", "/hooks/stream-end", json.dumps(event("x3")).encode())
+    elif case == "traversal":
+        status, _, body = post_signed(service, "/hooks/stream-end", event("x4", recording="../../etc/passwd"))
+    elif case == "absolute outside":
+        status, _, body = post_signed(service, "/hooks/stream-end", event("x5", recording="/etc/passwd"))
+    elif case == "symlink out":
+        status, _, body = post_signed(service, "/hooks/stream-end", event("x6", recording="escape/passwd"))
+    elif case == "oversized":
+        status, _, body = post_signed(service, "/hooks/stream-end", event("x7", padding="x" * 10000))
+    elif case == "malformed json":
+        status, _, body = post_signed(service, "/hooks/stream-end", b'{"event_id": "x8",')
+    elif case == "missing fields":
+        status, _, body = post_signed(service, "/hooks/stream-end", {"event_id": "x9"})
+    else:
+        status, _, body = post_signed(service, "/hooks/stream-end", event("x10", options={"explode": True}))
+    assert status == expected, body
+    assert json.loads(body)["error"]
+
+
+def twitch_request(service, message_type, payload, age=0.0, secret=SECRET, message_id=None):
+    body = json.dumps(payload).encode()
+    message_id = message_id or f"msg-{time.time_ns()}"
+    timestamp = (datetime.now(timezone.utc) - timedelta(seconds=age)).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+    digest = hmac.new(secret.encode(), (message_id + timestamp).encode() + body, hashlib.sha256).hexdigest()
+    return service.request("POST", "/hooks/twitch", body, {
+        "Content-Type": "application/json", "Twitch-Eventsub-Message-Id": message_id,
+        "Twitch-Eventsub-Message-Retry": "0", "Twitch-Eventsub-Message-Type": message_type,
+        "Twitch-Eventsub-Message-Signature": f"sha256={digest}", "Twitch-Eventsub-Message-Timestamp": timestamp,
+        "Twitch-Eventsub-Subscription-Type": "stream.offline", "Twitch-Eventsub-Subscription-Version": "1"})
+
+
+SUBSCRIPTION = {"id": "f1c2a387-161a-49f9-a165-0f21d7a4e1c4", "type": "stream.offline", "version": "1", "status": "enabled",
+                "cost": 1, "condition": {"broadcaster_user_id": "1337"},
+                "transport": {"method": "webhook", "callback": "https://example.com/hooks/twitch"},
+                "created_at": "2026-11-23T10:11:12.123Z"}
+
+
+def test_twitch_eventsub(setup):
+    service = setup["service"]
+    status, _, body = twitch_request(service, "webhook_callback_verification",
+                                     {"challenge": "pogchamp-kappa-360noscope-vohiyo", "subscription": SUBSCRIPTION})
+    assert status == 200 and body == b"pogchamp-kappa-360noscope-vohiyo"
+    offline = {"subscription": SUBSCRIPTION, "event": {"broadcaster_user_id": "1337", "broadcaster_user_login": "shopgirl",
+                                                       "broadcaster_user_name": "ShopGirl"}}
+    assert twitch_request(service, "notification", offline, secret="wrong")[0] == 403
+    assert twitch_request(service, "notification", offline, age=900)[0] == 403          # older than 10 minutes
+    assert twitch_request(service, "revocation", {"subscription": {**SUBSCRIPTION, "status": "authorization_revoked"}})[0] == 204
+    other = {**offline, "subscription": {**SUBSCRIPTION, "type": "channel.follow"}}
+    assert twitch_request(service, "notification", other)[0] == 204
+    status, _, body = twitch_request(service, "notification", offline, message_id="offline-1")
+    assert status == 202
+    again = twitch_request(service, "notification", offline, message_id="offline-1")
+    assert json.loads(again[2])["job_id"] == json.loads(body)["job_id"]
+    assert wait_job(service, json.loads(body)["job_id"])["state"] == "success"
+
+
+def test_nginx_rtmp_and_srs_callbacks(setup):
+    service = setup["service"]
+    path = str(setup["root"] / "show.mp4")
+    form = f"call=record_done&app=live&name=show&path={path}&addr=127.0.0.1&clientid=7".encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert service.request("POST", "/hooks/nginx-rtmp?token=nope", form, headers)[0] == 403
+    status, _, body = service.request("POST", f"/hooks/nginx-rtmp?token={SECRET}", form, headers)
+    assert status == 202 and json.loads(body)["job_id"]
+    outside = form.replace(path.encode(), b"/etc/hostname")
+    assert service.request("POST", f"/hooks/nginx-rtmp?token={SECRET}", outside, headers)[0] == 403
+    dvr = {"server_id": "vid-1", "service_id": "s1", "action": "on_dvr", "client_id": "341w361a", "ip": "127.0.0.1",
+           "vhost": "__defaultVhost__", "app": "live", "tcUrl": "rtmp://127.0.0.1/live", "stream": "show", "param": "",
+           "cwd": str(setup["root"]), "file": "./show.mp4", "stream_url": "/live/show", "stream_id": "vid-2"}
+    status, _, body = service.request("POST", f"/hooks/srs?token={SECRET}", json.dumps(dvr).encode(),
+                                      {"Content-Type": "application/json"})
+    assert status == 200 and body == b"0"
+    assert service.request("GET", "/jobs/0123456789abcdef0123")[0] == 404
+    assert json.loads(service.request("GET", "/healthz")[2]) == {"ok": True}

@@ -1,0 +1,253 @@
+"""The webhook service: recording servers call it when a stream ends, and the job is queued at once.
+
+Endpoints (Starlette on uvicorn):
+  POST /hooks/stream-end   generic JSON event, X-Peakclip-Signature (HMAC-SHA256 of "t.body")
+  POST /hooks/twitch       Twitch EventSub stream.offline (challenge, revocation, notification)
+  POST /hooks/nginx-rtmp   nginx-rtmp on_record_done form callback, ?token=...
+  POST /hooks/srs          SRS on_dvr JSON callback, ?token=..., answered "0"
+  GET  /jobs/{id}          state, progress, and the manifest when done
+  GET  /healthz
+
+The endpoint faces the network: bodies are capped, signatures compared in constant time, paths
+accepted only inside the recordings root (checked on the resolved path, so ``..`` and symlinks
+leading out are refused before the file is opened), repeated event ids answered with the same
+job id, and no analysis ever runs in a request: it only queues.
+"""
+from __future__ import annotations
+
+import calendar
+import hmac
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from detectors.errors import UserError
+from pipeline.config import Config
+from workers.jobs import Jobs, connect
+from workers.signing import verify, verify_twitch
+
+EVENT_TTL = 7 * 24 * 3600
+# The options of a stream-end event: peakclip clip's long option names -> config fields.
+OPTIONS = {"clips": ("select", "clips"), "min_len": ("select", "min_len"), "max_len": ("select", "max_len"),
+           "signals": ("analysis", "signals"), "stages": ("tag", "stages"), "format": ("render", "formats"),
+           "fill": ("render", "fill"), "title": ("render", "title"), "copy": ("render", "copy"),
+           "chat_format": ("chat", "format"), "chat_offset": ("chat", "offset"), "stream_start": ("chat", "stream_start")}
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+@dataclass
+class Event:
+    source: str           # which hook
+    event_id: str         # the sender's id for this delivery (retries repeat it)
+    stream_id: str
+    recording: str
+    chat: str | None = None
+    options: dict | None = None
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:80] or "stream"
+
+
+def inside_root(root: str, path: str) -> str:
+    """The resolved path if it lies inside ``root`` (relative paths are taken from the root)."""
+    real_root = os.path.realpath(root)
+    candidate = os.path.realpath(os.path.join(real_root, path))
+    if os.path.commonpath([real_root, candidate]) != real_root:
+        raise Refused(403, "path outside the recordings root")
+    return candidate
+
+
+def event_overrides(options: dict | None) -> dict:
+    overrides: dict[str, dict] = {}
+    for key, value in (options or {}).items():
+        if key == "no_render":
+            if value:
+                overrides.setdefault("render", {})["enabled"] = False
+            continue
+        if key not in OPTIONS:
+            raise Refused(400, f"unknown option {key!r}")
+        section, name = OPTIONS[key]
+        overrides.setdefault(section, {})[name] = value
+    return overrides
+
+
+def create_app(config: Config) -> Starlette:
+    service = config.service
+    if not service.secret:
+        raise UserError("the webhook service needs a secret: set PEAKCLIP_WEBHOOK_SECRET")
+    if not service.recordings_root or not os.path.isdir(service.recordings_root):
+        raise UserError("set PEAKCLIP_RECORDINGS_ROOT to the folder recordings are written to")
+    if not service.output_root:
+        raise UserError("set PEAKCLIP_OUTPUT_ROOT to the folder clips are written to")
+    token = service.token or service.secret
+    twitch_secret = service.twitch_secret or service.secret
+    store = Jobs(connect(config.queue.result_backend))
+
+    async def body_of(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > service.max_body:
+            raise Refused(413, "request body too large")
+        body = b""
+        async for piece in request.stream():
+            body += piece
+            if len(body) > service.max_body:
+                raise Refused(413, "request body too large")
+        return body
+
+    def check_token(request: Request) -> None:
+        if not hmac.compare_digest(request.query_params.get("token", ""), token):
+            raise Refused(403, "bad token")
+
+    def queue(event: Event) -> tuple[str, bool]:
+        """Queue the event's job once; a repeated event id gets the first job's id back."""
+        key = f"peakclip:event:{event.source}:{event.event_id}"
+        known = store.r.get(key)
+        if known:
+            return known, False
+        recording = inside_root(service.recordings_root, event.recording)
+        chat = inside_root(service.recordings_root, event.chat) if event.chat else None
+        job_config = Config.from_dict({k: v for k, v in config.to_dict().items() if k != "service"})
+        job_config.update(event_overrides(event.options), origin="event options")
+        out = os.path.join(service.output_root, safe_name(event.stream_id), safe_name(event.event_id))
+        from workers.queue import submit
+
+        job_id = submit(recording, chat, out, job_config)
+        if not store.r.set(key, job_id, nx=True, ex=EVENT_TTL):
+            return store.r.get(key), False  # another delivery of the same event won the race
+        return job_id, True
+
+    def accepted(job_id: str, created: bool) -> JSONResponse:
+        return JSONResponse({"job_id": job_id, "queued": created}, status_code=202)
+
+    def parse_json(body: bytes) -> dict:
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise Refused(400, f"malformed JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise Refused(400, "malformed JSON: expected an object")
+        return data
+
+    async def stream_end(request: Request) -> Response:
+        body = await body_of(request)
+        problem = verify(service.secret, request.headers.get("x-peakclip-signature"), body, service.tolerance)
+        if problem:
+            raise Refused(401, problem)
+        data = parse_json(body)
+        missing = [k for k in ("event_id", "stream_id", "recording") if not isinstance(data.get(k), str) or not data[k]]
+        if missing:
+            raise Refused(400, f"missing fields: {', '.join(missing)}")
+        if data.get("options") is not None and not isinstance(data["options"], dict):
+            raise Refused(400, "options must be an object")
+        options = dict(data.get("options") or {})
+        if data.get("started_at") and "stream_start" not in options:
+            options["stream_start"] = data["started_at"]
+        return accepted(*queue(Event("stream-end", data["event_id"], data["stream_id"], data["recording"],
+                                     data.get("chat") or None, options)))
+
+    async def twitch(request: Request) -> Response:
+        body = await body_of(request)
+        headers = request.headers
+        message_id = headers.get("twitch-eventsub-message-id", "")
+        timestamp = headers.get("twitch-eventsub-message-timestamp", "")
+        if not message_id or not verify_twitch(twitch_secret, message_id, timestamp, body,
+                                               headers.get("twitch-eventsub-message-signature")):
+            raise Refused(403, "bad signature")
+        try:
+            sent = calendar.timegm(time.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S"))
+        except ValueError:
+            raise Refused(400, "bad Twitch-Eventsub-Message-Timestamp") from None
+        if abs(time.time() - sent) > service.twitch_tolerance:
+            raise Refused(403, "stale message")
+        data = parse_json(body)
+        kind = headers.get("twitch-eventsub-message-type", "")
+        if kind == "webhook_callback_verification":
+            return PlainTextResponse(str(data.get("challenge", "")), status_code=200)
+        if kind == "revocation":
+            return Response(status_code=204)
+        subscription = data.get("subscription") or {}
+        if kind != "notification" or subscription.get("type") != "stream.offline":
+            return Response(status_code=204)  # not an event peakclip acts on
+        event = data.get("event") or {}
+        try:
+            fields = {k: str(event[k]) for k in ("broadcaster_user_id", "broadcaster_user_login", "broadcaster_user_name")}
+        except KeyError as err:
+            raise Refused(400, f"event without {err}") from None
+        recording = service.twitch_recording.format(**fields)
+        chat = service.twitch_chat.format(**fields) if service.twitch_chat else None
+        return accepted(*queue(Event("twitch", message_id, fields["broadcaster_user_login"], recording, chat)))
+
+    async def nginx_rtmp(request: Request) -> Response:
+        check_token(request)
+        body = await body_of(request)
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("call") not in (None, "record_done"):
+            return Response(status_code=204)
+        if not form.get("path"):
+            raise Refused(400, "on_record_done without a path")
+        name = form.get("name") or "stream"
+        event_id = f"{form.get('app', '')}/{name}/{os.path.basename(form['path'])}"
+        return accepted(*queue(Event("nginx-rtmp", event_id, name, form["path"])))
+
+    async def srs(request: Request) -> Response:
+        check_token(request)
+        data = parse_json(await body_of(request))
+        if data.get("action") != "on_dvr":
+            return PlainTextResponse("0")
+        if not data.get("file"):
+            raise Refused(400, "on_dvr without a file")
+        path = data["file"] if os.path.isabs(data["file"]) else os.path.join(data.get("cwd") or "", data["file"])
+        stream = str(data.get("stream") or "stream")
+        queue(Event("srs", f"{data.get('app', '')}/{stream}/{os.path.basename(path)}", stream, path))
+        return PlainTextResponse("0")  # what SRS expects; anything else makes it retry
+
+    async def job(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        if not re.fullmatch(r"[0-9a-f]{20}", job_id):
+            raise Refused(404, "no such job")
+        try:
+            current = store.status(job_id)
+        except UserError:
+            raise Refused(404, "no such job") from None
+        current.pop("active", None)
+        current["manifest_path"] = current.pop("manifest")
+        current["manifest"] = None
+        if current["state"] == "success" and current["manifest_path"]:
+            with open(current["manifest_path"], encoding="utf-8") as handle:
+                current["manifest"] = json.load(handle)
+        return JSONResponse(current)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def refused(request: Request, exc: Refused) -> Response:
+        return JSONResponse({"error": exc.reason}, status_code=exc.status)
+
+    async def user_error(request: Request, exc: UserError) -> Response:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+
+    routes = [Route("/hooks/stream-end", stream_end, methods=["POST"]), Route("/hooks/twitch", twitch, methods=["POST"]),
+              Route("/hooks/nginx-rtmp", nginx_rtmp, methods=["POST"]), Route("/hooks/srs", srs, methods=["POST"]),
+              Route("/jobs/{job_id}", job), Route("/healthz", healthz)]
+    return Starlette(routes=routes, exception_handlers={Refused: refused, UserError: user_error})
+
+
+def serve(config: Config, host: str, port: int) -> None:
+    import uvicorn
+
+    # No access log: nginx-rtmp and SRS pass their token in the query string, and secrets are never logged.
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=False)
