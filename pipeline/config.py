@@ -76,10 +76,12 @@ class SelectConfig:
 
 @dataclass
 class TagConfig:
-    stages: int = 3                # the broadcast is split into this many equal stages
-    tier_s: float = 7.0            # fused peak score needed for tier S; lower ones are A, B, C
-    tier_a: float = 4.5
-    tier_b: float = 2.5
+    stages: str = "3"              # N equal stages, or "auto": where the audience level shifts
+    stage_at: list[str] = field(default_factory=list)  # explicit stage boundaries (01:20:00,...), instead
+    auto_min_stage: float = 300.0  # auto: shortest stage, seconds
+    auto_max_stages: int = 5       # auto: most stages
+    auto_min_ratio: float = 2.0    # auto: how many times busier (or quieter) a new stage must be
+    rules: str | None = None       # tier and promotion rules (TOML); default: pipeline/rules.toml
 
 
 @dataclass
@@ -183,8 +185,8 @@ class Config:
         unknown = [x for x in a.signals if x not in SIGNALS]
         if unknown or not a.signals:
             raise UserError(f"--signals takes a comma list of {', '.join(SIGNALS)} (got {','.join(a.signals) or 'nothing'})")
-        if self.tag.stages < 1:
-            raise UserError("--stages must be at least 1")
+        if self.tag.stages != "auto" and not (self.tag.stages.isdigit() and int(self.tag.stages) >= 1):
+            raise UserError(f"--stages takes a number of stages or 'auto' (got {self.tag.stages!r})")
         r = self.render
         bad = [f for f in r.formats if f not in FORMATS]
         if bad or not r.formats or len(set(r.formats)) != len(r.formats):

@@ -6,13 +6,14 @@ import os
 import tempfile
 
 from detectors.probe import Probe
-from pipeline.tag import Clip, Stage
+from pipeline.stages import Stage
+from pipeline.tag import Clip
 
 SCHEMA = "peakclip/manifest@1"
 
 
 def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages: list[Stage],
-                   clips: list[Clip], warnings: list[str]) -> dict:
+                   clips: list[Clip], warnings: list[str], rules_version: str) -> dict:
     return {
         "schema": SCHEMA,
         "source": {"path": source.path, "duration": round(source.duration, 3),
@@ -20,6 +21,7 @@ def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages:
         "chat": chat,
         "signals": signals,
         "stages": [{"index": s.index, "start": s.start, "end": s.end} for s in stages],
+        "rules": {"version": rules_version},
         "clips": [clip.to_dict() for clip in clips],
         "warnings": warnings,
     }

@@ -20,7 +20,9 @@ from pipeline.fuse import fuse
 from pipeline.manifest import build_manifest, write_json_atomic
 from pipeline.render import Rendered, render_clips
 from pipeline.select import Span, select_spans
-from pipeline.tag import Clip, Stage, equal_stages, tag_spans
+from pipeline.rules import load_rules
+from pipeline.stages import Stage, auto_stages, equal_stages, explicit_stages
+from pipeline.tag import Clip, tag_spans
 
 
 @dataclass
@@ -32,16 +34,17 @@ class Ranking:
     stages: list[Stage]
     clips: list[Clip]
     warnings: list[str] = field(default_factory=list)
+    rules_version: str = ""
 
     def to_dict(self) -> dict:
         return {"probe": self.probe.to_dict(), "chat": self.chat, "signals": self.signals,
                 "stages": [vars(s) for s in self.stages], "clips": [c.to_dict() for c in self.clips],
-                "warnings": self.warnings}
+                "warnings": self.warnings, "rules_version": self.rules_version}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Ranking":
         return cls(Probe.from_dict(data["probe"]), data["chat"], data["signals"], [Stage(**s) for s in data["stages"]],
-                   [Clip(**c) for c in data["clips"]], data["warnings"])
+                   [Clip(**c) for c in data["clips"]], data["warnings"], data["rules_version"])
 
 
 def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
@@ -55,22 +58,37 @@ def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
         span.signals["paid"] = round(float(commerce["paid"][first:last].sum()), 2)
 
 
+def make_stages(analysis: Analysis, config: Config, warnings: list[str]) -> list[Stage]:
+    tag, duration = config.tag, analysis.probe.duration
+    if tag.stage_at:
+        return explicit_stages(duration, tag.stage_at)
+    if tag.stages == "auto":
+        if analysis.chat is None:
+            warnings.append("--stages auto needs a chat log to see the audience: using 3 equal stages")
+            return equal_stages(duration, 3)
+        return auto_stages(analysis.chat.series().values, config.analysis.hop, duration, tag.auto_min_stage,
+                           tag.auto_max_stages, tag.auto_min_ratio)
+    return equal_stages(duration, int(tag.stages))
+
+
 def rank(analysis: Analysis, config: Config) -> Ranking:
     """Fused score -> spans -> tagged clips, with the stages and warnings."""
     warnings = list(analysis.warnings)
     fused = fuse(analysis.signals, config.fuse, config.chat, analysis.extras)
     edges = sorted(t for name in ("cuts", "pauses") for t in analysis.events.get(name, []))
-    spans = select_spans(fused, analysis.probe.duration, config.select, edges)
+    rules = load_rules(config.tag.rules)
+    stages = make_stages(analysis, config, warnings)
+    quotas = [(s.start, s.end, rules.quota) for s in stages] if len(stages) > 1 else []
+    spans = select_spans(fused, analysis.probe.duration, config.select, edges, quotas)
     if not spans:
         warnings.append("no highlight stood out enough to clip"
                         if analysis.probe.duration >= config.select.min_len
                         else f"recording ({analysis.probe.duration:.1f}s) is shorter than --min-len")
     if analysis.chat is not None:
         add_commerce(spans, analysis.chat, config.chat.lag)
-    stages = equal_stages(analysis.probe.duration, config.tag.stages)
-    clips = tag_spans(spans, stages, os.path.basename(analysis.probe.path), config.tag)
+    clips = tag_spans(spans, stages, os.path.basename(analysis.probe.path), rules)
     return Ranking(analysis.probe, analysis.chat.summary() if analysis.chat else None, list(analysis.signals),
-                   stages, clips, warnings)
+                   stages, clips, warnings, rules.version)
 
 
 def clips_to_render(ranking: Ranking, config: Config) -> list[Clip]:
@@ -99,7 +117,8 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
         if result.cut:
             clip.span = {"start": clip.start, "end": clip.end}
             clip.start, clip.end = result.cut
-    manifest = build_manifest(ranking.probe, ranking.chat, ranking.signals, ranking.stages, ranking.clips, warnings)
+    manifest = build_manifest(ranking.probe, ranking.chat, ranking.signals, ranking.stages, ranking.clips, warnings,
+                              ranking.rules_version)
     write_json_atomic(os.path.join(out_dir, "manifest.json"), manifest)
     return manifest
 

@@ -86,32 +86,44 @@ def snap_edges(start: float, end: float, edges: np.ndarray, room: tuple[float, f
     return start, end
 
 
-def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: list[float] | None = None) -> list[Span]:
-    """Pick spans; ``edges`` are sorted times of scene cuts and speech pauses to snap to."""
+def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: list[float] | None = None,
+                 quotas: list[tuple[float, float, int]] | None = None) -> list[Span]:
+    """Pick spans; ``edges`` are sorted times of scene cuts and speech pauses to snap to;
+    ``quotas`` are (start, end, n): each such window first gets its n best spans (if they score
+    at least ``min_score``), then the strongest peaks anywhere fill the rest."""
     edge_times = np.asarray(edges or [], dtype=float)
     score, hop = fused.score, fused.hop
     n = len(score)
     blocked = np.zeros(n, bool)      # bins inside chosen spans
     rejected = np.zeros(n, bool)     # peaks that found no room
     spans: list[Span] = []
-    for _ in range(config.clips * 50):
-        if len(spans) >= config.clips:
-            break
-        candidates = np.where(blocked | rejected, -np.inf, score)
-        peak = int(np.argmax(candidates))
-        if candidates[peak] < config.min_score:
-            break
-        left, right = _moment_edges(score, peak, score[peak] * config.edge, blocked)
-        peak_t = (peak + 0.5) * hop
-        before = [s.end for s in spans if s.end <= peak_t]
-        after = [s.start for s in spans if s.start >= peak_t]
-        room = (max(before, default=0.0), min(after, default=duration))
-        fitted = _fit(left * hop - config.lead, (right + 1) * hop + config.tail, peak_t, room, config)
-        if fitted is None:
-            rejected[left:right + 1] = True
-            continue
-        start, end = snap_edges(*fitted, edge_times, room, config)
-        spans.append(Span(round(start, 3), round(end, 3), round(float(score[peak]), 3), round(peak_t, 3),
-                          {name: round(float(z[left:right + 1].mean()), 3) for name, z in fused.signals.items()}))
-        blocked[int(start / hop):int(np.ceil(end / hop))] = True
+
+    def pick(limit: int, allowed: np.ndarray) -> None:
+        taken = 0
+        for _ in range(max(1, limit) * 50):
+            if taken >= limit or len(spans) >= config.clips:
+                return
+            candidates = np.where(blocked | rejected | ~allowed, -np.inf, score)
+            peak = int(np.argmax(candidates))
+            if candidates[peak] < config.min_score:
+                return
+            left, right = _moment_edges(score, peak, score[peak] * config.edge, blocked)
+            peak_t = (peak + 0.5) * hop
+            before = [s.end for s in spans if s.end <= peak_t]
+            after = [s.start for s in spans if s.start >= peak_t]
+            room = (max(before, default=0.0), min(after, default=duration))
+            fitted = _fit(left * hop - config.lead, (right + 1) * hop + config.tail, peak_t, room, config)
+            if fitted is None:
+                rejected[left:right + 1] = True
+                continue
+            start, end = snap_edges(*fitted, edge_times, room, config)
+            spans.append(Span(round(start, 3), round(end, 3), round(float(score[peak]), 3), round(peak_t, 3),
+                              {name: round(float(z[left:right + 1].mean()), 3) for name, z in fused.signals.items()}))
+            blocked[int(start / hop):int(np.ceil(end / hop))] = True
+            taken += 1
+
+    times = (np.arange(n) + 0.5) * hop
+    for window_start, window_end, count in quotas or []:
+        pick(count, (times >= window_start) & (times < window_end))
+    pick(config.clips, np.ones(n, bool))
     return spans

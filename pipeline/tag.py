@@ -1,20 +1,12 @@
-"""Tagging: which broadcast stage a clip comes from and which traffic tier it starts in."""
+"""Tagging: which broadcast stage a clip comes from, its tier, and the traffic pool it starts in."""
 from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
 
-from pipeline.config import TagConfig
+from pipeline.rules import TIERS, Rules
 from pipeline.select import Span
-
-TIERS = ("S", "A", "B", "C")
-
-
-@dataclass
-class Stage:
-    index: int
-    start: float
-    end: float
+from pipeline.stages import Stage
 
 
 @dataclass
@@ -28,6 +20,7 @@ class Clip:
     signals: dict[str, float]
     stage: int
     tier: str
+    pool: str = ""                             # the traffic pool it starts in
     file: str | None = None                    # the clip in the first format asked for
     thumbnail: str | None = None
     preview: str | None = None                 # animated WebP around the peak
@@ -38,12 +31,6 @@ class Clip:
         return asdict(self)
 
 
-def equal_stages(duration: float, count: int) -> list[Stage]:
-    step = duration / count
-    return [Stage(i + 1, round(i * step, 3), round(duration if i == count - 1 else (i + 1) * step, 3))
-            for i in range(count)]
-
-
 def stage_of(t: float, stages: list[Stage]) -> int:
     for stage in stages:
         if t < stage.end:
@@ -51,10 +38,10 @@ def stage_of(t: float, stages: list[Stage]) -> int:
     return stages[-1].index
 
 
-def tier_of(score: float, config: TagConfig) -> str:
-    """The fused score is already relative to the stream (robust deviations above its baseline)."""
-    for tier, floor in zip(TIERS, (config.tier_s, config.tier_a, config.tier_b)):
-        if score >= floor:
+def tier_of(score: float, rules: Rules) -> str:
+    """Against the whole stream: the fused score is in robust deviations above its baseline."""
+    for tier in TIERS[:3]:
+        if score >= rules.tiers[tier]:
             return tier
     return TIERS[-1]
 
@@ -65,9 +52,19 @@ def clip_id(source_name: str, span: Span) -> str:
     return hashlib.sha1(key).hexdigest()[:10]
 
 
-def tag_spans(spans: list[Span], stages: list[Stage], source_name: str, config: TagConfig) -> list[Clip]:
+def tag_spans(spans: list[Span], stages: list[Stage], source_name: str, rules: Rules) -> list[Clip]:
     ranked = sorted(spans, key=lambda s: -s.score)
-    return [Clip(id=clip_id(source_name, span), rank=rank, start=span.start, end=span.end,
-                 score=span.score, peak=span.peak, signals=span.signals,
-                 stage=stage_of(span.peak, stages), tier=tier_of(span.score, config))
-            for rank, span in enumerate(ranked, start=1)]
+    clips = [Clip(id=clip_id(source_name, span), rank=rank, start=span.start, end=span.end, score=span.score,
+                  peak=span.peak, signals=span.signals, stage=stage_of(span.peak, stages), tier=tier_of(span.score, rules))
+             for rank, span in enumerate(ranked, start=1)]
+    if rules.lift:
+        # Against its own stage: the stage's best clip goes up one tier, but never to S.
+        best_of_stage: dict[int, Clip] = {}
+        for clip in clips:
+            best_of_stage.setdefault(clip.stage, clip)
+        for clip in best_of_stage.values():
+            if clip.tier in ("B", "C"):
+                clip.tier = TIERS[TIERS.index(clip.tier) - 1]
+    for clip in clips:
+        clip.pool = rules.start[clip.tier]
+    return clips

@@ -273,8 +273,10 @@ def default_kinds(rng: np.random.Generator, highlights: int) -> tuple[list[str],
 
 
 def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: int | list[str] = 3,
-             distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30) -> dict:
-    """Write stream.mp4, chat.json and truth.json into ``out_dir``; returns the truth."""
+             distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30,
+             audience: list[float] | None = None) -> dict:
+    """Write stream.mp4, chat.json and truth.json into ``out_dir``; returns the truth.
+    ``audience``: how busy each third of the stream is (default: drawn at random)."""
     rng = np.random.default_rng(seed)
     if isinstance(highlights, int):
         planted, extra = default_kinds(rng, highlights)
@@ -282,6 +284,8 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
         planted, extra = list(highlights), []
     truth = plan(rng, duration, planted, extra if distractors is None else distractors)
     truth["seed"] = seed
+    if audience is not None:
+        truth["audience"] = list(audience)
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         wav = os.path.join(scratch, "audio.wav")

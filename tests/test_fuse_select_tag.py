@@ -2,10 +2,9 @@ import numpy as np
 import pytest
 
 from detectors.series import Series
-from pipeline.config import ChatConfig, FuseConfig, SelectConfig, TagConfig
+from pipeline.config import ChatConfig, FuseConfig, SelectConfig
 from pipeline.fuse import Fused, chat_shift_seconds, fuse, robust_z
 from pipeline.select import select_spans, snap_edges
-from pipeline.tag import equal_stages, stage_of, tag_spans, tier_of
 
 HOP = 0.5
 
@@ -79,23 +78,6 @@ def test_long_moment_is_cut_to_max_len_keeping_its_peak():
 def test_weak_peaks_are_not_clipped():
     spans = select_spans(fused_with_peaks(400, [(100, 0.5, 4)]), 200.0, SelectConfig(min_score=1.0))
     assert spans == []
-
-
-def test_stages_and_tiers():
-    stages = equal_stages(300.0, 3)
-    assert [(s.start, s.end) for s in stages] == [(0, 100), (100, 200), (200, 300)]
-    assert [stage_of(t, stages) for t in (0, 99.9, 100, 250, 300)] == [1, 1, 2, 3, 3]
-    config = TagConfig()
-    assert [tier_of(x, config) for x in (config.tier_s + 1, config.tier_a, config.tier_b + 0.5, 1)] == ["S", "A", "B", "C"]
-
-
-def test_tagging_ranks_by_score_with_stable_ids():
-    spans = select_spans(fused_with_peaks(1200, [(200, 4, 6), (1000, 9, 6)]), 600.0, SelectConfig(clips=2))
-    clips = tag_spans(spans, equal_stages(600.0, 3), "rec.mp4", TagConfig())
-    assert [c.rank for c in clips] == [1, 2] and clips[0].score > clips[1].score
-    assert clips[0].stage == 3 and clips[1].stage == 1
-    again = tag_spans(spans, equal_stages(600.0, 3), "rec.mp4", TagConfig())
-    assert [c.id for c in clips] == [c.id for c in again] and clips[0].id != clips[1].id
 
 
 def test_one_signal_alone_rising_scores_below_two_rising_together():

@@ -66,6 +66,15 @@ def test_signed_event_queues_a_job_and_its_clips_follow(setup):
     assert done["state"] == "success" and done["progress"]["analyze"] == "1/1"
     assert done["manifest"]["schema"] == "peakclip/manifest@1" and len(done["manifest"]["clips"]) == 2
     assert done["manifest_path"].startswith(str(setup["outputs"]))
+    # Performance numbers for one of its clips, signed, move it up the ladder.
+    clip = done["manifest"]["clips"][0]
+    metrics = {"impressions": 2500, "plays": 2000, "watch_seconds": 0.6 * 2000 * (clip["end"] - clip["start"]),
+               "clicks": 150, "orders": 20}
+    assert post_signed(service, f"/clips/{clip['id']}/metrics", metrics, secret="wrong")[0] == 401
+    status, _, body = post_signed(service, f"/clips/{clip['id']}/metrics", metrics)
+    state = json.loads(body)
+    assert status == 200 and state["history"][0]["action"] == "promote" and state["history"][0]["from"] == clip["pool"]
+    assert post_signed(service, "/clips/ffffffffff/metrics", metrics)[0] == 404
     # A sender retrying the same event gets the same job, and nothing new is queued.
     status, _, body = post_signed(service, "/hooks/stream-end", event("evt-1", chat="show.json", options={"clips": 2}))
     assert status == 202 and json.loads(body) == {"job_id": job_id, "queued": False}

@@ -49,7 +49,9 @@ def add_clip_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-len", type=seconds, metavar="S", help="shortest clip in seconds (default 15)")
     parser.add_argument("--max-len", type=seconds, metavar="S", help="longest clip in seconds (default 60)")
     parser.add_argument("--signals", metavar="LIST", help="comma list of chat,audio,visual (default all)")
-    parser.add_argument("--stages", type=positive_int, metavar="N", help="split the broadcast into N stages (default 3)")
+    parser.add_argument("--stages", metavar="N|auto",
+                        help="judge the broadcast in N equal stages (default 3), or 'auto': where the audience level shifts")
+    parser.add_argument("--stage-at", metavar="TIMES", help="explicit stage boundaries, e.g. 01:20:00,02:40:00")
     parser.add_argument("--format", metavar="LIST",
                         help="vertical (default, 1080x1920), portrait (1080x1350), square, horizontal or source; "
                              "a comma list renders several from one decode")
@@ -69,7 +71,7 @@ def clip_overrides(args: argparse.Namespace) -> dict:
         ("chat", "stream_start"): args.stream_start,
         ("select", "clips"): args.clips, ("select", "min_len"): args.min_len,
         ("select", "max_len"): args.max_len, ("analysis", "signals"): args.signals,
-        ("tag", "stages"): args.stages, ("render", "formats"): args.format,
+        ("tag", "stages"): args.stages, ("tag", "stage_at"): args.stage_at, ("render", "formats"): args.format,
         ("render", "fill"): args.fill, ("render", "title"): args.title, ("render", "watermark"): args.watermark,
         ("render", "copy"): args.copy, ("render", "jobs"): args.jobs,
         ("render", "enabled"): False if args.no_render else None,
@@ -194,6 +196,52 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def output_dir_of(target: str, config_path: str | None) -> str:
+    """A job's output folder, or the folder a queued job (given by id) wrote to."""
+    if os.path.isdir(target):
+        return target
+    import re
+
+    if re.fullmatch(r"[0-9a-f]{20}", target):
+        from pipeline.config import load_config
+        from workers.queue import status
+
+        return status(target, load_config(config_path))["out"]
+    raise UserError(f"{target} is neither an output folder nor a job id")
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from pipeline.promotion import Feedback, open_store
+    from pipeline.rules import load_rules
+
+    rules = load_rules(load_config(args.config).tag.rules)
+    store = open_store(output_dir_of(args.target, args.config))
+    state = store.add(args.clip_id, Feedback(args.impressions, args.plays, args.watch_seconds, args.clicks, args.orders), rules)
+    last = state["history"][-1] if state["history"] else None
+    print(f"{state['id']}: pool {state['pool']} ({state['status']}), tier {state['tier']}"
+          + (f"; last move: {last['action']} {last['from']} -> {last['to']}" if last else ""))
+    return 0
+
+
+def cmd_tiers(args: argparse.Namespace) -> int:
+    import json as json_module
+
+    from pipeline.promotion import open_store
+
+    states = open_store(output_dir_of(args.target, args.config)).clips()
+    if args.json:
+        print(json_module.dumps([{k: s[k] for k in ("id", "pool", "tier", "stage", "history")} for s in states]))
+        return 0
+    print(f"{'clip':12} {'stage':>5} {'tier':>4}  {'pool':8} {'status':8} {'impr.':>8} {'moves'}")
+    for s in states:
+        moves = "; ".join(f"{h['action']} {h['from']}->{h['to']} (completion {h['metrics']['completion']:.2f}, "
+                          f"ctr {h['metrics']['ctr']:.3f}, conversion {h['metrics']['conversion']:.3f})" for h in s["history"])
+        print(f"{s['id']:12} {s['stage']:>5} {s['tier']:>4}  {s['pool']:8} {s['status']:8} "
+              f"{s['counts']['impressions']:>8} {moves or '-'}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline.config import SIGNALS, load_config
     from pipeline.evaluate import Score, analyse_sample, judge_signals, load_truth
@@ -262,6 +310,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=positive_int, metavar="N", help="port (default 8080)")
     serve.add_argument("--config", metavar="TOML", help="configuration file")
     serve.set_defaults(handler=cmd_serve)
+
+    feedback = commands.add_parser("feedback", help="add a clip's performance numbers; it may move pools")
+    feedback.add_argument("target", metavar="TARGET", help="a job's output folder, or a queued job's id")
+    feedback.add_argument("clip_id")
+    for name, kind in (("impressions", int), ("plays", int), ("watch-seconds", float), ("clicks", int), ("orders", int)):
+        feedback.add_argument(f"--{name}", type=kind, default=0, metavar="N")
+    feedback.add_argument("--config", metavar="TOML", help="configuration file (for the rules)")
+    feedback.set_defaults(handler=cmd_feedback)
+
+    tiers = commands.add_parser("tiers", help="each clip's current pool, tier and history")
+    tiers.add_argument("target", metavar="TARGET", help="a job's output folder, or a queued job's id")
+    tiers.add_argument("--json", action="store_true")
+    tiers.add_argument("--config", metavar="TOML", help="configuration file")
+    tiers.set_defaults(handler=cmd_tiers)
 
     evaluate = commands.add_parser("eval", help="score detection against sample streams that carry a truth file")
     evaluate.add_argument("samples", nargs="+", metavar="SAMPLE_DIR", help="folders with stream.mp4, chat.json, truth.json")

@@ -5,6 +5,7 @@ Endpoints (Starlette on uvicorn):
   POST /hooks/twitch       Twitch EventSub stream.offline (challenge, revocation, notification)
   POST /hooks/nginx-rtmp   nginx-rtmp on_record_done form callback, ?token=...
   POST /hooks/srs          SRS on_dvr JSON callback, ?token=..., answered "0"
+  POST /clips/{id}/metrics signed performance numbers of a clip (staged promotion)
   GET  /jobs/{id}          state, progress, and the manifest when done
   GET  /healthz
 
@@ -25,12 +26,15 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from detectors.errors import UserError
 from pipeline.config import Config
+from pipeline.promotion import Feedback, open_store
+from pipeline.rules import load_rules
 from workers.jobs import Jobs, connect
 from workers.signing import verify, verify_twitch
 
@@ -96,6 +100,7 @@ def create_app(config: Config) -> Starlette:
     token = service.token or service.secret
     twitch_secret = service.twitch_secret or service.secret
     store = Jobs(connect(config.queue.result_backend))
+    rules = load_rules(config.tag.rules)
 
     async def body_of(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -231,6 +236,26 @@ def create_app(config: Config) -> Starlette:
                 current["manifest"] = json.load(handle)
         return JSONResponse(current)
 
+    async def clip_metrics(request: Request) -> Response:
+        """Signed performance numbers for a clip: they add to its pool's counts and may move it."""
+        body = await body_of(request)
+        problem = verify(service.secret, request.headers.get("x-peakclip-signature"), body, service.tolerance)
+        if problem:
+            raise Refused(401, problem)
+        data = parse_json(body)
+        clip_id = request.path_params["clip_id"]
+        out = store.r.get(f"peakclip:clip:{clip_id}") if re.fullmatch(r"[0-9a-f]{10}", clip_id) else None
+        if not out:
+            raise Refused(404, "no such clip")
+        try:
+            feedback = Feedback(**{k: data.get(k, 0) for k in ("impressions", "plays", "watch_seconds", "clicks", "orders")})
+            if any(not isinstance(getattr(feedback, k), (int, float)) for k in vars(feedback)):
+                raise TypeError
+        except TypeError:
+            raise Refused(400, "metrics must be numbers: impressions, plays, watch_seconds, clicks, orders") from None
+        state = await run_in_threadpool(lambda: open_store(out).add(clip_id, feedback, rules))
+        return JSONResponse({k: state[k] for k in ("id", "pool", "tier", "stage", "status", "history")})
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -242,6 +267,7 @@ def create_app(config: Config) -> Starlette:
 
     routes = [Route("/hooks/stream-end", stream_end, methods=["POST"]), Route("/hooks/twitch", twitch, methods=["POST"]),
               Route("/hooks/nginx-rtmp", nginx_rtmp, methods=["POST"]), Route("/hooks/srs", srs, methods=["POST"]),
+              Route("/clips/{clip_id}/metrics", clip_metrics, methods=["POST"]),
               Route("/jobs/{job_id}", job), Route("/healthz", healthz)]
     return Starlette(routes=routes, exception_handlers={Refused: refused, UserError: user_error})
 

@@ -170,6 +170,9 @@ def finalize(self, job_id: str) -> None:
         rendered = [Rendered(**{**r, "cut": tuple(r["cut"]) if r["cut"] else None}) for r in renders.values()]
         manifest = finish(ranking, rendered, record["out"], config)
         path = os.path.join(record["out"], "manifest.json")
+        # Where each clip's job lives, for feedback that names only the clip (POST /clips/{id}/metrics).
+        for clip in manifest["clips"]:
+            store.r.set(f"peakclip:clip:{clip['id']}", record["out"], ex=365 * 24 * 3600)
         store.set_state(job_id, "success", manifest=path)
         if config.queue.callback_url:
             notify.delay(job_id, config.queue.callback_url, {"job_id": job_id, "state": "success", "manifest": path,

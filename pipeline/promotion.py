@@ -1,0 +1,155 @@
+"""Staged promotion: clips climb the traffic ladder as their numbers come in.
+
+Feedback (impressions, plays, watch seconds, clicks, orders) adds to the counts of the pool a clip
+is in. Once the pool's ``min_impressions`` are reached, ``decide`` compares the clip's completion
+rate, click-through and conversion with the pool's thresholds (``pipeline/rules.toml``): promote
+to the next pool (counts start again there), retire, or hold. Every move is recorded with the
+numbers that caused it.
+
+State lives in SQLite beside a job's output (``tiers.sqlite``): each feedback is one
+``BEGIN IMMEDIATE`` transaction, so feedback from many processes at once adds up exactly, and the
+state survives restarts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from detectors.errors import UserError
+from pipeline.rules import Pool, Rules
+
+COUNTS = ("impressions", "plays", "watch_seconds", "clicks", "orders")
+STATE_FILE = "tiers.sqlite"
+
+
+@dataclass
+class Feedback:
+    impressions: int = 0
+    plays: int = 0
+    watch_seconds: float = 0.0
+    clicks: int = 0
+    orders: int = 0
+
+    def validate(self) -> None:
+        if any(getattr(self, name) < 0 for name in COUNTS):
+            raise UserError("feedback numbers cannot be negative")
+        if self.plays > self.impressions or self.clicks > self.impressions:
+            raise UserError("plays and clicks cannot exceed impressions")
+
+
+def metrics(counts: dict, clip_length: float) -> dict[str, float]:
+    plays, impressions, clicks = counts["plays"], counts["impressions"], counts["clicks"]
+    return {"completion": round(counts["watch_seconds"] / (plays * clip_length), 4) if plays and clip_length else 0.0,
+            "ctr": round(clicks / impressions, 4) if impressions else 0.0,
+            "conversion": round(counts["orders"] / clicks, 4) if clicks else 0.0}
+
+
+def decide(pool: Pool, counts: dict, clip_length: float, has_next: bool) -> tuple[str, dict[str, float]]:
+    """``promote``, ``retire`` or ``hold``, and the metrics it was decided on."""
+    measured = metrics(counts, clip_length)
+    if counts["impressions"] < pool.min_impressions:
+        return "hold", measured
+    if any(measured[name] < floor for name, floor in pool.retire.items()):
+        return "retire", measured
+    if has_next and all(measured[name] >= bar for name, bar in pool.promote.items()):
+        return "promote", measured
+    return "hold", measured
+
+
+class PromotionStore:
+    """Clip states and their history in one SQLite file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
+        except sqlite3.Error as err:
+            raise UserError(f"cannot open tier state {path}: {err}") from None
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA busy_timeout=60000")
+        self.db.executescript("""
+            CREATE TABLE IF NOT EXISTS clips (
+                id TEXT PRIMARY KEY, length REAL, stage INTEGER, tier TEXT, pool TEXT, status TEXT,
+                impressions INTEGER DEFAULT 0, plays INTEGER DEFAULT 0, watch_seconds REAL DEFAULT 0,
+                clicks INTEGER DEFAULT 0, orders INTEGER DEFAULT 0, rules_version TEXT);
+            CREATE TABLE IF NOT EXISTS history (
+                clip_id TEXT, at REAL, action TEXT, from_pool TEXT, to_pool TEXT, counts TEXT, metrics TEXT);
+        """)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def ensure(self, manifest: dict) -> None:
+        """Know every clip of a manifest (first use); existing states are left as they are."""
+        version = (manifest.get("rules") or {}).get("version", "")
+        with self.db:
+            for clip in manifest["clips"]:
+                self.db.execute("INSERT OR IGNORE INTO clips (id, length, stage, tier, pool, status, rules_version) "
+                                "VALUES (?, ?, ?, ?, ?, 'active', ?)",
+                                (clip["id"], clip["end"] - clip["start"], clip["stage"], clip["tier"], clip["pool"], version))
+
+    def add(self, clip_id: str, feedback: Feedback, rules: Rules) -> dict:
+        """Add feedback and apply the rules, in one transaction; returns the clip's state."""
+        feedback.validate()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self.db.execute("SELECT pool, status, length, " + ", ".join(COUNTS) + " FROM clips WHERE id = ?",
+                                  (clip_id,)).fetchone()
+            if row is None:
+                raise UserError(f"no clip {clip_id} here")
+            pool_name, status, length = row[:3]
+            counts = {name: value + getattr(feedback, name) for name, value in zip(COUNTS, row[3:])}
+            if status == "active":
+                pool = rules.pool(pool_name)
+                next_pool = rules.next_pool(pool_name)
+                action, measured = decide(pool, counts, length, next_pool is not None)
+                if action != "hold":
+                    target = next_pool if action == "promote" else pool_name
+                    self.db.execute("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                    (clip_id, time.time(), action, pool_name, target, json.dumps(counts), json.dumps(measured)))
+                    pool_name, status = target, ("active" if action == "promote" else "retired")
+                    if action == "promote":
+                        counts = dict.fromkeys(COUNTS, 0)   # judged afresh in the bigger pool
+            self.db.execute("UPDATE clips SET pool = ?, status = ?, " + ", ".join(f"{n} = ?" for n in COUNTS) + " WHERE id = ?",
+                            (pool_name, status, *[counts[n] for n in COUNTS], clip_id))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return self.clip(clip_id)
+
+    def clip(self, clip_id: str) -> dict:
+        row = self.db.execute("SELECT id, pool, tier, stage, status, " + ", ".join(COUNTS) + " FROM clips WHERE id = ?",
+                              (clip_id,)).fetchone()
+        if row is None:
+            raise UserError(f"no clip {clip_id} here")
+        history = [{"at": at, "action": action, "from": a, "to": b, "counts": json.loads(c), "metrics": json.loads(m)}
+                   for at, action, a, b, c, m in self.db.execute(
+                       "SELECT at, action, from_pool, to_pool, counts, metrics FROM history WHERE clip_id = ? ORDER BY rowid",
+                       (clip_id,))]
+        return {"id": row[0], "pool": row[1], "tier": row[2], "stage": row[3], "status": row[4],
+                "counts": dict(zip(COUNTS, row[5:])), "history": history}
+
+    def clips(self) -> list[dict]:
+        return [self.clip(clip_id) for (clip_id,) in self.db.execute("SELECT id FROM clips ORDER BY rowid")]
+
+
+def open_store(out_dir: str) -> PromotionStore:
+    """The state of the job whose output is ``out_dir``, created from its manifest on first use."""
+    manifest_path = os.path.join(out_dir, "manifest.json")
+    try:
+        with open(manifest_path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except FileNotFoundError:
+        raise UserError(f"no manifest.json in {out_dir}: give a job's output folder or a job id") from None
+    except json.JSONDecodeError as err:
+        raise UserError(f"{manifest_path} is not valid JSON ({err})") from None
+    store = PromotionStore(os.path.join(out_dir, STATE_FILE))
+    store.ensure(manifest)
+    return store
+
+
+
