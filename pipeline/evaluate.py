@@ -10,13 +10,13 @@ For a stream whose truth lists N planted highlights, the top N clips are judged:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass, field
 
 from detectors.errors import UserError
 from pipeline.analyze import Analysis, analyze
 from pipeline.config import Config
+from pipeline.manifest import read_json
 from pipeline.run import rank
 
 COVER_SLACK = 1.0
@@ -67,14 +67,8 @@ def judge(clips: list[dict], truth: dict) -> Score:
 
 def load_truth(folder: str) -> dict:
     path = os.path.join(folder, "truth.json")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            truth = json.load(handle)
-    except FileNotFoundError:
-        raise UserError(f"no truth.json in {folder}: eval needs sample folders made by samples.generate") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path} is not valid JSON ({err})") from None
-    if not isinstance(truth, dict) or not isinstance(truth.get("highlights"), list):
+    truth = read_json(path, f"no truth.json in {folder}: eval needs sample folders made by samples.generate")
+    if not isinstance(truth.get("highlights"), list):
         raise UserError(f"{path} has no 'highlights' list")
     return truth
 

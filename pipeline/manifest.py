@@ -5,6 +5,8 @@ import json
 import os
 import tempfile
 
+from detectors.errors import UserError
+
 from detectors.probe import Probe
 from pipeline.stages import Stage
 from pipeline.tag import Clip
@@ -25,6 +27,20 @@ def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages:
         "clips": [clip.to_dict() for clip in clips],
         "warnings": warnings,
     }
+
+
+def read_json(path: str, missing: str) -> dict:
+    """A JSON object from ``path``; a missing file or bad JSON is a one-line UserError."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise UserError(missing) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} does not hold a JSON object")
+    return data
 
 
 def write_json_atomic(path: str, data: dict) -> None:

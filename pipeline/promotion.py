@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from detectors.errors import UserError
+from pipeline.manifest import read_json
 from pipeline.rules import Pool, Rules
 
 COUNTS = ("impressions", "plays", "watch_seconds", "clicks", "orders")
@@ -139,14 +140,8 @@ class PromotionStore:
 
 def open_store(out_dir: str) -> PromotionStore:
     """The state of the job whose output is ``out_dir``, created from its manifest on first use."""
-    manifest_path = os.path.join(out_dir, "manifest.json")
-    try:
-        with open(manifest_path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
-    except FileNotFoundError:
-        raise UserError(f"no manifest.json in {out_dir}: give a job's output folder or a job id") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"{manifest_path} is not valid JSON ({err})") from None
+    manifest = read_json(os.path.join(out_dir, "manifest.json"),
+                         f"no manifest.json in {out_dir}: give a job's output folder or a job id")
     store = PromotionStore(os.path.join(out_dir, STATE_FILE))
     store.ensure(manifest)
     return store

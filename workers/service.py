@@ -147,12 +147,15 @@ def create_app(config: Config) -> Starlette:
             raise Refused(400, "malformed JSON: expected an object")
         return data
 
-    async def stream_end(request: Request) -> Response:
+    async def signed_json(request: Request) -> dict:
         body = await body_of(request)
         problem = verify(service.secret, request.headers.get("x-peakclip-signature"), body, service.tolerance)
         if problem:
             raise Refused(401, problem)
-        data = parse_json(body)
+        return parse_json(body)
+
+    async def stream_end(request: Request) -> Response:
+        data = await signed_json(request)
         missing = [k for k in ("event_id", "stream_id", "recording") if not isinstance(data.get(k), str) or not data[k]]
         if missing:
             raise Refused(400, f"missing fields: {', '.join(missing)}")
@@ -238,11 +241,7 @@ def create_app(config: Config) -> Starlette:
 
     async def clip_metrics(request: Request) -> Response:
         """Signed performance numbers for a clip: they add to its pool's counts and may move it."""
-        body = await body_of(request)
-        problem = verify(service.secret, request.headers.get("x-peakclip-signature"), body, service.tolerance)
-        if problem:
-            raise Refused(401, problem)
-        data = parse_json(body)
+        data = await signed_json(request)
         clip_id = request.path_params["clip_id"]
         out = store.r.get(f"peakclip:clip:{clip_id}") if re.fullmatch(r"[0-9a-f]{10}", clip_id) else None
         if not out:
