@@ -60,6 +60,24 @@ def decide(pool: Pool, counts: dict, clip_length: float, has_next: bool) -> tupl
     return "hold", measured
 
 
+def apply_feedback(pool_name: str, status: str, length: float, counts: dict, feedback: Feedback,
+                   rules: Rules) -> tuple[str, str, dict, dict | None]:
+    """One clip's next state: (pool, status, counts, the move made or None). Pure: both stores
+    call it inside their own transaction."""
+    counts = {name: counts[name] + getattr(feedback, name) for name in COUNTS}
+    if status != "active":
+        return pool_name, status, counts, None
+    next_pool = rules.next_pool(pool_name)
+    action, measured = decide(rules.pool(pool_name), counts, length, next_pool is not None)
+    if action == "hold":
+        return pool_name, status, counts, None
+    target = next_pool if action == "promote" else pool_name
+    move = {"at": time.time(), "action": action, "from": pool_name, "to": target, "counts": counts, "metrics": measured}
+    if action == "promote":
+        return target, "active", dict.fromkeys(COUNTS, 0), move   # judged afresh in the bigger pool
+    return target, "retired", counts, move
+
+
 class PromotionStore:
     """Clip states and their history in one SQLite file."""
 
@@ -101,21 +119,13 @@ class PromotionStore:
                                   (clip_id,)).fetchone()
             if row is None:
                 raise UserError(f"no clip {clip_id} here")
-            pool_name, status, length = row[:3]
-            counts = {name: value + getattr(feedback, name) for name, value in zip(COUNTS, row[3:])}
-            if status == "active":
-                pool = rules.pool(pool_name)
-                next_pool = rules.next_pool(pool_name)
-                action, measured = decide(pool, counts, length, next_pool is not None)
-                if action != "hold":
-                    target = next_pool if action == "promote" else pool_name
-                    self.db.execute("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                    (clip_id, time.time(), action, pool_name, target, json.dumps(counts), json.dumps(measured)))
-                    pool_name, status = target, ("active" if action == "promote" else "retired")
-                    if action == "promote":
-                        counts = dict.fromkeys(COUNTS, 0)   # judged afresh in the bigger pool
+            pool, status, counts, move = apply_feedback(row[0], row[1], row[2], dict(zip(COUNTS, row[3:])), feedback, rules)
+            if move:
+                self.db.execute("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                (clip_id, move["at"], move["action"], move["from"], move["to"], json.dumps(move["counts"]),
+                                 json.dumps(move["metrics"])))
             self.db.execute("UPDATE clips SET pool = ?, status = ?, " + ", ".join(f"{n} = ?" for n in COUNTS) + " WHERE id = ?",
-                            (pool_name, status, *[counts[n] for n in COUNTS], clip_id))
+                            (pool, status, *[counts[n] for n in COUNTS], clip_id))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")

@@ -274,9 +274,10 @@ def default_kinds(rng: np.random.Generator, highlights: int) -> tuple[list[str],
 
 def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: int | list[str] = 3,
              distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30,
-             audience: list[float] | None = None) -> dict:
+             audience: list[float] | None = None, bitrate: str | None = None) -> dict:
     """Write stream.mp4, chat.json and truth.json into ``out_dir``; returns the truth.
-    ``audience``: how busy each third of the stream is (default: drawn at random)."""
+    ``audience``: how busy each third of the stream is (default: drawn at random);
+    ``bitrate``: encode at this bit rate (e.g. "6M", as a live encoder would) instead of a quality."""
     rng = np.random.default_rng(seed)
     if isinstance(highlights, int):
         planted, extra = default_kinds(rng, highlights)
@@ -294,7 +295,8 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
         video_in = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{WORK_W}x{WORK_H}", framerate=fps)
         graph = ffmpeg.output(
             video_in.video.filter("scale", size[0], size[1], flags="bilinear"), ffmpeg.input(wav).audio, partial,
-            vcodec="libx264", preset="veryfast", crf=23, pix_fmt="yuv420p",
+            vcodec="libx264", preset="veryfast", pix_fmt="yuv420p",
+            **({"b:v": bitrate, "maxrate": bitrate, "bufsize": bitrate} if bitrate else {"crf": 23}),
             g=2 * fps, keyint_min=2 * fps, sc_threshold=0,  # a fixed 2 s GOP, as live encoders use
             acodec="aac", audio_bitrate="96k", ar=44100, shortest=None, movflags="+faststart",
         ).global_args("-nostdin", "-hide_banner", "-loglevel", "error").overwrite_output()

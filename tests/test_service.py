@@ -30,7 +30,7 @@ def setup(sample, tmp_path_factory):
                      PEAKCLIP_SERVICE_MAX_BODY="4096", PEAKCLIP_RENDER_ENABLED="false")
     fleet.start("w1")
     service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
-    yield {"service": service, "fleet": fleet, "root": root, "outputs": outputs}
+    yield {"service": service, "fleet": fleet, "root": root, "outputs": outputs, "redis": redis_server}
     service.stop()
     fleet.stop_all()
     redis_server.stop()
@@ -165,3 +165,84 @@ def test_nginx_rtmp_and_srs_callbacks(setup):
     assert status == 200 and body == b"0"
     assert service.request("GET", "/jobs/0123456789abcdef0123")[0] == 404
     assert json.loads(service.request("GET", "/healthz")[2]) == {"ok": True}
+
+
+def test_completion_callback_is_signed_and_carries_the_summary(setup, sample):
+    """A job with a completion URL: the worker POSTs the manifest summary, signed like the hooks."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    import workers
+    from pipeline.config import load_config
+    from workers.signing import verify
+
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers.get("X-Peakclip-Signature"), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = load_config(environ=setup["fleet"].env, overrides={
+            "queue": {"callback_url": f"http://127.0.0.1:{server.server_port}/done"}, "select": {"clips": 1}})
+        job_id = workers.submit(str(setup["root"] / "show.mp4"), out=str(setup["outputs"] / "cb"), config=config)
+        assert workers.wait(job_id, timeout=180, config=config)["state"] == "success"
+        deadline = time.monotonic() + 60
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.2)
+        header, body = received[0]
+        assert verify(SECRET, header, body, tolerance=300) is None
+        summary = json.loads(body)
+        assert summary["job_id"] == job_id and summary["state"] == "success" and len(summary["clips"]) == 1
+    finally:
+        server.shutdown()
+
+
+def add_through_redis(url, clip_id, count):
+    from pipeline.promotion import Feedback
+    from pipeline.rules import load_rules
+    from workers.jobs import connect
+    from workers.tierstate import RedisTierState
+
+    state, rules = RedisTierState(connect(url)), load_rules()
+    for _ in range(count):
+        state.add(clip_id, Feedback(impressions=1, plays=1, watch_seconds=1.5), rules)
+
+
+def test_tier_state_in_redis_adds_up_across_processes_and_survives_a_restart(setup):
+    import multiprocessing
+
+    fleet, service = setup["fleet"], setup["service"]
+    job_id = fleet.submit(str(setup["root"] / "show.mp4"), "--out", str(setup["outputs"] / "tiers"), "--clips", "2")
+    done = fleet.status(job_id, wait=True)
+    assert done["state"] == "success"
+    with open(done["manifest"], encoding="utf-8") as handle:
+        clip = json.load(handle)["clips"][1]
+    url = fleet.env["PEAKCLIP_RESULT_BACKEND"]
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=add_through_redis, args=(url, clip["id"], 40)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    result = fleet.cli("feedback", job_id, clip["id"], "--impressions", "5")   # a job id: the queue's state
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(fleet.cli("tiers", job_id, "--json").stdout)
+    assert [c["id"] for c in listed] == [c["id"] for c in json.load(open(done["manifest"]))["clips"]]
+    setup["redis"].stop()
+    setup["redis"].start()
+    from workers.jobs import connect
+    from workers.tierstate import RedisTierState
+
+    state = RedisTierState(connect(url)).clip(clip["id"])
+    assert state["counts"]["impressions"] == 4 * 40 + 5 and state["counts"]["watch_seconds"] == 4 * 40 * 1.5
+    assert service.request("GET", "/healthz")[0] == 200

@@ -196,27 +196,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def output_dir_of(target: str, config_path: str | None) -> str:
-    """A job's output folder, or the folder a queued job (given by id) wrote to."""
+def tier_state(target: str, config_path: str | None):
+    """Where TARGET's clip states live: SQLite beside an output folder, or Redis for a job id."""
     if os.path.isdir(target):
-        return target
+        from pipeline.promotion import open_store
+
+        return open_store(target), None
     import re
 
     if re.fullmatch(r"[0-9a-f]{20}", target):
         from pipeline.config import load_config
-        from workers.queue import status
+        from pipeline.manifest import read_json
+        from workers.jobs import Jobs, connect
+        from workers.tierstate import RedisTierState
 
-        return status(target, load_config(config_path))["out"]
+        jobs = Jobs(connect(load_config(config_path).queue.result_backend, check=True))
+        current = jobs.status(target)
+        if current["state"] != "success":
+            raise UserError(f"job {target} is {current['state']}: its clips are not tagged yet")
+        manifest = read_json(current["manifest"], f"the manifest of job {target} is gone: {current['manifest']}")
+        return RedisTierState(jobs.r), [c["id"] for c in manifest["clips"]]
     raise UserError(f"{target} is neither an output folder nor a job id")
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
-    from pipeline.promotion import Feedback, open_store
+    from pipeline.promotion import Feedback
     from pipeline.rules import load_rules
 
     rules = load_rules(load_config(args.config).tag.rules)
-    store = open_store(output_dir_of(args.target, args.config))
+    store, _ = tier_state(args.target, args.config)
     state = store.add(args.clip_id, Feedback(args.impressions, args.plays, args.watch_seconds, args.clicks, args.orders), rules)
     last = state["history"][-1] if state["history"] else None
     print(f"{state['id']}: pool {state['pool']} ({state['status']}), tier {state['tier']}"
@@ -227,9 +236,8 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_tiers(args: argparse.Namespace) -> int:
     import json as json_module
 
-    from pipeline.promotion import open_store
-
-    states = open_store(output_dir_of(args.target, args.config)).clips()
+    store, clip_ids = tier_state(args.target, args.config)
+    states = store.clips() if clip_ids is None else [store.clip(c) for c in clip_ids]
     if args.json:
         print(json_module.dumps([{k: s[k] for k in ("id", "pool", "tier", "stage", "history")} for s in states]))
         return 0
@@ -238,7 +246,7 @@ def cmd_tiers(args: argparse.Namespace) -> int:
         moves = "; ".join(f"{h['action']} {h['from']}->{h['to']} (completion {h['metrics']['completion']:.2f}, "
                           f"ctr {h['metrics']['ctr']:.3f}, conversion {h['metrics']['conversion']:.3f})" for h in s["history"])
         print(f"{s['id']:12} {s['stage']:>5} {s['tier']:>4}  {s['pool']:8} {s['status']:8} "
-              f"{s['counts']['impressions']:>8} {moves or '-'}")
+              f"{int(s['counts']['impressions']):>8} {moves or '-'}")
     return 0
 
 

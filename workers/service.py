@@ -33,10 +33,11 @@ from starlette.routing import Route
 
 from detectors.errors import UserError
 from pipeline.config import Config
-from pipeline.promotion import Feedback, open_store
+from pipeline.promotion import Feedback
 from pipeline.rules import load_rules
 from workers.jobs import Jobs, connect
 from workers.signing import verify, verify_twitch
+from workers.tierstate import RedisTierState
 
 EVENT_TTL = 7 * 24 * 3600
 # The options of a stream-end event: peakclip clip's long option names -> config fields.
@@ -101,6 +102,7 @@ def create_app(config: Config) -> Starlette:
     twitch_secret = service.twitch_secret or service.secret
     store = Jobs(connect(config.queue.result_backend))
     rules = load_rules(config.tag.rules)
+    tiers = RedisTierState(store.r)
 
     async def body_of(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -243,8 +245,7 @@ def create_app(config: Config) -> Starlette:
         """Signed performance numbers for a clip: they add to its pool's counts and may move it."""
         data = await signed_json(request)
         clip_id = request.path_params["clip_id"]
-        out = store.r.get(f"peakclip:clip:{clip_id}") if re.fullmatch(r"[0-9a-f]{10}", clip_id) else None
-        if not out:
+        if not re.fullmatch(r"[0-9a-f]{10}", clip_id):
             raise Refused(404, "no such clip")
         try:
             feedback = Feedback(**{k: data.get(k, 0) for k in ("impressions", "plays", "watch_seconds", "clicks", "orders")})
@@ -252,7 +253,10 @@ def create_app(config: Config) -> Starlette:
                 raise TypeError
         except TypeError:
             raise Refused(400, "metrics must be numbers: impressions, plays, watch_seconds, clicks, orders") from None
-        state = await run_in_threadpool(lambda: open_store(out).add(clip_id, feedback, rules))
+        try:
+            state = await run_in_threadpool(lambda: tiers.add(clip_id, feedback, rules))
+        except UserError as err:
+            raise Refused(404 if "no clip" in str(err) else 400, str(err)) from None
         return JSONResponse({k: state[k] for k in ("id", "pool", "tier", "stage", "status", "history")})
 
     async def healthz(request: Request) -> Response:

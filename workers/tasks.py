@@ -29,6 +29,7 @@ from pipeline.run import Ranking, check_output_dir, clips_to_render, finish, ran
 from workers.app import app
 from workers.jobs import Jobs, connect
 from workers.signing import sign
+from workers.tierstate import RedisTierState
 
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
 
@@ -170,9 +171,7 @@ def finalize(self, job_id: str) -> None:
         rendered = [Rendered(**{**r, "cut": tuple(r["cut"]) if r["cut"] else None}) for r in renders.values()]
         manifest = finish(ranking, rendered, record["out"], config)
         path = os.path.join(record["out"], "manifest.json")
-        # Where each clip's job lives, for feedback that names only the clip (POST /clips/{id}/metrics).
-        for clip in manifest["clips"]:
-            store.r.set(f"peakclip:clip:{clip['id']}", record["out"], ex=365 * 24 * 3600)
+        RedisTierState(store.r).ensure(manifest)  # the clips' tier state, for feedback through the queue
         store.set_state(job_id, "success", manifest=path)
         if config.queue.callback_url:
             notify.delay(job_id, config.queue.callback_url, {"job_id": job_id, "state": "success", "manifest": path,

@@ -1,0 +1,114 @@
+"""Analysis speed and memory: peakclip's three-signal analysis against PySceneDetect, one run.
+
+    python bench/speed.py [--minutes 3] [--rounds 3] [--source FILE --chat FILE]
+
+Makes (or takes) a 1080p30 H.264 stream at ~6 Mbps with a 2 s GOP and AAC audio, with a matching
+chat log, then alternates, ``--rounds`` times: ``peakclip clip --no-render`` (chat, audio and
+visual) and PySceneDetect's ``detect-content`` on the same file, each timed with its peak memory
+(RSS). Prints the ratio of the medians, peakclip's speed as a multiple of real time, and how long
+each phase of peakclip's analysis takes (chat parse, audio, visual, fusion), so the slowest part
+is visible. PySceneDetect is installed into its own virtualenv (``.venv-bench``) on first use:
+it brings the GUI build of OpenCV, which must not replace peakclip's headless one.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from detectors.audio import audio_features  # noqa: E402
+from detectors.chat import read_chat  # noqa: E402
+from detectors.probe import probe  # noqa: E402
+from detectors.visual import visual_features  # noqa: E402
+from pipeline.analyze import analyze  # noqa: E402
+from pipeline.config import Config  # noqa: E402
+from pipeline.run import rank  # noqa: E402
+from samples.generate import generate  # noqa: E402
+
+BENCH_VENV = os.path.join(REPO, ".venv-bench")
+
+
+def scenedetect_command() -> str:
+    exe = os.path.join(BENCH_VENV, "bin", "scenedetect")
+    if not os.path.exists(exe):
+        subprocess.run([sys.executable, "-m", "venv", BENCH_VENV], check=True)
+        subprocess.run([os.path.join(BENCH_VENV, "bin", "pip"), "install", "-q", "scenedetect"], check=True)
+    return exe
+
+
+def timed(args: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one command, measured by GNU time."""
+    with tempfile.NamedTemporaryFile("r") as report:
+        started = time.perf_counter()
+        subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%M", *args], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - started
+        return elapsed, int(report.read().strip().splitlines()[-1]) / 1024
+
+
+def phases(video: str, chat: str, config: Config) -> dict[str, float]:
+    info = probe(video)
+    a = config.analysis
+    out = {}
+    started = time.perf_counter()
+    read_chat(chat, config.chat, a.hop, info.duration)
+    out["chat parse"] = time.perf_counter() - started
+    started = time.perf_counter()
+    audio_features(video, 0.0, info.duration, a.hop, a.audio_rate)
+    out["audio"] = time.perf_counter() - started
+    started = time.perf_counter()
+    visual_features(video, 0.0, info.duration, a.hop, a.visual_fps, a.visual_width, a.visual_height, a.cut_threshold)
+    out["visual"] = time.perf_counter() - started
+    analysis = analyze(video, chat, config)
+    started = time.perf_counter()
+    rank(analysis, config)
+    out["fusion + selection"] = time.perf_counter() - started
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--source")
+    parser.add_argument("--chat")
+    args = parser.parse_args()
+    scenedetect = scenedetect_command()
+    with tempfile.TemporaryDirectory() as scratch:
+        video, chat = args.source, args.chat
+        if not video:
+            folder = os.path.join(scratch, "stream")
+            generate(folder, seed=5, duration=args.minutes * 60, highlights=3, size=(1920, 1080), bitrate="6M")
+            video, chat = os.path.join(folder, "stream.mp4"), os.path.join(folder, "chat.json")
+        info = probe(video)
+        bitrate = os.path.getsize(video) * 8 / info.duration / 1e6
+        peakclip = [os.path.join(REPO, ".venv", "bin", "peakclip"), "clip", video, "--out", os.path.join(scratch, "out"),
+                    "--no-render", "--quiet"] + (["--chat", chat] if chat else [])
+        others = [scenedetect, "-q", "-i", video, "-o", scratch, "detect-content", "list-scenes", "-n"]
+        runs = {"peakclip": [], "PySceneDetect": []}
+        for _ in range(args.rounds):
+            runs["peakclip"].append(timed(peakclip))
+            runs["PySceneDetect"].append(timed(others))
+        split = phases(video, chat, Config()) if chat else {}
+    medians = {name: statistics.median(t for t, _ in values) for name, values in runs.items()}
+    rss = {name: max(m for _, m in values) for name, values in runs.items()}
+    print(f"source: {info.width}x{info.height} {info.fps:g} fps, {info.duration:.0f} s, {bitrate:.1f} Mbit/s; "
+          f"{os.cpu_count()} cores; {args.rounds} rounds, alternating")
+    for name in runs:
+        print(f"{name:14} median {medians[name]:7.2f} s  ({info.duration / medians[name]:6.1f}x real time)  "
+              f"peak RSS {rss[name]:5.0f} MB")
+    print(f"PySceneDetect / peakclip: {medians['PySceneDetect'] / medians['peakclip']:.2f}x")
+    for name, seconds in split.items():
+        print(f"  phase {name:20} {seconds:6.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
