@@ -64,7 +64,7 @@ def phases(video: str, chat: str, config: Config) -> dict[str, float]:
     audio_features(video, 0.0, info.duration, a.hop, a.audio_rate)
     out["audio"] = time.perf_counter() - started
     started = time.perf_counter()
-    visual_features(video, 0.0, info.duration, a.hop, a.visual_fps, a.visual_width, a.visual_height, a.cut_threshold)
+    visual_features(video, 0.0, info.duration, a.hop, a.visual_width, a.visual_height, a.cut_threshold)
     out["visual"] = time.perf_counter() - started
     analysis = analyze(video, chat, config)
     started = time.perf_counter()

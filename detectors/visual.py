@@ -1,16 +1,20 @@
-"""Visual detector: how much the picture moves per bin, and where the scene cuts are.
+"""Visual detector: how busy the picture is per bin, and where the scene cuts are, from the
+compressed stream, decoding only key frames.
 
-Contract: ``visual_features(path, start, end, hop, fps, width, height, cut_threshold)`` returns
+Contract: ``visual_features(path, start, end, hop, width, height, cut_threshold)`` returns
 ``VisualFeatures`` for ``[start, end)``:
-- ``motion``: Series ``visual``, the mean over the bin's sampled frames of the mean absolute
-  difference (0-255 grey levels) from the frame before, each difference capped at
-  ``cut_threshold`` so that a lone cut counts as one busy frame, not as a burst of action;
-- ``cuts``: times of scene cuts: a difference above ``cut_threshold`` that also stands at least
-  3 times above the differences just before it (a cut is a jump, not fast motion continuing).
+- ``motion``: Series ``visual``, log2 of the mean size in bytes of the bin's predicted (non-key)
+  video packets. An encoder spends bytes on what changes between frames: motion, action, cuts;
+  a still or slowly moving picture costs few. Reading packet sizes is demuxing only: nothing is
+  decoded. (Doubling the bytes adds 1.)
+- ``cuts``: times of scene cuts. Only key frames are decoded (``skip_frame=nokey``), shrunk to
+  ``width`` x ``height`` grey: where two consecutive key frames differ by more than
+  ``cut_threshold`` grey levels the picture changed between them, and the cut is placed at the
+  largest predicted packet of that group of pictures (a cut costs the encoder a burst of intra
+  blocks), or at the key frame itself when no packet stands out.
 
-Why small and grey: change between frames shows at a few dozen pixels across, and ffmpeg's
-scaler does the shrinking while it decodes, so Python only ever sees tiny frames. A light blur
-before the difference keeps encoder noise and blocking from counting as motion.
+Why: decoding is the cost of analysis. A live stream with a 2 s GOP has one key frame in 60, so
+this reads the whole picture signal for a few percent of a full decode.
 """
 from __future__ import annotations
 
@@ -21,11 +25,11 @@ import ffmpeg
 import numpy as np
 
 from detectors.decode import PipeDecoder
+from detectors.errors import MediaError
 from detectors.series import Series, bins_for
 
-BLOCK_FRAMES = 256
-CUT_CONTRAST = 3.0     # a cut's difference against the median of the few differences before it
-CUT_HISTORY = 4
+KEYFRAME_LEAD = 10.0   # seconds before a chunk to look for the key frame preceding it
+CUT_PACKET_CONTRAST = 3.0  # a cut's packet against the median packet of its group of pictures
 
 
 @dataclass
@@ -34,55 +38,77 @@ class VisualFeatures:
     cuts: list[float] = field(default_factory=list)
 
 
-def frame_changes(frames: np.ndarray, previous: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mean absolute difference of each grey frame from the one before it, and the last frame
-    (blurred) to carry into the next block. A frame with no predecessor gets NaN."""
-    changes = np.full(len(frames), np.nan)
-    for i, frame in enumerate(frames):
-        smooth = cv2.GaussianBlur(frame, (3, 3), 0)
-        if previous is not None:
-            changes[i] = cv2.mean(cv2.absdiff(smooth, previous))[0]
-        previous = smooth
-    return changes, previous
+def packet_scan(path: str, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Presentation time, size and key flag of every video packet from ``start`` to ``end``."""
+    try:
+        info = ffmpeg.probe(path, select_streams="v:0", show_packets=None, show_entries="packet=pts_time,size,flags",
+                            read_intervals=f"{max(0.0, start)}%{end}")
+    except ffmpeg.Error as err:
+        last = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        raise MediaError(f"could not read the video packets of {path}: {last[-1] if last else 'ffprobe failed'}") from None
+    rows = [(float(p["pts_time"]), int(p["size"]), "K" in p.get("flags", ""))
+            for p in info.get("packets", []) if p.get("pts_time") not in (None, "N/A")]
+    if not rows:
+        return np.zeros(0), np.zeros(0), np.zeros(0, bool)
+    times, sizes, keys = (np.asarray(column) for column in zip(*rows))
+    inside = (times >= start) & (times < end)
+    return times[inside], sizes[inside].astype(float), keys[inside].astype(bool)
 
 
-def visual_features(path: str, start: float, end: float, hop: float, fps: float = 4.0, width: int = 64,
-                    height: int = 36, cut_threshold: float = 20.0, warnings: list[str] | None = None) -> VisualFeatures:
-    n_bins = bins_for(end - start, hop)
-    # Start a few samples early so the first frames of the chunk have predecessors (and a history
-    # for the cut test) exactly as they would in one pass over the whole recording.
-    lead = min(start, (CUT_HISTORY + 1) / fps)
-    seek = start - lead
-    source = ffmpeg.input(path, ss=seek, t=end - seek)
-    node = (source["v:0"]
-            .filter("fps", fps=fps)
+def key_frames(path: str, start: float, end: float, width: int, height: int) -> np.ndarray:
+    """Grey, shrunk key frames from ``start`` to ``end``, in order (only key frames are decoded)."""
+    node = (ffmpeg.input(path, ss=start, t=end - start, skip_frame="nokey")["v:0"]
             .filter("scale", width, height, flags="area")
-            .output("pipe:", format="rawvideo", pix_fmt="gray"))
-    decoder = PipeDecoder(node, f"video of {path}")
+            .output("pipe:", format="rawvideo", pix_fmt="gray", fps_mode="passthrough"))
+    blocks = [np.frombuffer(b, np.uint8) for b in PipeDecoder(node, f"video of {path}").blocks(width * height * 256)]
+    data = np.concatenate(blocks) if blocks else np.zeros(0, np.uint8)
+    count = len(data) // (width * height)
+    return data[:count * width * height].reshape(count, height, width)
+
+
+def frame_changes(frames: np.ndarray) -> np.ndarray:
+    """Mean absolute difference of each frame from the one before (the first: NaN), lightly
+    blurred so that encoder noise and blocking do not count as change."""
+    smooth = [cv2.GaussianBlur(f, (3, 3), 0) for f in frames]
+    changes = np.full(len(frames), np.nan)
+    for i in range(1, len(frames)):
+        changes[i] = cv2.mean(cv2.absdiff(smooth[i], smooth[i - 1]))[0]
+    return changes
+
+
+def visual_features(path: str, start: float, end: float, hop: float, width: int = 64, height: int = 36,
+                    cut_threshold: float = 20.0, warnings: list[str] | None = None) -> VisualFeatures:
+    n_bins = bins_for(end - start, hop)
+    # Look a little before and after the chunk: each cut lies between two key frames, and the
+    # chunk that holds the cut's time reports it, whichever chunk those key frames fall in.
+    lead_start, tail_end = max(0.0, start - KEYFRAME_LEAD), end + KEYFRAME_LEAD
+    times, sizes, keys = packet_scan(path, lead_start, tail_end)
+    # Motion: mean bytes of the predicted packets in each bin of [start, end).
+    bins = np.floor((times - start) / hop + 1e-9).astype(int)
+    inside = (bins >= 0) & (bins < n_bins) & ~keys
     totals, counts = np.zeros(n_bins), np.zeros(n_bins)
-    cuts: list[float] = []
-    history: list[float] = []
-    previous = None
-    index = 0
-    frame_bytes = width * height
-    for block in decoder.blocks(frame_bytes * BLOCK_FRAMES):
-        count = len(block) // frame_bytes
-        frames = np.frombuffer(block[:count * frame_bytes], np.uint8).reshape(count, height, width)
-        changes, previous = frame_changes(frames, previous)
-        times = seek + (index + np.arange(count)) / fps
-        for t, change in zip(times, changes):
-            if np.isnan(change):
-                continue
-            before = np.median(history[-CUT_HISTORY:]) if history else 0.0
-            if change > cut_threshold and change > CUT_CONTRAST * before and start <= t < end:
-                cuts.append(round(float(t), 3))
-            history.append(change)
-        bins = np.floor((times - start) / hop + 1e-9).astype(int)
-        valid = (bins >= 0) & (bins < n_bins) & ~np.isnan(changes)
-        np.add.at(totals, bins[valid], np.minimum(changes[valid], cut_threshold))
-        np.add.at(counts, bins[valid], 1)
-        index += count
-    if warnings is not None:
-        warnings.extend(decoder.warnings)
-    motion = np.divide(totals, counts, out=np.zeros(n_bins), where=counts > 0)
-    return VisualFeatures(Series("visual", start, hop, motion), cuts)
+    np.add.at(totals, bins[inside], sizes[inside])
+    np.add.at(counts, bins[inside], 1)
+    mean_bytes = np.divide(totals, counts, out=np.zeros(n_bins), where=counts > 0)
+    motion = np.log2(mean_bytes + 1.0)
+    # Cuts: key frames that differ from the one before, located by the packet burst between them.
+    key_times = times[keys]
+    frames = key_frames(path, lead_start, tail_end, width, height)
+    if len(frames) != len(key_times):
+        count = min(len(frames), len(key_times))
+        frames, key_times = frames[-count:] if count else frames[:0], key_times[-count:] if count else key_times[:0]
+    changes = frame_changes(frames)
+    cuts = []
+    for k in range(1, len(key_times)):
+        if not changes[k] > cut_threshold:
+            continue
+        between = (times > key_times[k - 1]) & (times < key_times[k]) & ~keys
+        at = key_times[k]
+        if between.any():
+            group = sizes[between]
+            largest = int(np.argmax(group))
+            if group[largest] > CUT_PACKET_CONTRAST * np.median(group):
+                at = times[between][largest]
+        if start <= at < end:
+            cuts.append(round(float(at), 3))
+    return VisualFeatures(Series("visual", start, hop, motion), sorted(cuts))

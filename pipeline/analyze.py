@@ -67,8 +67,8 @@ def analyze_chunk(path: str, chunk: Chunk, signals: list[str], config: AnalysisC
             audio = pool.submit(audio_features, path, chunk.start, chunk.end, config.hop, config.audio_rate,
                                 config.audio_track, result.warnings)
         if "visual" in signals:
-            visual = pool.submit(visual_features, path, chunk.start, chunk.end, config.hop, config.visual_fps,
-                                 config.visual_width, config.visual_height, config.cut_threshold, result.warnings)
+            visual = pool.submit(visual_features, path, chunk.start, chunk.end, config.hop, config.visual_width,
+                                 config.visual_height, config.cut_threshold, result.warnings)
         if audio is not None:
             features = audio.result()
             result.series.update(audio=features.loudness, audio_flatness=features.flatness)

@@ -26,8 +26,7 @@ class AnalysisConfig:
     chunk_seconds: float = 300.0   # length of the independently analysed chunks
     audio_rate: int = 8000         # Hz of the mono PCM ffmpeg decodes for the audio detector
     audio_track: int = 0           # which audio stream (0 = first)
-    visual_fps: float = 4.0        # frames per second sampled for the visual detector
-    visual_width: int = 64         # size of the grey frames it compares
+    visual_width: int = 64         # size of the grey key frames the visual detector compares
     visual_height: int = 36
     cut_threshold: float = 20.0    # grey-level difference (0-255) between sampled frames that is a scene cut
     signals: list[str] = field(default_factory=lambda: list(SIGNALS))
@@ -53,7 +52,7 @@ class FuseConfig:
     # (an empty chat, a still picture) does not turn one extra chatter or pixel into a huge jump.
     min_spread_chat: float = 1.0    # chatters
     min_spread_audio: float = 1.5   # dB
-    min_spread_visual: float = 1.0  # grey levels
+    min_spread_visual: float = 0.3  # log2 bytes per predicted frame (0.3: 23% more bytes)
 
     def weight(self, signal: str) -> float:
         return getattr(self, f"weight_{signal}")

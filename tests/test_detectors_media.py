@@ -50,7 +50,8 @@ def test_audio_and_visual_rise_in_the_planted_highlights(sample):
     assert np.median(audio.loudness.values[hot]) > np.median(audio.loudness.values[calm]) + 5   # dB louder
     # a roaring crowd is noise; the host's voice is harmonic
     assert np.median(audio.flatness.values[hot]) > 5 * np.median(audio.flatness.values[calm])
-    assert np.median(visual.motion.values[hot]) > 4 * np.median(visual.motion.values[calm]) + 1
+    # log2 bytes per predicted frame: the encoder spends at least 4x more on the action
+    assert np.median(visual.motion.values[hot]) > np.median(visual.motion.values[calm]) + 2
 
 
 def test_sure_events_cuts_and_pauses(sample):
