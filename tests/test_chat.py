@@ -4,7 +4,6 @@ import gzip
 import io
 import json
 
-import numpy as np
 import pytest
 
 from detectors.chat import Audience, ChatConfig, FORMATS, Message, Skipped, detect_format, read_chat
