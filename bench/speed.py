@@ -1,6 +1,7 @@
 """Analysis speed and memory: peakclip's three-signal analysis against PySceneDetect, one run.
 
     python bench/speed.py [--minutes 3] [--rounds 3] [--source FILE --chat FILE]
+    python bench/speed.py --memory 2        peak memory: 10 minutes against 2 hours
 
 Makes (or takes) a 1080p30 H.264 stream at ~6 Mbps with a 2 s GOP and AAC audio, with a matching
 chat log, then alternates, ``--rounds`` times: ``peakclip clip --no-render`` (chat, audio and
@@ -73,13 +74,37 @@ def phases(video: str, chat: str, config: Config) -> dict[str, float]:
     return out
 
 
+def memory_check(scratch: str, hours: float) -> None:
+    """Peak RSS of the analysis on a 10-minute and a ``hours``-long stream (small pictures, so the
+    long one is quick to make): memory must not grow with the length of the stream."""
+    import ffmpeg
+
+    long_path, short_path = os.path.join(scratch, "long.mp4"), os.path.join(scratch, "short.mp4")
+    seconds = hours * 3600
+    video = ffmpeg.input(f"testsrc2=s=160x90:r=30:d={seconds}", f="lavfi")
+    audio = ffmpeg.input(f"sine=f=330:d={seconds}:sample_rate=16000", f="lavfi")
+    ffmpeg.output(video, audio, long_path, vcodec="libx264", preset="ultrafast", g=60, keyint_min=60, sc_threshold=0,
+                  acodec="aac", audio_bitrate="32k").global_args("-v", "error").overwrite_output().run()
+    ffmpeg.input(long_path, t=600).output(short_path, c="copy").global_args("-v", "error").overwrite_output().run()
+    peakclip = os.path.join(REPO, ".venv", "bin", "peakclip")
+    for label, path in (("10 minutes", short_path), (f"{hours:g} hours", long_path)):
+        elapsed, rss = timed([peakclip, "clip", path, "--out", os.path.join(scratch, "out-" + label[:2]), "--no-render", "--quiet"])
+        print(f"memory: {label:10} {elapsed:7.2f} s  peak RSS {rss:5.0f} MB")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--source")
     parser.add_argument("--chat")
+    parser.add_argument("--memory", type=float, metavar="HOURS",
+                        help="instead: peak memory on a 10-minute and a HOURS-long (small-picture) stream")
     args = parser.parse_args()
+    if args.memory:
+        with tempfile.TemporaryDirectory() as scratch:
+            memory_check(scratch, args.memory)
+        return 0
     scenedetect = scenedetect_command()
     with tempfile.TemporaryDirectory() as scratch:
         video, chat = args.source, args.chat
