@@ -54,6 +54,28 @@ def timed(args: list[str]) -> tuple[float, float]:
         return elapsed, int(report.read().strip().splitlines()[-1]) / 1024
 
 
+def compare_cuts(video: str, scenedetect: str, scratch: str, peakclip_manifest: str) -> str:
+    """How many of PySceneDetect's cuts peakclip also reports within 1 s: all of them, and the
+    isolated ones (no other cut within 3 s; in a fast montage peakclip reports one per GOP)."""
+    import csv
+    import json
+
+    subprocess.run([scenedetect, "-q", "-i", video, "-o", scratch, "detect-content", "list-scenes"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    table = next(os.path.join(scratch, n) for n in os.listdir(scratch) if n.endswith("-Scenes.csv"))
+    with open(table, newline="") as handle:
+        rows = list(csv.reader(handle))
+    header = next(i for i, row in enumerate(rows) if "Start Time (seconds)" in row)
+    column = rows[header].index("Start Time (seconds)")
+    theirs = [float(row[column]) for row in rows[header + 2:] if len(row) > column]   # scene 1 starts at 0
+    with open(peakclip_manifest, encoding="utf-8") as handle:
+        ours = json.load(handle)["events"]["cuts"]
+    isolated = [t for t in theirs if not any(0 < abs(t - u) < 3 for u in theirs)]
+    hit = lambda cuts: sum(1 for t in cuts if any(abs(t - u) <= 1.0 for u in ours))  # noqa: E731
+    return (f"cuts: PySceneDetect {len(theirs)}, peakclip {len(ours)}; within 1 s: {hit(theirs)}/{len(theirs)} of all, "
+            f"{hit(isolated)}/{len(isolated)} of the isolated ones")
+
+
 def phases(video: str, chat: str, config: Config) -> dict[str, float]:
     info = probe(video)
     a = config.analysis
@@ -122,6 +144,7 @@ def main() -> int:
             runs["peakclip"].append(timed(peakclip))
             runs["PySceneDetect"].append(timed(others))
         split = phases(video, chat, Config()) if chat else {}
+        cuts = compare_cuts(video, scenedetect, scratch, os.path.join(scratch, "out", "manifest.json"))
     medians = {name: statistics.median(t for t, _ in values) for name, values in runs.items()}
     rss = {name: max(m for _, m in values) for name, values in runs.items()}
     print(f"source: {info.width}x{info.height} {info.fps:g} fps, {info.duration:.0f} s, {bitrate:.1f} Mbit/s; "
@@ -132,6 +155,7 @@ def main() -> int:
     print(f"PySceneDetect / peakclip: {medians['PySceneDetect'] / medians['peakclip']:.2f}x")
     for name, seconds in split.items():
         print(f"  phase {name:20} {seconds:6.2f} s")
+    print(cuts)
     return 0
 
 

@@ -15,7 +15,7 @@ SCHEMA = "peakclip/manifest@1"
 
 
 def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages: list[Stage],
-                   clips: list[Clip], warnings: list[str], rules_version: str) -> dict:
+                   clips: list[Clip], warnings: list[str], rules_version: str, cuts: list[float]) -> dict:
     return {
         "schema": SCHEMA,
         "source": {"path": source.path, "duration": round(source.duration, 3),
@@ -25,6 +25,7 @@ def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages:
         "stages": [{"index": s.index, "start": s.start, "end": s.end} for s in stages],
         "rules": {"version": rules_version},
         "clips": [clip.to_dict() for clip in clips],
+        "events": {"cuts": cuts},
         "warnings": warnings,
     }
 

@@ -35,16 +35,17 @@ class Ranking:
     clips: list[Clip]
     warnings: list[str] = field(default_factory=list)
     rules_version: str = ""
+    cuts: list[float] = field(default_factory=list)   # scene cuts the visual detector found
 
     def to_dict(self) -> dict:
         return {"probe": self.probe.to_dict(), "chat": self.chat, "signals": self.signals,
                 "stages": [vars(s) for s in self.stages], "clips": [c.to_dict() for c in self.clips],
-                "warnings": self.warnings, "rules_version": self.rules_version}
+                "warnings": self.warnings, "rules_version": self.rules_version, "cuts": self.cuts}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Ranking":
         return cls(Probe.from_dict(data["probe"]), data["chat"], data["signals"], [Stage(**s) for s in data["stages"]],
-                   [Clip(**c) for c in data["clips"]], data["warnings"], data["rules_version"])
+                   [Clip(**c) for c in data["clips"]], data["warnings"], data["rules_version"], data["cuts"])
 
 
 def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
@@ -88,7 +89,7 @@ def rank(analysis: Analysis, config: Config) -> Ranking:
         add_commerce(spans, analysis.chat, config.chat.lag)
     clips = tag_spans(spans, stages, os.path.basename(analysis.probe.path), rules)
     return Ranking(analysis.probe, analysis.chat.summary() if analysis.chat else None, list(analysis.signals),
-                   stages, clips, warnings, rules.version)
+                   stages, clips, warnings, rules.version, list(analysis.events.get("cuts", [])))
 
 
 def clips_to_render(ranking: Ranking, config: Config) -> list[Clip]:
@@ -118,7 +119,7 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
             clip.span = {"start": clip.start, "end": clip.end}
             clip.start, clip.end = result.cut
     manifest = build_manifest(ranking.probe, ranking.chat, ranking.signals, ranking.stages, ranking.clips, warnings,
-                              ranking.rules_version)
+                              ranking.rules_version, ranking.cuts)
     write_json_atomic(os.path.join(out_dir, "manifest.json"), manifest)
     return manifest
 

@@ -33,6 +33,9 @@ def test_analysis_ranks_the_planted_highlights_first(sample, tmp_path):
         assert 15 <= c["end"] - c["start"] <= 60 + 1e-6
         assert c["file"] is None and c["tier"] in "SABC" and 1 <= c["stage"] <= 3
         assert set(c["signals"]) == {"chat", "audio", "visual", "orders", "paid"}
+    # scene cuts are reported: the camera switch is one, found within half a second
+    switch = [d for d in sample["truth"]["distractors"] if d["kind"] == "camera"][0]
+    assert any(abs(t - switch["start"]) < 0.5 for t in manifest["events"]["cuts"])
     # the spammer's burst of messages from one account is not a highlight: no clip peaks there
     spam = [d for d in sample["truth"]["distractors"] if d["kind"] == "spam"][0]
     assert not any(spam["start"] <= c["peak"] <= spam["end"] + 10 for c in manifest["clips"])
