@@ -95,8 +95,9 @@ def visual_features(path: str, start: float, end: float, hop: float, width: int 
     key_times = times[keys]
     frames = key_frames(path, lead_start, tail_end, width, height)
     if len(frames) != len(key_times):
+        # Should not happen (both list the key frames of the same range); keep the latest that pair up.
         count = min(len(frames), len(key_times))
-        frames, key_times = frames[-count:] if count else frames[:0], key_times[-count:] if count else key_times[:0]
+        frames, key_times = frames[len(frames) - count:], key_times[len(key_times) - count:]
     changes = frame_changes(frames)
     cuts = []
     for k in range(1, len(key_times)):

@@ -58,8 +58,13 @@ class JobTask(Task):
                 pass  # the broker is gone too; the redelivered task will try again
 
 
-def config_of(record: dict) -> Config:
-    return Config.from_dict(json.loads(record["config"]))
+def live_job(store: Jobs, job_id: str, ended: tuple[str, ...] = ("failure",)) -> tuple[dict, Config] | None:
+    """The job's record and config, or None when it is in one of the ``ended`` states (a late or
+    redelivered task then has nothing to do)."""
+    record = store.get(job_id)
+    if record["state"] in ended:
+        return None
+    return record, Config.from_dict(json.loads(record["config"]))
 
 
 @contextmanager
@@ -80,10 +85,10 @@ def job_step(task: Task, job_id: str, what: str):
 @app.task(name="peakclip.start", base=JobTask, bind=True)
 def start(self, job_id: str) -> None:
     with job_step(self, job_id, "plan") as store:
-        record = store.get(job_id)
-        if record["state"] in ("success", "failure"):
+        job = live_job(store, job_id, ended=("success", "failure"))
+        if job is None:
             return
-        config = config_of(record)
+        record, config = job
         store.set_state(job_id, "running")
         check_output_dir(record["out"])
         plan = plan_analysis(record["input"], record.get("chat") or None, config)
@@ -102,10 +107,10 @@ def analyze(self, job_id: str, index: int) -> None:
     with job_step(self, job_id, f"analyze chunk {index}") as store:
         if store.has_item(job_id, "chunks", str(index)):
             return  # done before (a redelivered task): count it once
-        record = store.get(job_id)
-        if record["state"] == "failure":
+        job = live_job(store, job_id)
+        if job is None:
             return
-        config = config_of(record)
+        _, config = job
         plan = Plan.from_dict(store.load(job_id, "plan"))
         chunk: Chunk = plan.chunks[index]
         result = analyze_chunk(plan.path, chunk, plan.media, config.analysis)
@@ -115,10 +120,10 @@ def analyze(self, job_id: str, index: int) -> None:
 @app.task(name="peakclip.rank", base=JobTask, bind=True, max_retries=60)
 def rank_job(self, job_id: str) -> None:
     with job_step(self, job_id, "rank") as store:
-        record = store.get(job_id)
-        if record["state"] == "failure":
+        job = live_job(store, job_id)
+        if job is None:
             return
-        config = config_of(record)
+        _, config = job
         plan = Plan.from_dict(store.load(job_id, "plan"))
         chunks = store.items(job_id, "chunks")
         if len(chunks) < len(plan.chunks):
@@ -147,10 +152,10 @@ def render(self, job_id: str, clip_id: str) -> None:
     with job_step(self, job_id, f"render {clip_id}") as store:
         if store.has_item(job_id, "renders", clip_id):
             return
-        record = store.get(job_id)
-        if record["state"] == "failure":
+        job = live_job(store, job_id)
+        if job is None:
             return
-        config = config_of(record)
+        record, config = job
         ranking = Ranking.from_dict(store.load(job_id, "ranking"))
         clip = next(c for c in ranking.clips if c.id == clip_id)
         result = render_clip(ranking.probe, clip, record["out"], config.render)
@@ -160,10 +165,10 @@ def render(self, job_id: str, clip_id: str) -> None:
 @app.task(name="peakclip.finalize", base=JobTask, bind=True, max_retries=60)
 def finalize(self, job_id: str) -> None:
     with job_step(self, job_id, "finalize") as store:
-        record = store.get(job_id)
-        if record["state"] in ("success", "failure"):
+        job = live_job(store, job_id, ended=("success", "failure"))
+        if job is None:
             return
-        config = config_of(record)
+        record, config = job
         ranking = Ranking.from_dict(store.load(job_id, "ranking"))
         renders = store.items(job_id, "renders")
         if len(renders) < int(record.get("render_total", 0)):
