@@ -15,6 +15,7 @@ Files appear only when complete (temporary name, then rename); a failed render l
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -109,8 +110,9 @@ def crop_track(source: Probe, start: float, length: float, smooth: float) -> lis
     return [(round(i / CROP_TRACK_FPS, 3), float(x)) for i, x in enumerate(path)]
 
 
+@functools.lru_cache(maxsize=1)
 def find_font() -> str | None:
-    """A system font that covers Chinese as well as Latin text (fontconfig)."""
+    """A system font that covers Chinese as well as Latin text (fontconfig); asked once."""
     try:
         out = subprocess.run(["fc-match", "--format=%{file}", "sans-serif:lang=zh-cn"], capture_output=True,
                              text=True, timeout=10)

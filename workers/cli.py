@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -144,23 +145,19 @@ def print_status(current: dict) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    import json as json_module
-
     from pipeline.config import load_config
     from workers.queue import status, wait
 
     config = load_config(args.config)
     current = wait(args.job_id, args.timeout, config=config) if args.wait else status(args.job_id, config)
     if args.json:
-        print(json_module.dumps(current))
+        print(json.dumps(current))
     else:
         print_status(current)
     return {"success": 0, "failure": EXIT_PARTIAL}.get(current["state"], 0 if not args.wait else 3)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import os as os_module
-
     from workers.app import QUEUES
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
@@ -168,7 +165,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if unknown or not queues:
         raise UserError(f"--queues takes a comma list of {', '.join(QUEUES)} (got {args.queues!r})")
     if args.config:
-        os_module.environ["PEAKCLIP_CONFIG"] = args.config  # the app reads it when it is built
+        os.environ["PEAKCLIP_CONFIG"] = args.config  # the app reads it when it is built
     from pipeline.config import load_config
     from workers.jobs import connect
 
@@ -234,12 +231,10 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_tiers(args: argparse.Namespace) -> int:
-    import json as json_module
-
     store, clip_ids = tier_state(args.target, args.config)
     states = store.clips() if clip_ids is None else [store.clip(c) for c in clip_ids]
     if args.json:
-        print(json_module.dumps([{k: s[k] for k in ("id", "pool", "tier", "stage", "history")} for s in states]))
+        print(json.dumps([{k: s[k] for k in ("id", "pool", "tier", "stage", "history")} for s in states]))
         return 0
     print(f"{'clip':12} {'stage':>5} {'tier':>4}  {'pool':8} {'status':8} {'impr.':>8} {'moves'}")
     for s in states:
