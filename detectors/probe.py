@@ -4,6 +4,7 @@ Reads container headers through ``ffmpeg.probe`` (ffprobe); decodes nothing.
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -94,3 +95,20 @@ def probe(path: str) -> Probe:
         result.audio_codec = a.get("codec_name")
         result.audio_rate = int(a.get("sample_rate") or 0)
     return result
+
+
+@functools.lru_cache(maxsize=64)
+def clock_origin(path: str) -> float:
+    """The container's timestamp of the recording's start (``format.start_time``).
+
+    ffprobe reports packet times on the container's clock, while ffmpeg's ``-ss`` counts from the
+    recording's start; an MPEG-TS recording often starts at 1.4 s, or hours in when a live clock
+    carried on. Subtracting this puts packet times on the same clock as everything else."""
+    try:
+        info = ffmpeg.probe(path, show_entries="format=start_time")
+    except ffmpeg.Error:
+        return 0.0
+    try:
+        return float(info.get("format", {}).get("start_time") or 0.0)
+    except ValueError:
+        return 0.0

@@ -26,6 +26,7 @@ import numpy as np
 
 from detectors.decode import PipeDecoder
 from detectors.errors import MediaError
+from detectors.probe import clock_origin
 from detectors.series import Series, bins_for
 
 KEYFRAME_LEAD = 10.0   # seconds before a chunk to look for the key frame preceding it
@@ -39,10 +40,12 @@ class VisualFeatures:
 
 
 def packet_scan(path: str, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Presentation time, size and key flag of every video packet from ``start`` to ``end``."""
+    """Presentation time (from the recording's start), size and key flag of every video packet
+    from ``start`` to ``end``."""
+    origin = clock_origin(path)
     try:
         info = ffmpeg.probe(path, select_streams="v:0", show_packets=None, show_entries="packet=pts_time,size,flags",
-                            read_intervals=f"{max(0.0, start)}%{end}")
+                            read_intervals=f"{origin + max(0.0, start)}%{origin + end}")
     except ffmpeg.Error as err:
         last = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
         raise MediaError(f"could not read the video packets of {path}: {last[-1] if last else 'ffprobe failed'}") from None
@@ -51,6 +54,7 @@ def packet_scan(path: str, start: float, end: float) -> tuple[np.ndarray, np.nda
     if not rows:
         return np.zeros(0), np.zeros(0), np.zeros(0, bool)
     times, sizes, keys = (np.asarray(column) for column in zip(*rows))
+    times = times - origin
     inside = (times >= start) & (times < end)
     return times[inside], sizes[inside].astype(float), keys[inside].astype(bool)
 
@@ -58,8 +62,8 @@ def packet_scan(path: str, start: float, end: float) -> tuple[np.ndarray, np.nda
 def key_frames(path: str, start: float, end: float, width: int, height: int) -> np.ndarray:
     """Grey, shrunk key frames from ``start`` to ``end``, in order (only key frames are decoded)."""
     node = (ffmpeg.input(path, ss=start, t=end - start, skip_frame="nokey")["v:0"]
-            .filter("scale", width, height, flags="area")
-            .output("pipe:", format="rawvideo", pix_fmt="gray", fps_mode="passthrough"))
+            .output("pipe:", vf=f"scale={width}:{height}:flags=area", format="rawvideo", pix_fmt="gray",
+                    fps_mode="passthrough"))
     blocks = [np.frombuffer(b, np.uint8) for b in PipeDecoder(node, f"video of {path}").blocks(width * height * 256)]
     data = np.concatenate(blocks) if blocks else np.zeros(0, np.uint8)
     count = len(data) // (width * height)

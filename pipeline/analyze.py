@@ -6,7 +6,8 @@ only after merging, over the whole stream, so results do not depend on where chu
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import os
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -113,8 +114,10 @@ class Plan:
                    [Chunk(**c) for c in data["chunks"]], data["media"], data["warnings"])
 
 
-def plan_analysis(path: str, chat_path: str | None, config: Config) -> Plan:
-    """Probe the recording, check the chat log is one, and cut the work into chunks."""
+def plan_analysis(path: str, chat_path: str | None, config: Config, parallel: int = 1) -> Plan:
+    """Probe the recording, check the chat log is one, and cut the work into chunks: at most
+    ``analysis.chunk_seconds`` long, and short enough that ``parallel`` of them run side by side
+    (never shorter than ``analysis.min_chunk_seconds``: each chunk decodes a little context)."""
     source = probe(path)
     a = config.analysis
     media, warnings = media_signals(source, a.signals)
@@ -123,7 +126,8 @@ def plan_analysis(path: str, chat_path: str | None, config: Config) -> Plan:
     if not media and not (chat_path and "chat" in a.signals):
         raise UserError(f"none of the signals {','.join(a.signals)} can be measured on {path}"
                         + ("" if chat_path else " (no --chat log given)"))
-    chunks = plan_chunks(source.duration, a.chunk_seconds, a.hop) if media else []
+    length = min(a.chunk_seconds, max(a.min_chunk_seconds, source.duration / max(1, parallel)))
+    chunks = plan_chunks(source.duration, length, a.hop) if media else []
     return Plan(path, chat_path, source, chunks, media, warnings)
 
 
@@ -146,15 +150,19 @@ def assemble(plan: Plan, results: list[ChunkResult], chat: ChatLog | None, confi
 
 def analyze(path: str, chat_path: str | None, config: Config,
             progress: Callable[[int, int], None] | None = None) -> Analysis:
-    """The whole analysis in this process: chunks one after another, then assembled."""
-    plan = plan_analysis(path, chat_path, config)
+    """The whole analysis in this process: ``analysis.workers`` chunks at a time (default one per
+    core; the decoding runs in ffmpeg processes, so threads are enough), then assembled."""
+    parallel = config.analysis.workers or os.cpu_count() or 1
+    plan = plan_analysis(path, chat_path, config, parallel)
     # The chat log is read before any decoding: a bad log should fail in a second, not after an hour.
     chat = read_plan_chat(plan, config)
     results = []
     if progress:
         progress(0, len(plan.chunks))
-    for done, chunk in enumerate(plan.chunks, start=1):
-        results.append(analyze_chunk(path, chunk, plan.media, config.analysis))
-        if progress:
-            progress(done, len(plan.chunks))
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        pending = [pool.submit(analyze_chunk, path, chunk, plan.media, config.analysis) for chunk in plan.chunks]
+        for done, future in enumerate(as_completed(pending), start=1):
+            results.append(future.result())
+            if progress:
+                progress(done, len(plan.chunks))
     return assemble(plan, results, chat, config)

@@ -23,7 +23,11 @@ FILLS = ("blur", "crop")
 @dataclass
 class AnalysisConfig:
     hop: float = 0.5               # seconds per bin of every series
-    chunk_seconds: float = 300.0   # length of the independently analysed chunks
+    chunk_seconds: float = 300.0   # longest independently analysed chunk
+    # A short stream is cut into chunks of at least this length so the CLI can use every core
+    # (each chunk decodes ~20 s of key-frame context, so shorter chunks would waste it).
+    min_chunk_seconds: float = 60.0
+    workers: int = 0               # chunks analysed side by side by `peakclip clip` (0: one per core)
     audio_rate: int = 8000         # Hz of the mono PCM ffmpeg decodes for the audio detector
     audio_track: int = 0           # which audio stream (0 = first)
     visual_width: int = 64         # size of the grey key frames the visual detector compares
@@ -179,8 +183,9 @@ class Config:
             raise UserError("--min-len and --max-len must be positive")
         if s.min_len > s.max_len:
             raise UserError(f"--min-len ({s.min_len:g}) is longer than --max-len ({s.max_len:g})")
-        if a.hop <= 0 or a.chunk_seconds <= 0:
-            raise UserError("analysis.hop and analysis.chunk_seconds must be positive")
+        if a.hop <= 0 or a.chunk_seconds <= 0 or a.min_chunk_seconds <= 0 or a.workers < 0:
+            raise UserError("analysis.hop, analysis.chunk_seconds and analysis.min_chunk_seconds must be positive, "
+                            "analysis.workers 0 or more")
         unknown = [x for x in a.signals if x not in SIGNALS]
         if unknown or not a.signals:
             raise UserError(f"--signals takes a comma list of {', '.join(SIGNALS)} (got {','.join(a.signals) or 'nothing'})")

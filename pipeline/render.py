@@ -32,6 +32,7 @@ from scipy.ndimage import median_filter, uniform_filter1d
 
 from detectors.decode import PipeDecoder
 from detectors.probe import Probe
+from detectors.visual import packet_scan
 from pipeline.config import RenderConfig
 from pipeline.tag import Clip
 
@@ -123,10 +124,8 @@ def find_font() -> str | None:
 
 def key_frames(path: str, start: float, end: float) -> list[float]:
     """Times of the video key frames around ``[start, end]`` (packet flags; nothing decoded)."""
-    info = ffmpeg.probe(path, select_streams="v:0", show_packets=None, show_entries="packet=pts_time,flags",
-                        read_intervals=f"{max(0.0, start - 30)}%{end + 30}")
-    return sorted(float(p["pts_time"]) for p in info.get("packets", [])
-                  if "K" in p.get("flags", "") and p.get("pts_time") not in (None, "N/A"))
+    times, _, keys = packet_scan(path, max(0.0, start - 30), end + 30)
+    return sorted(times[keys].tolist())
 
 
 # ---- the graph -----------------------------------------------------------------------------

@@ -81,3 +81,42 @@ def test_chunked_analysis_equals_one_pass(sample):
     assert np.allclose(whole.series["audio_flatness"].values, parts.series["audio_flatness"].values, atol=0.01)
     assert np.allclose(whole.series["visual"].values, parts.series["visual"].values, atol=1e-6)
     assert whole.events["cuts"] == parts.events["cuts"]
+
+
+def test_audio_levels_and_flatness_match_librosa():
+    """The audio detector's numpy RMS level and spectral flatness are librosa's, frame for frame."""
+    import librosa
+
+    from detectors.audio import bin_flatness, frame_db
+
+    rng = np.random.default_rng(3)
+    t = np.arange(8000 * 3 + 1234) / 8000
+    samples = np.concatenate([0.3 * np.sin(2 * np.pi * 440 * t[:12000]), rng.normal(0, 0.1, len(t) - 12000)])
+    samples = samples.astype(np.float32)
+    padded = np.concatenate([samples, np.zeros(-len(samples) % 4000, np.float32)])
+    rms = librosa.feature.rms(y=padded, frame_length=4000, hop_length=4000, center=False)[0]
+    expected = np.maximum(librosa.amplitude_to_db(rms, ref=1.0, amin=1e-5, top_db=None), -100.0)
+    np.testing.assert_allclose(frame_db(samples, 4000), expected, atol=1e-3)
+    pieces = padded.reshape(-1, 4000)[:, :15 * 256].reshape(-1, 256)
+    power = np.abs(np.fft.rfft(pieces * np.hanning(256), axis=1)) ** 2
+    flat = librosa.feature.spectral_flatness(S=power.T, power=1.0)[0]
+    np.testing.assert_allclose(bin_flatness(samples, 4000), np.median(flat.reshape(-1, 15), axis=1), rtol=1e-4)
+    # and the two kinds of sound are told apart: a tone is far less flat than noise
+    assert bin_flatness(samples, 4000)[0] < 0.01 < 0.2 < bin_flatness(samples, 4000)[-1]
+
+
+@pytest.mark.parametrize("container", ["ts", "mkv", "flv"])
+def test_cuts_are_on_the_recordings_own_clock_in_every_container(sample, tmp_path, container):
+    """An MPEG-TS recording's clock starts at ~1.4 s (FLV's at a few ms): cuts and motion are
+    still timed from the start of the recording, as in the MP4, and chunking does not move them."""
+    import subprocess
+
+    remuxed = str(tmp_path / f"stream.{container}")
+    subprocess.run(["ffmpeg", "-v", "error", "-i", sample["video"], "-c", "copy", remuxed], check=True)
+    reference = visual_features(sample["video"], 0.0, 150.0, 0.5)
+    whole = visual_features(remuxed, 0.0, 150.0, 0.5)
+    parts = [visual_features(remuxed, a, b, 0.5) for a, b in ((0.0, 50.0), (50.0, 100.0), (100.0, 150.0))]
+    assert len(reference.cuts) >= 3
+    np.testing.assert_allclose(whole.cuts, reference.cuts, atol=0.1)
+    assert [t for p in parts for t in p.cuts] == whole.cuts
+    assert np.corrcoef(whole.motion.values, reference.motion.values)[0, 1] > 0.95
