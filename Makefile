@@ -21,7 +21,8 @@ demo: setup
 	$(BIN)/peakclip clip $(SAMPLE)/stream.mp4 --chat $(SAMPLE)/chat.json --out out/demo
 
 test: setup
-	.ci/install-system-deps redis-server nginx libnginx-mod-rtmp   # real Redis and a real RTMP recording server
+	# real Redis, a real RTMP recording server, and headless Chromium to open the review report
+	.ci/install-system-deps redis-server nginx libnginx-mod-rtmp chromium chromium-driver
 	$(BIN)/pytest
 
 clean:

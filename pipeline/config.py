@@ -18,6 +18,7 @@ from detectors.errors import UserError
 SIGNALS = ("chat", "audio", "visual")
 FORMATS = ("vertical", "portrait", "square", "horizontal", "source")
 FILLS = ("blur", "crop")
+EXPORT_FORMATS = ("edl", "otio", "fcpxml")
 
 
 @dataclass
@@ -115,6 +116,12 @@ class RenderConfig:
 
 
 @dataclass
+class OutputConfig:
+    report: bool = True            # DIR/report.html: the review page (timeline, a card per clip)
+    exports: list[str] = field(default_factory=list)  # timelines for an editor: edl, otio, fcpxml
+
+
+@dataclass
 class QueueConfig:
     broker_url: str = "redis://127.0.0.1:6379/0"      # also PEAKCLIP_BROKER_URL
     result_backend: str = "redis://127.0.0.1:6379/1"  # also PEAKCLIP_RESULT_BACKEND; job records live here too
@@ -150,6 +157,7 @@ class Config:
     select: SelectConfig = field(default_factory=SelectConfig)
     tag: TagConfig = field(default_factory=TagConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
 
@@ -205,6 +213,9 @@ class Config:
             raise UserError(f"font file not found: {r.font}")
         if r.jobs < 0:
             raise UserError("--jobs must be 0 (automatic) or more")
+        bad = [x for x in self.output.exports if x not in EXPORT_FORMATS]
+        if bad:
+            raise UserError(f"--export takes a comma list of {', '.join(EXPORT_FORMATS)} (got {','.join(bad)})")
 
 
 def _convert(default: Any, value: Any, name: str, origin: str) -> Any:

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 
 from detectors.errors import UserError
-
 from detectors.probe import Probe
 from pipeline.stages import Stage
 from pipeline.tag import Clip
@@ -44,17 +43,25 @@ def read_json(path: str, missing: str) -> dict:
     return data
 
 
-def write_json_atomic(path: str, data: dict) -> None:
+def partial_name(path: str) -> str:
+    """A unique hidden name beside ``path`` to write to before renaming onto it."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
+
+
+def write_atomic(path: str, text: str) -> None:
     """Write to a temporary file in the same folder, then rename: readers never see half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, partial = tempfile.mkstemp(prefix=".manifest-", suffix=".partial", dir=folder)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    partial = partial_name(path)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, ensure_ascii=False)
-            out.write("\n")
+        with open(partial, "x", encoding="utf-8") as out:   # the usual permissions (umask), unlike mkstemp's 0600
+            out.write(text)
         os.replace(partial, path)
     except BaseException:
         if os.path.exists(partial):
             os.remove(partial)
         raise
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -17,8 +17,10 @@ from detectors.probe import Probe
 from pipeline.analyze import Analysis, analyze
 from pipeline.config import Config
 from pipeline.fuse import fuse
-from pipeline.manifest import build_manifest, write_json_atomic
+from pipeline.export import write_exports
+from pipeline.manifest import build_manifest, write_atomic, write_json_atomic
 from pipeline.render import Rendered, render_clips
+from pipeline.report import build_report, timeline_of
 from pipeline.select import Span, select_spans
 from pipeline.rules import load_rules
 from pipeline.stages import Stage, auto_stages, equal_stages, explicit_stages
@@ -36,16 +38,19 @@ class Ranking:
     warnings: list[str] = field(default_factory=list)
     rules_version: str = ""
     cuts: list[float] = field(default_factory=list)   # scene cuts the visual detector found
+    timeline: dict | None = None   # what the report plots (report.timeline_of)
 
     def to_dict(self) -> dict:
         return {"probe": self.probe.to_dict(), "chat": self.chat, "signals": self.signals,
                 "stages": [vars(s) for s in self.stages], "clips": [c.to_dict() for c in self.clips],
-                "warnings": self.warnings, "rules_version": self.rules_version, "cuts": self.cuts}
+                "warnings": self.warnings, "rules_version": self.rules_version, "cuts": self.cuts,
+                "timeline": self.timeline}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Ranking":
         return cls(Probe.from_dict(data["probe"]), data["chat"], data["signals"], [Stage(**s) for s in data["stages"]],
-                   [Clip(**c) for c in data["clips"]], data["warnings"], data["rules_version"], data["cuts"])
+                   [Clip(**c) for c in data["clips"]], data["warnings"], data["rules_version"], data["cuts"],
+                   data.get("timeline"))
 
 
 def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
@@ -89,7 +94,7 @@ def rank(analysis: Analysis, config: Config) -> Ranking:
         add_commerce(spans, analysis.chat, config.chat.lag)
     clips = tag_spans(spans, stages, os.path.basename(analysis.probe.path), rules)
     return Ranking(analysis.probe, analysis.chat.summary() if analysis.chat else None, list(analysis.signals),
-                   stages, clips, warnings, rules.version, list(analysis.events.get("cuts", [])))
+                   stages, clips, warnings, rules.version, list(analysis.events.get("cuts", [])), timeline_of(fused))
 
 
 def clips_to_render(ranking: Ranking, config: Config) -> list[Clip]:
@@ -103,7 +108,8 @@ def clips_to_render(ranking: Ranking, config: Config) -> list[Clip]:
 
 
 def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Config) -> dict:
-    """Record the renders on the clips, write ``out_dir/manifest.json``; returns the manifest."""
+    """Record the renders on the clips, write the report and the exports asked for, then
+    ``out_dir/manifest.json`` last (its presence says the job is done); returns the manifest."""
     by_id = {r.clip_id: r for r in rendered}
     warnings = list(ranking.warnings)
     for clip in ranking.clips:
@@ -120,6 +126,10 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
             clip.start, clip.end = result.cut
     manifest = build_manifest(ranking.probe, ranking.chat, ranking.signals, ranking.stages, ranking.clips, warnings,
                               ranking.rules_version, ranking.cuts)
+    manifest["exports"] = write_exports(manifest, ranking.probe.fps, out_dir, config.output.exports)
+    if config.output.report:
+        write_atomic(os.path.join(out_dir, "report.html"), build_report(manifest, ranking.timeline, out_dir))
+        manifest["report"] = "report.html"
     write_json_atomic(os.path.join(out_dir, "manifest.json"), manifest)
     return manifest
 

@@ -66,6 +66,14 @@ def test_signed_event_queues_a_job_and_its_clips_follow(setup):
     assert done["state"] == "success" and done["progress"]["analyze"] == "1/1"
     assert done["manifest"]["schema"] == "peakclip/manifest@1" and len(done["manifest"]["clips"]) == 2
     assert done["manifest_path"].startswith(str(setup["outputs"]))
+    # The review report, and the files beside it, are served under the job (nothing else is).
+    status, headers, body = service.request("GET", f"/jobs/{job_id}/report")
+    assert status == 200 and {k.lower(): v for k, v in headers.items()}["content-type"].startswith("text/html")
+    assert body.decode().count('<article class="card"') == 2
+    assert json.loads(service.request("GET", f"/jobs/{job_id}/manifest.json")[2]) == done["manifest"]
+    for path in ("../../../../etc/passwd", "%2e%2e/%2e%2e/%2e%2e/etc/passwd", "nothing.mp4"):
+        assert service.request("GET", f"/jobs/{job_id}/{path}")[0] == 404, path
+    assert service.request("GET", "/jobs/0123456789abcdef0123/report")[0] == 404
     # Performance numbers for one of its clips, signed, move it up the ladder.
     clip = done["manifest"]["clips"][0]
     metrics = {"impressions": 2500, "plays": 2000, "watch_seconds": 0.6 * 2000 * (clip["end"] - clip["start"]),

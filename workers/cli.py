@@ -63,6 +63,9 @@ def add_clip_options(parser: argparse.ArgumentParser) -> None:
                         help="with --format source: cut on key frames without re-encoding")
     parser.add_argument("--jobs", type=positive_int, metavar="N", help="clips rendered at once (default from the core count)")
     parser.add_argument("--no-render", action="store_true", help="analyse and write the manifest only")
+    parser.add_argument("--no-report", action="store_true", help="do not write DIR/report.html")
+    parser.add_argument("--export", metavar="LIST",
+                        help="also write the chosen spans as editor timelines: a comma list of edl, otio, fcpxml")
 
 
 def clip_overrides(args: argparse.Namespace) -> dict:
@@ -76,6 +79,7 @@ def clip_overrides(args: argparse.Namespace) -> dict:
         ("render", "fill"): args.fill, ("render", "title"): args.title, ("render", "watermark"): args.watermark,
         ("render", "copy"): args.copy, ("render", "jobs"): args.jobs,
         ("render", "enabled"): False if args.no_render else None,
+        ("output", "report"): False if args.no_report else None, ("output", "exports"): args.export,
     }
     overrides: dict[str, dict] = {}
     for (section, name), value in pairs.items():
@@ -119,7 +123,9 @@ def cmd_clip(args: argparse.Namespace) -> int:
                   f"stage {clip['stage']}  tier {clip['tier']}  {clip['file'] or '-'}")
         for warning in manifest["warnings"]:
             print(f"warning: {warning}", file=sys.stderr)
-        print(f"manifest: {args.out}/manifest.json")
+        if manifest.get("report"):
+            print(f"report: {os.path.join(args.out, manifest['report'])}")
+        print(f"manifest: {os.path.join(args.out, 'manifest.json')}")
     return EXIT_PARTIAL if failed else 0
 
 

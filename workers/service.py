@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from detectors.errors import UserError
@@ -44,7 +44,8 @@ EVENT_TTL = 7 * 24 * 3600
 OPTIONS = {"clips": ("select", "clips"), "min_len": ("select", "min_len"), "max_len": ("select", "max_len"),
            "signals": ("analysis", "signals"), "stages": ("tag", "stages"), "format": ("render", "formats"),
            "fill": ("render", "fill"), "title": ("render", "title"), "copy": ("render", "copy"),
-           "chat_format": ("chat", "format"), "chat_offset": ("chat", "offset"), "stream_start": ("chat", "stream_start")}
+           "chat_format": ("chat", "format"), "chat_offset": ("chat", "offset"), "stream_start": ("chat", "stream_start"),
+           "export": ("output", "exports")}
 
 
 class Refused(Exception):
@@ -79,9 +80,10 @@ def inside_root(root: str, path: str) -> str:
 def event_overrides(options: dict | None) -> dict:
     overrides: dict[str, dict] = {}
     for key, value in (options or {}).items():
-        if key == "no_render":
+        if key in ("no_render", "no_report"):
             if value:
-                overrides.setdefault("render", {})["enabled"] = False
+                section, name = ("render", "enabled") if key == "no_render" else ("output", "report")
+                overrides.setdefault(section, {})[name] = False
             continue
         if key not in OPTIONS:
             raise Refused(400, f"unknown option {key!r}")
@@ -225,14 +227,16 @@ def create_app(config: Config) -> Starlette:
         queue(Event("srs", f"{data.get('app', '')}/{stream}/{os.path.basename(path)}", stream, path))
         return PlainTextResponse("0")  # what SRS expects; anything else makes it retry
 
-    async def job(request: Request) -> Response:
-        job_id = request.path_params["job_id"]
+    def job_status(job_id: str) -> dict:
         if not re.fullmatch(r"[0-9a-f]{20}", job_id):
             raise Refused(404, "no such job")
         try:
-            current = store.status(job_id)
+            return store.status(job_id)
         except UserError:
             raise Refused(404, "no such job") from None
+
+    async def job(request: Request) -> Response:
+        current = job_status(request.path_params["job_id"])
         current.pop("active", None)
         current["manifest_path"] = current.pop("manifest")
         current["manifest"] = None
@@ -240,6 +244,23 @@ def create_app(config: Config) -> Starlette:
             with open(current["manifest_path"], encoding="utf-8") as handle:
                 current["manifest"] = json.load(handle)
         return JSONResponse(current)
+
+    async def job_file(request: Request) -> Response:
+        """The job's report (``/jobs/{id}/report``) and what it links to, relative to it: the
+        clips, thumbnails, previews and exports in the job's output folder (nothing outside it)."""
+        current = job_status(request.path_params["job_id"])
+        if current["state"] != "success" or not current.get("manifest"):
+            raise Refused(404, f"the job has no output yet (state: {current['state']})")
+        out = os.path.dirname(current["manifest"])
+        name = request.path_params["name"]
+        name = "report.html" if name == "report" else name
+        try:
+            path = inside_root(out, name)
+        except Refused:
+            raise Refused(404, "no such file") from None
+        if os.path.basename(path).startswith(".") or not os.path.isfile(path):
+            raise Refused(404, "no such file")
+        return FileResponse(path)
 
     async def clip_metrics(request: Request) -> Response:
         """Signed performance numbers for a clip: they add to its pool's counts and may move it."""
@@ -271,7 +292,8 @@ def create_app(config: Config) -> Starlette:
     routes = [Route("/hooks/stream-end", stream_end, methods=["POST"]), Route("/hooks/twitch", twitch, methods=["POST"]),
               Route("/hooks/nginx-rtmp", nginx_rtmp, methods=["POST"]), Route("/hooks/srs", srs, methods=["POST"]),
               Route("/clips/{clip_id}/metrics", clip_metrics, methods=["POST"]),
-              Route("/jobs/{job_id}", job), Route("/healthz", healthz)]
+              Route("/jobs/{job_id}", job), Route("/jobs/{job_id}/{name:path}", job_file),
+              Route("/healthz", healthz)]
     return Starlette(routes=routes, exception_handlers={Refused: refused, UserError: user_error})
 
 

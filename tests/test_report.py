@@ -1,0 +1,124 @@
+"""The review report opened in a real headless Chromium, and the editor exports read back."""
+import json
+import os
+import pathlib
+
+import pytest
+
+from conftest import REPO, run_cli
+
+pytestmark = pytest.mark.integration
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = os.environ.get("PEAKCLIP_TEST_ARTIFACTS", os.path.join(REPO, "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def job(sample, fast_config, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    result = run_cli("clip", sample["video"], "--chat", sample["chat"], "--out", str(out), "--config", fast_config,
+                     "--clips", "3", "--export", "edl,otio,fcpxml")
+    assert result.returncode == 0, result.stderr
+    with open(out / "manifest.json", encoding="utf-8") as handle:
+        return {"out": out, "manifest": json.load(handle)}
+
+
+def open_in_chromium(url: str, screenshot: str) -> dict:
+    """Load ``url`` in headless Chromium; what the page holds, and every console error."""
+    from playwright.sync_api import sync_playwright
+
+    errors = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        page.wait_for_load_state("load")
+        # Every clip's video must load its metadata (a playable H.264 file at the linked path).
+        page.wait_for_function("""() => [...document.querySelectorAll('article.card video')]
+                                    .every(v => v.readyState >= 1 || v.error)""", timeout=30000)
+        found = page.evaluate("""() => ({
+            cards: [...document.querySelectorAll('article.card')].map(card => {
+                const v = card.querySelector('video');
+                return {rank: +card.dataset.rank, video: v ? {ready: v.readyState, error: v.error && v.error.code,
+                        duration: v.duration, width: v.videoWidth, height: v.videoHeight} : null,
+                        bars: [...card.querySelectorAll('.bar')].map(b => b.dataset.signal), text: card.innerText};
+            }),
+            series: [...document.querySelectorAll('svg polyline.series')].map(p => p.dataset.signal),
+            spans: document.querySelectorAll('svg rect.span').length,
+            stages: document.querySelectorAll('svg line.stage').length,
+        })""")
+        # Play the first clip a moment: it must actually advance.
+        found["played"] = page.evaluate("""async () => {
+            const v = document.querySelector('article.card video');
+            v.muted = true; await v.play(); await new Promise(r => setTimeout(r, 700)); v.pause();
+            return v.currentTime; }""")
+        os.makedirs(os.path.dirname(screenshot), exist_ok=True)
+        page.screenshot(path=screenshot, full_page=True)
+        browser.close()
+    found["errors"] = errors
+    return found
+
+
+def test_report_opens_from_disk_with_a_playable_card_per_clip(job):
+    manifest, out = job["manifest"], job["out"]
+    assert manifest["report"] == "report.html"
+    shot = os.path.join(ARTIFACTS, "report.png")
+    page = open_in_chromium((out / "report.html").as_uri(), shot)
+    assert page["errors"] == []
+    assert sorted(c["rank"] for c in page["cards"]) == [c["rank"] for c in manifest["clips"]]
+    for card, clip in zip(sorted(page["cards"], key=lambda c: c["rank"]), manifest["clips"]):
+        video = card["video"]
+        assert video and video["error"] is None and video["ready"] >= 1
+        assert video["duration"] == pytest.approx(clip["end"] - clip["start"], abs=0.5)
+        assert (video["width"], video["height"]) == (1080, 1920)
+        assert {"chat", "audio", "visual"} <= set(card["bars"])
+        assert f"stage\n{clip['stage']}" in card["text"].replace("\t", "\n") or f"stage {clip['stage']}" in card["text"]
+        assert clip["tier"] in card["text"] and clip["pool"] in card["text"]
+    assert page["played"] > 0.2
+    assert page["series"] == ["chat", "audio", "visual", "score"]
+    assert page["spans"] == len(manifest["clips"])
+    assert page["stages"] == len(manifest["stages"]) - 1
+    assert os.path.getsize(shot) > 10000
+
+
+def test_report_is_self_contained(job):
+    text = (job["out"] / "report.html").read_text(encoding="utf-8")
+    fetched = text.replace('xmlns="http://www.w3.org/2000/svg"', "")   # a name, not a link
+    assert "<script" not in text and "http://" not in fetched and "https://" not in fetched
+    assert text.count("data:image/jpeg;base64,") == len(job["manifest"]["clips"])   # thumbnails inline
+    for clip in job["manifest"]["clips"]:
+        assert f'src="{clip["file"]}"' in text                                       # clips linked relatively
+
+
+def test_exports_read_back_with_the_same_spans(job):
+    import opentimelineio as otio
+
+    manifest, out = job["manifest"], job["out"]
+    assert manifest["exports"] == {"edl": "timeline.edl", "otio": "timeline.otio", "fcpxml": "timeline.fcpxml"}
+    expected = [(c["start"], c["end"]) for c in manifest["clips"]]
+    source_url = pathlib.Path(os.path.abspath(manifest["source"]["path"])).as_uri()
+    for name, adapter, options in (("timeline.edl", "cmx_3600", {"rate": 30}), ("timeline.otio", "otio_json", {}),
+                                   ("timeline.fcpxml", "fcpx_xml", {})):
+        timeline = otio.adapters.read_from_file(str(out / name), adapter_name=adapter, **options)
+        video = [t for t in timeline.tracks if t.kind == otio.schema.TrackKind.Video]
+        assert len(video) == 1, name
+        clips = list(video[0].find_clips())
+        got = [(c.source_range.start_time.to_seconds(), c.source_range.end_time_exclusive().to_seconds()) for c in clips]
+        assert len(got) == len(expected), name
+        for (a, b), (x, y) in zip(got, expected):
+            assert a == pytest.approx(x, abs=1 / 30 + 1e-6) and b == pytest.approx(y, abs=1 / 30 + 1e-6), name
+        assert all(c.media_reference.target_url == source_url for c in clips), name
+        if adapter != "cmx_3600":   # EDL carries pictures only; the others carry the sound too
+            assert any(t.kind == otio.schema.TrackKind.Audio for t in timeline.tracks), name
+
+
+def test_no_report_and_a_bad_export_name(sample, tmp_path):
+    result = run_cli("clip", sample["video"], "--out", str(tmp_path / "a"), "--no-render", "--no-report", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "a" / "report.html").exists()
+    assert "report" not in json.loads((tmp_path / "a" / "manifest.json").read_text())
+    result = run_cli("clip", sample["video"], "--out", str(tmp_path / "b"), "--export", "edl,avid")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "avid" in result.stderr
