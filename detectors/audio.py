@@ -8,7 +8,8 @@ Contract: ``audio_features(path, start, end, hop, rate, track)`` returns ``Audio
   harmonic. Loud and flat is a crowd; loud and tonal is music or the host;
 - ``pauses``: times (seconds) of the middle of each gap in the sound of at least 150 ms that is
   20 dB under the level around it, or near silence: places a clip can start or end without
-  cutting a word.
+  cutting a word;
+- ``until``: where the decoded sound ends: ``end``, or earlier in a recording that is cut off.
 
 Why a low rate: loudness, noisiness and pauses all show below 4 kHz, and decoding to 8 kHz mono
 is several times cheaper than full-rate stereo. ffmpeg decodes and resamples; the PCM is read in
@@ -39,6 +40,7 @@ class AudioFeatures:
     loudness: Series
     flatness: Series
     pauses: list[float] = field(default_factory=list)
+    until: float = 0.0    # where the decoded sound ends (before ``end`` when the recording is cut off)
 
 
 def whole_frames(samples: np.ndarray, frame: int) -> np.ndarray:
@@ -110,4 +112,4 @@ def audio_features(path: str, start: float, end: float, hop: float, rate: int = 
         return Series(name, start, hop, np.concatenate(parts) if parts else np.zeros(0)).fit(n_bins, fill=fill)
 
     return AudioFeatures(series("audio", levels, SILENCE_DB), series("audio_flatness", flatness, 0.0),
-                         [p for p in pauses if start <= p < end])
+                         [p for p in pauses if start <= p < end], min(end, block_start))

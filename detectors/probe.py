@@ -54,6 +54,15 @@ def _last_line(stderr: bytes | None) -> str:
     return lines[-1] if lines else "ffprobe failed"
 
 
+def looks_like_mp4(path: str) -> bool:
+    """Whether the file starts with an MP4 box (``ftyp``, or ``mdat``/``free``/``wide`` of a
+    writer that never got to the end), rather than being some other file with an .mp4 name."""
+    if is_url(path):
+        return False
+    with open(path, "rb") as handle:
+        return handle.read(8)[4:8] in (b"ftyp", b"mdat", b"free", b"wide", b"skip")
+
+
 def probe(path: str) -> Probe:
     """Describe ``path`` (a file or an http(s) URL). Raises MediaError for anything unusable."""
     if not is_url(path):
@@ -66,6 +75,13 @@ def probe(path: str) -> Probe:
     try:
         info = ffmpeg.probe(path)
     except ffmpeg.Error as err:
+        if b"moov atom not found" in (err.stderr or b"") and looks_like_mp4(path):
+            # The index an MP4 writer adds when it closes the file: a recording whose encoder
+            # crashed or was killed has the media but not the map to it.
+            raise MediaError(f"{path} is an MP4 whose index (moov atom) was never written: the recording was not "
+                             "finished (encoder crash?). Recover it with a tool such as untrunc, or record to MKV, "
+                             "FLV or MPEG-TS (readable up to a crash) and remux to MP4 afterwards "
+                             "(ffmpeg -i in.mkv -c copy out.mp4)") from None
         raise MediaError(f"not a media file ffmpeg can read: {path} ({_last_line(err.stderr)})") from None
 
     streams = info.get("streams", [])

@@ -7,6 +7,8 @@ Contract: ``visual_features(path, start, end, hop, width, height, cut_threshold)
   video packets. An encoder spends bytes on what changes between frames: motion, action, cuts;
   a still or slowly moving picture costs few. Reading packet sizes is demuxing only: nothing is
   decoded. (Doubling the bytes adds 1.)
+- ``until``: the end of the last video packet in ``[start, end)``: ``end``, or earlier in a
+  recording that is cut off;
 - ``cuts``: times of scene cuts. Only key frames are decoded (``skip_frame=nokey``), shrunk to
   ``width`` x ``height`` grey: where two consecutive key frames differ by more than
   ``cut_threshold`` grey levels the picture changed between them, and the cut is placed at the
@@ -37,6 +39,7 @@ CUT_PACKET_CONTRAST = 3.0  # a cut's packet against the median packet of its gro
 class VisualFeatures:
     motion: Series
     cuts: list[float] = field(default_factory=list)
+    until: float = 0.0    # where the video packets end (before ``end`` when the recording is cut off)
 
 
 def packet_scan(path: str, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -116,4 +119,7 @@ def visual_features(path: str, start: float, end: float, hop: float, width: int 
                 at = times[between][largest]
         if start <= at < end:
             cuts.append(round(float(at), 3))
-    return VisualFeatures(Series("visual", start, hop, motion), sorted(cuts))
+    in_chunk = times[(times >= start) & (times < end)]
+    frame = float(np.median(np.diff(np.sort(times)))) if len(times) > 1 else 0.0
+    until = min(end, float(in_chunk.max()) + frame) if len(in_chunk) else start
+    return VisualFeatures(Series("visual", start, hop, motion), sorted(cuts), until)

@@ -14,7 +14,7 @@ from typing import Callable
 from detectors.audio import audio_features
 from detectors.chat import ChatLog, detect_format, read_chat
 from detectors.chunks import Chunk, plan_chunks
-from detectors.errors import UserError
+from detectors.errors import MediaError, UserError
 from detectors.probe import Probe, probe
 from detectors.series import Series, bins_for, concat
 from detectors.visual import visual_features
@@ -27,14 +27,16 @@ class ChunkResult:
     series: dict[str, Series] = field(default_factory=dict)
     events: dict[str, list[float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    until: float = 0.0     # where the decoded media of the chunk ends (early in a cut-off recording)
 
     def to_dict(self) -> dict:
         return {"series": {k: v.to_dict() for k, v in self.series.items()}, "events": self.events,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "until": self.until}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ChunkResult":
-        return cls({k: Series.from_dict(v) for k, v in data["series"].items()}, data["events"], data["warnings"])
+        return cls({k: Series.from_dict(v) for k, v in data["series"].items()}, data["events"], data["warnings"],
+                   data["until"])
 
 
 @dataclass
@@ -74,10 +76,12 @@ def analyze_chunk(path: str, chunk: Chunk, signals: list[str], config: AnalysisC
             features = audio.result()
             result.series.update(audio=features.loudness, audio_flatness=features.flatness)
             result.events["pauses"] = features.pauses
+            result.until = max(result.until, features.until)
         if visual is not None:
             features = visual.result()
             result.series["visual"] = features.motion
             result.events["cuts"] = features.cuts
+            result.until = max(result.until, features.until)
     return result
 
 
@@ -91,6 +95,7 @@ def merge_chunks(results: list[ChunkResult], n_bins: int) -> ChunkResult:
     for name in results[0].events:
         merged.events[name] = sorted(t for r in results for t in r.events.get(name, []))
     merged.warnings = [w for r in results for w in r.warnings]
+    merged.until = max(r.until for r in results)
     return merged
 
 
@@ -135,17 +140,33 @@ def read_plan_chat(plan: Plan, config: Config) -> ChatLog | None:
     return read_chat(plan.chat_path, config.chat, config.analysis.hop, plan.probe.duration) if plan.chat_path else None
 
 
+def decoded_length(plan: Plan, merged: ChunkResult, hop: float) -> tuple[Probe, list[str]]:
+    """A recording cut off mid-stream (a crashed encoder) may still carry the full length in its
+    header; the media then ends early. The probe comes back with the length that decodes, so
+    selection and rendering stay inside it, and a warning says so."""
+    if not plan.chunks or merged.until >= plan.probe.duration - max(2.0, 4 * hop):
+        return plan.probe, []
+    if merged.until <= 0:
+        raise MediaError(f"nothing in {plan.path} decodes (the recording is damaged or cut off at its start)")
+    probe = Probe.from_dict({**plan.probe.to_dict(), "duration": round(merged.until, 3)})
+    return probe, [f"the recording stops at {merged.until:.1f} s, though its header says {plan.probe.duration:.1f} s "
+                   "(cut off?): analysed and clipped up to where it decodes"]
+
+
 def assemble(plan: Plan, results: list[ChunkResult], chat: ChatLog | None, config: Config) -> Analysis:
     """Merge chunk results (in chunk order, whatever order they finished in) and the chat."""
     a = config.analysis
     ordered = sorted(results, key=lambda r: min((s.t0 for s in r.series.values()), default=0.0))
     merged = merge_chunks(ordered, bins_for(plan.probe.duration, a.hop))
-    warnings = plan.warnings + merged.warnings + (chat.warnings() if chat else [])
-    series = dict(merged.series)
+    source, cut_off = decoded_length(plan, merged, a.hop)
+    warnings = plan.warnings + cut_off + merged.warnings + (chat.warnings() if chat else [])
+    n_bins = bins_for(source.duration, a.hop)
+    series = {name: s.fit(n_bins) for name, s in merged.series.items()}
     if chat is not None and "chat" in a.signals:
-        series["chat"] = chat.series()
+        series["chat"] = chat.series().fit(n_bins)
     signals = {name: series.pop(name) for name in a.signals if name in series}
-    return Analysis(plan.probe, signals, series, merged.events, chat, warnings)
+    events = {name: [t for t in times if t < source.duration] for name, times in merged.events.items()}
+    return Analysis(source, signals, series, events, chat, warnings)
 
 
 def analyze(path: str, chat_path: str | None, config: Config,

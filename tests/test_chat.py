@@ -242,8 +242,25 @@ def test_messy_files_skip_and_count(tmp_path):
     path.write_bytes(b'\xef\xbb\xbf{"t": 1, "user": "ann", "text": "caf\xe9"}\n'
                      b'{"t": -3, "user": "bob"}\n{"t": 500, "user": "cat"}\n{"t": 2, "user": "dan"}\n{"t": 3, "us')
     log = read_chat(str(path), ChatConfig(), HOP, 60.0)
-    assert log.messages == 2 and log.skipped == 3
-    assert "skipped 3" in log.warnings()[0] and "outside the recording" in log.warnings()[0]
+    assert (log.messages, log.skipped, log.before, log.after) == (2, 1, 1, 1)
+    assert log.summary()["outside"] == {"before": 1, "after": 1}
+    outside, skipped = log.warnings()
+    assert "2 records fall outside the recording" in outside and "1 before" in outside and "1 after" in outside
+    assert "skipped 1" in skipped and "line 5" in skipped
+
+
+def test_empty_log_and_a_log_entirely_outside_the_recording(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    log = read_chat(str(empty), ChatConfig(), HOP, 60.0)
+    assert log.format == "empty" and log.messages == 0 and not log.series().values.any()
+    assert log.warnings() == ["chat: the log is empty: the chat signal is flat"]
+    late = tmp_path / "late.jsonl"
+    late.write_text("".join(f'{{"t": {3600 + i}, "user": "u{i}", "text": "hi"}}\n' for i in range(10)))
+    log = read_chat(str(late), ChatConfig(), HOP, 60.0)
+    assert (log.messages, log.after) == (0, 10) and "none of the log's 10 records" in log.warnings()[0]
+    shifted = read_chat(str(late), ChatConfig(offset=-3590.0), HOP, 60.0)   # --chat-offset puts it right
+    assert shifted.messages == 10 and shifted.warnings() == []
 
 
 def test_not_a_chat_log(tmp_path):

@@ -18,6 +18,7 @@ from detectors.series import Series, bins_for
 
 MAX_SKIPPED_LINES_REPORTED = 5
 SNIFF_BYTES = 64 * 1024
+EMPTY = "empty"   # what detect_format calls a log with nothing in it (a stream nobody chatted in)
 
 # name -> (sniff, parse), in detection order: the most specific layouts first.
 FORMATS = {
@@ -38,8 +39,10 @@ class ChatLog:
     audience: Audience
     n_bins: int
     messages: int = 0            # records read and placed on the recording's clock
-    skipped: int = 0             # records that could not be read or fell outside the recording
+    skipped: int = 0             # records that could not be read
     skipped_lines: list[Skipped] = field(default_factory=list)
+    before: int = 0              # records timed before the recording started (pre-show chat, or a wrong clock)
+    after: int = 0               # records timed after it ended (the log ran on, or the recording was cut off)
 
     @property
     def users(self) -> int:
@@ -50,15 +53,25 @@ class ChatLog:
 
     def summary(self) -> dict:
         return {"format": self.format, "messages": self.messages, "skipped": self.skipped,
-                "users": self.users, "kinds": dict(sorted(self.audience.kinds.items())),
+                "outside": {"before": self.before, "after": self.after}, "users": self.users, "kinds": dict(sorted(self.audience.kinds.items())),
                 "dropped": {"commands": self.audience.counts["commands"], "bots": self.audience.counts["bots"]}}
 
     def warnings(self) -> list[str]:
-        if not self.skipped:
-            return []
-        shown = ", ".join(f"line {s.line} ({s.reason})" for s in self.skipped_lines)
-        more = ", ..." if self.skipped > len(self.skipped_lines) else ""
-        return [f"chat: skipped {self.skipped} record(s) it could not use: {shown}{more}"]
+        found = []
+        if self.format == EMPTY:
+            found.append("chat: the log is empty: the chat signal is flat")
+        outside = self.before + self.after
+        where = f"{self.before} before the recording starts, {self.after} after it ends"
+        if outside and not self.messages:
+            found.append(f"chat: none of the log's {outside} records falls inside the recording ({where}): "
+                         "is its clock right? (--chat-offset, --stream-start)")
+        elif outside:
+            found.append(f"chat: {outside} records fall outside the recording and are left out ({where})")
+        if self.skipped:
+            shown = ", ".join(f"line {s.line} ({s.reason})" for s in self.skipped_lines)
+            more = ", ..." if self.skipped > len(self.skipped_lines) else ""
+            found.append(f"chat: skipped {self.skipped} record(s) it could not use: {shown}{more}")
+        return found
 
 
 def detect_format(path: str) -> str:
@@ -67,6 +80,8 @@ def detect_format(path: str) -> str:
             head = text.read(SNIFF_BYTES)
         except (OSError, EOFError) as err:
             raise ChatError(f"cannot read chat log {path}: {err}") from None
+    if not head.strip():
+        return EMPTY
     for name, (sniff, _) in FORMATS.items():
         if sniff(head):
             return name
@@ -92,11 +107,13 @@ def to_recording_time(message: Message, stream_start: float | None, path: str) -
 
 def read_chat(path: str, config: ChatConfig, hop: float, duration: float | None = None) -> ChatLog:
     fmt = config.format or detect_format(path)
-    if fmt not in FORMATS:
+    if fmt not in FORMATS and fmt != EMPTY:
         raise ChatError(f"unknown chat format {fmt!r} (choose from {', '.join(FORMATS)})")
     stream_start = parse_stream_start(config.stream_start)
     audience = Audience(hop, config)
     log = ChatLog(fmt, audience, bins_for(duration, hop) if duration else 0)
+    if fmt == EMPTY:
+        return log
     parse = FORMATS[fmt][1]
 
     def skip(item: Skipped) -> None:
@@ -110,8 +127,11 @@ def read_chat(path: str, config: ChatConfig, hop: float, duration: float | None 
                 skip(item)
                 continue
             t = to_recording_time(item, stream_start, path) + config.offset
-            if t < 0 or (duration is not None and t > duration):
-                skip(Skipped(item.line, f"time {t:.1f}s is outside the recording"))
+            if t < 0:
+                log.before += 1
+                continue
+            if duration is not None and t > duration:
+                log.after += 1
                 continue
             item.t = t
             audience.add(item)
