@@ -28,6 +28,9 @@ class Probe:
     video_codec: str | None = None
     audio_codec: str | None = None
     audio_rate: int = 0
+    audio_tracks: int = 0     # how many audio streams the recording has
+    audio_track: int = 0      # which of them a job uses (analysis.audio_track, checked by the planner)
+    ends_mid_packet: bool = False  # an MPEG-TS file whose size is no whole number of packets: cut off
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,6 +101,12 @@ def probe(path: str) -> Probe:
         raise MediaError(f"cannot tell how long {path} is (no duration in its headers)")
 
     result = Probe(path=path, duration=duration, has_audio=bool(audios), has_video=bool(videos))
+    # An MPEG-TS file is a run of 188-byte packets (192 in M2TS): a file that stops part-way
+    # through one was cut off. Its length is read from its timestamps, so nothing else shows it.
+    container = info.get("format", {}).get("format_name", "")
+    if container == "mpegts" and not is_url(path):
+        size = os.path.getsize(path)
+        result.ends_mid_packet = size % 188 != 0 and size % 192 != 0
     if videos:
         v = videos[0]
         result.width, result.height = int(v.get("width", 0)), int(v.get("height", 0))
@@ -107,6 +116,7 @@ def probe(path: str) -> Probe:
         result.fps = _rate(v.get("avg_frame_rate")) or _rate(v.get("r_frame_rate")) or 30.0
         result.video_codec = v.get("codec_name")
     if audios:
+        result.audio_tracks = len(audios)
         a = audios[0]
         result.audio_codec = a.get("codec_name")
         result.audio_rate = int(a.get("sample_rate") or 0)

@@ -15,6 +15,8 @@ Contract: ``visual_features(path, start, end, hop, width, height, cut_threshold)
   largest predicted packet of that group of pictures (a cut costs the encoder a burst of intra
   blocks), or at the key frame itself when no packet stands out.
 
+The picture is the first video stream that is not an attached cover picture (ffmpeg's ``V``).
+
 Why: decoding is the cost of analysis. A live stream with a 2 s GOP has one key frame in 60, so
 this reads the whole picture signal for a few percent of a full decode.
 """
@@ -47,7 +49,7 @@ def packet_scan(path: str, start: float, end: float) -> tuple[np.ndarray, np.nda
     from ``start`` to ``end``."""
     origin = clock_origin(path)
     try:
-        info = ffmpeg.probe(path, select_streams="v:0", show_packets=None, show_entries="packet=pts_time,size,flags",
+        info = ffmpeg.probe(path, select_streams="V:0", show_packets=None, show_entries="packet=pts_time,size,flags",
                             read_intervals=f"{origin + max(0.0, start)}%{origin + end}")
     except ffmpeg.Error as err:
         last = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
@@ -64,7 +66,7 @@ def packet_scan(path: str, start: float, end: float) -> tuple[np.ndarray, np.nda
 
 def key_frames(path: str, start: float, end: float, width: int, height: int) -> np.ndarray:
     """Grey, shrunk key frames from ``start`` to ``end``, in order (only key frames are decoded)."""
-    node = (ffmpeg.input(path, ss=start, t=end - start, skip_frame="nokey")["v:0"]
+    node = (ffmpeg.input(path, ss=start, t=end - start, skip_frame="nokey")["V:0"]
             .output("pipe:", vf=f"scale={width}:{height}:flags=area", format="rawvideo", pix_fmt="gray",
                     fps_mode="passthrough"))
     blocks = [np.frombuffer(b, np.uint8) for b in PipeDecoder(node, f"video of {path}").blocks(width * height * 256)]

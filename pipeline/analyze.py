@@ -125,6 +125,10 @@ def plan_analysis(path: str, chat_path: str | None, config: Config, parallel: in
     (never shorter than ``analysis.min_chunk_seconds``: each chunk decodes a little context)."""
     source = probe(path)
     a = config.analysis
+    if source.has_audio and a.audio_track >= source.audio_tracks:
+        raise UserError(f"--audio-track {a.audio_track}: {path} has {source.audio_tracks} audio track(s), "
+                        f"numbered from 0")
+    source.audio_track = a.audio_track
     media, warnings = media_signals(source, a.signals)
     if chat_path and not config.chat.format:
         detect_format(chat_path)  # a file that is no chat log fails here, before any decoding
@@ -145,6 +149,9 @@ def decoded_length(plan: Plan, merged: ChunkResult, hop: float) -> tuple[Probe, 
     header; the media then ends early. The probe comes back with the length that decodes, so
     selection and rendering stay inside it, and a warning says so."""
     if not plan.chunks or merged.until >= plan.probe.duration - max(2.0, 4 * hop):
+        if plan.probe.ends_mid_packet:
+            return plan.probe, [f"the recording ends part-way through a packet at {plan.probe.duration:.1f} s (cut off?): "
+                                "analysed and clipped up to where it decodes"]
         return plan.probe, []
     if merged.until <= 0:
         raise MediaError(f"nothing in {plan.path} decodes (the recording is damaged or cut off at its start)")

@@ -191,6 +191,8 @@ class Config:
             raise UserError("--min-len and --max-len must be positive")
         if s.min_len > s.max_len:
             raise UserError(f"--min-len ({s.min_len:g}) is longer than --max-len ({s.max_len:g})")
+        if a.audio_track < 0:
+            raise UserError("--audio-track counts from 0 (the first track)")
         if a.hop <= 0 or a.chunk_seconds <= 0 or a.min_chunk_seconds <= 0 or a.workers < 0:
             raise UserError("analysis.hop, analysis.chunk_seconds and analysis.min_chunk_seconds must be positive, "
                             "analysis.workers 0 or more")

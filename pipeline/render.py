@@ -15,10 +15,13 @@ Files appear only when complete (temporary name, then rename); a failed render l
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import threading
@@ -34,6 +37,7 @@ from detectors.decode import PipeDecoder
 from detectors.probe import Probe
 from detectors.visual import packet_scan
 from pipeline.config import RenderConfig
+from pipeline.manifest import write_atomic
 from pipeline.tag import Clip
 
 SIZES = {"vertical": (1080, 1920), "portrait": (1080, 1350), "square": (1080, 1080), "horizontal": (1920, 1080)}
@@ -62,12 +66,48 @@ def output_size(source: Probe, fmt: str) -> tuple[int, int]:
     return SIZES[fmt]
 
 
+class _Running:
+    """The ffmpeg processes rendering now, so an interrupted run can stop them (their threads
+    then remove the partial files) instead of waiting for every clip to finish."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.procs: set[subprocess.Popen] = set()
+        self.stopped = False
+
+    def run(self, args: list[str]) -> tuple[int, str]:
+        with self.lock:
+            if self.stopped:
+                raise RenderError("stopped")
+            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+            self.procs.add(proc)
+        try:
+            _, err = proc.communicate()
+        finally:
+            with self.lock:
+                self.procs.discard(proc)
+        return proc.returncode, err.decode("utf-8", "replace")
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+            for proc in self.procs:
+                proc.terminate()
+
+
+_running = _Running()
+DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
 def _run(args: list[str], label: str) -> str:
-    proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    stderr = proc.stderr.decode("utf-8", "replace")
-    if proc.returncode != 0:
+    code, stderr = _running.run(args)
+    if code != 0:
+        if code == -signal.SIGXFSZ:   # killed for passing the file-size limit (ulimit -f)
+            stderr += "\nFile too large"
+        if any(reason in stderr for reason in DISK_FULL):
+            raise RenderError(f"{label}: the output disk is full (ffmpeg: {next(r for r in DISK_FULL if r in stderr)})")
         tail = " | ".join(stderr.strip().splitlines()[-3:])
-        raise RenderError(f"{label}: ffmpeg failed ({tail or 'exit ' + str(proc.returncode)})")
+        raise RenderError(f"{label}: ffmpeg failed ({tail or 'exit ' + str(code)})")
     return stderr
 
 
@@ -76,7 +116,7 @@ def _run(args: list[str], label: str) -> str:
 def measure_loudness(source: Probe, start: float, length: float, config: RenderConfig, label: str) -> dict:
     """First pass over the span's audio (ffmpeg's loudnorm measurement, EBU R128): integrated
     loudness, true peak and range, for the second pass to apply."""
-    args = (ffmpeg.input(source.path, ss=start, t=length)["a:0"]
+    args = (ffmpeg.input(source.path, ss=start, t=length)[f"a:{source.audio_track}"]
             .filter("loudnorm", I=config.loudness, TP=config.true_peak, LRA=config.loudness_range, print_format="json")
             .output("-", format="null").global_args("-nostdin", "-hide_banner").compile())
     stderr = _run(args, f"{label} loudness")
@@ -90,7 +130,7 @@ def crop_track(source: Probe, start: float, length: float, smooth: float) -> lis
     """Where the motion is across the span: (time in the clip, centre x as a share of the width),
     smoothed so the crop window glides instead of jittering."""
     height = max(2, round(CROP_TRACK_WIDTH * source.display_height / max(1, source.display_width) / 2) * 2)
-    node = (ffmpeg.input(source.path, ss=start, t=length)["v:0"]
+    node = (ffmpeg.input(source.path, ss=start, t=length)["V:0"]
             .filter("fps", fps=CROP_TRACK_FPS).filter("scale", CROP_TRACK_WIDTH, height)
             .output("pipe:", format="rawvideo", pix_fmt="gray"))
     frames = [np.frombuffer(b, np.uint8).reshape(-1, height, CROP_TRACK_WIDTH).astype(np.float32)
@@ -236,11 +276,11 @@ def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: Rende
     fps = round(source.fps, 3) or 30
     # Decoder and filter threads follow the encoder's share of the cores (0: ffmpeg decides).
     source_input = ffmpeg.input(source.path, ss=clip.start, t=length, **({"threads": threads} if threads else {}))
-    picture = source_input["v:0"]
+    picture = source_input["V:0"]
     pictures = picture.split() if len(outputs) > 1 else None
     sound = None
     if source.has_audio:
-        sound = source_input["a:0"]
+        sound = source_input[f"a:{source.audio_track}"]
         if loudness:
             # Second pass: one gain that puts the measured integrated loudness on target (what
             # loudnorm's linear mode does, but also for the wide loudness range of a live room,
@@ -294,9 +334,9 @@ def copy_graph(source: Probe, start: float, end: float, path: str, peak: float,
                extras: tuple[str, str], config: RenderConfig):
     """Cut ``[start, end)`` (key frames) without re-encoding; thumbnail and preview from the source."""
     source_input = ffmpeg.input(source.path, ss=start, t=end - start)
-    streams = [source_input["v:0"]] + ([source_input["a:0"]] if source.has_audio else [])
+    streams = [source_input["V:0"]] + ([source_input[f"a:{source.audio_track}"]] if source.has_audio else [])
     cut = ffmpeg.output(*streams, path, format="mp4", c="copy", movflags="+faststart", avoid_negative_ts="make_zero")
-    picture, _ = compose(ffmpeg.input(source.path, ss=start, t=end - start)["v:0"], source, "source", config, None)
+    picture, _ = compose(ffmpeg.input(source.path, ss=start, t=end - start)["V:0"], source, "source", config, None)
     extra = still_and_preview(picture, peak - start, end - start, *extras, config, round(source.fps, 3) or 30)
     return ffmpeg.merge_outputs(cut, *extra).global_args(*QUIET).overwrite_output()
 
@@ -315,14 +355,54 @@ def _write_sendcmd(track: list[tuple[float, float]], path: str) -> None:
             out.write(f"{t:.3f} crop@follow x 'max(0,min(iw-ow,{x:.4f}*iw-ow/2))';\n")
 
 
+def render_key(source: Probe, clip: Clip, config: RenderConfig) -> str:
+    """What a rendered clip depends on: the source file (and its size and time, so a re-recorded
+    file counts as new), the span, and the render settings (not how many run at once)."""
+    try:
+        stat = os.stat(source.path)
+        identity = [os.path.abspath(source.path), stat.st_size, stat.st_mtime_ns]
+    except OSError:
+        identity = [source.path]   # a URL: taken as unchanged
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "jobs"}
+    data = [identity, source.audio_track, clip.id, clip.rank, clip.start, clip.end, clip.peak, settings]
+    return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def done_record(out_dir: str, name: str) -> str:
+    """A hidden note beside a finished clip: its render key and files, for resuming a run."""
+    return os.path.join(out_dir, "clips", f".{name}.done.json")
+
+
+def finished_before(out_dir: str, name: str, key: str, clip_id: str) -> Rendered | None:
+    """The clip as an earlier run into the same folder left it, if its key matches and every
+    file is still there: a rerun after Ctrl-C or a crash resumes instead of rendering it again."""
+    try:
+        with open(done_record(out_dir, name), encoding="utf-8") as handle:
+            note = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    files = [*note.get("files", {}).values(), note.get("thumbnail"), note.get("preview")]
+    if note.get("key") != key or not all(f and os.path.isfile(os.path.join(out_dir, f)) for f in files):
+        return None
+    cut = tuple(note["cut"]) if note.get("cut") else None
+    return Rendered(clip_id, note["files"], note["thumbnail"], note["preview"], cut)
+
+
 def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
                 threads: Callable[[], int] | int = 0) -> Rendered:
-    """Render one clip in every format, its thumbnail and its preview into ``out_dir/clips``.
+    """Render one clip in every format, its thumbnail and its preview into ``out_dir/clips``
+    (or take it from an earlier run into the same folder that finished it with the same settings).
     ``threads``: encoder threads (0: ffmpeg decides), or a function asked just before encoding."""
+    name = f"{clip.rank:02d}-{clip.id}"
+    key = render_key(source, clip, config)
+    earlier = finished_before(out_dir, name, key, clip.id)
+    if earlier is not None:
+        if callable(threads):
+            threads()   # keep the share count of the clips still to render right
+        return earlier
     encode_threads = threads() if callable(threads) else threads
     clips_dir = os.path.join(out_dir, "clips")
     os.makedirs(clips_dir, exist_ok=True)
-    name = f"{clip.rank:02d}-{clip.id}"
     label = f"clip {clip.rank} ({clip.id})"
     single = len(config.formats) == 1
     relative = {fmt: f"clips/{name}.mp4" if single else f"clips/{name}.{fmt}.mp4" for fmt in config.formats}
@@ -360,13 +440,18 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
                 _run(graph.compile(), label)
         for rel in finals:
             os.replace(partials[rel], finals[rel])
-    except (RenderError, ffmpeg.Error) as err:
+        result.files, result.thumbnail, result.preview = relative, thumb_rel, preview_rel
+        write_atomic(done_record(out_dir, name), json.dumps({"key": key, "files": relative, "thumbnail": thumb_rel,
+                                                            "preview": preview_rel, "cut": result.cut}))
+    except (RenderError, ffmpeg.Error, OSError) as err:
         for partial in partials.values():
             if os.path.exists(partial):
                 os.remove(partial)
-        message = str(err) if isinstance(err, RenderError) else f"{label}: ffprobe failed"
+        if isinstance(err, OSError):
+            message = f"{label}: cannot write the clip: {err.strerror}"
+        else:
+            message = str(err) if isinstance(err, RenderError) else f"{label}: ffprobe failed"
         return Rendered(clip.id, error=message)
-    result.files, result.thumbnail, result.preview = relative, thumb_rel, preview_rel
     return result
 
 
@@ -387,9 +472,19 @@ def render_clips(source: Probe, clips: list[Clip], out_dir: str, config: RenderC
         return max(1, cores // running_with)
 
     results: list[Rendered] = []
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for rendered in pool.map(lambda c: render_clip(source, c, out_dir, config, share), clips):
-            results.append(rendered)
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        for future in [pool.submit(render_clip, source, c, out_dir, config, share) for c in clips]:
+            results.append(future.result())
             if progress:
-                progress(rendered)
+                progress(results[-1])
+    except BaseException:
+        # Ctrl-C (or any failure here): start no more clips, stop the running encodes, and wait
+        # for their threads to remove the partial files. Finished clips stay, to be resumed.
+        pool.shutdown(wait=False, cancel_futures=True)
+        _running.stop()
+        pool.shutdown(wait=True)
+        _running.stopped = False
+        raise
+    pool.shutdown(wait=True)
     return results

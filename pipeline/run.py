@@ -8,6 +8,7 @@ step to the next is plain data (``to_dict``/``from_dict``), so both give the sam
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -131,7 +132,36 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
         write_atomic(os.path.join(out_dir, "report.html"), build_report(manifest, ranking.timeline, out_dir))
         manifest["report"] = "report.html"
     write_json_atomic(os.path.join(out_dir, "manifest.json"), manifest)
+    if config.render.enabled:
+        remove_stale_clips(out_dir, manifest)
     return manifest
+
+
+# What peakclip writes into DIR/clips: NN-<id>[.format].mp4/.jpg/.webp, and hidden partial files
+# and done records. Nothing else in the folder is touched.
+OWN_FILE = re.compile(r"^\.?\d{2,}-[0-9a-f]{10}(\.[a-z]+)?\.(mp4|jpg|webp|done\.json|(mp4|jpg|webp)\.partial)$")
+
+
+def remove_stale_clips(out_dir: str, manifest: dict) -> None:
+    """After a rerun into the same folder, remove the clips of the earlier run that this one did
+    not keep (other spans, other formats) and partial files a killed render left, so the folder
+    holds what the manifest lists."""
+    folder = os.path.join(out_dir, "clips")
+    keep = set()
+    for clip in manifest["clips"]:
+        keep.update(os.path.basename(f) for f in [*(clip.get("files") or {}).values(), clip.get("thumbnail"),
+                                                  clip.get("preview")] if f)
+        keep.add(f".{clip['rank']:02d}-{clip['id']}.done.json")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if OWN_FILE.match(name) and name not in keep:
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError:
+                pass
 
 
 def check_output_dir(out_dir: str) -> None:

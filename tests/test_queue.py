@@ -70,10 +70,10 @@ def test_corrupt_input_fails_clearly_and_other_jobs_go_on(sample, fleet, queue_c
     bad = fleet.submit(str(junk), "--out", str(tmp_path / "bad"), "--no-render")
     good = fleet.submit(sample["video"], "--out", str(tmp_path / "good"), "--no-render", "--config", queue_config)
     failed = fleet.status(bad, wait=True)
-    assert failed["state"] == "failure" and "not a media file" in failed["error"]
+    assert failed["state"] == "failure" and "index (moov atom) was never written" in failed["error"]
     assert fleet.status(good, wait=True)["state"] == "success"
     shown = fleet.cli("status", bad)
-    assert shown.returncode == 1 and "not a media file" in shown.stdout
+    assert shown.returncode == 1 and "moov atom" in shown.stdout
 
 
 def test_redis_restarted_during_a_job(sample, fleet, redis_server, queue_config, tmp_path):

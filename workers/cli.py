@@ -41,6 +41,8 @@ def add_clip_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that runs the clip job (``clip`` now, ``submit`` later)."""
     parser.add_argument("input", help="recording file or http(s) URL")
     parser.add_argument("--chat", metavar="FILE", help="chat log of the stream")
+    parser.add_argument("--audio-track", type=int, metavar="N",
+                        help="which audio track to analyse and put in the clips, counted from 0 (default 0, the first)")
     parser.add_argument("--chat-format", metavar="NAME", help="force the chat log format instead of detecting it")
     parser.add_argument("--chat-offset", type=float, metavar="S", help="seconds to add to every chat time")
     parser.add_argument("--stream-start", metavar="TIME",
@@ -75,6 +77,7 @@ def clip_overrides(args: argparse.Namespace) -> dict:
         ("chat", "stream_start"): args.stream_start,
         ("select", "clips"): args.clips, ("select", "min_len"): args.min_len,
         ("select", "max_len"): args.max_len, ("analysis", "signals"): args.signals,
+        ("analysis", "audio_track"): args.audio_track,
         ("tag", "stages"): args.stages, ("tag", "stage_at"): args.stage_at, ("render", "formats"): args.format,
         ("render", "fill"): args.fill, ("render", "title"): args.title, ("render", "watermark"): args.watermark,
         ("render", "copy"): args.copy, ("render", "jobs"): args.jobs,
@@ -369,8 +372,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peakclip: error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("peakclip: interrupted", file=sys.stderr)
+        print("peakclip: interrupted (finished clips are kept: run the same command again to resume)", file=sys.stderr)
         return 130
+    except OSError as err:
+        # The machine, not peakclip: a full disk, a folder that went away, a permission.
+        where = f": {err.filename}" if err.filename else ""
+        print(f"peakclip: error: {err.strerror or err}{where}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ OPTIONS = {"clips": ("select", "clips"), "min_len": ("select", "min_len"), "max_
            "signals": ("analysis", "signals"), "stages": ("tag", "stages"), "format": ("render", "formats"),
            "fill": ("render", "fill"), "title": ("render", "title"), "copy": ("render", "copy"),
            "chat_format": ("chat", "format"), "chat_offset": ("chat", "offset"), "stream_start": ("chat", "stream_start"),
-           "export": ("output", "exports")}
+           "export": ("output", "exports"), "audio_track": ("analysis", "audio_track")}
 
 
 class Refused(Exception):

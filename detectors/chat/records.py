@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -52,8 +53,28 @@ def open_binary(path: str) -> io.BufferedIOBase:
     except OSError as err:
         raise ChatError(f"cannot read chat log {path}: {err.strerror}") from None
     if raw.peek(2)[:2] == b"\x1f\x8b":
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw))
+        return io.BufferedReader(CutOffGzip(gzip.GzipFile(fileobj=raw)))
     return raw
+
+
+class CutOffGzip(io.RawIOBase):
+    """A gzip stream that ends where its data breaks (a download cut off, a damaged block)
+    instead of raising: the log is read as far as it goes, and the parser skips and counts the
+    record the break falls in, as it does for a cut-off plain file."""
+
+    def __init__(self, inner: gzip.GzipFile):
+        self.inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self.inner.read(len(buffer))
+        except (EOFError, OSError, zlib.error):
+            return 0
+        buffer[:len(data)] = data
+        return len(data)
 
 
 def open_text(path: str) -> io.TextIOWrapper:
