@@ -2,6 +2,7 @@
 
     python bench/speed.py [--minutes 3] [--rounds 3] [--source FILE --chat FILE]
     python bench/speed.py --memory 2        peak memory: 10 minutes against 2 hours
+    python bench/speed.py --cuts 180        scene cuts against a stream made with known cuts
 
 Makes (or takes) a 1080p30 H.264 stream at ~6 Mbps with a 2 s GOP and AAC audio, with a matching
 chat log, then alternates, ``--rounds`` times: ``peakclip clip --no-render`` (chat, audio and
@@ -54,20 +55,26 @@ def timed(args: list[str]) -> tuple[float, float]:
         return elapsed, int(report.read().strip().splitlines()[-1]) / 1024
 
 
-def compare_cuts(video: str, scenedetect: str, scratch: str, peakclip_manifest: str) -> str:
-    """How many of PySceneDetect's cuts peakclip also reports within 1 s: all of them, and the
-    isolated ones (no other cut within 3 s; in a fast montage peakclip reports one per GOP)."""
+def scenedetect_cuts(video: str, scenedetect: str, scratch: str) -> list[float]:
+    """The cut times PySceneDetect's detect-content finds (the start of every scene but the first)."""
     import csv
-    import json
 
     subprocess.run([scenedetect, "-q", "-i", video, "-o", scratch, "detect-content", "list-scenes"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    table = next(os.path.join(scratch, n) for n in os.listdir(scratch) if n.endswith("-Scenes.csv"))
-    with open(table, newline="") as handle:
+    stem = os.path.splitext(os.path.basename(video))[0]
+    with open(os.path.join(scratch, f"{stem}-Scenes.csv"), newline="") as handle:
         rows = list(csv.reader(handle))
     header = next(i for i, row in enumerate(rows) if "Start Time (seconds)" in row)
     column = rows[header].index("Start Time (seconds)")
-    theirs = [float(row[column]) for row in rows[header + 2:] if len(row) > column]   # scene 1 starts at 0
+    return [float(row[column]) for row in rows[header + 2:] if len(row) > column]   # scene 1 starts at 0
+
+
+def compare_cuts(video: str, scenedetect: str, scratch: str, peakclip_manifest: str) -> str:
+    """How many of PySceneDetect's cuts peakclip also reports within 1 s: all of them, and the
+    isolated ones (no other cut within 3 s; in a fast montage peakclip reports one per GOP)."""
+    import json
+
+    theirs = scenedetect_cuts(video, scenedetect, scratch)
     with open(peakclip_manifest, encoding="utf-8") as handle:
         ours = json.load(handle)["events"]["cuts"]
     isolated = [t for t in theirs if not any(0 < abs(t - u) < 3 for u in theirs)]
@@ -114,6 +121,56 @@ def memory_check(scratch: str, hours: float) -> None:
         print(f"memory: {label:10} {elapsed:7.2f} s  peak RSS {rss:5.0f} MB")
 
 
+SCENES = ["testsrc2", "smptehdbars", "rgbtestsrc", "testsrc", "yuvtestsrc", "pal100bars", "smptebars"]
+
+
+def cut_stream(folder: str, seconds: float, seed: int = 3) -> tuple[str, list[float]]:
+    """A 1080p30 H.264 stream (~6 Mbit/s, fixed 2 s GOP, so cuts fall between key frames as in a
+    live encode) of test pictures, each shifted to another hue, with hard cuts at random times
+    3 to 12 s apart; returns the file and the true cut times."""
+    import random
+
+    rng = random.Random(seed)
+    cuts, t = [], 0.0
+    while True:
+        t = round(t + rng.uniform(3.0, 12.0), 3)
+        if t > seconds - 3:
+            break
+        cuts.append(round(round(t * 30) / 30, 3))     # on a frame
+    edges = [0.0] + cuts + [seconds]
+    parts = []
+    for i, (a, b) in enumerate(zip(edges, edges[1:])):
+        source = SCENES[i % len(SCENES)]
+        parts.append(f"{source}=s=1920x1080:r=30:d={b - a:.4f},hue=h={rng.randint(0, 359)},format=yuv420p[s{i}]")
+    graph = ";".join(parts) + ";" + "".join(f"[s{i}]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=1:a=0[v]"
+    path = os.path.join(folder, "cuts.mp4")
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-filter_complex", graph, "-f", "lavfi", "-i",
+                    f"sine=f=330:d={seconds}", "-map", "[v]", "-map", "0:a", "-c:v", "libx264", "-preset", "veryfast",
+                    "-b:v", "6M", "-maxrate", "6M", "-bufsize", "12M", "-g", "60", "-keyint_min", "60",
+                    "-sc_threshold", "0", "-c:a", "aac", "-shortest", path], check=True)
+    return path, cuts
+
+
+def cuts_check(scratch: str, seconds: float) -> None:
+    """peakclip's cuts and PySceneDetect's against the true cuts of a stream made for it."""
+    import json
+
+    video, truth = cut_stream(scratch, seconds)
+    scenedetect = scenedetect_command()
+    out = os.path.join(scratch, "out")
+    subprocess.run([os.path.join(REPO, ".venv", "bin", "peakclip"), "clip", video, "--out", out, "--no-render",
+                    "--no-report", "--quiet"], check=True)
+    with open(os.path.join(out, "manifest.json"), encoding="utf-8") as handle:
+        ours = json.load(handle)["events"]["cuts"]
+    theirs = scenedetect_cuts(video, scenedetect, scratch)
+    near = lambda found, wanted: sum(1 for t in wanted if any(abs(t - u) <= 1.0 for u in found))  # noqa: E731
+    print(f"stream: {seconds:g} s of 1080p30, {len(truth)} hard cuts, 2 s GOP (cuts between key frames)")
+    for name, found in (("peakclip", ours), ("PySceneDetect", theirs)):
+        print(f"{name:14} reports {len(found):3}: {near(found, truth)}/{len(truth)} true cuts within 1 s, "
+              f"{len(found) - near(truth, found)} reported where there is none")
+    print(f"PySceneDetect's cuts that peakclip also reports within 1 s: {near(ours, theirs)}/{len(theirs)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=3.0)
@@ -122,7 +179,13 @@ def main() -> int:
     parser.add_argument("--chat")
     parser.add_argument("--memory", type=float, metavar="HOURS",
                         help="instead: peak memory on a 10-minute and a HOURS-long (small-picture) stream")
+    parser.add_argument("--cuts", type=float, metavar="SECONDS",
+                        help="instead: scene cuts against a SECONDS-long stream made with known cuts")
     args = parser.parse_args()
+    if args.cuts:
+        with tempfile.TemporaryDirectory() as scratch:
+            cuts_check(scratch, args.cuts)
+        return 0
     if args.memory:
         with tempfile.TemporaryDirectory() as scratch:
             memory_check(scratch, args.memory)

@@ -34,7 +34,7 @@ from detectors.probe import clock_origin
 from detectors.series import Series, bins_for
 
 KEYFRAME_LEAD = 10.0   # seconds before a chunk to look for the key frame preceding it
-CUT_PACKET_CONTRAST = 3.0  # a cut's packet against the median packet of its group of pictures
+CUT_PACKET_CONTRAST = 1.4  # a cut's packet against the median packet of its group of pictures
 
 
 @dataclass
