@@ -122,6 +122,14 @@ class OutputConfig:
 
 
 @dataclass
+class LiveConfig:
+    chunk_seconds: float = 10.0    # `peakclip watch`: analyse the growing recording in chunks this long
+    poll: float = 2.0              # seconds between looks at the recording
+    idle_end: float = 30.0         # a growing file that has not grown for this long has ended
+    settle: float = 2.0            # seconds past the chat's reaction window before a highlight is confirmed
+
+
+@dataclass
 class QueueConfig:
     broker_url: str = "redis://127.0.0.1:6379/0"      # also PEAKCLIP_BROKER_URL
     result_backend: str = "redis://127.0.0.1:6379/1"  # also PEAKCLIP_RESULT_BACKEND; job records live here too
@@ -158,6 +166,7 @@ class Config:
     tag: TagConfig = field(default_factory=TagConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
 

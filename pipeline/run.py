@@ -108,7 +108,7 @@ def clips_to_render(ranking: Ranking, config: Config) -> list[Clip]:
     return ranking.clips
 
 
-def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Config) -> dict:
+def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Config, extra: dict | None = None) -> dict:
     """Record the renders on the clips, write the report and the exports asked for, then
     ``out_dir/manifest.json`` last (its presence says the job is done); returns the manifest."""
     by_id = {r.clip_id: r for r in rendered}
@@ -127,6 +127,7 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
             clip.start, clip.end = result.cut
     manifest = build_manifest(ranking.probe, ranking.chat, ranking.signals, ranking.stages, ranking.clips, warnings,
                               ranking.rules_version, ranking.cuts)
+    manifest.update(extra or {})
     manifest["exports"] = write_exports(manifest, ranking.probe.fps, out_dir, config.output.exports)
     if config.output.report:
         write_atomic(os.path.join(out_dir, "report.html"), build_report(manifest, ranking.timeline, out_dir))

@@ -132,6 +132,31 @@ def cmd_clip(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failed else 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from pipeline.live import Watch
+
+    config = load_config(args.config, overrides=clip_overrides(args))
+
+    def announce(item) -> None:
+        if not args.quiet:
+            clip = item.clip
+            print(f"provisional #{clip.rank} {clip.start:8.1f}-{clip.end:8.1f}s  score {clip.score:6.2f}  "
+                  f"tier {clip.tier}  {clip.file or '-'}  (stream analysed to {item.decided_at:.0f}s)", flush=True)
+
+    manifest = Watch(args.input, args.chat, args.out, config, announce).run()
+    if not args.quiet:
+        for item in manifest["provisional"]:
+            print(f"provisional #{item['rank']}: {item['outcome']}" + (f" as {item['final_id']}" if item["final_id"] else ""))
+        for clip in manifest["clips"]:
+            print(f"#{clip['rank']} {clip['start']:8.1f}-{clip['end']:8.1f}s  score {clip['score']:6.2f}  "
+                  f"stage {clip['stage']}  tier {clip['tier']}  {clip['file'] or '-'}")
+        for warning in manifest["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"manifest: {os.path.join(args.out, 'manifest.json')}")
+    return 0
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
     from workers.queue import submit
@@ -293,6 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     clip.add_argument("--out", metavar="DIR", default="peakclip-out", help="output folder (default peakclip-out)")
     clip.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     clip.set_defaults(handler=cmd_clip)
+
+    watch = commands.add_parser("watch", help="follow a recording while the stream is on air: clip highlights as "
+                                              "they happen, then the whole stream at its end")
+    add_clip_options(watch)
+    watch.add_argument("--out", metavar="DIR", default="peakclip-out", help="output folder (default peakclip-out)")
+    watch.add_argument("--quiet", action="store_true", help="no progress lines")
+    watch.set_defaults(handler=cmd_watch)
 
     submit = commands.add_parser("submit", help="queue a clip job for the worker fleet; prints its id")
     add_clip_options(submit)

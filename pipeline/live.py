@@ -1,0 +1,260 @@
+"""Live mode: follow a recording while the stream is on air, and clip its highlights as they happen.
+
+``watch`` follows a growing recording (an HLS playlist a recording server appends to, or a growing
+MPEG-TS / FLV / MKV file), analyses each new chunk with the same ``analyze_chunk`` as the batch
+path, and after each chunk ranks the stream so far. A highlight is *confirmed* once the reaction
+window after it has passed (chat trails the moment by ``chat.lag`` + ``chat.window`` seconds, and
+the clip's tail must exist): it is rendered at once as a provisional clip, tiered against the
+stream so far. Decisions only use what has been recorded: baselines and stages are those of the
+stream so far.
+
+At stream end (``#EXT-X-ENDLIST``, a file that stopped growing for ``live.idle_end`` seconds, or
+``stop()``) only the last chunk is left to analyse; the whole stream is re-ranked exactly as
+``peakclip clip`` would rank it (the chunk results are the same, whatever the chunking), the final
+clips are rendered (a final clip whose span a provisional clip already has reuses its file), and the
+manifest says of each provisional clip whether it was kept, re-tiered or withdrawn.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from detectors.chat import ChatLog, read_chat
+from detectors.chunks import Chunk
+from detectors.errors import MediaError, UserError
+from detectors.probe import Probe, probe
+from detectors.visual import KEYFRAME_LEAD
+from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, media_signals
+from pipeline.config import Config
+from pipeline.manifest import write_atomic, write_json_atomic
+from pipeline.render import render_clip, render_clips
+from pipeline.run import Ranking, finish, rank
+from pipeline.tag import Clip
+
+
+# ---- what of the recording exists now -----------------------------------------------------------
+
+@dataclass
+class Playlist:
+    segments: list[tuple[str, float]]   # absolute path or URL of each segment, its length in seconds
+    ended: bool                         # #EXT-X-ENDLIST: the recording server closed the stream
+
+    @property
+    def duration(self) -> float:
+        return sum(length for _, length in self.segments)
+
+
+def read_playlist(path: str) -> Playlist:
+    """An HLS media playlist; segment paths are made absolute (relative to the playlist)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    segments, length, ended = [], None, False
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            line = line.strip()
+            if line.startswith("#EXTINF:"):
+                try:
+                    length = float(line[len("#EXTINF:"):].split(",")[0])
+                except ValueError:
+                    length = None
+            elif line == "#EXT-X-ENDLIST":
+                ended = True
+            elif line and not line.startswith("#") and length is not None:
+                uri = line if "://" in line or os.path.isabs(line) else os.path.join(folder, line)
+                segments.append((uri, length))
+                length = None
+    return Playlist(segments, ended)
+
+
+def write_snapshot(playlist: Playlist, path: str) -> None:
+    """The playlist so far as a finished (VOD) playlist: ffmpeg reads a playlist without
+    ``#EXT-X-ENDLIST`` as live and starts near its end; a finished one it reads and seeks whole."""
+    target = max([1] + [int(length) + 1 for _, length in playlist.segments])
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+             "#EXT-X-PLAYLIST-TYPE:VOD"]
+    for uri, length in playlist.segments:
+        lines += [f"#EXTINF:{length:.3f},", uri]
+    write_atomic(path, "\n".join(lines + ["#EXT-X-ENDLIST", ""]))
+
+
+class GrowingSource:
+    """A recording that is still being written. ``poll()`` says how many seconds of it exist,
+    whether the stream has ended, and gives a path ffmpeg can read that far as a finished file."""
+
+    def __init__(self, path: str, scratch: str, idle_end: float):
+        self.path = path
+        self.is_playlist = path.lower().endswith((".m3u8", ".m3u"))
+        self.snapshot = os.path.join(scratch, "recording.m3u8")
+        self.idle_end = idle_end
+        self.last_size, self.last_growth = -1, time.monotonic()
+        self.stopped = threading.Event()
+
+    def poll(self) -> tuple[float, bool, str | None]:
+        if not os.path.exists(self.path):
+            return 0.0, self.stopped.is_set(), None      # the recording server has not started writing
+        if self.is_playlist:
+            playlist = read_playlist(self.path)
+            if not playlist.segments:
+                return 0.0, playlist.ended or self.stopped.is_set(), None
+            write_snapshot(playlist, self.snapshot)
+            ended = playlist.ended or self.stopped.is_set()
+            # At the end, the length ffmpeg reads (as the batch path will), not the sum of the
+            # segments' announced lengths, which can be off by a frame or two.
+            return (probe(self.snapshot).duration if ended else playlist.duration), ended, self.snapshot
+        size = os.path.getsize(self.path)
+        now = time.monotonic()
+        if size != self.last_size:
+            self.last_size, self.last_growth = size, now
+        idle = now - self.last_growth >= self.idle_end
+        try:
+            duration = probe(self.path).duration
+        except MediaError:
+            return 0.0, idle or self.stopped.is_set(), None  # not enough written to read yet
+        return duration, idle or self.stopped.is_set(), self.path
+
+
+# ---- the watch ---------------------------------------------------------------------------------------
+
+@dataclass
+class Provisional:
+    clip: Clip
+    decided_at: float                      # seconds of the stream analysed when it was confirmed
+    outcome: str = "pending"               # kept, re-tiered, withdrawn (at stream end)
+    final_id: str | None = None
+    final_tier: str | None = None
+
+    def to_dict(self) -> dict:
+        return {**self.clip.to_dict(), "provisional": True, "decided_at": self.decided_at, "outcome": self.outcome,
+                "final_id": self.final_id, "final_tier": self.final_tier}
+
+
+@dataclass
+class Watch:
+    """The state of one followed stream; ``run()`` follows it to the end and returns the manifest."""
+    source: str
+    chat_path: str | None
+    out_dir: str
+    config: Config
+    on_clip: Callable[[Provisional], None] | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    results: list[ChunkResult] = field(default_factory=list)
+    provisional: list[Provisional] = field(default_factory=list)
+    analysed: float = 0.0
+
+    def __post_init__(self):
+        self.scratch = os.path.join(self.out_dir, ".live")
+        os.makedirs(self.scratch, exist_ok=True)
+        self.growing = GrowingSource(self.source, self.scratch, self.config.live.idle_end)
+
+    def stop(self) -> None:
+        """End the watch from outside (the stream-end webhook): the next poll finalises."""
+        self.growing.stopped.set()
+
+    def plan(self, path: str, duration: float) -> Plan:
+        """The stream so far as a plan: named as the recording (so clip ids are the batch path's),
+        ``duration`` long, with the chunks analysed so far."""
+        source = probe(path)
+        source.path, source.duration = self.source, duration
+        source.audio_track = self.config.analysis.audio_track
+        media, warnings = media_signals(source, self.config.analysis.signals)
+        return Plan(self.source, self.chat_path, source, self.chunks, media, warnings)
+
+    def chat(self, duration: float) -> ChatLog | None:
+        if not self.chat_path or not os.path.exists(self.chat_path):
+            return None
+        try:
+            return read_chat(self.chat_path, self.config.chat, self.config.analysis.hop, duration)
+        except UserError:
+            return None          # a log just created and still empty of anything readable
+
+    def analyse_new_chunks(self, path: str, available: float, ended: bool, plan: Plan) -> bool:
+        """Analyse every chunk that is now complete (with the few seconds after it the visual
+        detector looks at); at stream end, the rest. True when something new was analysed."""
+        live, hop = self.config.live, self.config.analysis.hop
+        step = max(hop, round(live.chunk_seconds / hop) * hop)
+        grew = False
+        while True:
+            end = round(self.analysed + step, 6)
+            if ended:
+                if self.analysed >= available - 1e-6:
+                    break
+                end = available if available - end < step / 4 else min(end, available)
+            elif end + KEYFRAME_LEAD > available:
+                break
+            chunk = Chunk(len(self.results), self.analysed, end)
+            self.results.append(analyze_chunk(path, chunk, plan.media, self.config.analysis))
+            self.chunks.append(chunk)
+            self.analysed, grew = end, True
+        return grew
+
+    def confirm(self, path: str, ranking: Ranking) -> None:
+        """Render the highlights whose reaction window has passed and that no provisional clip covers."""
+        # The audience's reaction to the end of the span arrives up to chat.lag later; a peak's
+        # chat count runs on for chat.window after it.
+        chat = self.config.chat
+        for clip in ranking.clips:
+            confirmed = max(clip.end + chat.lag, clip.peak + chat.lag + chat.window) + self.config.live.settle
+            if confirmed > self.analysed or any(overlap(clip, p.clip) > 0 for p in self.provisional):
+                continue
+            clip.rank = len(self.provisional) + 1
+            source = Probe.from_dict({**ranking.probe.to_dict(), "path": path})
+            rendered = render_clip(source, clip, os.path.join(self.out_dir, "live"), self.config.render)
+            if rendered.error is None:
+                clip.file, clip.files = "live/" + rendered.files[self.config.render.formats[0]], {
+                    fmt: "live/" + f for fmt, f in rendered.files.items()}
+                clip.thumbnail, clip.preview = "live/" + rendered.thumbnail, "live/" + rendered.preview
+            item = Provisional(clip, round(self.analysed, 3))
+            self.provisional.append(item)
+            self.write_live_manifest(ranking.probe)
+            if self.on_clip:
+                self.on_clip(item)
+
+    def write_live_manifest(self, source: Probe) -> None:
+        write_json_atomic(os.path.join(self.out_dir, "manifest.json"), {
+            "schema": "peakclip/manifest@1", "live": {"state": "on air", "analysed_until": round(self.analysed, 3)},
+            "source": {"path": self.source, "duration": round(self.analysed, 3), "has_audio": source.has_audio,
+                       "has_video": source.has_video},
+            "clips": [], "provisional": [p.to_dict() for p in self.provisional], "warnings": []})
+
+    def run(self) -> dict:
+        poll = self.config.live.poll
+        while True:
+            available, ended, path = self.growing.poll()
+            if path is None:
+                if ended:
+                    raise MediaError(f"the stream ended before anything of {self.source} could be read")
+                time.sleep(poll)
+                continue
+            plan = self.plan(path, available)
+            if self.analyse_new_chunks(path, available, ended, plan) and not ended:
+                plan.probe.duration = self.analysed
+                analysis = assemble(plan, self.results, self.chat(self.analysed), self.config)
+                self.confirm(path, rank(analysis, self.config))
+            if ended:
+                return self.finish(path, plan)
+            time.sleep(poll)
+
+    def finish(self, path: str, plan: Plan) -> dict:
+        """The whole stream, ranked as the batch path ranks it; provisional clips judged against it."""
+        plan.probe.duration = self.analysed
+        ranking = rank(assemble(plan, self.results, self.chat(self.analysed), self.config), self.config)
+        readable = Probe.from_dict({**ranking.probe.to_dict(), "path": path})
+        rendered = render_clips(readable, ranking.clips, self.out_dir, self.config.render) \
+            if self.config.render.enabled and ranking.probe.has_video else []
+        for item in self.provisional:
+            best = max(ranking.clips, key=lambda c: overlap(item.clip, c), default=None)
+            if best is None or overlap(item.clip, best) < 0.5 * (item.clip.end - item.clip.start):
+                item.outcome = "withdrawn"
+                continue
+            item.final_id, item.final_tier = best.id, best.tier
+            item.outcome = "kept" if best.tier == item.clip.tier else "re-tiered"
+        manifest = finish(ranking, rendered, self.out_dir, self.config,
+                          extra={"live": {"state": "ended", "analysed_until": round(self.analysed, 3)},
+                                 "provisional": [p.to_dict() for p in self.provisional]})
+        return manifest
+
+
+def overlap(a: Clip, b: Clip) -> float:
+    return max(0.0, min(a.end, b.end) - max(a.start, b.start))
