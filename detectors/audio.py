@@ -33,6 +33,7 @@ PAUSE_MIN = 0.15          # shortest gap that counts as a pause
 PAUSE_DROP_DB = 20.0      # how far under the surrounding level a pause must fall
 PAUSE_FLOOR_DB = -50.0    # anything quieter than this is a pause anyway
 PAUSE_CONTEXT = 1.0       # seconds either side that set "the surrounding level"
+CONTEXT_SECONDS = 2.0     # decoded before and after a chunk (run-in, and a pause's surroundings)
 
 
 @dataclass
@@ -94,22 +95,31 @@ def audio_features(path: str, start: float, end: float, hop: float, rate: int = 
     n_bins = bins_for(end - start, hop)
     frame = int(round(hop * rate))
     pause_frame = int(round(PAUSE_FRAME * rate))
-    source = ffmpeg.input(path, ss=start, t=end - start)
+    # Decode a little either side of the chunk: the decoder (AAC frames overlap) and the
+    # resampler need a run-in, and a pause needs its surroundings, so that a chunk gives exactly
+    # what one pass over the whole recording gives, wherever the seams fall. The run-in is a whole
+    # number of bins, so the bins stay on the recording's grid.
+    lead = min(start, round(CONTEXT_SECONDS / hop) * hop)
+    first = start - lead
+    source = ffmpeg.input(path, ss=first, t=end + CONTEXT_SECONDS - first)
     node = source[f"a:{track}"].output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=rate)
     decoder = PipeDecoder(node, f"audio of {path}")
-    levels, flatness, pauses = [], [], []
-    block_start = start
+    levels, flatness, quiet_levels = [], [], []
+    decoded = 0
     for block in decoder.blocks(frame * BLOCK_BINS * 4):
         samples = np.frombuffer(block, dtype="<f4")
         levels.append(frame_db(samples, frame))
         flatness.append(bin_flatness(samples, frame))
-        pauses += find_pauses(frame_db(samples, pause_frame), PAUSE_FRAME, block_start)
-        block_start += len(samples) / rate
+        quiet_levels.append(frame_db(samples, pause_frame))   # 50 ms levels: 80 bytes a second, kept whole
+        decoded += len(samples)
     if warnings is not None:
         warnings.extend(decoder.warnings)
+    skip = int(round(lead / hop))
+    pauses = find_pauses(np.concatenate(quiet_levels), PAUSE_FRAME, first) if quiet_levels else []
 
     def series(name: str, parts: list[np.ndarray], fill: float) -> Series:
-        return Series(name, start, hop, np.concatenate(parts) if parts else np.zeros(0)).fit(n_bins, fill=fill)
+        values = np.concatenate(parts)[skip:] if parts else np.zeros(0)
+        return Series(name, start, hop, values).fit(n_bins, fill=fill)
 
     return AudioFeatures(series("audio", levels, SILENCE_DB), series("audio_flatness", flatness, 0.0),
-                         [p for p in pauses if start <= p < end], min(end, block_start))
+                         [p for p in pauses if start <= p < end], max(start, min(end, first + decoded / rate)))

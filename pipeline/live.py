@@ -81,12 +81,19 @@ def write_snapshot(playlist: Playlist, path: str) -> None:
 
 class GrowingSource:
     """A recording that is still being written. ``poll()`` says how many seconds of it exist,
-    whether the stream has ended, and gives a path ffmpeg can read that far as a finished file."""
+    whether the stream has ended, and gives a path ffmpeg can read that far as a finished file.
 
-    def __init__(self, path: str, scratch: str, idle_end: float):
+    An HLS recording's MPEG-TS segments are appended, as they are listed, to one growing file
+    (``DIR/recording.ts``; TS segments of one stream join byte for byte): ffmpeg seeks in a TS
+    file to the sample, but in a playlist only roughly, and chunk results must not depend on
+    where seams fall. Other segment kinds are read through a finished copy of the playlist."""
+
+    def __init__(self, path: str, out_dir: str, idle_end: float):
         self.path = path
         self.is_playlist = path.lower().endswith((".m3u8", ".m3u"))
-        self.snapshot = os.path.join(scratch, "recording.m3u8")
+        self.assembled = os.path.join(out_dir, "recording.ts")
+        self.snapshot = os.path.join(out_dir, ".live", "recording.m3u8")
+        self.appended = 0
         self.idle_end = idle_end
         self.last_size, self.last_growth = -1, time.monotonic()
         self.stopped = threading.Event()
@@ -95,14 +102,7 @@ class GrowingSource:
         if not os.path.exists(self.path):
             return 0.0, self.stopped.is_set(), None      # the recording server has not started writing
         if self.is_playlist:
-            playlist = read_playlist(self.path)
-            if not playlist.segments:
-                return 0.0, playlist.ended or self.stopped.is_set(), None
-            write_snapshot(playlist, self.snapshot)
-            ended = playlist.ended or self.stopped.is_set()
-            # At the end, the length ffmpeg reads (as the batch path will), not the sum of the
-            # segments' announced lengths, which can be off by a frame or two.
-            return (probe(self.snapshot).duration if ended else playlist.duration), ended, self.snapshot
+            return self.poll_playlist()
         size = os.path.getsize(self.path)
         now = time.monotonic()
         if size != self.last_size:
@@ -113,6 +113,25 @@ class GrowingSource:
         except MediaError:
             return 0.0, idle or self.stopped.is_set(), None  # not enough written to read yet
         return duration, idle or self.stopped.is_set(), self.path
+
+    def poll_playlist(self) -> tuple[float, bool, str | None]:
+        playlist = read_playlist(self.path)
+        ended = playlist.ended or self.stopped.is_set()
+        if not playlist.segments:
+            return 0.0, ended, None
+        if all(uri.lower().split("?")[0].endswith(".ts") and "://" not in uri for uri, _ in playlist.segments):
+            with open(self.assembled, "ab") as out:
+                for uri, _ in playlist.segments[self.appended:]:
+                    with open(uri, "rb") as segment:
+                        out.write(segment.read())
+            self.appended = len(playlist.segments)
+            readable = self.assembled
+        else:
+            write_snapshot(playlist, self.snapshot)
+            readable = self.snapshot
+        # At the end, the length ffmpeg reads (as a batch run will), not the sum of the segments'
+        # announced lengths, which can be off by a frame or two.
+        return (probe(readable).duration if ended else playlist.duration), ended, readable
 
 
 # ---- the watch ---------------------------------------------------------------------------------------
@@ -146,20 +165,24 @@ class Watch:
     def __post_init__(self):
         self.scratch = os.path.join(self.out_dir, ".live")
         os.makedirs(self.scratch, exist_ok=True)
-        self.growing = GrowingSource(self.source, self.scratch, self.config.live.idle_end)
+        self.growing = GrowingSource(self.source, self.out_dir, self.config.live.idle_end)
+        if self.growing.is_playlist and os.path.exists(self.growing.assembled):
+            os.remove(self.growing.assembled)     # a rerun assembles the recording afresh
 
     def stop(self) -> None:
         """End the watch from outside (the stream-end webhook): the next poll finalises."""
         self.growing.stopped.set()
 
     def plan(self, path: str, duration: float) -> Plan:
-        """The stream so far as a plan: named as the recording (so clip ids are the batch path's),
+        """The stream so far as a plan: named as the recording a batch run would be given (the
+        assembled TS of an HLS stream, else what was followed), so clip ids are the batch path's;
         ``duration`` long, with the chunks analysed so far."""
+        recording = self.source if path == self.growing.snapshot else path
         source = probe(path)
-        source.path, source.duration = self.source, duration
+        source.path, source.duration = recording, duration
         source.audio_track = self.config.analysis.audio_track
         media, warnings = media_signals(source, self.config.analysis.signals)
-        return Plan(self.source, self.chat_path, source, self.chunks, media, warnings)
+        return Plan(recording, self.chat_path, source, self.chunks, media, warnings)
 
     def chat(self, duration: float) -> ChatLog | None:
         if not self.chat_path or not os.path.exists(self.chat_path):
@@ -214,7 +237,7 @@ class Watch:
     def write_live_manifest(self, source: Probe) -> None:
         write_json_atomic(os.path.join(self.out_dir, "manifest.json"), {
             "schema": "peakclip/manifest@1", "live": {"state": "on air", "analysed_until": round(self.analysed, 3)},
-            "source": {"path": self.source, "duration": round(self.analysed, 3), "has_audio": source.has_audio,
+            "source": {"path": source.path, "duration": round(self.analysed, 3), "has_audio": source.has_audio,
                        "has_video": source.has_video},
             "clips": [], "provisional": [p.to_dict() for p in self.provisional], "warnings": []})
 

@@ -76,11 +76,12 @@ def test_chunked_analysis_equals_one_pass(sample):
     chunks = plan_chunks(150.0, 50, 0.5)
     assert len(chunks) == 3
     parts = merge_chunks([analyze_chunk(sample["video"], c, ["audio", "visual"], config) for c in chunks], n_bins)
-    # Seeking lands on the same samples, give or take the resampler's edge: allow a hair of a dB.
-    assert np.allclose(whole.series["audio"].values, parts.series["audio"].values, atol=0.05)
-    assert np.allclose(whole.series["audio_flatness"].values, parts.series["audio_flatness"].values, atol=0.01)
+    # Each chunk decodes a run-in before it and a little after: the same samples as one pass.
+    assert np.allclose(whole.series["audio"].values, parts.series["audio"].values, atol=1e-4)
+    assert np.allclose(whole.series["audio_flatness"].values, parts.series["audio_flatness"].values, atol=1e-5)
     assert np.allclose(whole.series["visual"].values, parts.series["visual"].values, atol=1e-6)
     assert whole.events["cuts"] == parts.events["cuts"]
+    assert whole.events["pauses"] == parts.events["pauses"] and len(whole.events["pauses"]) > 10
 
 
 def test_audio_levels_and_flatness_match_librosa():

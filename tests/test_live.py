@@ -1,0 +1,86 @@
+"""Live mode: a stream pushed in (faster than) real time as HLS, with its chat growing beside it.
+
+Clips must appear while the push is still running, and at the end the final manifest must equal
+a batch run over the same recording."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import REPO, run_cli
+
+pytestmark = pytest.mark.integration
+READ_RATE = 3   # three seconds of stream a second, so the test takes a minute, not 2.5
+
+
+def push(sample, hls_dir, chat_path):
+    """ffmpeg writes HLS segments at READ_RATE x real time while a thread appends the chat lines
+    whose time has come, as a chat logger would. Returns the ffmpeg process and the thread."""
+    with open(sample["chat"], encoding="utf-8") as handle:
+        comments = json.load(handle)["comments"]
+    lines = sorted((c["content_offset_seconds"], json.dumps({"t": c["content_offset_seconds"], "user": c["commenter"]["name"],
+                                                                "text": c["message"]["body"]})) for c in comments)
+    open(chat_path, "w").close()
+    proc = subprocess.Popen(["ffmpeg", "-v", "error", "-readrate", str(READ_RATE), "-i", sample["video"], "-c", "copy",
+                             "-f", "hls", "-hls_time", "2", "-hls_list_size", "0", os.path.join(hls_dir, "stream.m3u8")])
+    started = time.monotonic()
+
+    def chat():
+        with open(chat_path, "a", encoding="utf-8") as out:
+            for t, line in lines:
+                time.sleep(max(0.0, t / READ_RATE - (time.monotonic() - started)))
+                out.write(line + "\n")
+                out.flush()
+
+    writer = threading.Thread(target=chat, daemon=True)
+    writer.start()
+    return proc, writer
+
+
+def test_watch_clips_while_on_air_and_ends_equal_to_batch(sample, fast_config, tmp_path):
+    hls = tmp_path / "hls"
+    hls.mkdir()
+    chat = str(tmp_path / "chat.jsonl")
+    out = str(tmp_path / "live")
+    config = tmp_path / "live.toml"
+    config.write_text(open(fast_config).read() + "\n[live]\npoll = 0.5\n")
+    pusher, writer = push(sample, str(hls), chat)
+    watcher = subprocess.Popen([sys.executable, "-m", "workers.cli", "watch", str(hls / "stream.m3u8"), "--chat", chat,
+                                "--out", out, "--config", str(config), "--format", "horizontal", "--clips", "3"],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen_on_air = []
+    manifest_path = os.path.join(out, "manifest.json")
+    while pusher.poll() is None:
+        if os.path.exists(manifest_path):
+            with open(manifest_path, encoding="utf-8") as handle:
+                live = json.load(handle)
+            for item in live.get("provisional", []):
+                if item["file"] and os.path.exists(os.path.join(out, item["file"])) and item["id"] not in seen_on_air:
+                    assert live["live"]["state"] == "on air" and item["provisional"] is True
+                    seen_on_air.append(item["id"])
+        time.sleep(0.2)
+    writer.join()
+    stdout, stderr = watcher.communicate(timeout=300)
+    assert watcher.returncode == 0, stderr
+    assert len(seen_on_air) >= 2, stdout                     # highlights clipped while the stream was running
+    with open(manifest_path, encoding="utf-8") as handle:
+        final = json.load(handle)
+    assert final["live"]["state"] == "ended" and final["source"]["path"].endswith("recording.ts")
+    assert {p["outcome"] for p in final["provisional"]} <= {"kept", "re-tiered", "withdrawn"}
+    assert all(p["outcome"] != "pending" for p in final["provisional"])
+    kept = [p for p in final["provisional"] if p["outcome"] != "withdrawn"]
+    assert kept and all(p["final_id"] in {c["id"] for c in final["clips"]} for p in kept)
+    # The final clips are what a batch run over the same recording picks.
+    batch = str(tmp_path / "batch")
+    result = run_cli("clip", final["source"]["path"], "--chat", chat, "--out", batch, "--config", str(config),
+                     "--clips", "3", "--no-render")
+    assert result.returncode == 0, result.stderr
+    with open(os.path.join(batch, "manifest.json"), encoding="utf-8") as handle:
+        expected = json.load(handle)
+    fields = ("id", "rank", "start", "end", "score", "stage", "tier", "pool")
+    assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
+    assert len(final["clips"]) == 3 and all(os.path.exists(os.path.join(out, c["file"])) for c in final["clips"])
