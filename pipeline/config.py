@@ -127,6 +127,7 @@ class LiveConfig:
     poll: float = 2.0              # seconds between looks at the recording
     idle_end: float = 30.0         # a growing file that has not grown for this long has ended
     settle: float = 2.0            # seconds past the chat's reaction window before a highlight is confirmed
+    end_grace: float = 3.0         # after a stream-end webhook, seconds to wait for the last segment
 
 
 @dataclass
@@ -155,6 +156,9 @@ class ServiceConfig:
     twitch_tolerance: float = 600.0     # Twitch messages older than this are refused
     twitch_recording: str = "{broadcaster_user_login}.mp4"  # where a broadcaster's recording is, under the root
     twitch_chat: str | None = None      # likewise for its chat log, if any
+    # Live mode: where the recording server writes a stream's HLS playlist, under the root
+    # (nginx-rtmp `hls_path`); set, an on_publish callback starts a watch of it.
+    live_playlist: str | None = None    # e.g. "hls/{name}.m3u8"
 
 
 @dataclass

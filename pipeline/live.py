@@ -97,8 +97,19 @@ class GrowingSource:
         self.idle_end = idle_end
         self.last_size, self.last_growth = -1, time.monotonic()
         self.stopped = threading.Event()
+        self.stopped_at: float | None = None
+
+    def stop(self, grace: float) -> None:
+        """The stream ended (a webhook said so): end after ``grace`` seconds, so the recording
+        server's last segment, written as the stream closes, is still taken in."""
+        if self.stopped_at is None:
+            self.stopped_at = time.monotonic() + grace
+        if time.monotonic() >= self.stopped_at:
+            self.stopped.set()
 
     def poll(self) -> tuple[float, bool, str | None]:
+        if self.stopped_at is not None:
+            self.stop(0)
         if not os.path.exists(self.path):
             return 0.0, self.stopped.is_set(), None      # the recording server has not started writing
         if self.is_playlist:
@@ -157,6 +168,7 @@ class Watch:
     out_dir: str
     config: Config
     on_clip: Callable[[Provisional], None] | None = None
+    should_stop: Callable[[], bool] | None = None   # asked at every poll: has the stream ended?
     chunks: list[Chunk] = field(default_factory=list)
     results: list[ChunkResult] = field(default_factory=list)
     provisional: list[Provisional] = field(default_factory=list)
@@ -170,8 +182,8 @@ class Watch:
             os.remove(self.growing.assembled)     # a rerun assembles the recording afresh
 
     def stop(self) -> None:
-        """End the watch from outside (the stream-end webhook): the next poll finalises."""
-        self.growing.stopped.set()
+        """End the watch from outside (the stream-end webhook): it finalises shortly after."""
+        self.growing.stop(self.config.live.end_grace)
 
     def plan(self, path: str, duration: float) -> Plan:
         """The stream so far as a plan: named as the recording a batch run would be given (the
@@ -244,6 +256,8 @@ class Watch:
     def run(self) -> dict:
         poll = self.config.live.poll
         while True:
+            if self.should_stop and self.should_stop():
+                self.stop()
             available, ended, path = self.growing.poll()
             if path is None:
                 if ended:

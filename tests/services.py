@@ -58,10 +58,10 @@ class Fleet:
         self.logs = logs
         self.workers = {}
 
-    def start(self, name):
+    def start(self, name, queues="analyze,render"):
         log = open(os.path.join(self.logs, f"{name}.log"), "w")
         proc = subprocess.Popen([sys.executable, "-m", "workers.cli", "worker", "--pool", "solo", "--concurrency", "1",
-                                 "--hostname", f"{name}@test", "--loglevel", "info"], cwd=REPO, env=self.env,
+                                 "--hostname", f"{name}@test", "--loglevel", "info", "--queues", queues], cwd=REPO, env=self.env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.workers[name] = proc
         deadline = time.monotonic() + 60

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import ffprobe
+from conftest import ffprobe, run_cli
 from services import Fleet, RedisServer, Service, free_port
 
 pytestmark = pytest.mark.integration
@@ -84,6 +84,116 @@ def test_pushed_stream_is_recorded_and_clipped(sample, tmp_path_factory):
             assert [s["codec_name"] for s in info["streams"]] == ["h264", "aac"]
         planted = sample["truth"]["highlights"]
         assert any(c["start"] < h["end"] and h["start"] < c["end"] for c in manifest["clips"] for h in planted)
+    finally:
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(timeout=20)
+        if service is not None:
+            service.stop()
+        fleet.stop_all()
+        redis_server.stop()
+
+
+def nginx_live_config(folder, rtmp_port, service_port, hls_path):
+    return f"""
+load_module {RTMP_MODULE};
+user root;
+daemon off;
+master_process on;
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log info;
+events {{ worker_connections 64; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{rtmp_port};
+        application live {{
+            live on;
+            hls on;
+            hls_path {hls_path};
+            hls_fragment 2s;
+            hls_playlist_length 2h;
+            hls_cleanup off;
+            on_publish http://127.0.0.1:{service_port}/hooks/nginx-rtmp?token={SECRET};
+            on_publish_done http://127.0.0.1:{service_port}/hooks/nginx-rtmp?token={SECRET};
+        }}
+    }}
+}}
+"""
+
+
+def test_live_stream_is_clipped_while_on_air(sample, tmp_path_factory):
+    """ffmpeg pushes the sample over RTMP (at 3x real time, so the test takes a minute) to nginx
+    writing HLS; on_publish makes the service start a watch on the live queue; chat arrives through
+    POST /streams/show/events as it happens. Clips must appear while the push runs; when it ends
+    (on_publish_done) the final manifest must equal a batch run over the same recording."""
+    from test_live import READ_RATE
+    from test_service import post_signed
+
+    root, outputs = tmp_path_factory.mktemp("recordings"), tmp_path_factory.mktemp("clips")
+    (root / "hls").mkdir()
+    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
+    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
+    fleet.env.update(PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root), PEAKCLIP_OUTPUT_ROOT=str(outputs),
+                     PEAKCLIP_SERVICE_LIVE_PLAYLIST="hls/{name}.m3u8", PEAKCLIP_LIVE_POLL="0.5",
+                     PEAKCLIP_RENDER_PRESET="superfast", PEAKCLIP_RENDER_CRF="30", PEAKCLIP_RENDER_FORMATS="horizontal",
+                     PEAKCLIP_SELECT_CLIPS="3")
+    with open(sample["chat"], encoding="utf-8") as handle:
+        comments = sorted(json.load(handle)["comments"], key=lambda c: c["content_offset_seconds"])
+    events = [{"t": c["content_offset_seconds"], "user": c["commenter"]["name"], "text": c["message"]["body"]}
+              for c in comments]
+    service = nginx = None
+    try:
+        fleet.start("live1", queues="live")
+        service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
+        folder = tmp_path_factory.mktemp("nginx")
+        rtmp_port = free_port()
+        (folder / "nginx.conf").write_text(nginx_live_config(folder, rtmp_port, service.port, root / "hls"))
+        nginx = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        assert nginx.poll() is None, (folder / "error.log").read_text()
+        push = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-readrate", str(READ_RATE), "-i", sample["video"],
+                                 "-c", "copy", "-f", "flv", f"rtmp://127.0.0.1:{rtmp_port}/live/show"])
+        started, sent, on_air = time.monotonic(), 0, set()
+        while push.poll() is None:
+            due = [e for e in events[sent:] if e["t"] <= (time.monotonic() - started) * READ_RATE]
+            if due:
+                assert post_signed(service, "/streams/show/events", {"events": due}, secret=SECRET)[0] == 202
+                sent += len(due)
+            for path in [os.path.join(d, "manifest.json") for d, _, f in os.walk(outputs) if "manifest.json" in f]:
+                with open(path, encoding="utf-8") as handle:
+                    live = json.load(handle)
+                if live["live"]["state"] == "on air":
+                    on_air |= {p["id"] for p in live["provisional"]
+                               if p["file"] and os.path.exists(os.path.join(os.path.dirname(path), p["file"]))}
+            time.sleep(0.3)
+        assert push.returncode == 0
+        if sent < len(events):
+            post_signed(service, "/streams/show/events", {"events": events[sent:]}, secret=SECRET)
+        assert len(on_air) >= 2, f"no clip while on air; worker log: {open(fleet.logs + '/live1.log').read()[-3000:]}"
+        final, deadline = None, time.monotonic() + 180
+        while final is None and time.monotonic() < deadline:
+            for path in [os.path.join(d, "manifest.json") for d, _, f in os.walk(outputs) if "manifest.json" in f]:
+                with open(path, encoding="utf-8") as handle:
+                    data = json.load(handle)
+                if data["live"]["state"] == "ended":
+                    final, manifest_dir = data, os.path.dirname(path)
+            time.sleep(0.5)
+        assert final, f"the watch did not finish; worker log: {open(fleet.logs + '/live1.log').read()[-3000:]}"
+        assert {p["outcome"] for p in final["provisional"]} <= {"kept", "re-tiered", "withdrawn"}
+        assert len(final["clips"]) == 3
+        for clip in final["clips"]:
+            info = ffprobe(os.path.join(manifest_dir, clip["file"]))
+            assert [s["codec_name"] for s in info["streams"]] == ["h264", "aac"]
+        batch = str(tmp_path_factory.mktemp("batch"))
+        result = run_cli("clip", final["source"]["path"], "--chat", str(outputs / "show" / "events.jsonl"),
+                         "--out", batch, "--clips", "3", "--no-render")
+        assert result.returncode == 0, result.stderr
+        with open(os.path.join(batch, "manifest.json"), encoding="utf-8") as handle:
+            expected = json.load(handle)
+        fields = ("id", "start", "end", "score", "stage", "tier")
+        assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
     finally:
         if nginx is not None:
             nginx.terminate()

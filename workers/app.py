@@ -1,11 +1,12 @@
-"""The Celery app: Redis broker and result backend, two queues, and settings that never lose a job.
+"""The Celery app: Redis broker and result backend, three queues, and settings that never lose a job.
 
 - Late acknowledgement: a task's message is acknowledged when the task ends, not when it starts,
   so the task a worker was running when it died is handed to another worker (after
   ``queue.visibility_timeout``); ``task_reject_on_worker_lost`` does the same when only the pool
   process dies.
 - One message reserved per worker process, so a dying worker strands as little as possible.
-- ``analyze`` and ``render`` queues, so each can scale on machines of its own.
+- ``analyze`` and ``render`` queues, so each can scale on machines of its own; a ``live`` queue for
+  watches of streams on air (each holds a worker process for the length of its stream).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from celery import Celery
 
 from pipeline.config import Config, load_config
 
-QUEUES = ("analyze", "render")
+QUEUES = ("analyze", "render", "live")
 
 
 def make_app(config: Config) -> Celery:
@@ -28,7 +29,7 @@ def make_app(config: Config) -> Celery:
         task_serializer="json", result_serializer="json", accept_content=["json"],
         task_default_queue="analyze",
         task_routes={"peakclip.render_clip": {"queue": "render"}, "peakclip.finalize": {"queue": "render"},
-                     "peakclip.notify": {"queue": "render"}},
+                     "peakclip.notify": {"queue": "render"}, "peakclip.watch": {"queue": "live"}},
         broker_transport_options={"visibility_timeout": q.visibility_timeout,
                                   "unacked_restore_interval": q.restore_interval, "unacked_restore_throttle": 1},
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},

@@ -339,8 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--config", metavar="TOML", help="configuration file")
     status.set_defaults(handler=cmd_status)
 
-    worker = commands.add_parser("worker", help="run a Celery worker for the analyze and/or render queues")
-    worker.add_argument("--queues", default="analyze,render", help="comma list (default analyze,render)")
+    worker = commands.add_parser("worker", help="run a Celery worker for the analyze, render and/or live queues")
+    worker.add_argument("--queues", default="analyze,render", help="comma list of analyze, render, live (default analyze,render)")
     worker.add_argument("--concurrency", type=positive_int, default=os.cpu_count() or 1, metavar="N",
                         help="tasks at once (default the core count)")
     worker.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])

@@ -50,6 +50,8 @@ def fingerprint(path: str | None) -> dict | None:
         return None
     if is_url(path):
         return {"url": path}
+    if not os.path.exists(path):
+        return {"path": os.path.realpath(path), "not yet written": True}   # a live stream's recording, chat
     stat = os.stat(path)
     return {"path": os.path.realpath(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
@@ -125,6 +127,8 @@ class Jobs:
         plan = self.load(job_id, "plan")
         ranking = self.load(job_id, "ranking")
         progress = {"analyze": f"{self.count(job_id, 'chunks')}/{len(plan['chunks'])}" if plan else "0/?"}
+        if record.get("kind") == "watch":
+            progress = {"provisional clips": str(self.count(job_id, "provisional"))}
         if ranking is not None:
             progress["render"] = f"{self.count(job_id, 'renders')}/{int(record.get('render_total', 0))}"
         active = [json.loads(v) for v in self.r.hvals(self.key(job_id, "active"))]

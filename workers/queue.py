@@ -36,6 +36,25 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     return job_id
 
 
+def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str:
+    """Queue a watch of a stream on air (``peakclip watch`` on a worker of the ``live`` queue);
+    returns its job id. The recording and the chat log need not exist yet."""
+    source, out = os.path.abspath(source), os.path.abspath(out)
+    chat = os.path.abspath(chat) if chat else None
+    settings = {k: v for k, v in config.to_dict().items() if k != "service"}
+    job_id = job_id_for(source, chat, out, {"watch": {k: v for k, v in settings.items() if k != "queue"}})
+    store = Jobs(connect(config.queue.result_backend, check=True))
+    if store.create(job_id, {"input": source, "chat": chat or "", "out": out, "config": json.dumps(settings),
+                             "kind": "watch"}):
+        make_app(config).send_task("peakclip.watch", args=(job_id,), queue="live")
+    return job_id
+
+
+def stop_watch(job_id: str, config: Config) -> None:
+    """Tell a watch its stream has ended: it finalises within a poll or two."""
+    Jobs(connect(config.queue.result_backend, check=True)).r.set(f"peakclip:job:{job_id}:stop", "1", ex=7 * 86400)
+
+
 def status(job_id: str, config: Config | None = None) -> dict:
     config = config or load_config()
     return Jobs(connect(config.queue.result_backend, check=True)).status(job_id)

@@ -121,6 +121,15 @@ def create_app(config: Config) -> Starlette:
         if not hmac.compare_digest(request.query_params.get("token", ""), token):
             raise Refused(403, "bad token")
 
+    def config_for_jobs(options: dict | None = None) -> Config:
+        job_config = Config.from_dict({k: v for k, v in config.to_dict().items() if k != "service"})
+        job_config.update(event_overrides(options), origin="event options")
+        return job_config
+
+    def events_file(stream_id: str) -> str:
+        """Where a stream's live chat and commerce events gather (JSON Lines), for its watch."""
+        return os.path.join(service.output_root, safe_name(stream_id), "events.jsonl")
+
     def queue(event: Event) -> tuple[str, bool]:
         """Queue the event's job once; a repeated event id gets the first job's id back."""
         key = f"peakclip:event:{event.source}:{event.event_id}"
@@ -129,8 +138,7 @@ def create_app(config: Config) -> Starlette:
             return known, False
         recording = inside_root(service.recordings_root, event.recording)
         chat = inside_root(service.recordings_root, event.chat) if event.chat else None
-        job_config = Config.from_dict({k: v for k, v in config.to_dict().items() if k != "service"})
-        job_config.update(event_overrides(event.options), origin="event options")
+        job_config = config_for_jobs(event.options)
         out = os.path.join(service.output_root, safe_name(event.stream_id), safe_name(event.event_id))
         from workers.queue import submit
 
@@ -207,6 +215,8 @@ def create_app(config: Config) -> Starlette:
         check_token(request)
         body = await body_of(request)
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        if form.get("call") in ("publish", "publish_done"):
+            return live_stream(form)
         if form.get("call") not in (None, "record_done"):
             return Response(status_code=204)
         if not form.get("path"):
@@ -214,6 +224,46 @@ def create_app(config: Config) -> Starlette:
         name = form.get("name") or "stream"
         event_id = f"{form.get('app', '')}/{name}/{os.path.basename(form['path'])}"
         return accepted(*queue(Event("nginx-rtmp", event_id, name, form["path"])))
+
+    def live_stream(form: dict) -> Response:
+        """nginx-rtmp on_publish starts a watch of the stream's HLS playlist (when
+        ``service.live_playlist`` says where it is); on_publish_done tells the watch it ended.
+        nginx lets the publish go on for any 2xx answer."""
+        if not service.live_playlist:
+            return Response(status_code=204)
+        app_name, name = form.get("app", ""), form.get("name") or "stream"
+        key = f"peakclip:live:{app_name}/{name}"
+        from workers.queue import stop_watch, submit_watch
+
+        if form["call"] == "publish_done":
+            job_id = store.r.get(key)
+            if job_id:
+                stop_watch(job_id, config)
+                store.r.delete(key)
+            return Response(status_code=204)
+        playlist = inside_root(service.recordings_root, service.live_playlist.format(app=app_name, name=name))
+        started = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        out = os.path.join(service.output_root, safe_name(name), f"live-{started}-{safe_name(form.get('clientid', ''))}")
+        job_id = submit_watch(playlist, events_file(name), out, config_for_jobs())
+        store.r.set(key, job_id, ex=EVENT_TTL)
+        return JSONResponse({"job_id": job_id, "queued": True}, status_code=200)
+
+    async def stream_events(request: Request) -> Response:
+        """Signed live chat and commerce events of a stream on air: ``{"events": [{t or ts, user,
+        text, type, amount}, ...]}``, appended to the file its watch reads (whole lines at once)."""
+        data = await signed_json(request)
+        events = data.get("events")
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise Refused(400, "expected {\"events\": [objects]}")
+        path = events_file(request.path_params["stream_id"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        lines = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events).encode("utf-8")
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, lines)
+        finally:
+            os.close(descriptor)
+        return JSONResponse({"appended": len(events)}, status_code=202)
 
     async def srs(request: Request) -> Response:
         check_token(request)
@@ -292,6 +342,7 @@ def create_app(config: Config) -> Starlette:
     routes = [Route("/hooks/stream-end", stream_end, methods=["POST"]), Route("/hooks/twitch", twitch, methods=["POST"]),
               Route("/hooks/nginx-rtmp", nginx_rtmp, methods=["POST"]), Route("/hooks/srs", srs, methods=["POST"]),
               Route("/clips/{clip_id}/metrics", clip_metrics, methods=["POST"]),
+              Route("/streams/{stream_id}/events", stream_events, methods=["POST"]),
               Route("/jobs/{job_id}", job), Route("/jobs/{job_id}/{name:path}", job_file),
               Route("/healthz", healthz)]
     return Starlette(routes=routes, exception_handlers={Refused: refused, UserError: user_error})

@@ -184,6 +184,32 @@ def finalize(self, job_id: str) -> None:
                                             for c in manifest["clips"]], "warnings": manifest["warnings"]})
 
 
+@app.task(name="peakclip.watch", base=JobTask, bind=True, acks_late=False)
+def watch(self, job_id: str) -> None:
+    """Follow a stream on air to its end (``pipeline.live.Watch``): provisional clips as its
+    highlights are confirmed, the final manifest when it ends. Acknowledged when it starts: a
+    watch lasts as long as its stream, longer than any visibility timeout, and must not be handed
+    to a second worker while the first still runs it. Its chunks are analysed in this process."""
+    from pipeline.live import Watch
+
+    with job_step(self, job_id, "watch") as store:
+        job = live_job(store, job_id, ended=("success", "failure"))
+        if job is None:
+            return
+        record, config = job
+        store.set_state(job_id, "running")
+        check_output_dir(record["out"])
+        stop_key = f"peakclip:job:{job_id}:stop"
+
+        def provisional(item) -> None:
+            store.put_item(job_id, "provisional", item.clip.id, item.to_dict())
+
+        manifest = Watch(record["input"], record.get("chat") or None, record["out"], config, provisional,
+                         lambda: bool(store.r.exists(stop_key))).run()
+        RedisTierState(store.r).ensure(manifest)
+        store.set_state(job_id, "success", manifest=os.path.join(record["out"], "manifest.json"))
+
+
 @app.task(name="peakclip.notify", bind=True, autoretry_for=(OSError,), retry_backoff=5, retry_backoff_max=600,
           max_retries=12, acks_late=True)
 def notify(self, job_id: str, url: str, summary: dict) -> None:
