@@ -128,6 +128,7 @@ class LiveConfig:
     idle_end: float = 30.0         # a growing file that has not grown for this long has ended
     settle: float = 2.0            # seconds past the chat's reaction window before a highlight is confirmed
     end_grace: float = 3.0         # after a stream-end webhook, seconds to wait for the last segment
+    analyze_wait: float = 60.0     # queued watch: how long a chunk may wait for an analyze worker before it is done in place
 
 
 @dataclass

@@ -169,6 +169,8 @@ class Watch:
     config: Config
     on_clip: Callable[[Provisional], None] | None = None
     should_stop: Callable[[], bool] | None = None   # asked at every poll: has the stream ended?
+    # How a chunk is analysed: here by default; the queue path hands it to the analyze queue.
+    analyse: Callable[[str, Chunk, list[str]], ChunkResult] | None = None
     chunks: list[Chunk] = field(default_factory=list)
     results: list[ChunkResult] = field(default_factory=list)
     provisional: list[Provisional] = field(default_factory=list)
@@ -219,7 +221,10 @@ class Watch:
             elif end + KEYFRAME_LEAD > available:
                 break
             chunk = Chunk(len(self.results), self.analysed, end)
-            self.results.append(analyze_chunk(path, chunk, plan.media, self.config.analysis))
+            if self.analyse is not None:
+                self.results.append(self.analyse(path, chunk, plan.media))
+            else:
+                self.results.append(analyze_chunk(path, chunk, plan.media, self.config.analysis))
             self.chunks.append(chunk)
             self.analysed, grew = end, True
         return grew

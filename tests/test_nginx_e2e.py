@@ -145,6 +145,7 @@ def test_live_stream_is_clipped_while_on_air(sample, tmp_path_factory):
     service = nginx = None
     try:
         fleet.start("live1", queues="live")
+        fleet.start("w1", queues="analyze")
         service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
         folder = tmp_path_factory.mktemp("nginx")
         rtmp_port = free_port()
@@ -194,6 +195,9 @@ def test_live_stream_is_clipped_while_on_air(sample, tmp_path_factory):
             expected = json.load(handle)
         fields = ("id", "start", "end", "score", "stage", "tier")
         assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
+        # The watch's chunks were analysed by the analyze queue's worker, not by the watch itself.
+        with open(os.path.join(fleet.logs, "w1.log"), encoding="utf-8") as handle:
+            assert handle.read().count("peakclip.analyze_live_chunk") >= 10
     finally:
         if nginx is not None:
             nginx.terminate()

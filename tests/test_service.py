@@ -254,3 +254,21 @@ def test_tier_state_in_redis_adds_up_across_processes_and_survives_a_restart(set
     state = RedisTierState(connect(url)).clip(clip["id"])
     assert state["counts"]["impressions"] == 4 * 40 + 5 and state["counts"]["watch_seconds"] == 4 * 40 * 1.5
     assert service.request("GET", "/healthz")[0] == 200
+
+
+def test_live_events_are_signed_and_appended_whole(setup):
+    service, outputs = setup["service"], setup["outputs"]
+    events = [{"t": 1.5, "user": "ann", "text": "哈哈哈"}, {"ts": "2026-11-23T12:00:03Z", "user": "bob", "type": "order",
+                                                          "amount": 19.9}]
+    assert post_signed(service, "/streams/shop-42/events", {"events": events}, secret="wrong")[0] == 401
+    assert post_signed(service, "/streams/shop-42/events", {"events": "hi"})[0] == 400
+    assert post_signed(service, "/streams/shop-42/events", {"events": [1, 2]})[0] == 400
+    for _ in range(2):
+        status, _, body = post_signed(service, "/streams/shop-42/events", {"events": events})
+        assert status == 202 and json.loads(body) == {"appended": 2}
+    lines = (outputs / "shop-42" / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == events * 2
+    # Without service.live_playlist an on_publish is let through and starts nothing.
+    status, _, _ = service.request("POST", f"/hooks/nginx-rtmp?token={SECRET}", b"call=publish&app=live&name=show",
+                                   {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 204

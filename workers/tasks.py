@@ -117,6 +117,19 @@ def analyze(self, job_id: str, index: int) -> None:
         store.put_item(job_id, "chunks", str(index), result.to_dict())
 
 
+@app.task(name="peakclip.analyze_live_chunk", base=JobTask, bind=True,
+          soft_time_limit=app.peakclip_config.queue.analyze_time_limit,
+          time_limit=app.peakclip_config.queue.analyze_time_limit + 60)
+def analyze_live_chunk(self, job_id: str, path: str, chunk: dict, media: list[str]) -> None:
+    """One chunk of a stream on air, for the watch that sent it (it reads the result from the job)."""
+    with job_step(self, job_id, f"analyze live chunk {chunk['index']}") as store:
+        job = live_job(store, job_id, ended=("success", "failure"))
+        if job is None:
+            return
+        result = analyze_chunk(path, Chunk(**chunk), media, job[1].analysis)
+        store.put_item(job_id, "chunks", str(chunk["index"]), result.to_dict())
+
+
 @app.task(name="peakclip.rank", base=JobTask, bind=True, max_retries=60)
 def rank_job(self, job_id: str) -> None:
     with job_step(self, job_id, "rank") as store:
@@ -204,8 +217,19 @@ def watch(self, job_id: str) -> None:
         def provisional(item) -> None:
             store.put_item(job_id, "provisional", item.clip.id, item.to_dict())
 
+        def analyse(path: str, chunk: Chunk, media: list[str]) -> ChunkResult:
+            """On the analyze queue, like a batch job's chunks; here if no worker answers in time."""
+            analyze_live_chunk.delay(job_id, path, chunk.to_dict(), media)
+            deadline = time.monotonic() + config.live.analyze_wait
+            while time.monotonic() < deadline:
+                found = store.r.hget(store.key(job_id, "chunks"), str(chunk.index))
+                if found:
+                    return ChunkResult.from_dict(json.loads(found))
+                time.sleep(0.05)
+            return analyze_chunk(path, chunk, media, config.analysis)
+
         manifest = Watch(record["input"], record.get("chat") or None, record["out"], config, provisional,
-                         lambda: bool(store.r.exists(stop_key))).run()
+                         lambda: bool(store.r.exists(stop_key)), analyse).run()
         RedisTierState(store.r).ensure(manifest)
         store.set_state(job_id, "success", manifest=os.path.join(record["out"], "manifest.json"))
 
