@@ -240,23 +240,25 @@ class Watch:
                 continue
             clip.rank = len(self.provisional) + 1
             source = Probe.from_dict({**ranking.probe.to_dict(), "path": path})
-            rendered = render_clip(source, clip, os.path.join(self.out_dir, "live"), self.config.render)
-            if rendered.error is None:
+            rendered = None
+            if self.config.render.enabled and source.has_video:
+                rendered = render_clip(source, clip, os.path.join(self.out_dir, "live"), self.config.render)
+            if rendered is not None and rendered.error is None:
                 clip.file, clip.files = "live/" + rendered.files[self.config.render.formats[0]], {
                     fmt: "live/" + f for fmt, f in rendered.files.items()}
                 clip.thumbnail, clip.preview = "live/" + rendered.thumbnail, "live/" + rendered.preview
             item = Provisional(clip, round(self.analysed, 3))
             self.provisional.append(item)
-            self.write_live_manifest(ranking.probe)
+            self.write_live_manifest(ranking.probe, ranking.warnings)
             if self.on_clip:
                 self.on_clip(item)
 
-    def write_live_manifest(self, source: Probe) -> None:
+    def write_live_manifest(self, source: Probe, warnings: list[str]) -> None:
         write_json_atomic(os.path.join(self.out_dir, "manifest.json"), {
             "schema": "peakclip/manifest@1", "live": {"state": "on air", "analysed_until": round(self.analysed, 3)},
             "source": {"path": source.path, "duration": round(self.analysed, 3), "has_audio": source.has_audio,
                        "has_video": source.has_video},
-            "clips": [], "provisional": [p.to_dict() for p in self.provisional], "warnings": []})
+            "clips": [], "provisional": [p.to_dict() for p in self.provisional], "warnings": warnings})
 
     def run(self) -> dict:
         poll = self.config.live.poll
@@ -273,7 +275,9 @@ class Watch:
             if self.analyse_new_chunks(path, available, ended, plan) and not ended:
                 plan.probe.duration = self.analysed
                 analysis = assemble(plan, self.results, self.chat(self.analysed), self.config)
-                self.confirm(path, rank(analysis, self.config))
+                ranking = rank(analysis, self.config)
+                self.confirm(path, ranking)
+                self.write_live_manifest(ranking.probe, ranking.warnings)   # how far the watch has got
             if ended:
                 return self.finish(path, plan)
             time.sleep(poll)

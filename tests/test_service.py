@@ -272,3 +272,7 @@ def test_live_events_are_signed_and_appended_whole(setup):
     status, _, _ = service.request("POST", f"/hooks/nginx-rtmp?token={SECRET}", b"call=publish&app=live&name=show",
                                    {"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 204
+    status, _, body = service.request("POST", f"/hooks/srs?token={SECRET}",
+                                      json.dumps({"action": "on_publish", "app": "live", "stream": "show"}).encode(),
+                                      {"Content-Type": "application/json"})
+    assert (status, body) == (200, b"0")

@@ -226,9 +226,9 @@ def create_app(config: Config) -> Starlette:
         return accepted(*queue(Event("nginx-rtmp", event_id, name, form["path"])))
 
     def live_stream(form: dict) -> Response:
-        """nginx-rtmp on_publish starts a watch of the stream's HLS playlist (when
-        ``service.live_playlist`` says where it is); on_publish_done tells the watch it ended.
-        nginx lets the publish go on for any 2xx answer."""
+        """nginx-rtmp on_publish (SRS on_publish) starts a watch of the stream's HLS playlist (when
+        ``service.live_playlist`` says where it is); on_publish_done (on_unpublish) tells the
+        watch it ended. nginx lets the publish go on for any 2xx answer."""
         if not service.live_playlist:
             return Response(status_code=204)
         app_name, name = form.get("app", ""), form.get("name") or "stream"
@@ -244,7 +244,9 @@ def create_app(config: Config) -> Starlette:
         playlist = inside_root(service.recordings_root, service.live_playlist.format(app=app_name, name=name))
         started = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         out = os.path.join(service.output_root, safe_name(name), f"live-{started}-{safe_name(form.get('clientid', ''))}")
-        job_id = submit_watch(playlist, events_file(name), out, config_for_jobs())
+        # Events posted with wall-clock times ("ts") are placed on the recording by the publish time.
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        job_id = submit_watch(playlist, events_file(name), out, config_for_jobs({"stream_start": now}))
         store.r.set(key, job_id, ex=EVENT_TTL)
         return JSONResponse({"job_id": job_id, "queued": True}, status_code=200)
 
@@ -268,6 +270,11 @@ def create_app(config: Config) -> Starlette:
     async def srs(request: Request) -> Response:
         check_token(request)
         data = parse_json(await body_of(request))
+        if data.get("action") in ("on_publish", "on_unpublish"):
+            live_stream({"call": "publish" if data["action"] == "on_publish" else "publish_done",
+                         "app": str(data.get("app") or ""), "name": str(data.get("stream") or "stream"),
+                         "clientid": str(data.get("client_id") or "")})
+            return PlainTextResponse("0")
         if data.get("action") != "on_dvr":
             return PlainTextResponse("0")
         if not data.get("file"):
