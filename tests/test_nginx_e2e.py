@@ -16,7 +16,8 @@ SECRET = "e2e-secret-77"
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 
 
-def nginx_config(folder, rtmp_port, service_port, record_path):
+def nginx_config(folder, rtmp_port, application):
+    """nginx with the RTMP module, one application ``live`` configured by ``application``."""
     return f"""
 load_module {RTMP_MODULE};
 user root;
@@ -31,14 +32,18 @@ rtmp {{
         listen 127.0.0.1:{rtmp_port};
         application live {{
             live on;
-            record all;
-            record_path {record_path};
-            record_unique on;
-            on_record_done http://127.0.0.1:{service_port}/hooks/nginx-rtmp?token={SECRET};
+{application}
         }}
     }}
 }}
 """
+
+
+def recording_config(service_port, record_path):
+    return f"""            record all;
+            record_path {record_path};
+            record_unique on;
+            on_record_done http://127.0.0.1:{service_port}/hooks/nginx-rtmp?token={SECRET};"""
 
 
 def test_pushed_stream_is_recorded_and_clipped(sample, tmp_path_factory):
@@ -54,7 +59,7 @@ def test_pushed_stream_is_recorded_and_clipped(sample, tmp_path_factory):
         service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
         folder = tmp_path_factory.mktemp("nginx")
         rtmp_port = free_port()
-        (folder / "nginx.conf").write_text(nginx_config(folder, rtmp_port, service.port, root))
+        (folder / "nginx.conf").write_text(nginx_config(folder, rtmp_port, recording_config(service.port, root)))
         nginx = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
@@ -94,32 +99,14 @@ def test_pushed_stream_is_recorded_and_clipped(sample, tmp_path_factory):
         redis_server.stop()
 
 
-def nginx_live_config(folder, rtmp_port, service_port, hls_path):
-    return f"""
-load_module {RTMP_MODULE};
-user root;
-daemon off;
-master_process on;
-worker_processes 1;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log info;
-events {{ worker_connections 64; }}
-rtmp {{
-    server {{
-        listen 127.0.0.1:{rtmp_port};
-        application live {{
-            live on;
-            hls on;
+def hls_config(service_port, hls_path):
+    return f"""            hls on;
             hls_path {hls_path};
             hls_fragment 2s;
             hls_playlist_length 2h;
             hls_cleanup off;
             on_publish http://127.0.0.1:{service_port}/hooks/nginx-rtmp?token={SECRET};
-            on_publish_done http://127.0.0.1:{service_port}/hooks/nginx-rtmp?token={SECRET};
-        }}
-    }}
-}}
-"""
+            on_publish_done http://127.0.0.1:{service_port}/hooks/nginx-rtmp?token={SECRET};"""
 
 
 def test_live_stream_is_clipped_while_on_air(sample, tmp_path_factory):
@@ -149,7 +136,7 @@ def test_live_stream_is_clipped_while_on_air(sample, tmp_path_factory):
         service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
         folder = tmp_path_factory.mktemp("nginx")
         rtmp_port = free_port()
-        (folder / "nginx.conf").write_text(nginx_live_config(folder, rtmp_port, service.port, root / "hls"))
+        (folder / "nginx.conf").write_text(nginx_config(folder, rtmp_port, hls_config(service.port, root / "hls")))
         nginx = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)

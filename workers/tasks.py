@@ -67,6 +67,16 @@ def live_job(store: Jobs, job_id: str, ended: tuple[str, ...] = ("failure",)) ->
     return record, Config.from_dict(json.loads(record["config"]))
 
 
+def begin_job(store: Jobs, job_id: str) -> tuple[dict, Config] | None:
+    """The first task of a job: its record and config, the job marked running, the output folder
+    checked; None when the job already ended (a redelivered start)."""
+    job = live_job(store, job_id, ended=("success", "failure"))
+    if job is not None:
+        store.set_state(job_id, "running")
+        check_output_dir(job[0]["out"])
+    return job
+
+
 @contextmanager
 def job_step(task: Task, job_id: str, what: str):
     """Mark the task as running on this worker for ``status``; turn user errors into a failed job."""
@@ -85,12 +95,10 @@ def job_step(task: Task, job_id: str, what: str):
 @app.task(name="peakclip.start", base=JobTask, bind=True)
 def start(self, job_id: str) -> None:
     with job_step(self, job_id, "plan") as store:
-        job = live_job(store, job_id, ended=("success", "failure"))
+        job = begin_job(store, job_id)
         if job is None:
             return
         record, config = job
-        store.set_state(job_id, "running")
-        check_output_dir(record["out"])
         plan = plan_analysis(record["input"], record.get("chat") or None, config)
         store.put(job_id, "plan", plan.to_dict())
         header = group(analyze.s(job_id, chunk.index) for chunk in plan.chunks)
@@ -202,16 +210,14 @@ def watch(self, job_id: str) -> None:
     """Follow a stream on air to its end (``pipeline.live.Watch``): provisional clips as its
     highlights are confirmed, the final manifest when it ends. Acknowledged when it starts: a
     watch lasts as long as its stream, longer than any visibility timeout, and must not be handed
-    to a second worker while the first still runs it. Its chunks are analysed in this process."""
+    to a second worker while the first still runs it. Its chunks go to the analyze queue."""
     from pipeline.live import Watch
 
     with job_step(self, job_id, "watch") as store:
-        job = live_job(store, job_id, ended=("success", "failure"))
+        job = begin_job(store, job_id)
         if job is None:
             return
         record, config = job
-        store.set_state(job_id, "running")
-        check_output_dir(record["out"])
         stop_key = f"peakclip:job:{job_id}:stop"
 
         def provisional(item) -> None:
