@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from detectors.chat import ChatLog, read_chat
+from detectors.chat.log import ChatFollower
 from detectors.chunks import Chunk
 from detectors.errors import MediaError, UserError
 from detectors.probe import Probe, probe
@@ -175,6 +176,7 @@ class Watch:
     results: list[ChunkResult] = field(default_factory=list)
     provisional: list[Provisional] = field(default_factory=list)
     analysed: float = 0.0
+    chat_follower: ChatFollower | None = None
 
     def __post_init__(self):
         self.scratch = os.path.join(self.out_dir, ".live")
@@ -198,11 +200,17 @@ class Watch:
         media, warnings = media_signals(source, self.config.analysis.signals)
         return Plan(recording, self.chat_path, source, self.chunks, media, warnings)
 
-    def chat(self, duration: float) -> ChatLog | None:
+    def chat(self, duration: float, whole: bool = False) -> ChatLog | None:
+        """The chat so far: the lines added since the last look (``ChatFollower``), or with
+        ``whole`` the entire log read as a batch run reads it (at the end, for the final ranking)."""
         if not self.chat_path or not os.path.exists(self.chat_path):
             return None
         try:
-            return read_chat(self.chat_path, self.config.chat, self.config.analysis.hop, duration)
+            if whole:
+                return read_chat(self.chat_path, self.config.chat, self.config.analysis.hop, duration)
+            if self.chat_follower is None:
+                self.chat_follower = ChatFollower(self.chat_path, self.config.chat, self.config.analysis.hop)
+            return self.chat_follower.read(duration)
         except UserError:
             return None          # a log just created and still empty of anything readable
 
@@ -285,7 +293,7 @@ class Watch:
     def finish(self, path: str, plan: Plan) -> dict:
         """The whole stream, ranked as the batch path ranks it; provisional clips judged against it."""
         plan.probe.duration = self.analysed
-        ranking = rank(assemble(plan, self.results, self.chat(self.analysed), self.config), self.config)
+        ranking = rank(assemble(plan, self.results, self.chat(self.analysed, whole=True), self.config), self.config)
         readable = Probe.from_dict({**ranking.probe.to_dict(), "path": path})
         rendered = render_clips(readable, ranking.clips, self.out_dir, self.config.render) \
             if self.config.render.enabled and ranking.probe.has_video else []

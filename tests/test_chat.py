@@ -4,6 +4,7 @@ import gzip
 import io
 import json
 
+import numpy as np
 import pytest
 
 from detectors.chat import Audience, ChatConfig, FORMATS, Message, Skipped, detect_format, read_chat
@@ -320,3 +321,23 @@ def test_reactions_and_commerce_weigh_more_than_talk():
 def test_out_of_order_records_do_not_break_the_count():
     values = audience_series([(20, "a", "x", "message"), (10, "a", "y", "message"), (10, "b", "z", "message")])
     assert values.min() >= 0 and values.max() == pytest.approx(1.0) and values[20] == 1 and values[40] == 1
+
+
+def test_a_growing_log_read_piece_by_piece_equals_reading_it_whole(tmp_path):
+    """What a live watch does: read the lines added since the last look, a line cut in the middle
+    of being written waits for the next look, and the result is the whole log's."""
+    from detectors.chat.log import ChatFollower
+
+    rows = [json.dumps({"t": i * 0.7, "user": f"u{i % 13}", "text": "LUL" if i % 5 == 0 else "hi"}) for i in range(300)]
+    rows[40] = '{"t": broken'
+    text = "".join(r + "\n" for r in rows).encode()
+    growing = tmp_path / "live.jsonl"
+    follower = ChatFollower(str(growing), ChatConfig(), HOP)
+    for cut in (1000, 1001, 5000, 9000, len(text) - 7, len(text)):   # mid-line cuts among them
+        growing.write_bytes(text[:cut])
+        log = follower.read(300 * 0.7)
+    whole = read_chat(str(growing), ChatConfig(), HOP, 300 * 0.7)
+    assert np.array_equal(log.series().values, whole.series().values)
+    assert (log.messages, log.skipped) == (whole.messages, whole.skipped) == (299, 1)
+    assert [s.line for s in log.skipped_lines] == [41]
+    assert (follower.offset, follower.lines) == (len(text), 300)   # read a piece at a time, each byte once

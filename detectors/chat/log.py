@@ -7,6 +7,7 @@ log at all (or a wall-clock log without the stream's start) raises ``ChatError``
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -105,37 +106,81 @@ def to_recording_time(message: Message, stream_start: float | None, path: str) -
     return message.t
 
 
+class ChatReader:
+    """Puts parsed records on the recording's clock and counts them into one ``ChatLog``: what
+    ``read_chat`` does over a whole log, and a live watch does piece by piece as a log grows."""
+
+    def __init__(self, path: str, fmt: str, config: ChatConfig, hop: float, duration: float | None):
+        self.path, self.config, self.duration = path, config, duration
+        self.stream_start = parse_stream_start(config.stream_start)
+        self.log = ChatLog(fmt, Audience(hop, config), bins_for(duration, hop) if duration else 0)
+
+    def feed(self, items, first_line: int = 1) -> None:
+        log = self.log
+        for item in items:
+            if isinstance(item, Skipped):
+                log.skipped += 1
+                if len(log.skipped_lines) < MAX_SKIPPED_LINES_REPORTED:
+                    log.skipped_lines.append(Skipped(item.line + first_line - 1, item.reason))
+                continue
+            t = to_recording_time(item, self.stream_start, self.path) + self.config.offset
+            if t < 0:
+                log.before += 1
+                continue
+            if self.duration is not None and t > self.duration:
+                log.after += 1
+                continue
+            item.t = t
+            log.audience.add(item)
+            log.messages += 1
+        if not self.duration:
+            log.n_bins = log.audience.max_bin + 1
+
+
 def read_chat(path: str, config: ChatConfig, hop: float, duration: float | None = None) -> ChatLog:
     fmt = config.format or detect_format(path)
     if fmt not in FORMATS and fmt != EMPTY:
         raise ChatError(f"unknown chat format {fmt!r} (choose from {', '.join(FORMATS)})")
-    stream_start = parse_stream_start(config.stream_start)
-    audience = Audience(hop, config)
-    log = ChatLog(fmt, audience, bins_for(duration, hop) if duration else 0)
-    if fmt == EMPTY:
-        return log
-    parse = FORMATS[fmt][1]
+    reader = ChatReader(path, fmt, config, hop, duration)
+    if fmt != EMPTY:
+        with open_text(path) as text:
+            reader.feed(FORMATS[fmt][1](text))
+    return reader.log
 
-    def skip(item: Skipped) -> None:
-        log.skipped += 1
-        if len(log.skipped_lines) < MAX_SKIPPED_LINES_REPORTED:
-            log.skipped_lines.append(item)
 
-    with open_text(path) as text:
-        for item in parse(text):
-            if isinstance(item, Skipped):
-                skip(item)
-                continue
-            t = to_recording_time(item, stream_start, path) + config.offset
-            if t < 0:
-                log.before += 1
-                continue
-            if duration is not None and t > duration:
-                log.after += 1
-                continue
-            item.t = t
-            audience.add(item)
-            log.messages += 1
-    if not duration:
-        log.n_bins = audience.max_bin + 1
-    return log
+# Formats a record of which is one line, so a growing log can be read a piece at a time.
+LINE_FORMATS = (generic.JSONL_NAME, twitchirc.NAME, twitchirc.TEXT_NAME)
+
+
+class ChatFollower:
+    """A chat log that grows while the stream is on air. ``read(duration)`` reads only the whole
+    lines added since the last call (JSON Lines, IRC and text logs, not compressed); a log in any
+    other format is read whole each time. Records after ``duration`` are kept for later reads."""
+
+    def __init__(self, path: str, config: ChatConfig, hop: float):
+        self.path, self.config, self.hop = path, config, hop
+        self.reader: ChatReader | None = None
+        self.offset = 0      # bytes read so far (whole lines)
+        self.lines = 0
+
+    def read(self, duration: float) -> ChatLog:
+        if self.reader is None:
+            fmt = self.config.format or detect_format(self.path)
+            with open(self.path, "rb") as handle:
+                compressed = handle.read(2) == b"\x1f\x8b"
+            if fmt == EMPTY or fmt not in LINE_FORMATS or compressed:
+                return read_chat(self.path, self.config, self.hop, duration)
+            self.reader = ChatReader(self.path, fmt, self.config, self.hop, None)
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read()
+        whole = data[:data.rfind(b"\n") + 1]       # a line still being written waits for the next read
+        if whole:
+            text = whole.decode("utf-8", "replace")
+            if self.offset == 0:
+                text = text.removeprefix("\ufeff")
+            self.reader.feed(FORMATS[self.reader.log.format][1](io.StringIO(text, newline="")), self.lines + 1)
+            self.offset += len(whole)
+            self.lines += whole.count(b"\n")
+        self.reader.log.n_bins = bins_for(duration, self.hop)
+        return self.reader.log
