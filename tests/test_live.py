@@ -84,3 +84,29 @@ def test_watch_clips_while_on_air_and_ends_equal_to_batch(sample, fast_config, t
     fields = ("id", "rank", "start", "end", "score", "stage", "tier", "pool")
     assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
     assert len(final["clips"]) == 3 and all(os.path.exists(os.path.join(out, c["file"])) for c in final["clips"])
+
+
+def test_watch_a_growing_ts_file_ends_when_it_stops_growing(sample, fast_config, tmp_path):
+    """An encoder writing MPEG-TS straight to disk: no playlist, no end tag. The watch ends once
+    the file has not grown for live.idle_end, and ends where a batch run over the file ends."""
+    recording = str(tmp_path / "show.ts")
+    config = tmp_path / "growing.toml"
+    config.write_text(open(fast_config).read() + "\n[live]\npoll = 0.5\nidle_end = 4.0\n")
+    writer = subprocess.Popen(["ffmpeg", "-v", "error", "-readrate", "5", "-i", sample["video"], "-c", "copy",
+                               "-f", "mpegts", recording])
+    time.sleep(2)
+    out = str(tmp_path / "live")
+    watched = run_cli("watch", recording, "--chat", sample["chat"], "--out", out, "--config", str(config),
+                      "--no-render", "--clips", "3")
+    assert writer.wait() == 0
+    assert watched.returncode == 0, watched.stderr
+    with open(os.path.join(out, "manifest.json"), encoding="utf-8") as handle:
+        final = json.load(handle)
+    assert final["live"]["state"] == "ended" and final["source"]["duration"] == pytest.approx(150.0, abs=0.5)
+    result = run_cli("clip", recording, "--chat", sample["chat"], "--out", str(tmp_path / "batch"),
+                     "--config", str(config), "--no-render", "--clips", "3")
+    assert result.returncode == 0, result.stderr
+    with open(os.path.join(tmp_path, "batch", "manifest.json"), encoding="utf-8") as handle:
+        expected = json.load(handle)
+    fields = ("id", "start", "end", "score", "tier")
+    assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
