@@ -32,7 +32,7 @@ from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, media_s
 from pipeline.config import Config
 from pipeline.manifest import write_atomic, write_json_atomic
 from pipeline.render import render_clip, render_clips
-from pipeline.run import Ranking, finish, rank
+from pipeline.run import Ranking, check_output_dir, finish, rank
 from pipeline.tag import Clip
 
 
@@ -179,8 +179,7 @@ class Watch:
     chat_follower: ChatFollower | None = None
 
     def __post_init__(self):
-        self.scratch = os.path.join(self.out_dir, ".live")
-        os.makedirs(self.scratch, exist_ok=True)
+        check_output_dir(self.out_dir)
         self.growing = GrowingSource(self.source, self.out_dir, self.config.live.idle_end)
         if self.growing.is_playlist and os.path.exists(self.growing.assembled):
             os.remove(self.growing.assembled)     # a rerun assembles the recording afresh
@@ -214,28 +213,32 @@ class Watch:
         except UserError:
             return None          # a log just created and still empty of anything readable
 
-    def analyse_new_chunks(self, path: str, available: float, ended: bool, plan: Plan) -> bool:
-        """Analyse every chunk that is now complete (with the few seconds after it the visual
-        detector looks at); at stream end, the rest. True when something new was analysed."""
-        live, hop = self.config.live, self.config.analysis.hop
-        step = max(hop, round(live.chunk_seconds / hop) * hop)
-        grew = False
+    def ready_chunks(self, available: float, ended: bool) -> list[Chunk]:
+        """The chunks that can be analysed now: every one complete with the few seconds after it
+        the visual detector looks at; at stream end, the rest."""
+        step = max(self.config.analysis.hop, round(self.config.live.chunk_seconds / self.config.analysis.hop)
+                   * self.config.analysis.hop)
+        ready, start = [], self.analysed
         while True:
-            end = round(self.analysed + step, 6)
+            end = round(start + step, 6)
             if ended:
-                if self.analysed >= available - 1e-6:
+                if start >= available - 1e-6:
                     break
                 end = available if available - end < step / 4 else min(end, available)
             elif end + KEYFRAME_LEAD > available:
                 break
-            chunk = Chunk(len(self.results), self.analysed, end)
+            ready.append(Chunk(len(self.results) + len(ready), start, end))
+            start = end
+        return ready
+
+    def analyse_chunks(self, path: str, chunks: list[Chunk], plan: Plan) -> None:
+        for chunk in chunks:
             if self.analyse is not None:
                 self.results.append(self.analyse(path, chunk, plan.media))
             else:
                 self.results.append(analyze_chunk(path, chunk, plan.media, self.config.analysis))
             self.chunks.append(chunk)
-            self.analysed, grew = end, True
-        return grew
+            self.analysed = chunk.end
 
     def confirm(self, path: str, ranking: Ranking) -> None:
         """Render the highlights whose reaction window has passed and that no provisional clip covers."""
@@ -279,8 +282,13 @@ class Watch:
                     raise MediaError(f"the stream ended before anything of {self.source} could be read")
                 time.sleep(poll)
                 continue
+            ready = self.ready_chunks(available, ended)
+            if not ready and not ended:
+                time.sleep(poll)      # nothing new to analyse: no need to probe the recording again
+                continue
             plan = self.plan(path, available)
-            if self.analyse_new_chunks(path, available, ended, plan) and not ended:
+            self.analyse_chunks(path, ready, plan)
+            if ready and not ended:
                 plan.probe.duration = self.analysed
                 analysis = assemble(plan, self.results, self.chat(self.analysed), self.config)
                 ranking = rank(analysis, self.config)

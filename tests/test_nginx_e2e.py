@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -39,6 +40,40 @@ rtmp {{
 """
 
 
+@contextmanager
+def recording_server(tmp_path_factory, workers, application, **env):
+    """Redis, Celery workers (name -> queues), the webhook service, and nginx with the RTMP
+    module whose application is ``application(service_port, recordings_root)``; all stopped
+    afterwards. Yields (fleet, service, recordings root, output root, RTMP port)."""
+    assert os.path.exists(RTMP_MODULE), "nginx's RTMP module is installed by .ci/install-system-deps"
+    root, outputs = tmp_path_factory.mktemp("recordings"), tmp_path_factory.mktemp("clips")
+    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
+    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
+    fleet.env.update(PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root), PEAKCLIP_OUTPUT_ROOT=str(outputs),
+                     PEAKCLIP_RENDER_PRESET="superfast", PEAKCLIP_RENDER_CRF="30", **env)
+    service = nginx = None
+    try:
+        for name, queues in workers.items():
+            fleet.start(name, queues=queues)
+        service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
+        folder = tmp_path_factory.mktemp("nginx")
+        rtmp_port = free_port()
+        (folder / "nginx.conf").write_text(nginx_config(folder, rtmp_port, application(service.port, root)))
+        nginx = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        assert nginx.poll() is None, (folder / "error.log").read_text()
+        yield fleet, service, root, outputs, rtmp_port
+    finally:
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(timeout=20)
+        if service is not None:
+            service.stop()
+        fleet.stop_all()
+        redis_server.stop()
+
+
 def recording_config(service_port, record_path):
     return f"""            record all;
             record_path {record_path};
@@ -47,23 +82,8 @@ def recording_config(service_port, record_path):
 
 
 def test_pushed_stream_is_recorded_and_clipped(sample, tmp_path_factory):
-    assert os.path.exists(RTMP_MODULE), "nginx's RTMP module is installed by .ci/install-system-deps"
-    root, outputs = tmp_path_factory.mktemp("recordings"), tmp_path_factory.mktemp("clips")
-    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
-    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
-    fleet.env.update(PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root), PEAKCLIP_OUTPUT_ROOT=str(outputs),
-                     PEAKCLIP_RENDER_PRESET="superfast", PEAKCLIP_RENDER_CRF="30", PEAKCLIP_SELECT_CLIPS="2")
-    service = nginx = None
-    try:
-        fleet.start("w1")
-        service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
-        folder = tmp_path_factory.mktemp("nginx")
-        rtmp_port = free_port()
-        (folder / "nginx.conf").write_text(nginx_config(folder, rtmp_port, recording_config(service.port, root)))
-        nginx = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
-        assert nginx.poll() is None, (folder / "error.log").read_text()
+    with recording_server(tmp_path_factory, {"w1": "analyze,render"}, recording_config,
+                          PEAKCLIP_SELECT_CLIPS="2") as (fleet, service, root, outputs, rtmp_port):
         push = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", sample["video"], "-c", "copy", "-f", "flv",
                                f"rtmp://127.0.0.1:{rtmp_port}/live/show"], capture_output=True, text=True, timeout=120)
         assert push.returncode == 0, push.stderr
@@ -89,19 +109,12 @@ def test_pushed_stream_is_recorded_and_clipped(sample, tmp_path_factory):
             assert [s["codec_name"] for s in info["streams"]] == ["h264", "aac"]
         planted = sample["truth"]["highlights"]
         assert any(c["start"] < h["end"] and h["start"] < c["end"] for c in manifest["clips"] for h in planted)
-    finally:
-        if nginx is not None:
-            nginx.terminate()
-            nginx.wait(timeout=20)
-        if service is not None:
-            service.stop()
-        fleet.stop_all()
-        redis_server.stop()
 
 
-def hls_config(service_port, hls_path):
+def hls_config(service_port, root):
+    (root / "hls").mkdir()
     return f"""            hls on;
-            hls_path {hls_path};
+            hls_path {root / "hls"};
             hls_fragment 2s;
             hls_playlist_length 2h;
             hls_cleanup off;
@@ -117,30 +130,14 @@ def test_live_stream_is_clipped_while_on_air(sample, tmp_path_factory):
     same recording."""
     from test_service import post_signed
 
-    root, outputs = tmp_path_factory.mktemp("recordings"), tmp_path_factory.mktemp("clips")
-    (root / "hls").mkdir()
-    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
-    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
-    fleet.env.update(PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root), PEAKCLIP_OUTPUT_ROOT=str(outputs),
-                     PEAKCLIP_SERVICE_LIVE_PLAYLIST="hls/{name}.m3u8", PEAKCLIP_LIVE_POLL="0.5",
-                     PEAKCLIP_RENDER_PRESET="superfast", PEAKCLIP_RENDER_CRF="30", PEAKCLIP_RENDER_FORMATS="horizontal",
-                     PEAKCLIP_SELECT_CLIPS="3")
     with open(sample["chat"], encoding="utf-8") as handle:
         comments = sorted(json.load(handle)["comments"], key=lambda c: c["content_offset_seconds"])
     events = [{"t": c["content_offset_seconds"], "user": c["commenter"]["name"], "text": c["message"]["body"]}
               for c in comments]
-    service = nginx = None
-    try:
-        fleet.start("live1", queues="live")
-        fleet.start("w1", queues="analyze")
-        service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
-        folder = tmp_path_factory.mktemp("nginx")
-        rtmp_port = free_port()
-        (folder / "nginx.conf").write_text(nginx_config(folder, rtmp_port, hls_config(service.port, root / "hls")))
-        nginx = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
-        assert nginx.poll() is None, (folder / "error.log").read_text()
+    with recording_server(tmp_path_factory, {"live1": "live", "w1": "analyze"}, hls_config,
+                          PEAKCLIP_SERVICE_LIVE_PLAYLIST="hls/{name}.m3u8", PEAKCLIP_LIVE_POLL="0.5",
+                          PEAKCLIP_RENDER_FORMATS="horizontal",
+                          PEAKCLIP_SELECT_CLIPS="3") as (fleet, service, root, outputs, rtmp_port):
         push = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re", "-i", sample["video"],
                                  "-c", "copy", "-f", "flv", f"rtmp://127.0.0.1:{rtmp_port}/live/show"])
         started, sent, on_air = time.monotonic(), 0, {}
@@ -188,11 +185,3 @@ def test_live_stream_is_clipped_while_on_air(sample, tmp_path_factory):
         # The watch's chunks were analysed by the analyze queue's worker, not by the watch itself.
         with open(os.path.join(fleet.logs, "w1.log"), encoding="utf-8") as handle:
             assert handle.read().count("peakclip.analyze_live_chunk") >= 10
-    finally:
-        if nginx is not None:
-            nginx.terminate()
-            nginx.wait(timeout=20)
-        if service is not None:
-            service.stop()
-        fleet.stop_all()
-        redis_server.stop()

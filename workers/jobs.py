@@ -106,6 +106,10 @@ class Jobs:
     def put_item(self, job_id: str, part: str, item: str, data: dict) -> None:
         self.r.hset(self.key(job_id, part), item, json.dumps(data))
 
+    def item(self, job_id: str, part: str, item: str) -> dict | None:
+        found = self.r.hget(self.key(job_id, part), item)
+        return json.loads(found) if found else None
+
     def has_item(self, job_id: str, part: str, item: str) -> bool:
         return bool(self.r.hexists(self.key(job_id, part), item))
 

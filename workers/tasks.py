@@ -108,9 +108,13 @@ def start(self, job_id: str) -> None:
             rank_job.delay(job_id)
 
 
-@app.task(name="peakclip.analyze_chunk", base=JobTask, bind=True,
-          soft_time_limit=app.peakclip_config.queue.analyze_time_limit,
-          time_limit=app.peakclip_config.queue.analyze_time_limit + 60)
+def time_limits(seconds: float) -> dict:
+    """A task's soft limit (it is told, and fails its job with a reason) and, a minute later, the
+    hard one (its process is killed)."""
+    return {"soft_time_limit": seconds, "time_limit": seconds + 60}
+
+
+@app.task(name="peakclip.analyze_chunk", base=JobTask, bind=True, **time_limits(app.peakclip_config.queue.analyze_time_limit))
 def analyze(self, job_id: str, index: int) -> None:
     with job_step(self, job_id, f"analyze chunk {index}") as store:
         if store.has_item(job_id, "chunks", str(index)):
@@ -126,8 +130,7 @@ def analyze(self, job_id: str, index: int) -> None:
 
 
 @app.task(name="peakclip.analyze_live_chunk", base=JobTask, bind=True,
-          soft_time_limit=app.peakclip_config.queue.analyze_time_limit,
-          time_limit=app.peakclip_config.queue.analyze_time_limit + 60)
+          **time_limits(app.peakclip_config.queue.analyze_time_limit))
 def analyze_live_chunk(self, job_id: str, path: str, chunk: dict, media: list[str]) -> None:
     """One chunk of a stream on air, for the watch that sent it (it reads the result from the job)."""
     with job_step(self, job_id, f"analyze live chunk {chunk['index']}") as store:
@@ -166,9 +169,7 @@ def rank_job(self, job_id: str) -> None:
             finalize.delay(job_id)
 
 
-@app.task(name="peakclip.render_clip", base=JobTask, bind=True,
-          soft_time_limit=app.peakclip_config.queue.render_time_limit,
-          time_limit=app.peakclip_config.queue.render_time_limit + 60)
+@app.task(name="peakclip.render_clip", base=JobTask, bind=True, **time_limits(app.peakclip_config.queue.render_time_limit))
 def render(self, job_id: str, clip_id: str) -> None:
     with job_step(self, job_id, f"render {clip_id}") as store:
         if store.has_item(job_id, "renders", clip_id):
@@ -228,9 +229,9 @@ def watch(self, job_id: str) -> None:
             analyze_live_chunk.delay(job_id, path, chunk.to_dict(), media)
             deadline = time.monotonic() + config.live.analyze_wait
             while time.monotonic() < deadline:
-                found = store.r.hget(store.key(job_id, "chunks"), str(chunk.index))
+                found = store.item(job_id, "chunks", str(chunk.index))
                 if found:
-                    return ChunkResult.from_dict(json.loads(found))
+                    return ChunkResult.from_dict(found)
                 time.sleep(0.05)
             return analyze_chunk(path, chunk, media, config.analysis)
 
