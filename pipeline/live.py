@@ -112,7 +112,10 @@ class GrowingSource:
         if self.stopped_at is not None:
             self.stop(0)
         if not os.path.exists(self.path):
-            return 0.0, self.stopped.is_set(), None      # the recording server has not started writing
+            # The recording server has not started writing yet; after idle_end with nothing, the
+            # path is wrong or the stream never came.
+            waited = time.monotonic() - self.last_growth >= self.idle_end
+            return 0.0, self.stopped.is_set() or waited, None
         if self.is_playlist:
             return self.poll_playlist()
         size = os.path.getsize(self.path)
@@ -279,7 +282,8 @@ class Watch:
             available, ended, path = self.growing.poll()
             if path is None:
                 if ended:
-                    raise MediaError(f"the stream ended before anything of {self.source} could be read")
+                    raise MediaError(f"nothing readable appeared at {self.source} (waited {self.config.live.idle_end:g} s, "
+                                     "live.idle_end): check the path, or that the stream started")
                 time.sleep(poll)
                 continue
             ready = self.ready_chunks(available, ended)
@@ -302,6 +306,8 @@ class Watch:
         """The whole stream, ranked as the batch path ranks it; provisional clips judged against it."""
         plan.probe.duration = self.analysed
         ranking = rank(assemble(plan, self.results, self.chat(self.analysed, whole=True), self.config), self.config)
+        if self.chat_path and not os.path.exists(self.chat_path):
+            ranking.warnings.append(f"chat log {self.chat_path} never appeared: clipped without chat")
         readable = Probe.from_dict({**ranking.probe.to_dict(), "path": path})
         rendered = render_clips(readable, ranking.clips, self.out_dir, self.config.render) \
             if self.config.render.enabled and ranking.probe.has_video else []

@@ -110,3 +110,11 @@ def test_watch_a_growing_ts_file_ends_when_it_stops_growing(sample, fast_config,
         expected = json.load(handle)
     fields = ("id", "start", "end", "score", "tier")
     assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
+
+
+def test_watch_of_a_path_where_nothing_appears_ends_in_one_line(tmp_path):
+    config = tmp_path / "quick.toml"
+    config.write_text("[live]\npoll = 0.2\nidle_end = 1.0\n")
+    result = run_cli("watch", str(tmp_path / "typo.m3u8"), "--out", str(tmp_path / "out"), "--config", str(config))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "nothing readable appeared" in result.stderr and "Traceback" not in result.stderr
