@@ -13,7 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	.ci/install-system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	# An editable install (the repo is the code that runs) always makes setuptools print a banner
+	# telling developers it is one; this filter hides that banner and nothing else.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
 demo: setup

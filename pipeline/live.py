@@ -31,7 +31,7 @@ from detectors.visual import KEYFRAME_LEAD
 from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, media_signals
 from pipeline.config import Config
 from pipeline.manifest import write_atomic, write_json_atomic
-from pipeline.render import render_clip, render_clips
+from pipeline.render import render_clip, render_clips, resumed_note
 from pipeline.run import Ranking, check_output_dir, finish, rank
 from pipeline.tag import Clip
 
@@ -172,6 +172,7 @@ class Watch:
     out_dir: str
     config: Config
     on_clip: Callable[[Provisional], None] | None = None
+    on_note: Callable[[str], None] | None = None    # what a person at the terminal should be told
     should_stop: Callable[[], bool] | None = None   # asked at every poll: has the stream ended?
     # How a chunk is analysed: here by default; the queue path hands it to the analyze queue.
     analyse: Callable[[str, Chunk, list[str]], ChunkResult] | None = None
@@ -274,8 +275,13 @@ class Watch:
                        "has_video": source.has_video},
             "clips": [], "provisional": [p.to_dict() for p in self.provisional], "warnings": warnings})
 
+    def note(self, text: str) -> None:
+        if self.on_note:
+            self.on_note(text)
+
     def run(self) -> dict:
         poll = self.config.live.poll
+        waiting_told = False
         while True:
             if self.should_stop and self.should_stop():
                 self.stop()
@@ -284,6 +290,11 @@ class Watch:
                 if ended:
                     raise MediaError(f"nothing readable appeared at {self.source} (waited {self.config.live.idle_end:g} s, "
                                      "live.idle_end): check the path, or that the stream started")
+                if not waiting_told:
+                    waiting_told = True
+                    what = "an HLS playlist with segments" if self.growing.is_playlist else "a readable recording"
+                    self.note(f"waiting for {what} at {self.source} (giving up after {self.config.live.idle_end:g} s "
+                              "with nothing, live.idle_end)")
                 time.sleep(poll)
                 continue
             ready = self.ready_chunks(available, ended)
@@ -311,6 +322,9 @@ class Watch:
         readable = Probe.from_dict({**ranking.probe.to_dict(), "path": path})
         rendered = render_clips(readable, ranking.clips, self.out_dir, self.config.render) \
             if self.config.render.enabled and ranking.probe.has_video else []
+        kept = resumed_note(rendered, self.out_dir)
+        if kept:
+            self.note(kept)
         for item in self.provisional:
             best = max(ranking.clips, key=lambda c: overlap(item.clip, c), default=None)
             if best is None or overlap(item.clip, best) < 0.5 * (item.clip.end - item.clip.start):

@@ -58,6 +58,7 @@ class Rendered:
     preview: str | None = None
     cut: tuple[float, float] | None = None                # what --copy actually cut, on key frames
     error: str | None = None
+    resumed: bool = False                                 # taken as an earlier run into the folder left it
 
 
 def output_size(source: Probe, fmt: str) -> tuple[int, int]:
@@ -385,7 +386,7 @@ def finished_before(out_dir: str, name: str, key: str, clip_id: str) -> Rendered
     if note.get("key") != key or not all(f and os.path.isfile(os.path.join(out_dir, f)) for f in files):
         return None
     cut = tuple(note["cut"]) if note.get("cut") else None
-    return Rendered(clip_id, note["files"], note["thumbnail"], note["preview"], cut)
+    return Rendered(clip_id, note["files"], note["thumbnail"], note["preview"], cut, resumed=True)
 
 
 def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
@@ -453,6 +454,15 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
             message = str(err) if isinstance(err, RenderError) else f"{label}: ffprobe failed"
         return Rendered(clip.id, error=message)
     return result
+
+
+def resumed_note(rendered: list[Rendered], out_dir: str) -> str | None:
+    """What a person rerunning into the same folder should hear: that finished clips were kept."""
+    kept = sum(r.resumed for r in rendered)
+    if not kept:
+        return None
+    return (f"kept {kept} of {len(rendered)} clip(s) an earlier run finished in {out_dir} with the same "
+            "settings (not rendered again)")
 
 
 def render_clips(source: Probe, clips: list[Clip], out_dir: str, config: RenderConfig,

@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 from pipeline.fuse import Fused
+from pipeline.rules import TIERS, Rules
 
 MAX_POINTS = 1200          # points per plotted series, whatever the stream's length (peaks kept)
 COLOURS = {"chat": "#2f7ed8", "audio": "#e4572e", "visual": "#4caf50", "score": "#222222"}
@@ -66,8 +67,9 @@ def timeline_svg(timeline: dict, duration: float, stages: list[dict], clips: lis
              f'role="img" aria-label="signals, fused score and chosen spans over the stream">']
     for clip in clips:   # spans first, under everything
         x0, x1 = x(clip["start"]), x(clip["end"])
+        # A border on each span: two spans that touch stay two blocks, not one.
         parts.append(f'<rect class="span" x="{x0:.1f}" y="0" width="{max(x1 - x0, 1):.1f}" height="{height - AXIS}" '
-                     f'fill="#f5c542" fill-opacity="0.35"><title>#{clip["rank"]} {clock(clip["start"])}-'
+                     f'fill="#f5c542" fill-opacity="0.35" stroke="#a07800" stroke-width="1"><title>#{clip["rank"]} {clock(clip["start"])}-'
                      f'{clock(clip["end"])} tier {clip["tier"]}</title></rect>')
         parts.append(f'<text x="{(x0 + x1) / 2:.1f}" y="11" font-size="11" text-anchor="middle" '
                      f'font-weight="bold">{clip["rank"]}</text>')
@@ -108,10 +110,15 @@ def inline_image(out_dir: str, relative: str | None, mime: str = "image/jpeg") -
         return None
 
 
-def signal_bars(signals: dict[str, float]) -> str:
-    """Each signal's share of the moment, as bars against the strongest (z-scores)."""
+def bar_scale(clips: list[dict]) -> float:
+    """One scale for every card's bars: the strongest signal of any clip on the page, so equal
+    values are equal bars whichever card they are on."""
+    return max([abs(v) for c in clips for k, v in (c.get("signals") or {}).items() if k in COLOURS] + [1e-9])
+
+
+def signal_bars(signals: dict[str, float], top: float) -> str:
+    """Each signal's strength in the moment (z-scores), as bars on the page's one scale ``top``."""
     shown = {k: v for k, v in signals.items() if k in COLOURS}
-    top = max([abs(v) for v in shown.values()] + [1e-9])
     rows = [f'<div class="bar" data-signal="{name}"><span class="name">{name}</span>'
             f'<span class="track"><span class="fill" style="width:{100 * max(value, 0) / top:.0f}%;'
             f'background:{COLOURS[name]}"></span></span><span class="value">{value:.1f}</span></div>'
@@ -122,7 +129,7 @@ def signal_bars(signals: dict[str, float]) -> str:
     return "\n".join(rows)
 
 
-def clip_card(clip: dict, out_dir: str) -> str:
+def clip_card(clip: dict, out_dir: str, bar_top: float) -> str:
     e = html.escape
     poster = inline_image(out_dir, clip.get("thumbnail"))
     if clip.get("file") and os.path.exists(os.path.join(out_dir, clip["file"])):
@@ -137,11 +144,11 @@ def clip_card(clip: dict, out_dir: str) -> str:
 <h2>#{clip['rank']} <span class="tier tier-{e(clip['tier'])}">{e(clip['tier'])}</span></h2>
 {media}
 <dl>
-<dt>time</dt><dd>{clock(clip['start'])} – {clock(clip['end'])} ({clip['end'] - clip['start']:.1f} s)</dd>
+<dt>time</dt><dd class="time">{clock(clip['start'])} – {clock(clip['end'])} ({clip['end'] - clip['start']:.1f}&nbsp;s)</dd>
 <dt>stage</dt><dd>{clip['stage']}</dd><dt>pool</dt><dd>{e(clip.get('pool') or '-')}</dd>
 <dt>score</dt><dd>{clip['score']:.2f} (peak at {clock(clip['peak'])})</dd>
 </dl>
-<div class="bars">{signal_bars(clip.get('signals') or {})}</div>
+<div class="bars">{signal_bars(clip.get('signals') or {}, bar_top)}</div>
 {f'<p class="formats">{formats}</p>' if formats else ''}
 </article>"""
 
@@ -153,7 +160,9 @@ h1{font-size:1.4em;margin:0 0 .2em} .meta{color:#555;margin:0 0 1em}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:1em}
 .card{background:#fff;border:1px solid #ddd;padding:.8em} .card h2{font-size:1.1em;margin:0 0 .4em}
 .card video,.card img{width:100%;max-height:420px;background:#000}
-dl{display:grid;grid-template-columns:auto 1fr;gap:.1em .6em;font-size:.9em} dt{color:#666}
+dl{display:grid;grid-template-columns:auto 1fr;gap:.1em .6em;font-size:.9em} dt{color:#666} dd{margin:0}
+dd.time{white-space:nowrap}
+.legend{font-size:.85em;color:#444;margin:0 0 1.2em;max-width:70em} .legend dl{font-size:1em}
 .tier{padding:0 .4em;border-radius:3px;background:#ddd} .tier-S{background:#f5c542} .tier-A{background:#9fd49f}
 .bar{display:flex;align-items:center;gap:.4em;font-size:.85em} .bar .name{width:3.5em}
 .bar .track{flex:1;background:#eee;height:.7em} .bar .fill{display:block;height:100%}
@@ -161,7 +170,25 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.1em .6em;font-size:.9em} dt{
 """
 
 
-def build_report(manifest: dict, timeline: dict | None, out_dir: str) -> str:
+def legend(rules: Rules) -> str:
+    """What tiers and pools mean, in the words of the rules that tagged the clips."""
+    thresholds = [f"{t} from {rules.tiers[t]:g}" for t in TIERS[:3]]
+    starts = ", ".join(f"{t}: {rules.start[t]}" for t in TIERS)
+    ladder = " → ".join(f"{p.name} ({p.viewers:,} viewers)" if p.viewers else p.name for p in rules.pools)
+    lift = (" A stage's best clip is lifted one tier, never to S: only the whole stream makes a clip S."
+            if rules.lift else "")
+    return f"""<section class="legend"><dl>
+<dt>tier</dt><dd>How strongly the audience reacted, against the whole stream: the fused peak score
+({", ".join(thresholds)}; C below).{lift}</dd>
+<dt>pool</dt><dd>The traffic pool a clip starts in ({starts}). Pools grow step by step, {ladder}: a clip
+moves up when its completion, click-through and conversion reach the pool's bars, and is retired when they
+fall short.</dd>
+<dt>bars</dt><dd>Each signal's strength in the moment, in deviations above its own baseline, on one scale
+for the whole page.</dd>
+</dl></section>"""
+
+
+def build_report(manifest: dict, timeline: dict | None, out_dir: str, rules: Rules) -> str:
     e = html.escape
     source = manifest["source"]
     chat = manifest.get("chat") or {}
@@ -172,7 +199,8 @@ def build_report(manifest: dict, timeline: dict | None, out_dir: str) -> str:
         meta.append(f"chat: {chat.get('messages', 0)} messages, {chat.get('skipped', 0)} lines skipped")
     plot = (timeline_svg(timeline, source["duration"], manifest["stages"], manifest["clips"])
             if timeline and timeline.get("series") else "<p>No signal to plot.</p>")
-    cards = "\n".join(clip_card(c, out_dir) for c in sorted(manifest["clips"], key=lambda c: c["rank"]))
+    top = bar_scale(manifest["clips"])
+    cards = "\n".join(clip_card(c, out_dir, top) for c in sorted(manifest["clips"], key=lambda c: c["rank"]))
     warnings = "".join(f"<li>{e(w)}</li>" for w in manifest["warnings"])
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>peakclip: {e(name)}</title>
@@ -186,6 +214,7 @@ def build_report(manifest: dict, timeline: dict | None, out_dir: str) -> str:
 by its typing lag), the fused score they add up to, stage boundaries (dashed) and the chosen spans (numbered by rank).</p>
 {plot}</section>
 {f'<section class="warnings"><h2 style="font-size:1em">Warnings</h2><ul>{warnings}</ul></section>' if warnings else ''}
+{legend(rules) if manifest["clips"] else ''}
 <section class="cards">
 {cards or '<p>No clip was chosen.</p>'}
 </section>

@@ -20,7 +20,7 @@ from pipeline.config import Config
 from pipeline.fuse import fuse
 from pipeline.export import write_exports
 from pipeline.manifest import build_manifest, write_atomic, write_json_atomic
-from pipeline.render import Rendered, render_clips
+from pipeline.render import Rendered, render_clips, resumed_note
 from pipeline.report import build_report, timeline_of
 from pipeline.select import Span, select_spans
 from pipeline.rules import load_rules
@@ -130,7 +130,8 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
     manifest.update(extra or {})
     manifest["exports"] = write_exports(manifest, ranking.probe.fps, out_dir, config.output.exports)
     if config.output.report:
-        write_atomic(os.path.join(out_dir, "report.html"), build_report(manifest, ranking.timeline, out_dir))
+        report = build_report(manifest, ranking.timeline, out_dir, load_rules(config.tag.rules))
+        write_atomic(os.path.join(out_dir, "report.html"), report)
         manifest["report"] = "report.html"
     write_json_atomic(os.path.join(out_dir, "manifest.json"), manifest)
     if config.render.enabled:
@@ -175,8 +176,10 @@ def check_output_dir(out_dir: str) -> None:
 
 
 def run_clip(path: str, chat_path: str | None, out_dir: str, config: Config,
-             on_progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Run the whole job in this process and write ``out_dir/manifest.json``; returns the manifest."""
+             on_progress: Callable[[str, int, int], None] | None = None,
+             on_note: Callable[[str], None] | None = None) -> dict:
+    """Run the whole job in this process and write ``out_dir/manifest.json``; returns the manifest.
+    ``on_note`` hears what a person at the terminal should know that is not a warning."""
     check_output_dir(out_dir)
     progress = on_progress or (lambda step, done, total: None)
     ranking = rank(analyze(path, chat_path, config, lambda done, total: progress("analyse", done, total)), config)
@@ -186,4 +189,7 @@ def run_clip(path: str, chat_path: str | None, out_dir: str, config: Config,
         done = []
         rendered = render_clips(ranking.probe, clips, out_dir, config.render,
                                 lambda r: (done.append(r), progress("render", len(done), len(clips))))
+        note = resumed_note(rendered, out_dir)
+        if note and on_note:
+            on_note(note)
     return finish(ranking, rendered, out_dir, config)

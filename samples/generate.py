@@ -73,7 +73,8 @@ def plan(rng: np.random.Generator, duration: float, highlights: list[str], distr
             # The audience grows or shrinks between the stages of the broadcast.
             truth["audience"] = [round(float(x), 2) for x in rng.choice([0.5, 0.8, 1.0, 1.4, 1.8], size=3)]
             return truth
-    raise ValueError(f"cannot fit {len(events)} events into {duration:g}s: make the stream longer")
+    raise SampleError(f"cannot fit {len(events)} highlights and distractors into {duration:g} s: "
+                      "make the stream longer (--duration) or plant fewer (--highlights)")
 
 
 def windows(truth: dict, *kinds: str) -> list[dict]:
@@ -340,25 +341,58 @@ def generate_suite(folder: str, count: int = len(SUITE), size: tuple[int, int] =
     return dirs
 
 
+class SampleError(ValueError):
+    """A stream that cannot be made as asked: the user's numbers, told in one line."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"samples.generate: error: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m samples.generate", description=__doc__.split("\n\n")[0])
+    try:
+        return generate_from_args(argv)
+    except SampleError as err:
+        print(f"samples.generate: error: {err}", file=sys.stderr)
+        return 2
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"WxH, e.g. 640x360, got {text!r}") from None
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError(f"even width and height of at least 16 pixels, got {text!r}")
+    return width, height
+
+
+parse_size.__name__ = "size"
+
+
+def generate_from_args(argv: list[str] | None) -> int:
+    parser = OneLineParser(prog="python -m samples.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", nargs="?")
     parser.add_argument("--suite", metavar="DIR", help="write the evaluation set into DIR")
     parser.add_argument("--count", type=int, default=len(SUITE))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--duration", type=float, default=180.0)
     parser.add_argument("--highlights", type=int, default=3)
-    parser.add_argument("--size", default="640x360", help="WxH of the encoded picture")
+    parser.add_argument("--size", type=parse_size, default=(640, 360), help="WxH of the encoded picture")
     args = parser.parse_args(argv)
-    width, height = (int(x) for x in args.size.lower().split("x"))
     if args.suite:
         for folder in generate_suite(args.suite, args.count):
             print(folder)
         return 0
     if not args.out_dir:
         parser.error("give OUT_DIR or --suite DIR")
-    truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=(width, height))
-    print(json.dumps(truth["highlights"]), file=sys.stderr)
+    if args.duration <= 0 or args.highlights < 0:
+        raise SampleError("--duration must be positive and --highlights at least 0")
+    truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=args.size)
+    planted = ", ".join(f"{h['kind']} {h['start']:.1f}-{h['end']:.1f} s" for h in truth["highlights"])
+    print(f"sample stream: {os.path.join(args.out_dir, 'stream.mp4')} ({args.duration:g} s), chat.json and "
+          f"truth.json beside it; planted highlights: {planted or 'none'}", file=sys.stderr)
     return 0
 
 

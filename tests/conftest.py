@@ -1,4 +1,5 @@
-"""Shared fixtures: generated sample streams (real H.264/AAC files made by samples.generate)."""
+"""Shared fixtures: generated sample streams (real H.264/AAC files made by samples.generate), the
+real recordings in ``tests/media`` and unusual files ffmpeg makes at test time."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,36 @@ import pytest
 from samples.generate import generate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MEDIA = os.path.join(REPO, "tests", "media")     # real files, each with its licence note (README there)
+
+
+def real_media(name: str) -> str:
+    path = os.path.join(MEDIA, name)
+    assert os.path.isfile(path), f"{path} is part of the repository"
+    return path
+
+
+# Files with the quirks real recordings have, made by ffmpeg: each a 2 s 640x360 30 fps test
+# picture (a cut to colour bars at 1 s) with a tone, then encoded as its name says.
+_PICTURE = ["-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=1", "-f", "lavfi", "-i", "smptebars=s=640x360:r=30:d=1",
+            "-f", "lavfi", "-i", "sine=f=440:d=2:sample_rate=48000"]
+_JOINED = ["-filter_complex", "[0][1]concat=n=2:v=1:a=0[v]", "-map", "[v]", "-map", "2"]
+MADE_MEDIA = {
+    # players need yuv420p: the render must convert
+    "yuv422p.mp4": [*_PICTURE, *_JOINED, "-c:v", "libx264", "-pix_fmt", "yuv422p", "-c:a", "aac", "-ac", "2"],
+    "hevc.mp4": [*_PICTURE, *_JOINED, "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
+                 "-tag:v", "hvc1", "-c:a", "aac"],
+    # a cover picture ({cover}: a JPEG made beside it) stored as a "video" stream in front of the real one
+    "cover.mp4": [*_PICTURE, "-i", "{cover}", "-filter_complex",
+                  "[0][1]concat=n=2:v=1:a=0[v]", "-map", "3", "-map", "[v]", "-map", "2", "-c:v:0", "mjpeg",
+                  "-disposition:v:0", "attached_pic", "-c:v:1", "libx264", "-c:a", "aac"],
+    # a WebVTT subtitle stream beside the picture and sound ({vtt}: a two-cue file made beside it)
+    "subtitles.mkv": [*_PICTURE, "-i", "{vtt}", *_JOINED, "-map", "3", "-c:v", "libx264", "-c:a", "aac",
+                      "-c:s", "webvtt"],
+    "sar-2by3.mp4": [*_PICTURE, "-filter_complex", "[0][1]concat=n=2:v=1:a=0,setsar=2/3[v]", "-map", "[v]",
+                     "-map", "2", "-c:v", "libx264", "-c:a", "aac"],
+    "mono.mp3": ["-f", "lavfi", "-i", "sine=f=330:d=7:sample_rate=44100", "-ac", "1", "-c:a", "libmp3lame"],
+}
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +52,26 @@ def sample(tmp_path_factory):
                      distractors=["spam", "camera", "cuts"], size=(320, 180))
     return {"dir": str(folder), "video": str(folder / "stream.mp4"), "chat": str(folder / "chat.json"),
             "truth": truth}
+
+
+@pytest.fixture(scope="session")
+def made_media(tmp_path_factory):
+    """``made_media(name)``: the path of one of ``MADE_MEDIA``, made once per test session."""
+    folder = tmp_path_factory.mktemp("made-media")
+
+    def make(name: str) -> str:
+        path = str(folder / name)
+        if not os.path.exists(path):
+            vtt, cover = folder / "captions.vtt", folder / "cover.jpg"
+            vtt.write_text("WEBVTT\n\n00:00.000 --> 00:00.900\nhello there\n\n00:01.000 --> 00:01.900\nand bars\n")
+            if not cover.exists():
+                subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=240x170",
+                                "-frames:v", "1", str(cover)], check=True)
+            args = [{"{vtt}": str(vtt), "{cover}": str(cover)}.get(a, a) for a in MADE_MEDIA[name]]
+            subprocess.run(["ffmpeg", "-v", "error", "-y", *args, path], check=True)
+        return path
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """Bad and unusual inputs: each ends in clips from what is usable, or one clear line and exit 2.
 
-Built from the generated sample stream and the real files in ``../shared/media``."""
+Built from the generated sample stream, files ffmpeg makes with one quirk each (``made_media``) and
+the real recordings in ``tests/media``."""
 import json
 import os
 import resource
@@ -15,7 +16,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import REPO, ffprobe, run_cli
+from conftest import REPO, ffprobe, real_media, run_cli
 from detectors.probe import probe
 from pipeline.analyze import analyze
 from pipeline.config import Config, RenderConfig
@@ -23,7 +24,6 @@ from pipeline.render import render_clip
 from pipeline.tag import Clip
 
 pytestmark = pytest.mark.integration
-SHARED_MEDIA = os.path.join(REPO, "..", "shared", "media")
 
 
 def ffmpeg(*args):
@@ -160,10 +160,11 @@ def made(tmp_path, name, *encode, rates=(30, 30)):
 
 
 INPUTS = {
-    "yuv422p (shared)": lambda tmp: os.path.join(SHARED_MEDIA, "test_yuv422p.mp4"),
-    "HEVC (shared)": lambda tmp: os.path.join(SHARED_MEDIA, "testsrc-hevc.mp4"),
-    "cover picture (shared)": lambda tmp: os.path.join(SHARED_MEDIA, "h264-mjpeg.mkv"),
-    "subtitles (shared)": lambda tmp: os.path.join(SHARED_MEDIA, "webvtt.mkv"),
+    "yuv422p": "yuv422p.mp4",
+    "HEVC": "hevc.mp4",
+    "cover picture": "cover.mp4",
+    "subtitles": "subtitles.mkv",
+    "real camera recording": lambda tmp: real_media("man-on-green-screen.mp4"),
     "10-bit H.264": lambda tmp: made(tmp, "ten.mkv", "-c:v", "libx264", "-pix_fmt", "yuv420p10le", "-c:a", "aac"),
     "VP9": lambda tmp: made(tmp, "vp9.webm", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8",
                             "-b:v", "300k", "-c:a", "libopus"),
@@ -174,8 +175,9 @@ INPUTS = {
 
 
 @pytest.mark.parametrize("kind", list(INPUTS))
-def test_unusual_streams_analyse_and_render_to_h264_yuv420p(kind, tmp_path):
-    path = INPUTS[kind](tmp_path)
+def test_unusual_streams_analyse_and_render_to_h264_yuv420p(kind, tmp_path, made_media):
+    made = INPUTS[kind]
+    path = made_media(made) if isinstance(made, str) else made(tmp_path)
     source = probe(path)
     analysis = analyze(path, None, Config())
     n_bins = round(source.duration / 0.5 + 0.49)
@@ -197,16 +199,16 @@ def test_unusual_streams_analyse_and_render_to_h264_yuv420p(kind, tmp_path):
 
 def test_recording_shorter_than_the_shortest_clip(tmp_path):
     out = str(tmp_path / "out")
-    result = run_cli("clip", os.path.join(SHARED_MEDIA, "example.mp4"), "--min-len", "50", "--max-len", "60",
+    result = run_cli("clip", real_media("example.mp4"), "--min-len", "50", "--max-len", "60",
                      "--out", out)
     assert result.returncode == 0, result.stderr
     manifest = manifest_of(out)
     assert manifest["clips"] == [] and any("shorter than --min-len" in w for w in manifest["warnings"])
 
 
-def test_audio_only_mp3(tmp_path):
+def test_audio_only_mp3(tmp_path, made_media):
     out = str(tmp_path / "out")
-    result = run_cli("clip", os.path.join(SHARED_MEDIA, "mono.mp3"), "--min-len", "2", "--max-len", "4", "--out", out)
+    result = run_cli("clip", made_media("mono.mp3"), "--min-len", "2", "--max-len", "4", "--out", out)
     assert result.returncode == 0, result.stderr
     manifest = manifest_of(out)
     assert manifest["signals"] == ["audio"] and all(c["file"] is None for c in manifest["clips"])
@@ -274,8 +276,10 @@ def test_ctrl_c_during_the_render_then_a_rerun_resumes(sample, fast_config, tmp_
     assert leftovers(out) == [] and not os.path.exists(os.path.join(out, "manifest.json"))
     finished = {n: os.stat(os.path.join(clips, n)).st_mtime_ns for n in os.listdir(clips) if n.endswith(".mp4")}
     assert 2 <= len(finished) < 6                           # the first clip in both formats, not all three clips
+    done = len([n for n in os.listdir(clips) if n.endswith(".done.json")])
     rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
+    assert f"kept {done} of 3 clip(s) an earlier run finished" in rerun.stderr   # and says so
     manifest = manifest_of(out)
     assert len(manifest["clips"]) == 3 and leftovers(out) == []
     assert_listed_files_exist(out, manifest)

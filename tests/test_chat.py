@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import real_media
 from detectors.chat import Audience, ChatConfig, FORMATS, Message, Skipped, detect_format, read_chat
 from detectors.chat.records import parse_amount
 from detectors.errors import ChatError
@@ -206,10 +207,8 @@ def test_bilibili_danmaku_and_truncation(tmp_path):
     assert len(msgs) == 2 and "breaks off" in skipped[-1].reason
 
 
-def test_real_bilibili_file_from_shared_media():
-    import os
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "media", "bilibili-danmaku-comment.xml")
-    log = read_chat(path, ChatConfig(), HOP)
+def test_real_bilibili_danmaku_file():
+    log = read_chat(real_media("bilibili-danmaku-comment.xml"), ChatConfig(), HOP)
     assert log.format == "bilibili" and log.messages + log.skipped == 1386 and log.messages > 1300
     assert log.users > 100
 

@@ -1,9 +1,12 @@
 """Detection quality on a small subset of the evaluation set, so a regression fails CI."""
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 
-from conftest import run_cli
+from conftest import REPO, run_cli
 from samples.generate import generate_suite
 
 pytestmark = pytest.mark.integration
@@ -47,3 +50,17 @@ def test_eval_with_one_signal_set_and_bad_input(suite, tmp_path):
     assert result.returncode in (0, 1) and "chat,audio" in result.stdout
     bad = run_cli("eval", str(tmp_path))
     assert bad.returncode == 2 and "truth" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_sample_generator_says_what_it_made_and_refuses_impossible_streams(tmp_path):
+    made = subprocess.run([sys.executable, "-m", "samples.generate", str(tmp_path / "s"), "--duration", "90",
+                           "--highlights", "1", "--size", "160x90"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert made.returncode == 0, made.stderr
+    truth = json.loads((tmp_path / "s" / "truth.json").read_text())
+    (kind, start, end), = [(h["kind"], h["start"], h["end"]) for h in truth["highlights"]]
+    assert made.stderr.startswith("sample stream: ") and f"planted highlights: {kind} {start:.1f}-{end:.1f} s" in made.stderr
+    for args, words in ((["--duration", "40"], "cannot fit"), (["--size", "12"], "--size")):
+        bad = subprocess.run([sys.executable, "-m", "samples.generate", str(tmp_path / "t"), *args],
+                             capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        assert words in bad.stderr and "Traceback" not in bad.stderr

@@ -127,6 +127,12 @@ def test_no_broker_is_one_clear_line(sample, tmp_path):
                             capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "redis://127.0.0.1:1/0" in result.stderr
+    assert "the broker (PEAKCLIP_BROKER_URL)" in result.stderr
+    # status reads the job store, not the broker: the line names the store and its own URL
+    result = subprocess.run([sys.executable, "-m", "workers.cli", "status", "0" * 20], capture_output=True, text=True,
+                            cwd=REPO, env=env, timeout=60)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "cannot reach the job store (PEAKCLIP_RESULT_BACKEND) at redis://127.0.0.1:1/1" in result.stderr
 
 
 def test_python_interface(sample, fleet, tmp_path):

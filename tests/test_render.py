@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, ffprobe, run_cli
+from conftest import ffprobe, run_cli
 from detectors.probe import probe
 from pipeline.config import RenderConfig
 from pipeline.render import find_font, key_frames, render_clip
 from pipeline.tag import Clip
 
 pytestmark = pytest.mark.integration
-SHARED_MEDIA = os.path.join(REPO, "..", "shared", "media")
 
 
 def make_clip(start, end, peak=None, rank=1):
@@ -80,8 +79,8 @@ def test_every_format_from_one_decode(sample, tmp_path):
     assert not [n for n in os.listdir(os.path.join(tmp_path, "clips")) if "partial" in n]
 
 
-def test_non_square_pixels_keep_their_display_shape(tmp_path):
-    source = probe(os.path.join(SHARED_MEDIA, "SAR-2by3.mp4"))
+def test_non_square_pixels_keep_their_display_shape(tmp_path, made_media):
+    source = probe(made_media("sar-2by3.mp4"))
     result = render_clip(source, make_clip(0.0, 1.5), str(tmp_path), fast(formats=["source"]), threads=2)
     assert result.error is None
     video = [s for s in ffprobe(os.path.join(tmp_path, result.files["source"]))["streams"] if s["codec_type"] == "video"][0]

@@ -48,8 +48,25 @@ def open_in_chromium(url: str, screenshot: str) -> dict:
             }),
             series: [...document.querySelectorAll('svg polyline.series')].map(p => p.dataset.signal),
             spans: document.querySelectorAll('svg rect.span').length,
+            spanBorders: [...document.querySelectorAll('svg rect.span')].map(r => {
+                const style = getComputedStyle(r);
+                return style.stroke !== 'none' && parseFloat(style.strokeWidth) > 0; }),
+            // every bar as drawn: the share of its track it fills, and the value printed beside it
+            bars: [...document.querySelectorAll('article.card .bar')].map(b => ({
+                fill: b.querySelector('.fill').getBoundingClientRect().width
+                      / b.querySelector('.track').getBoundingClientRect().width,
+                value: parseFloat(b.querySelector('.value').textContent)})),
+            legend: (document.querySelector('.legend') || {}).innerText || '',
             stages: document.querySelectorAll('svg line.stage').length,
         })""")
+        # How many lines each card's time takes, on a wide page and with cards at their narrowest.
+        lines = """() => [...document.querySelectorAll('article.card dd.time')].map(dd => {
+            const range = document.createRange(); range.selectNodeContents(dd);
+            return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size; })"""
+        found["time_lines"] = page.evaluate(lines)
+        page.set_viewport_size({"width": 590, "height": 900})   # two cards of the 260 px minimum
+        found["time_lines"] += page.evaluate(lines)
+        page.set_viewport_size({"width": 1280, "height": 900})
         # Play the first clip a moment: it must actually advance.
         found["played"] = page.evaluate("""async () => {
             const v = document.querySelector('article.card video');
@@ -79,7 +96,13 @@ def test_report_opens_from_disk_with_a_playable_card_per_clip(job):
         assert clip["tier"] in card["text"] and clip["pool"] in card["text"]
     assert page["played"] > 0.2
     assert page["series"] == ["chat", "audio", "visual", "score"]
-    assert page["spans"] == len(manifest["clips"])
+    assert page["spans"] == len(manifest["clips"]) and all(page["spanBorders"])   # touching spans stay apart
+    assert page["time_lines"] and set(page["time_lines"]) == {1}                   # "(15.5 s)" never wraps
+    top = max(bar["value"] for bar in page["bars"])                                # one scale for the page
+    for bar in page["bars"]:
+        assert bar["fill"] == pytest.approx(max(bar["value"], 0) / top, abs=0.02), page["bars"]
+    for words in ("tier", "pool", "S from 7", "test (500 viewers)", "large (500,000 viewers)"):
+        assert words in page["legend"], page["legend"]
     assert page["stages"] == len(manifest["stages"]) - 1
     assert os.path.getsize(shot) > 10000
 

@@ -37,9 +37,9 @@ positive_int.__name__ = "whole number"
 seconds.__name__ = "number of seconds"
 
 
-def add_clip_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by every command that runs the clip job (``clip`` now, ``submit`` later)."""
-    parser.add_argument("input", help="recording file or http(s) URL")
+def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recording file or http(s) URL") -> None:
+    """Options shared by every command that runs the clip job (``clip``, ``watch``, ``submit``)."""
+    parser.add_argument("input", help=input_help)
     parser.add_argument("--chat", metavar="FILE", help="chat log of the stream")
     parser.add_argument("--audio-track", type=int, metavar="N",
                         help="which audio track to analyse and put in the clips, counted from 0 (default 0, the first)")
@@ -113,12 +113,17 @@ class Progress:
             bar.close()
 
 
+def note_printer(quiet: bool):
+    """Notes (not warnings) go to stderr as they happen, unless --quiet."""
+    return None if quiet else (lambda text: print(f"peakclip: {text}", file=sys.stderr, flush=True))
+
+
 def cmd_clip(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
     from pipeline.run import run_clip
 
     config = load_config(args.config, overrides=clip_overrides(args))
-    manifest = run_clip(args.input, args.chat, args.out, config, Progress(args.quiet))
+    manifest = run_clip(args.input, args.chat, args.out, config, Progress(args.quiet), note_printer(args.quiet))
     failed = [c for c in manifest["clips"] if config.render.enabled and manifest["source"]["has_video"] and not c["file"]]
     if not args.quiet:
         for clip in manifest["clips"]:
@@ -144,7 +149,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             print(f"provisional #{clip.rank} {clip.start:8.1f}-{clip.end:8.1f}s  score {clip.score:6.2f}  "
                   f"tier {clip.tier}  {clip.file or '-'}  (stream analysed to {item.decided_at:.0f}s)", flush=True)
 
-    manifest = Watch(args.input, args.chat, args.out, config, announce).run()
+    manifest = Watch(args.input, args.chat, args.out, config, announce, note_printer(args.quiet)).run()
     if not args.quiet:
         for item in manifest["provisional"]:
             print(f"provisional #{item['rank']}: {item['outcome']}" + (f" as {item['final_id']}" if item["final_id"] else ""))
@@ -201,9 +206,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.config:
         os.environ["PEAKCLIP_CONFIG"] = args.config  # the app reads it when it is built
     from pipeline.config import load_config
-    from workers.jobs import connect
+    from workers.jobs import BROKER, connect
 
-    connect(load_config(args.config).queue.broker_url, check=True)
+    connect(load_config(args.config).queue.broker_url, check=True, what=BROKER)
     from workers.app import app
 
     # mingle and gossip sync worker state at start-up; peakclip needs neither, and skipping them
@@ -321,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch = commands.add_parser("watch", help="follow a recording while the stream is on air: clip highlights as "
                                               "they happen, then the whole stream at its end")
-    add_clip_options(watch)
+    add_clip_options(watch, input_help="an HLS playlist (.m3u8) a recording server keeps appending to, or a growing "
+                                       "MPEG-TS, FLV or MKV recording")
     watch.add_argument("--out", metavar="DIR", default="peakclip-out", help="output folder (default peakclip-out)")
     watch.add_argument("--quiet", action="store_true", help="no progress lines")
     watch.set_defaults(handler=cmd_watch)

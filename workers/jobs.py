@@ -34,14 +34,20 @@ def safe_url(url: str) -> str:
     return url
 
 
-def connect(url: str, check: bool = False) -> redis.Redis:
+BROKER = "the broker (PEAKCLIP_BROKER_URL)"
+JOB_STORE = "the job store (PEAKCLIP_RESULT_BACKEND)"
+
+
+def connect(url: str, check: bool = False, what: str = JOB_STORE) -> redis.Redis:
+    """A Redis client; with ``check``, a server that does not answer is one line naming ``what``
+    it is for and its URL."""
     client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, decode_responses=True,
                                   retry_on_timeout=True)
     if check:
         try:
             client.ping()
         except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
-            raise UserError(f"cannot reach the broker at {safe_url(url)} ({err})") from None
+            raise UserError(f"cannot reach {what} at {safe_url(url)} ({err})") from None
     return client
 
 

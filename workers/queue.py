@@ -9,7 +9,7 @@ from detectors.errors import UserError
 from detectors.probe import is_url
 from pipeline.config import Config, load_config
 from workers.app import make_app
-from workers.jobs import Jobs, connect, job_id_for
+from workers.jobs import BROKER, Jobs, connect, job_id_for
 
 
 def submit(input: str, chat: str | None = None, out: str = "peakclip-out", config: Config | None = None,
@@ -29,7 +29,7 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     # The job record keeps what the job needs; secrets and service settings stay out of Redis.
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}
     job_id = job_id_for(input, chat, out, {k: v for k, v in settings.items() if k != "queue"})
-    connect(config.queue.broker_url, check=True)
+    connect(config.queue.broker_url, check=True, what=BROKER)
     store = Jobs(connect(config.queue.result_backend, check=True))
     if store.create(job_id, {"input": input, "chat": chat or "", "out": out, "config": json.dumps(settings)}):
         make_app(config).send_task("peakclip.start", args=(job_id,), queue="analyze")

@@ -235,8 +235,8 @@ def watch(self, job_id: str) -> None:
                 time.sleep(0.05)
             return analyze_chunk(path, chunk, media, config.analysis)
 
-        manifest = Watch(record["input"], record.get("chat") or None, record["out"], config, provisional,
-                         lambda: bool(store.r.exists(stop_key)), analyse).run()
+        manifest = Watch(record["input"], record.get("chat") or None, record["out"], config, on_clip=provisional,
+                         should_stop=lambda: bool(store.r.exists(stop_key)), analyse=analyse).run()
         RedisTierState(store.r).ensure(manifest)
         store.set_state(job_id, "success", manifest=os.path.join(record["out"], "manifest.json"))
 
