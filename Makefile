@@ -9,12 +9,12 @@ SAMPLE := samples/demo
 
 setup: $(VENV)/.installed
 
+# An editable install (the repo is the code that runs) always makes setuptools print a banner
+# telling developers it is one; the PYTHONWARNINGS filter hides that banner and nothing else.
 $(VENV)/.installed: pyproject.toml
 	.ci/install-system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# An editable install (the repo is the code that runs) always makes setuptools print a banner
-	# telling developers it is one; this filter hides that banner and nothing else.
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
@@ -22,9 +22,10 @@ demo: setup
 	test -f $(SAMPLE)/stream.mp4 || $(BIN)/python -m samples.generate $(SAMPLE)
 	$(BIN)/peakclip clip $(SAMPLE)/stream.mp4 --chat $(SAMPLE)/chat.json --out out/demo
 
+# The tests use a real Redis, a real RabbitMQ, a real RTMP recording server, and headless Chromium
+# to open the review report.
 test: setup
-	# real Redis, a real RTMP recording server, and headless Chromium to open the review report
-	.ci/install-system-deps redis-server nginx libnginx-mod-rtmp chromium chromium-driver
+	.ci/install-system-deps redis-server rabbitmq-server nginx libnginx-mod-rtmp chromium chromium-driver
 	$(BIN)/pytest
 
 clean:

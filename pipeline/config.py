@@ -141,6 +141,19 @@ class QueueConfig:
     analyze_time_limit: float = 1800.0  # seconds one chunk analysis may take before it is killed
     render_time_limit: float = 3600.0   # seconds one clip render may take
     callback_url: str | None = None     # POSTed the manifest summary when a job ends (signed with service.secret)
+    # Every job ends: each worker beats every `heartbeat` seconds; one silent for `worker_gone`
+    # is taken as dead. Every `reconcile_interval` one worker (a lock in Redis picks it) compares
+    # each open job's record with what is running: a step whose worker is gone, or whose message a
+    # free worker of its queue has not taken within `stall_timeout`, is sent again; a step sent
+    # again `max_attempts` times fails its job with the reason.
+    heartbeat: float = 2.0
+    worker_gone: float = 10.0
+    reconcile_interval: float = 5.0
+    stall_timeout: float = 60.0
+    max_attempts: int = 5
+    # RabbitMQ (amqp:// broker URLs): durable queues of this type ("quorum", replicated and
+    # crash-safe, RabbitMQ 3.8 and later; or "classic"), with publisher confirms.
+    queue_type: str = "quorum"
 
 
 @dataclass
@@ -229,6 +242,13 @@ class Config:
             raise UserError(f"font file not found: {r.font}")
         if r.jobs < 0:
             raise UserError("--jobs must be 0 (automatic) or more")
+        q = self.queue
+        if q.queue_type not in ("quorum", "classic"):
+            raise UserError(f"queue.queue_type must be quorum or classic (got {q.queue_type!r})")
+        if min(q.heartbeat, q.reconcile_interval, q.stall_timeout) <= 0 or q.worker_gone <= 2 * q.heartbeat \
+                or q.max_attempts < 1:
+            raise UserError("queue.heartbeat, reconcile_interval and stall_timeout must be positive, worker_gone more "
+                            "than two heartbeats, max_attempts at least 1")
         bad = [x for x in self.output.exports if x not in EXPORT_FORMATS]
         if bad:
             raise UserError(f"--export takes a comma list of {', '.join(EXPORT_FORMATS)} (got {','.join(bad)})")

@@ -163,6 +163,12 @@ class Provisional:
         return {**self.clip.to_dict(), "provisional": True, "decided_at": self.decided_at, "outcome": self.outcome,
                 "final_id": self.final_id, "final_tier": self.final_tier}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Provisional":
+        own = ("provisional", "decided_at", "outcome", "final_id", "final_tier")
+        clip = Clip(**{k: v for k, v in data.items() if k not in own})
+        return cls(clip, data["decided_at"], data["outcome"], data["final_id"], data["final_tier"])
+
 
 @dataclass
 class Watch:
@@ -187,6 +193,19 @@ class Watch:
         self.growing = GrowingSource(self.source, self.out_dir, self.config.live.idle_end)
         if self.growing.is_playlist and os.path.exists(self.growing.assembled):
             os.remove(self.growing.assembled)     # a rerun assembles the recording afresh
+
+    def resume(self, done: list[tuple[Chunk, ChunkResult]], provisional: list[Provisional]) -> None:
+        """Take over a watch another process began (its worker died): the chunks it analysed, in
+        order from the first (up to the first gap), and the provisional clips it confirmed, which
+        are not rendered again. Chunk results do not depend on where seams fall, so carrying on
+        from there gives what one uninterrupted watch gives."""
+        for expected, (chunk, result) in enumerate(sorted(done, key=lambda pair: pair[0].index)):
+            if chunk.index != expected:
+                break
+            self.chunks.append(chunk)
+            self.results.append(result)
+            self.analysed = chunk.end
+        self.provisional = sorted(provisional, key=lambda p: p.clip.rank)
 
     def stop(self) -> None:
         """End the watch from outside (the stream-end webhook): it finalises shortly after."""

@@ -37,7 +37,7 @@ from detectors.decode import PipeDecoder
 from detectors.probe import Probe
 from detectors.visual import packet_scan
 from pipeline.config import RenderConfig
-from pipeline.manifest import write_atomic
+from pipeline.manifest import partial_name, write_atomic
 from pipeline.tag import Clip
 
 SIZES = {"vertical": (1080, 1920), "portrait": (1080, 1350), "square": (1080, 1080), "horizontal": (1920, 1080)}
@@ -344,11 +344,6 @@ def copy_graph(source: Probe, start: float, end: float, path: str, peak: float,
 
 # ---- one clip ------------------------------------------------------------------------------
 
-def _temporary(path: str) -> str:
-    folder, name = os.path.split(path)
-    return os.path.join(folder, f".{name}.partial")
-
-
 def _write_sendcmd(track: list[tuple[float, float]], path: str) -> None:
     """ffmpeg sendcmd script moving the crop window's x along the motion track."""
     with open(path, "w", encoding="utf-8") as out:
@@ -409,7 +404,9 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
     relative = {fmt: f"clips/{name}.mp4" if single else f"clips/{name}.{fmt}.mp4" for fmt in config.formats}
     thumb_rel, preview_rel = f"clips/{name}.jpg", f"clips/{name}.webp"
     finals = {rel: os.path.join(out_dir, rel) for rel in [*relative.values(), thumb_rel, preview_rel]}
-    partials = {rel: _temporary(path) for rel, path in finals.items()}
+    # Unique per process: two workers rendering the same clip at once (a message redelivered
+    # while a re-sent one runs) each write their own file, and the last rename wins whole.
+    partials = {rel: partial_name(path) for rel, path in finals.items()}
     result = Rendered(clip.id)
     try:
         with tempfile.TemporaryDirectory(prefix="peakclip-") as scratch:

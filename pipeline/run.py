@@ -139,9 +139,10 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
     return manifest
 
 
-# What peakclip writes into DIR/clips: NN-<id>[.format].mp4/.jpg/.webp, and hidden partial files
-# and done records. Nothing else in the folder is touched.
-OWN_FILE = re.compile(r"^\.?\d{2,}-[0-9a-f]{10}(\.[a-z]+)?\.(mp4|jpg|webp|done\.json|(mp4|jpg|webp)\.partial)$")
+# What peakclip writes into DIR/clips: NN-<id>[.format].mp4/.jpg/.webp, and hidden done records
+# and partial files (.NAME.<pid>-<random>.partial, manifest.partial_name). Nothing else in the folder is touched.
+OWN_FILE = re.compile(r"^\.{0,2}\d{2,}-[0-9a-f]{10}(\.[a-z]+)?\.(mp4|jpg|webp|done\.json|"
+                      r"(mp4|jpg|webp|done\.json)\.\d+-[0-9a-f]{8}\.partial)$")
 
 
 def remove_stale_clips(out_dir: str, manifest: dict) -> None:

@@ -1,4 +1,5 @@
-"""Real services for integration tests: redis-server, Celery worker processes, the webhook server."""
+"""Real services for integration tests (and bench/chaos.py): redis-server, rabbitmq-server, Celery
+worker processes, the webhook server."""
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ class RedisServer:
     def __init__(self, folder):
         self.port = free_port()
         self.folder = str(folder)
+        os.makedirs(self.folder, exist_ok=True)
         self.proc = None
         self.start()
 
@@ -44,25 +46,93 @@ class RedisServer:
         self.proc.terminate()
         self.proc.wait(timeout=20)
 
+    def kill(self):
+        """As when its machine dies: no shutdown, only what the append-only file already holds."""
+        self.proc.kill()
+        self.proc.wait(timeout=20)
+
     def url(self, db: int) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
 
-class Fleet:
-    """Worker processes sharing one broker (a pair of Redis databases)."""
+class RabbitServer:
+    """Debian's rabbitmq-server as a node of its own (name, ports, data and logs in ``folder``)."""
 
-    def __init__(self, redis_server, db, logs):
-        self.env = {**os.environ, "PEAKCLIP_BROKER_URL": redis_server.url(db), "PEAKCLIP_RESULT_BACKEND": redis_server.url(db + 1),
+    def __init__(self, folder):
+        self.folder = str(folder)
+        os.makedirs(self.folder, exist_ok=True)
+        self.port, self.dist_port = free_port(), free_port()
+        self.node = f"peakclip{self.port}@localhost"
+        with open(os.path.join(self.folder, "rabbitmq.conf"), "w") as conf:
+            conf.write(f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users.guest = true\n"
+                       # a clip render holds its message unacknowledged; give it the render time limit
+                       "consumer_timeout = 7200000\n")
+        with open(os.path.join(self.folder, "enabled_plugins"), "w") as plugins:
+            plugins.write("[].\n")
+        self.env = {**os.environ, "HOME": self.folder, "RABBITMQ_NODENAME": self.node,
+                    "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(self.dist_port),
+                    "RABBITMQ_MNESIA_BASE": os.path.join(self.folder, "mnesia"),
+                    "RABBITMQ_LOG_BASE": os.path.join(self.folder, "log"),
+                    "RABBITMQ_CONFIG_FILE": os.path.join(self.folder, "rabbitmq"),
+                    "RABBITMQ_ENABLED_PLUGINS_FILE": os.path.join(self.folder, "enabled_plugins"),
+                    "RABBITMQ_PID_FILE": os.path.join(self.folder, "rabbitmq.pid")}
+        self.proc = None
+        self.start()
+
+    def start(self):
+        # The script under /usr/lib runs the node as the caller (Debian's wrapper would switch to
+        # the rabbitmq user, who cannot write this folder).
+        log = open(os.path.join(self.folder, "server.log"), "a")
+        self.proc = subprocess.Popen(["/usr/lib/rabbitmq/bin/rabbitmq-server"], env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                    conn.sendall(b"AMQP\x00\x00\x09\x01")
+                    if conn.recv(8):                # Connection.Start: the broker is serving
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"rabbitmq-server did not start (see {self.folder}/server.log)")
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+    def kill(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)    # the node at once (epmd, which nodes share, stays)
+        self.proc.wait(timeout=20)
+
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+
+# Quick beats for tests: a dead worker is noticed in 3 s and its steps sent again within a sweep.
+QUICK_RECONCILE = {"PEAKCLIP_QUEUE_HEARTBEAT": "0.5", "PEAKCLIP_QUEUE_WORKER_GONE": "3",
+                   "PEAKCLIP_QUEUE_RECONCILE_INTERVAL": "1", "PEAKCLIP_QUEUE_STALL_TIMEOUT": "8"}
+
+
+class Fleet:
+    """Worker processes sharing one broker (a pair of Redis databases, or RabbitMQ with Redis for
+    the job records)."""
+
+    def __init__(self, redis_server, db, logs, broker_url=None, **env):
+        self.env = {**os.environ, "PEAKCLIP_BROKER_URL": broker_url or redis_server.url(db),
+                    "PEAKCLIP_RESULT_BACKEND": redis_server.url(db + 1),
                     "PEAKCLIP_QUEUE_VISIBILITY_TIMEOUT": "8", "PEAKCLIP_QUEUE_RESTORE_INTERVAL": "1",
-                    "PEAKCLIP_QUEUE_RETRIES": "20"}
+                    "PEAKCLIP_QUEUE_RETRIES": "20", **QUICK_RECONCILE, **env}
         self.logs = logs
         self.workers = {}
 
-    def start(self, name, queues="analyze,render"):
+    def start(self, name, queues="analyze,render", pool="solo", concurrency=1, **env):
         log = open(os.path.join(self.logs, f"{name}.log"), "w")
-        proc = subprocess.Popen([sys.executable, "-m", "workers.cli", "worker", "--pool", "solo", "--concurrency", "1",
-                                 "--hostname", f"{name}@test", "--loglevel", "info", "--queues", queues], cwd=REPO, env=self.env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "workers.cli", "worker", "--pool", pool, "--concurrency",
+                                 str(concurrency), "--hostname", f"{name}@test", "--loglevel", "info", "--queues", queues],
+                                cwd=REPO, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         self.workers[name] = proc
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

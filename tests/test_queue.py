@@ -93,7 +93,9 @@ def test_redis_restarted_during_a_job(sample, fleet, redis_server, queue_config,
 
 def test_a_worker_killed_mid_job_loses_nothing(sample, redis_server, queue_config, tmp_path_factory, tmp_path):
     # A fleet of its own (other Redis databases): the victim is the only worker until it is busy.
-    fleet = Fleet(redis_server, 4, str(tmp_path_factory.mktemp("kill-logs")))
+    # Redis would hand the victim's task back only after an hour (the visibility timeout): the
+    # reconciler sends it again as soon as the victim's heartbeat has expired.
+    fleet = Fleet(redis_server, 4, str(tmp_path_factory.mktemp("kill-logs")), PEAKCLIP_QUEUE_VISIBILITY_TIMEOUT="3600")
     try:
         fleet.start("victim")
         out = str(tmp_path / "out")
@@ -108,7 +110,7 @@ def test_a_worker_killed_mid_job_loses_nothing(sample, redis_server, queue_confi
             pytest.fail(f"the victim never started rendering: {current}")
         fleet.start("rescuer")
         fleet.kill("victim")
-        done = fleet.status(job_id, wait=True, timeout=300)
+        done = fleet.status(job_id, wait=True, timeout=90)
         assert done["state"] == "success", done
         manifest, queued = clips_of(done["manifest"])
         assert queued == cli_clips(sample, tmp_path, "--config", queue_config, "--clips", "2")
@@ -119,6 +121,63 @@ def test_a_worker_killed_mid_job_loses_nothing(sample, redis_server, queue_confi
         assert not [n for n in os.listdir(os.path.join(out, "clips")) if "partial" in n]
     finally:
         fleet.stop_all()
+
+
+def test_a_message_the_broker_lost_is_sent_again(sample, redis_server, queue_config, tmp_path_factory, tmp_path):
+    import redis
+
+    fleet = Fleet(redis_server, 6, str(tmp_path_factory.mktemp("lost-logs")))
+    try:
+        job_id = fleet.submit(sample["video"], "--out", str(tmp_path / "out"), "--no-render", "--config", queue_config)
+        # No worker yet: the job's first message waits in the broker's list; lose it, as the Redis
+        # transport does when a connection drops between popping a message and recording it.
+        broker = redis.Redis.from_url(redis_server.url(6))
+        assert broker.delete("analyze") == 1
+        queued = fleet.status(job_id)
+        assert queued["state"] == "queued" and queued["queued"] == ["plan"]
+        fleet.start("w1")
+        done = fleet.status(job_id, wait=True, timeout=90)
+        assert done["state"] == "success", done
+        with open(os.path.join(fleet.logs, "w1.log"), encoding="utf-8") as handle:
+            assert "sent plan again (its message was not taken in 8 s though w1@test was free" in handle.read()
+    finally:
+        fleet.stop_all()
+
+
+class LosingBroker:
+    """A broker that accepts every message and delivers none."""
+    sent = 0
+
+    def send_task(self, *args, **kwargs):
+        self.sent += 1
+
+
+def test_a_step_lost_again_and_again_fails_its_job_with_the_reason(redis_server):
+    from pipeline.config import QueueConfig
+    from workers.jobs import Jobs, connect
+    from workers.reconcile import sweep
+    from workers.steps import send_step
+
+    store = Jobs(connect(redis_server.url(9)))
+    config = QueueConfig(stall_timeout=10.0, worker_gone=5.0, max_attempts=2)
+    broker = LosingBroker()
+    store.create("f" * 20, {"input": "x.mp4", "chat": "", "out": "/tmp/x", "config": "{}"})
+    send_step(broker, store, "f" * 20, "plan")
+    store.beat("w1@test", {"queues": ["analyze"], "free_since": time.time(), "tasks": []}, ttl=60)
+    now = time.time()
+    assert sweep(broker, store, config, now=now) == []                       # not yet: the worker may take it
+    for attempt in (1, 2):
+        now += 11
+        acted = sweep(broker, store, config, now=now)
+        assert acted == [("f" * 20, "plan", "its message was not taken in 10 s though w1@test was free")]
+        # the re-sent message is noted as due at the sweep's (simulated) time
+        store.r.hset(store.key("f" * 20, "pending"), "plan", json.dumps({"task": "t", "queue": "analyze", "due": now}))
+    now += 11
+    assert sweep(broker, store, config, now=now) == [("f" * 20, "plan", "failed the job")]
+    failed = store.status("f" * 20)
+    assert failed["state"] == "failure" and "plan was lost 2 times" in failed["error"]
+    assert "queue.max_attempts = 2" in failed["error"] and broker.sent == 3
+    assert "f" * 20 not in store.open_jobs()
 
 
 def test_no_broker_is_one_clear_line(sample, tmp_path):

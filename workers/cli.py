@@ -177,6 +177,10 @@ def print_status(current: dict) -> None:
         print(f"  {step}: {done}")
     for task in current["active"]:
         print(f"  running: {task['task']} on {task['worker']}")
+    for task in current.get("retrying", []):
+        print(f"  waiting to be retried: {task['task']} (its worker {task['worker']} is gone)")
+    if current.get("queued"):
+        print(f"  queued: {', '.join(current['queued'])}")
     if current["manifest"]:
         print(f"  manifest: {current['manifest']}")
     if current["error"]:
@@ -206,11 +210,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.config:
         os.environ["PEAKCLIP_CONFIG"] = args.config  # the app reads it when it is built
     from pipeline.config import load_config
-    from workers.jobs import BROKER, connect
+    from workers.jobs import check_broker
 
-    connect(load_config(args.config).queue.broker_url, check=True, what=BROKER)
-    from workers.app import app
+    check_broker(load_config(args.config).queue.broker_url)
+    from workers.app import app, declare_queues
 
+    declare_queues(app)
     # mingle and gossip sync worker state at start-up; peakclip needs neither, and skipping them
     # makes a worker ready in a second.
     argv = ["worker", "--queues", ",".join(queues), "--loglevel", args.loglevel,

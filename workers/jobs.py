@@ -1,12 +1,21 @@
 """Job records in Redis: state, progress, and the step results that must count once.
 
+The job record is the source of truth for what a job still needs; the broker only carries the
+messages that ask for it (``workers/reconcile.py`` re-sends what the broker lost).
+
 Keys, for job ``J``:
-  peakclip:job:J          hash: state, input, chat, out, config, error, manifest, created, updated
+  peakclip:job:J          hash: state, kind, input, chat, out, config, render_ids, error, manifest,
+                          created, updated (the last time any step started or ended)
   peakclip:job:J:plan     the analysis plan (probe, chunks)
-  peakclip:job:J:chunks   hash: chunk index -> raw chunk result (HSET: a chunk run twice counts once)
+  peakclip:job:J:chunks   hash: chunk index -> raw chunk result (the first stored wins: a chunk run
+                          twice counts once)
   peakclip:job:J:ranking  the ranked, tagged clips
-  peakclip:job:J:renders  hash: clip id -> render result
-  peakclip:job:J:active   hash: task id -> worker, for the tasks running now
+  peakclip:job:J:renders  hash: clip id -> render result (first wins)
+  peakclip:job:J:active   hash: task id -> {step, worker, since}, for the tasks running now
+  peakclip:job:J:pending  hash: step -> {task, queue, due}, the message sent for a step not yet taken
+  peakclip:job:J:attempts hash: step -> how often the reconciler sent it again
+  peakclip:jobs:open      set of the jobs not yet ended (what the reconciler looks at)
+  peakclip:worker:W       a live worker's heartbeat (expires when it stops beating)
 """
 from __future__ import annotations
 
@@ -22,7 +31,10 @@ from detectors.errors import UserError
 from detectors.probe import is_url
 
 PREFIX = "peakclip:job:"
+OPEN = "peakclip:jobs:open"
+WORKER = "peakclip:worker:"
 STATES = ("queued", "running", "success", "failure")
+PARTS = ("plan", "chunks", "ranking", "renders", "active", "pending", "attempts", "live_chunks", "provisional")
 
 
 def safe_url(url: str) -> str:
@@ -49,6 +61,20 @@ def connect(url: str, check: bool = False, what: str = JOB_STORE) -> redis.Redis
         except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
             raise UserError(f"cannot reach {what} at {safe_url(url)} ({err})") from None
     return client
+
+
+def check_broker(url: str) -> None:
+    """One line naming the broker and its URL when it does not answer (Redis or RabbitMQ)."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        connect(url, check=True, what=BROKER)
+        return
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=5)
+    except Exception as err:  # noqa: BLE001 -- kombu raises the transport's own errors
+        raise UserError(f"cannot reach {BROKER} at {safe_url(url)} ({err})") from None
 
 
 def fingerprint(path: str | None) -> dict | None:
@@ -84,10 +110,11 @@ class Jobs:
             if self.r.hget(key, "state") != "failure":
                 return False
             # A failed job submitted again starts over.
-            self.r.delete(*(self.key(job_id, p) for p in ("plan", "chunks", "ranking", "renders", "active")))
+            self.r.delete(*(self.key(job_id, p) for p in PARTS))
             self.r.hset(key, "state", "queued")
-            self.r.hdel(key, "error", "manifest")
+            self.r.hdel(key, "error", "manifest", "render_ids")
         self.r.hset(key, mapping={**fields, "created": now, "updated": now})
+        self.r.sadd(OPEN, job_id)
         return True
 
     def get(self, job_id: str) -> dict:
@@ -98,6 +125,15 @@ class Jobs:
 
     def set_state(self, job_id: str, state: str, **fields) -> None:
         self.r.hset(self.key(job_id), mapping={"state": state, "updated": time.time(), **fields})
+        if state in ("success", "failure"):
+            self.r.srem(OPEN, job_id)
+
+    def open_jobs(self) -> list[str]:
+        return sorted(self.r.smembers(OPEN))
+
+    def touch(self, job_id: str) -> None:
+        """A step started or ended: the job is making progress."""
+        self.r.hset(self.key(job_id), "updated", time.time())
 
     def fail(self, job_id: str, error: str) -> None:
         self.set_state(job_id, "failure", error=error)
@@ -109,8 +145,10 @@ class Jobs:
         raw = self.r.get(self.key(job_id, part))
         return json.loads(raw) if raw else None
 
-    def put_item(self, job_id: str, part: str, item: str, data: dict) -> None:
-        self.r.hset(self.key(job_id, part), item, json.dumps(data))
+    def put_item(self, job_id: str, part: str, item: str, data: dict) -> bool:
+        """Store a step's result unless one is stored already (a duplicate task's is dropped, so
+        what was first recorded is what every later step reads); True if this one was stored."""
+        return bool(self.r.hsetnx(self.key(job_id, part), item, json.dumps(data)))
 
     def item(self, job_id: str, part: str, item: str) -> dict | None:
         found = self.r.hget(self.key(job_id, part), item)
@@ -125,14 +163,41 @@ class Jobs:
     def count(self, job_id: str, part: str) -> int:
         return int(self.r.hlen(self.key(job_id, part)))
 
-    def mark_active(self, job_id: str, task_id: str, worker: str, what: str) -> None:
-        self.r.hset(self.key(job_id, "active"), task_id, json.dumps({"worker": worker, "task": what}))
+    def mark_active(self, job_id: str, task_id: str, worker: str, step: str) -> None:
+        self.r.hset(self.key(job_id, "active"), task_id, json.dumps({"worker": worker, "task": step,
+                                                                       "since": time.time()}))
+        self.r.hdel(self.key(job_id, "pending"), step)   # its message has been taken
+        self.touch(job_id)
 
     def clear_active(self, job_id: str, task_id: str) -> None:
         self.r.hdel(self.key(job_id, "active"), task_id)
+        self.touch(job_id)
+
+    def active(self, job_id: str) -> dict[str, dict]:
+        return self.items(job_id, "active")
+
+    def note_sent(self, job_id: str, step: str, task_id: str, queue: str, countdown: float = 0.0) -> None:
+        """A message asking for ``step`` is about to be sent (recorded first: a send that fails
+        leaves a note the reconciler acts on, never a step nobody knows about)."""
+        self.r.hset(self.key(job_id, "pending"), step, json.dumps({"task": task_id, "queue": queue,
+                                                                    "due": time.time() + countdown}))
+
+    def attempt(self, job_id: str, step: str) -> int:
+        """Count one more sending of ``step`` by the reconciler; returns the count."""
+        return int(self.r.hincrby(self.key(job_id, "attempts"), step, 1))
+
+    def beat(self, worker: str, info: dict, ttl: float) -> None:
+        self.r.set(WORKER + worker, json.dumps(info), px=int(ttl * 1000))
+
+    def live_workers(self) -> dict[str, dict]:
+        """Every worker whose heartbeat has not expired: name -> what it last said."""
+        names = list(self.r.scan_iter(WORKER + "*", count=500))
+        values = self.r.mget(names) if names else []
+        return {n[len(WORKER):]: json.loads(v) for n, v in zip(names, values) if v}
 
     def status(self, job_id: str) -> dict:
-        """State, progress per step, manifest path and error, as one JSON-able dict."""
+        """State, progress per step, manifest path and error, as one JSON-able dict. A step
+        whose worker has stopped beating is shown as waiting to be retried, not as running."""
         record = self.get(job_id)
         plan = self.load(job_id, "plan")
         ranking = self.load(job_id, "ranking")
@@ -140,8 +205,14 @@ class Jobs:
         if record.get("kind") == "watch":
             progress = {"provisional clips": str(self.count(job_id, "provisional"))}
         if ranking is not None:
-            progress["render"] = f"{self.count(job_id, 'renders')}/{int(record.get('render_total', 0))}"
-        active = [json.loads(v) for v in self.r.hvals(self.key(job_id, "active"))]
+            progress["render"] = f"{self.count(job_id, 'renders')}/{len(json.loads(record.get('render_ids') or '[]'))}"
+        alive = self.live_workers()
+        active, retrying = [], []
+        for entry in self.active(job_id).values():
+            (active if entry["worker"] in alive else retrying).append(entry)
+        queued = sorted(self.items(job_id, "pending"))
         return {"job_id": job_id, "state": record["state"], "progress": progress,
                 "manifest": record.get("manifest"), "error": record.get("error"),
-                "input": record.get("input"), "out": record.get("out"), "active": active}
+                "input": record.get("input"), "out": record.get("out"), "active": active,
+                "retrying": retrying if record["state"] not in ("success", "failure") else [],
+                "queued": queued if record["state"] not in ("success", "failure") else []}

@@ -8,8 +8,9 @@ import time
 from detectors.errors import UserError
 from detectors.probe import is_url
 from pipeline.config import Config, load_config
-from workers.app import make_app
-from workers.jobs import BROKER, Jobs, connect, job_id_for
+from workers.app import declare_queues, make_app
+from workers.jobs import Jobs, check_broker, connect, job_id_for
+from workers.steps import send_step
 
 
 def submit(input: str, chat: str | None = None, out: str = "peakclip-out", config: Config | None = None,
@@ -29,11 +30,17 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     # The job record keeps what the job needs; secrets and service settings stay out of Redis.
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}
     job_id = job_id_for(input, chat, out, {k: v for k, v in settings.items() if k != "queue"})
-    connect(config.queue.broker_url, check=True, what=BROKER)
+    check_broker(config.queue.broker_url)
     store = Jobs(connect(config.queue.result_backend, check=True))
     if store.create(job_id, {"input": input, "chat": chat or "", "out": out, "config": json.dumps(settings)}):
-        make_app(config).send_task("peakclip.start", args=(job_id,), queue="analyze")
+        send_step(queue_app(config), store, job_id, "plan")
     return job_id
+
+
+def queue_app(config: Config):
+    app = make_app(config)
+    declare_queues(app)
+    return app
 
 
 def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str:
@@ -46,7 +53,7 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str
     store = Jobs(connect(config.queue.result_backend, check=True))
     if store.create(job_id, {"input": source, "chat": chat or "", "out": out, "config": json.dumps(settings),
                              "kind": "watch"}):
-        make_app(config).send_task("peakclip.watch", args=(job_id,), queue="live")
+        send_step(queue_app(config), store, job_id, "watch")
     return job_id
 
 

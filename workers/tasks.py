@@ -1,15 +1,21 @@
 """Celery tasks: each one calls one pipeline step, and keeps the job record up to date.
 
-start -> chord(analyze_chunk x N) -> rank -> chord(render_clip x M) -> finalize (-> notify)
+plan -> analyze chunk x N -> rank -> render clip x M -> finalize (-> notify); or one watch.
+
+The job record is the source of truth (``workers/steps.py``): a task stores its result, then, if
+that completed what the next step waits for, sends the next step. No chord counts completions
+in the broker, so a lost or doubled message cannot stall a job or fire a step early; what the
+broker loses, the reconciler (``workers/reconcile.py``) sends again.
 
 Every step is idempotent: a chunk or clip already done is not done again, and results are stored
-per chunk/clip (a task that runs twice after a redelivery counts once). Large data (PCM, frames)
-never travels through the broker: workers read the recording from shared storage and pass only
-job ids and indices; chunk results are compact series.
+per chunk/clip, the first one stored winning (a task that runs twice counts once). Large data
+(PCM, frames) never travels through the broker: workers read the recording from shared storage
+and pass only job ids and indices; chunk results are compact series.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import urllib.request
@@ -17,8 +23,9 @@ from contextlib import contextmanager
 from dataclasses import asdict
 
 import redis
-from celery import Task, chord, group
+from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
+from kombu.exceptions import OperationalError
 
 from detectors.chunks import Chunk
 from detectors.errors import UserError
@@ -29,9 +36,11 @@ from pipeline.run import Ranking, check_output_dir, clips_to_render, finish, ran
 from workers.app import app
 from workers.jobs import Jobs, connect
 from workers.signing import sign
+from workers.steps import chunk_step, missing_steps, render_step, send_step, queue_of
 from workers.tierstate import RedisTierState
 
-TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
+# Redis (the job store) or the broker away for a moment
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError, OperationalError)
 
 
 def jobs() -> Jobs:
@@ -40,13 +49,17 @@ def jobs() -> Jobs:
 
 class JobTask(Task):
     """A task of one job: transient errors are retried with backoff; anything else fails the job
-    with a one-line reason that ``peakclip status`` shows."""
+    with a one-line reason that ``peakclip status`` shows. ``step_of`` names the job step a call
+    of the task performs (``workers/steps.py``)."""
     autoretry_for = TRANSIENT
     retry_backoff = 2
     retry_backoff_max = 60
     retry_jitter = True
     max_retries = app.peakclip_config.queue.retries
     acks_late = True
+
+    def step_of(self, args: tuple) -> str:
+        raise NotImplementedError
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         job_id = args[0] if args else kwargs.get("job_id")
@@ -55,7 +68,23 @@ class JobTask(Task):
                 reason = str(exc) if isinstance(exc, UserError) else f"{self.name} failed: {type(exc).__name__}: {exc}"
                 jobs().fail(job_id, reason.splitlines()[0] if reason else type(exc).__name__)
             except TRANSIENT:
-                pass  # the broker is gone too; the redelivered task will try again
+                pass  # the store is gone too; the reconciler sees the step missing and sends it again
+
+    def on_retry(self, exc, task_id, args, kwargs, einfo):
+        # The retry is a message due after a backoff: note it, so it is not taken for lost.
+        try:
+            step = self.step_of(tuple(args))
+            jobs().note_sent(args[0], step, task_id, queue_of(step), countdown=self.retry_backoff_max)
+        except (TRANSIENT + (KeyError, ValueError, NotImplementedError)):
+            pass
+
+
+def job_task(name: str, step_of, **options):
+    """``app.task`` for a job step: ``step_of(*args)`` names the step a call performs."""
+    def decorate(function):
+        return app.task(name=name, base=JobTask, bind=True, step_of=lambda self, args: step_of(*args),
+                        **options)(function)
+    return decorate
 
 
 def live_job(store: Jobs, job_id: str, ended: tuple[str, ...] = ("failure",)) -> tuple[dict, Config] | None:
@@ -77,35 +106,35 @@ def begin_job(store: Jobs, job_id: str) -> tuple[dict, Config] | None:
     return job
 
 
+def advance(store: Jobs, job_id: str, only: str | None = None) -> None:
+    """Send the steps the job needs next; with ``only``, just when that one step is all it needs
+    (the last chunk sends ``rank``, the last render ``finalize``; two finishing at once may both
+    send it, which the step, finding its work done, shrugs off)."""
+    record = store.get(job_id)
+    if record["state"] in ("success", "failure"):
+        return
+    missing = missing_steps(store, job_id, record)
+    if only is None or missing == [only]:
+        for step in missing:
+            send_step(app, store, job_id, step)
+
+
 @contextmanager
-def job_step(task: Task, job_id: str, what: str):
-    """Mark the task as running on this worker for ``status``; turn user errors into a failed job."""
+def job_step(task: Task, job_id: str):
+    """Mark the task as running its step on this worker (for ``status`` and the reconciler); turn
+    user errors into a failed job."""
     store = jobs()
-    store.mark_active(job_id, task.request.id or what, task.request.hostname or "?", what)
+    step = task.step_of(tuple(task.request.args or (job_id,)))
+    task_id = task.request.id or step
+    store.mark_active(job_id, task_id, task.request.hostname or "?", step)
     try:
         yield store
     except UserError as err:
         store.fail(job_id, str(err))
     except SoftTimeLimitExceeded:
-        store.fail(job_id, f"{what} took longer than its time limit")
+        store.fail(job_id, f"{step} took longer than its time limit")
     finally:
-        store.clear_active(job_id, task.request.id or what)
-
-
-@app.task(name="peakclip.start", base=JobTask, bind=True)
-def start(self, job_id: str) -> None:
-    with job_step(self, job_id, "plan") as store:
-        job = begin_job(store, job_id)
-        if job is None:
-            return
-        record, config = job
-        plan = plan_analysis(record["input"], record.get("chat") or None, config)
-        store.put(job_id, "plan", plan.to_dict())
-        header = group(analyze.s(job_id, chunk.index) for chunk in plan.chunks)
-        if plan.chunks:
-            chord(header)(rank_job.si(job_id))
-        else:
-            rank_job.delay(job_id)
+        store.clear_active(job_id, task_id)
 
 
 def time_limits(seconds: float) -> dict:
@@ -114,26 +143,38 @@ def time_limits(seconds: float) -> dict:
     return {"soft_time_limit": seconds, "time_limit": seconds + 60}
 
 
-@app.task(name="peakclip.analyze_chunk", base=JobTask, bind=True, **time_limits(app.peakclip_config.queue.analyze_time_limit))
-def analyze(self, job_id: str, index: int) -> None:
-    with job_step(self, job_id, f"analyze chunk {index}") as store:
-        if store.has_item(job_id, "chunks", str(index)):
-            return  # done before (a redelivered task): count it once
-        job = live_job(store, job_id)
+@job_task("peakclip.start", lambda job_id: "plan")
+def start(self, job_id: str) -> None:
+    with job_step(self, job_id) as store:
+        job = begin_job(store, job_id)
         if job is None:
             return
-        _, config = job
-        plan = Plan.from_dict(store.load(job_id, "plan"))
-        chunk: Chunk = plan.chunks[index]
-        result = analyze_chunk(plan.path, chunk, plan.media, config.analysis)
-        store.put_item(job_id, "chunks", str(index), result.to_dict())
+        record, config = job
+        if store.load(job_id, "plan") is None:   # else a redelivered start: the plan stands
+            plan = plan_analysis(record["input"], record.get("chat") or None, config)
+            store.put(job_id, "plan", plan.to_dict())
+        advance(store, job_id)
 
 
-@app.task(name="peakclip.analyze_live_chunk", base=JobTask, bind=True,
+@job_task("peakclip.analyze_chunk", lambda job_id, index: chunk_step(index),
+          **time_limits(app.peakclip_config.queue.analyze_time_limit))
+def analyze(self, job_id: str, index: int) -> None:
+    with job_step(self, job_id) as store:
+        if not store.has_item(job_id, "chunks", str(index)):   # else done before: count it once
+            job = live_job(store, job_id)
+            if job is None:
+                return
+            plan = Plan.from_dict(store.load(job_id, "plan"))
+            result = analyze_chunk(plan.path, plan.chunks[index], plan.media, job[1].analysis)
+            store.put_item(job_id, "chunks", str(index), result.to_dict())
+        advance(store, job_id, only="rank")
+
+
+@job_task("peakclip.analyze_live_chunk", lambda job_id, path, chunk, media: f"analyze live chunk {chunk['index']}",
           **time_limits(app.peakclip_config.queue.analyze_time_limit))
 def analyze_live_chunk(self, job_id: str, path: str, chunk: dict, media: list[str]) -> None:
     """One chunk of a stream on air, for the watch that sent it (it reads the result from the job)."""
-    with job_step(self, job_id, f"analyze live chunk {chunk['index']}") as store:
+    with job_step(self, job_id) as store:
         job = live_job(store, job_id, ended=("success", "failure"))
         if job is None:
             return
@@ -141,80 +182,85 @@ def analyze_live_chunk(self, job_id: str, path: str, chunk: dict, media: list[st
         store.put_item(job_id, "chunks", str(chunk["index"]), result.to_dict())
 
 
-@app.task(name="peakclip.rank", base=JobTask, bind=True, max_retries=60)
+@job_task("peakclip.rank", lambda job_id: "rank")
 def rank_job(self, job_id: str) -> None:
-    with job_step(self, job_id, "rank") as store:
-        job = live_job(store, job_id)
-        if job is None:
-            return
-        _, config = job
-        plan = Plan.from_dict(store.load(job_id, "plan"))
-        chunks = store.items(job_id, "chunks")
-        if len(chunks) < len(plan.chunks):
-            # The chord counted a chunk twice (a redelivered task) and fired early: wait for the rest.
-            raise self.retry(countdown=2)
-        ranking = store.load(job_id, "ranking")
-        if ranking is None:
-            results = [ChunkResult.from_dict(chunks[str(c.index)]) for c in plan.chunks]
-            ranking = rank(assemble(plan, results, read_plan_chat(plan, config), config), config)
-            to_render = clips_to_render(ranking, config)
-            store.r.hset(store.key(job_id), "render_total", len(to_render))
-            store.put(job_id, "ranking", ranking.to_dict())
-        else:
-            ranking = Ranking.from_dict(ranking)
-            to_render = clips_to_render(ranking, config)
-        if to_render:
-            chord(group(render.s(job_id, clip.id) for clip in to_render))(finalize.si(job_id))
-        else:
-            finalize.delay(job_id)
-
-
-@app.task(name="peakclip.render_clip", base=JobTask, bind=True, **time_limits(app.peakclip_config.queue.render_time_limit))
-def render(self, job_id: str, clip_id: str) -> None:
-    with job_step(self, job_id, f"render {clip_id}") as store:
-        if store.has_item(job_id, "renders", clip_id):
-            return
+    with job_step(self, job_id) as store:
         job = live_job(store, job_id)
         if job is None:
             return
         record, config = job
-        ranking = Ranking.from_dict(store.load(job_id, "ranking"))
-        clip = next(c for c in ranking.clips if c.id == clip_id)
-        result = render_clip(ranking.probe, clip, record["out"], config.render)
-        store.put_item(job_id, "renders", clip_id, asdict(result))
+        plan = Plan.from_dict(store.load(job_id, "plan"))
+        chunks = store.items(job_id, "chunks")
+        if len(chunks) < len(plan.chunks):
+            return   # sent before its time: the last chunk (or the reconciler) sends it again
+        if "render_ids" not in record:
+            results = [ChunkResult.from_dict(chunks[str(c.index)]) for c in plan.chunks]
+            ranking = rank(assemble(plan, results, read_plan_chat(plan, config), config), config)
+            to_render = clips_to_render(ranking, config)
+            store.put(job_id, "ranking", ranking.to_dict())
+            # Written last: its presence is what says the job is ranked (workers/steps.py).
+            store.r.hset(store.key(job_id), "render_ids", json.dumps([c.id for c in to_render]))
+        advance(store, job_id)
 
 
-@app.task(name="peakclip.finalize", base=JobTask, bind=True, max_retries=60)
+@job_task("peakclip.render_clip", lambda job_id, clip_id: render_step(clip_id),
+          **time_limits(app.peakclip_config.queue.render_time_limit))
+def render(self, job_id: str, clip_id: str) -> None:
+    with job_step(self, job_id) as store:
+        if not store.has_item(job_id, "renders", clip_id):
+            job = live_job(store, job_id)
+            if job is None:
+                return
+            record, config = job
+            ranking = Ranking.from_dict(store.load(job_id, "ranking"))
+            clip = next(c for c in ranking.clips if c.id == clip_id)
+            result = render_clip(ranking.probe, clip, record["out"], config.render)
+            store.put_item(job_id, "renders", clip_id, asdict(result))
+        advance(store, job_id, only="finalize")
+
+
+@job_task("peakclip.finalize", lambda job_id: "finalize")
 def finalize(self, job_id: str) -> None:
-    with job_step(self, job_id, "finalize") as store:
+    with job_step(self, job_id) as store:
         job = live_job(store, job_id, ended=("success", "failure"))
         if job is None:
             return
         record, config = job
         ranking = Ranking.from_dict(store.load(job_id, "ranking"))
         renders = store.items(job_id, "renders")
-        if len(renders) < int(record.get("render_total", 0)):
-            raise self.retry(countdown=2)  # fired early after a redelivery: wait for the rest
+        if any(clip_id not in renders for clip_id in json.loads(record["render_ids"])):
+            return   # sent before its time: the last render (or the reconciler) sends it again
         rendered = [Rendered(**{**r, "cut": tuple(r["cut"]) if r["cut"] else None}) for r in renders.values()]
         manifest = finish(ranking, rendered, record["out"], config)
         path = os.path.join(record["out"], "manifest.json")
         RedisTierState(store.r).ensure(manifest)  # the clips' tier state, for feedback through the queue
         store.set_state(job_id, "success", manifest=path)
         if config.queue.callback_url:
-            notify.delay(job_id, config.queue.callback_url, {"job_id": job_id, "state": "success", "manifest": path,
+            send_notify(job_id, config.queue.callback_url, {"job_id": job_id, "state": "success", "manifest": path,
                                   "clips": [{k: c[k] for k in ("id", "rank", "start", "end", "score", "stage", "tier", "file")}
                                             for c in manifest["clips"]], "warnings": manifest["warnings"]})
 
 
-@app.task(name="peakclip.watch", base=JobTask, bind=True, acks_late=False)
+def send_notify(job_id: str, url: str, summary: dict) -> None:
+    """Queue the completion callback; the job has succeeded whether or not the broker takes it now."""
+    try:
+        notify.delay(job_id, url, summary)
+    except TRANSIENT as err:
+        logging.getLogger("peakclip.tasks").warning("job %s: the completion callback could not be queued (%s)",
+                                                    job_id, err)
+
+
+@job_task("peakclip.watch", lambda job_id: "watch", acks_late=False)
 def watch(self, job_id: str) -> None:
     """Follow a stream on air to its end (``pipeline.live.Watch``): provisional clips as its
     highlights are confirmed, the final manifest when it ends. Acknowledged when it starts: a
     watch lasts as long as its stream, longer than any visibility timeout, and must not be handed
-    to a second worker while the first still runs it. Its chunks go to the analyze queue."""
-    from pipeline.live import Watch
+    to a second worker while the first still runs it. If its worker dies, the reconciler sends it
+    again and the next worker takes over from the chunks and provisional clips stored so far.
+    Its chunks go to the analyze queue."""
+    from pipeline.live import Provisional, Watch
 
-    with job_step(self, job_id, "watch") as store:
+    with job_step(self, job_id) as store:
         job = begin_job(store, job_id)
         if job is None:
             return
@@ -226,17 +272,29 @@ def watch(self, job_id: str) -> None:
 
         def analyse(path: str, chunk: Chunk, media: list[str]) -> ChunkResult:
             """On the analyze queue, like a batch job's chunks; here if no worker answers in time."""
-            analyze_live_chunk.delay(job_id, path, chunk.to_dict(), media)
-            deadline = time.monotonic() + config.live.analyze_wait
-            while time.monotonic() < deadline:
-                found = store.item(job_id, "chunks", str(chunk.index))
-                if found:
-                    return ChunkResult.from_dict(found)
-                time.sleep(0.05)
-            return analyze_chunk(path, chunk, media, config.analysis)
+            result = None
+            if not store.has_item(job_id, "chunks", str(chunk.index)):
+                analyze_live_chunk.delay(job_id, path, chunk.to_dict(), media)
+                deadline = time.monotonic() + config.live.analyze_wait
+                while result is None and time.monotonic() < deadline:
+                    found = store.item(job_id, "chunks", str(chunk.index))
+                    result = ChunkResult.from_dict(found) if found else None
+                    time.sleep(0.05 if result is None else 0)
+                if result is None:
+                    store.put_item(job_id, "chunks", str(chunk.index),
+                                   analyze_chunk(path, chunk, media, config.analysis).to_dict())
+            # What is stored is what counts (a late queued result must not differ from ours).
+            result = ChunkResult.from_dict(store.item(job_id, "chunks", str(chunk.index)))
+            store.put_item(job_id, "live_chunks", str(chunk.index), chunk.to_dict())
+            return result
 
-        manifest = Watch(record["input"], record.get("chat") or None, record["out"], config, on_clip=provisional,
-                         should_stop=lambda: bool(store.r.exists(stop_key)), analyse=analyse).run()
+        follower = Watch(record["input"], record.get("chat") or None, record["out"], config, on_clip=provisional,
+                         should_stop=lambda: bool(store.r.exists(stop_key)), analyse=analyse)
+        stored = store.items(job_id, "chunks")
+        follower.resume([(Chunk(**c), ChunkResult.from_dict(stored[i])) for i, c in store.items(job_id, "live_chunks").items()
+                         if i in stored],
+                        [Provisional.from_dict(p) for p in store.items(job_id, "provisional").values()])
+        manifest = follower.run()
         RedisTierState(store.r).ensure(manifest)
         store.set_state(job_id, "success", manifest=os.path.join(record["out"], "manifest.json"))
 
