@@ -34,8 +34,11 @@ class Fused:
 def robust_z(values: np.ndarray, window_bins: int, min_spread: float) -> np.ndarray:
     """How many robust deviations each value stands above its local median."""
     window_bins = max(3, window_bins | 1)
-    median = median_filter(values, size=window_bins, mode="nearest")
-    spread = 1.4826 * median_filter(np.abs(values - median), size=window_bins, mode="nearest")
+    # At the recording's edges the window is filled by mirroring the stream, not by repeating its
+    # first (or last) value: repeated, that one value would be the median and shrink the spread to
+    # the floor, so ordinary noise in the first and last minute looked like highlights.
+    median = median_filter(values, size=window_bins, mode="reflect")
+    spread = 1.4826 * median_filter(np.abs(values - median), size=window_bins, mode="reflect")
     return (values - median) / np.maximum(spread, min_spread)
 
 

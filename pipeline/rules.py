@@ -28,6 +28,7 @@ class Rules:
     tiers: dict[str, float]
     quota: int
     lift: bool
+    lift_min: float
     start: dict[str, str]
     pools: list[Pool] = field(default_factory=list)
 
@@ -58,6 +59,7 @@ def load_rules(path: str | None = None) -> Rules:
                  for p in data["pools"]]
         rules = Rules(str(data["version"]), {t: float(data["tiers"][t]) for t in TIERS[:3]},
                       int(data["stages"]["quota"]), bool(data["stages"]["lift"]),
+                      float(data["stages"].get("lift_min", 0.0)),
                       {t: str(data["start"][t]) for t in TIERS}, pools)
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"rules file {path} is missing or has a bad {err}") from None

@@ -7,21 +7,24 @@ step to the next is plain data (``to_dict``/``from_dict``), so both give the sam
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from typing import Callable
+
+import numpy as np
 
 from detectors.chat import ChatLog
 from detectors.errors import UserError
 from detectors.probe import Probe
 from pipeline.analyze import Analysis, analyze
 from pipeline.config import Config
-from pipeline.fuse import fuse
+from pipeline.fuse import Fused, fuse
 from pipeline.export import write_exports
 from pipeline.manifest import build_manifest, write_atomic, write_json_atomic
 from pipeline.render import Rendered, render_clips, resumed_note
-from pipeline.report import build_report, timeline_of
+from pipeline.report import build_report, clock, timeline_of
 from pipeline.select import Span, select_spans
 from pipeline.rules import load_rules
 from pipeline.stages import Stage, auto_stages, equal_stages, explicit_stages
@@ -78,6 +81,20 @@ def make_stages(analysis: Analysis, config: Config, warnings: list[str]) -> list
     return equal_stages(duration, int(tag.stages))
 
 
+def nothing_to_clip(fused: Fused, duration: float, config: Config) -> str:
+    """Why no clip was chosen, and the flag that changes it."""
+    if duration < config.select.min_len:
+        return f"recording ({duration:.1f}s) is shorter than --min-len"
+    best = int(np.argmax(fused.score)) if len(fused.score) else 0
+    score = float(fused.score[best]) if len(fused.score) else 0.0
+    if score >= config.select.min_score:
+        return "no highlight stood out enough to clip (no room for a clip of --min-len around them)"
+    lower = math.floor(score * 10) / 10
+    return (f"no highlight stood out enough to clip: the liveliest moment ({clock(fused.hop * (best + 0.5))}) "
+            f"scores {score:.2f}, under --min-score {config.select.min_score:g}"
+            + (f"; --min-score {lower:g} clips the best moments there are (tier C)" if lower > 0 else ""))
+
+
 def rank(analysis: Analysis, config: Config) -> Ranking:
     """Fused score -> spans -> tagged clips, with the stages and warnings."""
     warnings = list(analysis.warnings)
@@ -88,9 +105,7 @@ def rank(analysis: Analysis, config: Config) -> Ranking:
     quotas = [(s.start, s.end, rules.quota) for s in stages] if len(stages) > 1 else []
     spans = select_spans(fused, analysis.probe.duration, config.select, edges, quotas)
     if not spans:
-        warnings.append("no highlight stood out enough to clip"
-                        if analysis.probe.duration >= config.select.min_len
-                        else f"recording ({analysis.probe.duration:.1f}s) is shorter than --min-len")
+        warnings.append(nothing_to_clip(fused, analysis.probe.duration, config))
     if analysis.chat is not None:
         add_commerce(spans, analysis.chat, config.chat.lag)
     clips = tag_spans(spans, stages, os.path.basename(analysis.probe.path), rules)

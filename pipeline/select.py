@@ -1,6 +1,8 @@
 """Span selection: the top N non-overlapping moments of the fused score, as clip-length spans.
 
-Greedy, strongest peak first. A moment lasts while the score stays above ``edge`` x its peak; the
+Greedy, strongest peak first. A peak that only continues a chosen moment (its decaying tail, left
+over once that moment's span is taken) is no moment of its own and is skipped. A moment lasts
+while the score stays above ``edge`` x its peak; the
 span starts ``lead`` seconds before the moment rises (viewers need the set-up, not just the
 reaction) and ends ``tail`` seconds after it falls, then is stretched or cut to fit
 ``[min_len, max_len]`` inside the free room between spans already chosen.
@@ -36,6 +38,20 @@ def _moment_edges(score: np.ndarray, peak: int, threshold: float, blocked: np.nd
     while right < len(score) - 1 and score[right + 1] > threshold and not blocked[right + 1]:
         right += 1
     return left, right
+
+
+def is_shoulder(score: np.ndarray, peak: int, share: float) -> bool:
+    """True when ``peak`` (the highest bin not yet in a chosen span) only continues a higher
+    moment: walking towards a higher bin on either side, the score never dips below ``share`` of
+    the peak, so there is no valley between them and they are one moment."""
+    floor = share * score[peak]
+    for step in (-1, 1):
+        i = peak + step
+        while 0 <= i < len(score) and score[i] >= floor:
+            if score[i] > score[peak]:
+                return True
+            i += step
+    return False
 
 
 def _fit(start: float, end: float, peak_t: float, room: tuple[float, float], config: SelectConfig) -> tuple[float, float] | None:
@@ -108,6 +124,11 @@ def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: lis
             if candidates[peak] < config.min_score:
                 return
             left, right = _moment_edges(score, peak, score[peak] * config.edge, blocked)
+            if is_shoulder(score, peak, config.shoulder):
+                # Never the higher moment itself: it may lie outside this pick's window (another
+                # stage) and still be chosen there.
+                rejected[left:right + 1] |= score[left:right + 1] <= score[peak]
+                continue
             peak_t = (peak + 0.5) * hop
             before = [s.end for s in spans if s.end <= peak_t]
             after = [s.start for s in spans if s.start >= peak_t]

@@ -63,7 +63,7 @@ def tag_spans(spans: list[Span], stages: list[Stage], source_name: str, rules: R
         for clip in clips:
             best_of_stage.setdefault(clip.stage, clip)
         for clip in best_of_stage.values():
-            if clip.tier in ("B", "C"):
+            if clip.tier in ("B", "C") and clip.score >= rules.lift_min:
                 clip.tier = TIERS[TIERS.index(clip.tier) - 1]
     for clip in clips:
         clip.pool = rules.start[clip.tier]

@@ -140,6 +140,7 @@ def run_chaos(folder: str, samples: list[tuple[str, str]], option_sets: list[lis
         for n, (video, chat, options) in enumerate(jobs):
             out = os.path.join(folder, f"job-{n}")
             outs[fleet.submit(video, "--chat", chat, "--out", out, "--config", config, *options)] = (n, out)
+        started = time.monotonic()      # the chaos clock starts with every job queued
         note(f"submitted {len(outs)} jobs")
         chaos_thread = threading.Thread(target=chaos, daemon=True)
         chaos_thread.start()

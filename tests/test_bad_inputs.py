@@ -206,6 +206,27 @@ def test_recording_shorter_than_the_shortest_clip(tmp_path):
     assert manifest["clips"] == [] and any("shorter than --min-len" in w for w in manifest["warnings"])
 
 
+def test_a_calm_real_recording_says_why_there_is_no_clip_and_how_to_get_the_best_there_is(tmp_path):
+    """A 42 s talking head with no chat: nothing stands out, so no clip by default, and the
+    warning names the liveliest moment and the --min-score that clips it; with that flag the
+    user gets the best moments there are, tiered C (never lifted: they barely stood out)."""
+    import re
+
+    out = str(tmp_path / "calm")
+    result = run_cli("clip", real_media("example.mp4"), "--out", out, "--no-render")
+    assert result.returncode == 0, result.stderr
+    manifest = manifest_of(out)
+    assert manifest["clips"] == []
+    warning, = [w for w in manifest["warnings"] if w.startswith("no highlight stood out")]
+    assert "the liveliest moment (0:00:" in warning and "under --min-score 2" in warning
+    suggested = re.search(r"--min-score ([0-9.]+) clips the best moments there are \(tier C\)", warning).group(1)
+    again = run_cli("clip", real_media("example.mp4"), "--out", str(tmp_path / "best"), "--no-render",
+                    "--min-score", suggested)
+    assert again.returncode == 0, again.stderr
+    clips = manifest_of(str(tmp_path / "best"))["clips"]
+    assert clips and all(c["tier"] == "C" and c["pool"] == "test" for c in clips)
+
+
 def test_audio_only_mp3(tmp_path, made_media):
     out = str(tmp_path / "out")
     result = run_cli("clip", made_media("mono.mp3"), "--min-len", "2", "--max-len", "4", "--out", out)

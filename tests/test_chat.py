@@ -307,7 +307,23 @@ def test_bot_and_giveaway_floods_do_not_outscore_a_real_reaction():
     audience = Audience(HOP, ChatConfig())
     for t, u, text, kind in bots + giveaway:
         audience.add(Message(t=t, user=u, name=u, text=text, kind=kind))
-    assert audience.counts == {"commands": 40, "bots": 60, "reactions": 0}
+    assert audience.counts == {"commands": 40, "bots": 60, "reactions": 0, "greetings": 0}
+
+
+def test_people_arriving_and_leaving_are_not_a_reaction():
+    # A stream opens with a burst of hellos and closes with byes and gg's: more people than the
+    # real reaction in the middle, and none of it a highlight.
+    hellos = [(5 + i * 0.2, f"a{i}", text, "message") for i, text in
+              enumerate(["hi", "hello from Berlin", "hey chat!", "大家好", "hi all", "yo"] * 4)]
+    reaction = [(100 + i * 0.3, f"fan{i}", text, "message") for i, text in enumerate(["LUL", "no way", "哈哈哈哈"] * 4)]
+    byes = [(190 + i * 0.2, f"b{i}", text, "message") for i, text in
+            enumerate(["bye", "gg", "GG WP", "see you tomorrow guys", "晚安", "o7"] * 4)]
+    values = audience_series(hellos + reaction + byes, duration=200.0)
+    real = values[200:230].max()
+    assert real > 2 * values[0:60].max() and real > 2 * values[370:].max()
+    # a question that opens with "hi" is talk, not a greeting
+    talk = audience_series([(10, f"u{i}", "hi how much is the blue one", "message") for i in range(4)])
+    assert talk.max() == pytest.approx(4.0)
 
 
 def test_reactions_and_commerce_weigh_more_than_talk():

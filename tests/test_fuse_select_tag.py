@@ -20,6 +20,16 @@ def test_local_baseline_ignores_a_stream_getting_busier():
     assert z[450:550].max() < 4
 
 
+def test_the_stream_edges_are_judged_as_fairly_as_the_middle():
+    # Plain noise with a quiet first frame (a "starting soon" card): nothing stands out anywhere,
+    # least of all in the first or last minute, where the baseline window meets the edges.
+    values = np.random.default_rng(1).normal(-30, 3, 1800)
+    values[:4] = -45
+    z = robust_z(values, window_bins=240, min_spread=1.5)
+    middle = z[600:1200].max()
+    assert z[:120].max() <= middle and z[-120:].max() <= middle
+
+
 def test_chat_is_shifted_back_by_its_lag():
     n = 200
     chat = np.zeros(n)
@@ -109,3 +119,22 @@ def test_span_edges_snap_to_cuts_and_pauses_within_reach():
     assert snap_edges(10.0, 40.0, edges, (0, 100), config) == (8.6, 41.5)
     assert snap_edges(20.0, 36.0, edges, (0, 100), config) == (20.0, 36.0)       # nothing within 2 s
     assert snap_edges(10.0, 40.0, edges, (9.0, 100), config) == (10.0, 41.5)    # not out of its room
+
+
+def test_the_decaying_tail_of_a_chosen_moment_is_not_a_clip_of_its_own():
+    # One moment: a sharp rise, a peak at 60 s, then a slow decay that stays above min_score for
+    # 40 s, far past where the clip of the moment ends (max_len). The tail is the same moment.
+    t = (np.arange(400) + 0.5) * HOP
+    score = np.where(t < 60, 9.0 * np.exp(-((t - 60) / 3) ** 2), 9.0 * np.exp(-(t - 60) / 25))
+    fused = Fused(HOP, score, {"audio": score})
+    spans = select_spans(fused, 200.0, SelectConfig(clips=3, min_len=15, max_len=25))
+    assert len(spans) == 1 and spans[0].peak == pytest.approx(60, abs=1)
+
+
+def test_a_second_moment_right_after_a_chosen_one_still_counts():
+    # Two moments of their own (each rises to its own peak) close together: both are clips.
+    t = (np.arange(400) + 0.5) * HOP
+    score = 9.0 * np.exp(-((t - 60) / 4) ** 2) + 6.0 * np.exp(-((t - 95) / 4) ** 2)
+    fused = Fused(HOP, score, {"audio": score})
+    spans = select_spans(fused, 200.0, SelectConfig(clips=3, min_len=15, max_len=25))
+    assert sorted(round(s.peak) for s in spans) == [60, 95]

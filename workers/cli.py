@@ -33,7 +33,15 @@ def seconds(text: str) -> float:
     return value
 
 
+def score_value(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 positive_int.__name__ = "whole number"
+score_value.__name__ = "score"
 seconds.__name__ = "number of seconds"
 
 
@@ -51,6 +59,9 @@ def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recordi
     parser.add_argument("--clips", type=positive_int, metavar="N", help="how many clips at most (default 5)")
     parser.add_argument("--min-len", type=seconds, metavar="S", help="shortest clip in seconds (default 15)")
     parser.add_argument("--max-len", type=seconds, metavar="S", help="longest clip in seconds (default 60)")
+    parser.add_argument("--min-score", type=score_value, metavar="Z",
+                        help="clip only moments whose fused score reaches Z (default 2.0); lower it to get the "
+                             "best moments of a calm recording (they are tiered C)")
     parser.add_argument("--signals", metavar="LIST", help="comma list of chat,audio,visual (default all)")
     parser.add_argument("--stages", metavar="N|auto",
                         help="judge the broadcast in N equal stages (default 3), or 'auto': where the audience level shifts")
@@ -76,7 +87,8 @@ def clip_overrides(args: argparse.Namespace) -> dict:
         ("chat", "format"): args.chat_format, ("chat", "offset"): args.chat_offset,
         ("chat", "stream_start"): args.stream_start,
         ("select", "clips"): args.clips, ("select", "min_len"): args.min_len,
-        ("select", "max_len"): args.max_len, ("analysis", "signals"): args.signals,
+        ("select", "max_len"): args.max_len, ("select", "min_score"): args.min_score,
+        ("analysis", "signals"): args.signals,
         ("analysis", "audio_track"): args.audio_track,
         ("tag", "stages"): args.stages, ("tag", "stage_at"): args.stage_at, ("render", "formats"): args.format,
         ("render", "fill"): args.fill, ("render", "title"): args.title, ("render", "watermark"): args.watermark,

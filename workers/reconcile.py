@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from celery import bootsteps
 
 from pipeline.config import QueueConfig
-from workers.jobs import Jobs, connect
+from detectors.errors import UserError
+from workers.jobs import OPEN, Jobs, connect
 from workers.steps import missing_steps, queue_of, send_step
 
 log = logging.getLogger("peakclip.reconcile")
@@ -104,11 +105,11 @@ def sweep(app, store: Jobs, config: QueueConfig, now: float | None = None) -> li
     for job_id in store.open_jobs():
         try:
             record = store.get(job_id)
-        except Exception:          # noqa: BLE001 -- an expired record: nothing left to drive
-            store.r.srem("peakclip:jobs:open", job_id)
+        except UserError:          # the record expired: nothing left to drive
+            store.r.srem(OPEN, job_id)
             continue
         if record["state"] in ("success", "failure"):
-            store.r.srem("peakclip:jobs:open", job_id)
+            store.r.srem(OPEN, job_id)
             continue
         last_progress = float(record.get("updated") or record.get("created") or now)
         for state in step_states(store, job_id, record):

@@ -7,7 +7,9 @@ posted within the last ``window`` seconds of the weight of their strongest recen
 
 Why people, not messages: one user pasting the same line, a bot announcing a giveaway, or a log
 tool that keeps one message a second would otherwise look like a crowd. Commands (``!join``)
-and known bots are dropped; reactions (emotes, LUL, 666, 哈哈哈, !!!) weigh more than talk;
+and known bots are dropped; reactions (emotes, LUL, 666, 哈哈哈, !!!) weigh more than talk; a
+message that is only a hello or a goodbye ("hi", "hello from Berlin", "bye", "gg", "晚安") weighs
+little: people arriving as a stream opens and leaving as it closes are not reacting to anything;
 commerce events (likes, gifts, follows, add-to-cart, orders, paid messages) carry their own weights.
 """
 from __future__ import annotations
@@ -23,6 +25,15 @@ from detectors.series import Series
 DEFAULT_REACTIONS = (
     r"\b(?:lul|lol|lmao|rofl|kekw|omegalul|pog\w*|omg|wow|hype|clip\s*(?:it|that)|no\s*way|gg|xd+)\b"
     r"|666+|888+|(?:哈){2,}|草{1,}|[wｗ]{3,}|!{3,}|\?{3,}|[😂🤣😱🔥👏😮💀]"
+)
+
+# A whole message that only greets or takes leave (with at most a word or two more: "hi all",
+# "hello from Berlin", "bye everyone"). Checked before the reactions, so a closing "gg" is a goodbye.
+DEFAULT_GREETINGS = (
+    r"^\W*(?:hi+|hey+|hello+|hiya|yo+|sup|howdy|good\s+(?:morning|afternoon|evening|night)|gm|gn|"
+    r"welcome(?:\s+back)?|bye+(?:\s*bye+)?|cya|see\s+(?:you|ya)|later|night|gg+(?:s|\s*wp)?|o7|"
+    r"大家好|你好|晚上好|来了|拜拜|再见|晚安|88)"
+    r"(?:\s+(?:from\s+)?[\w']+){0,2}\W*$"
 )
 
 
@@ -43,6 +54,8 @@ class ChatConfig:
     weight_member: float = 2.0
     reaction_boost: float = 1.5    # a reaction message weighs this many times ordinary talk
     reactions: str = DEFAULT_REACTIONS  # regex (case-insensitive) for reaction text
+    greetings: str = DEFAULT_GREETINGS  # regex (case-insensitive) for a message that only says hello or bye
+    greeting_weight: float = 0.2   # such a message weighs this share of ordinary talk
     drop_commands: bool = True     # messages starting with !word are bot commands, not reactions
     bots: list[str] = field(default_factory=lambda: [
         "nightbot", "streamelements", "moobot", "fossabot", "streamlabs", "wizebot", "botisimo", "sery_bot"])
@@ -62,12 +75,13 @@ class Audience:
         self.config = config
         self.window_bins = max(1, int(round(config.window / hop)))
         self.reaction = re.compile(config.reactions, re.IGNORECASE)
+        self.greeting = re.compile(config.greetings, re.IGNORECASE)
         self.bots = {b.lower() for b in config.bots}
         self.presence_delta = np.zeros(1024)   # +w where a presence starts, -w where it ends
         self.orders = np.zeros(1024)           # order events per bin
         self.paid = np.zeros(1024)             # money in paid messages and gifts per bin
         self.last: dict[str, tuple[int, float]] = {}  # user -> (bin of last post, its weight)
-        self.counts = {"commands": 0, "bots": 0, "reactions": 0}
+        self.counts = {"commands": 0, "bots": 0, "reactions": 0, "greetings": 0}
         self.kinds: dict[str, int] = {}
         self.max_bin = -1
 
@@ -89,6 +103,9 @@ class Audience:
             self.counts["commands"] += 1
             return 0.0
         weight = self.config.weight(message.kind)
+        if message.kind == "message" and self.greeting.match(message.text):
+            self.counts["greetings"] += 1
+            return weight * self.config.greeting_weight
         if message.kind == "message" and (message.emotes or self.reaction.search(message.text)):
             self.counts["reactions"] += 1
             weight *= self.config.reaction_boost

@@ -1,0 +1,87 @@
+"""The full-size chaos run of the queue: does every job end, with the calm run's clips?
+
+    python bench/chaos.py [--broker redis|rabbitmq] [--restart-mode term|kill] [--streams 4]
+                          [--option-sets 5] [--kills 8] [--kill-every 6] [--restarts 2] [--out DIR]
+
+Makes ``--streams`` 3-minute 720p sample streams and submits each with ``--option-sets`` option sets
+(``--format source``, ultrafast preset) to a fleet of two prefork workers (concurrency 2;
+visibility timeout 20 s, restore interval 2 s, Redis with ``appendonly yes`` and ``appendfsync
+everysec``). Every ``--kill-every`` s one worker's whole process group is SIGKILLed and a new
+worker started, ``--kills`` times; the broker (Redis, which also holds the job records, or a
+RabbitMQ node) is shut down (``term``) or SIGKILLed (``kill``) and restarted ``--restarts`` times
+in the first 40 s. Then every job is checked: succeeded, clips equal to an in-process CLI run of
+the same job, every clip file whole (ffprobe), no stray file. The heartbeat and reconciler
+settings are the defaults (``[queue]`` in pipeline/config.py).
+
+The servers, fleet and checks are the test suite's (``tests/services.py``, ``tests/chaos.py``);
+``tests/test_chaos.py`` runs the same at CI size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [REPO, os.path.join(REPO, "tests")]
+
+from chaos import run_chaos  # noqa: E402
+from samples.generate import generate  # noqa: E402
+
+OPTION_SETS = [["--clips", "3"], ["--clips", "5"], ["--clips", "2", "--stages", "1"],
+               ["--clips", "4", "--min-len", "10", "--max-len", "20"], ["--clips", "3", "--stages", "auto"]]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--broker", choices=["redis", "rabbitmq"], default="redis")
+    parser.add_argument("--restart-mode", choices=["term", "kill"], default="term")
+    parser.add_argument("--streams", type=int, default=4)
+    parser.add_argument("--option-sets", type=int, default=5)
+    parser.add_argument("--kills", type=int, default=8)
+    parser.add_argument("--kill-every", type=float, default=6.0)
+    parser.add_argument("--restarts", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--out", help="keep everything here (default: a temporary folder)")
+    args = parser.parse_args()
+    folder = args.out or tempfile.mkdtemp(prefix="peakclip-chaos-")
+    os.makedirs(folder, exist_ok=True)
+    streams = []
+    for seed in range(args.streams):
+        sample = os.path.join(folder, f"stream-{seed}")
+        if not os.path.exists(os.path.join(sample, "truth.json")):
+            generate(sample, seed=100 + seed, duration=180.0, size=(1280, 720))
+        streams.append((os.path.join(sample, "stream.mp4"), os.path.join(sample, "chat.json")))
+    config = os.path.join(folder, "chaos.toml")
+    with open(config, "w") as handle:
+        handle.write('[render]\npreset = "ultrafast"\nformats = ["source"]\n')
+    run = tempfile.mkdtemp(prefix=f"run-{args.broker}-{args.restart_mode}-", dir=folder)   # a fresh Redis and broker
+    result = run_chaos(run, streams,
+                       [OPTION_SETS[i % len(OPTION_SETS)] for i in range(args.option_sets)], config,
+                       broker=args.broker, workers=2, concurrency=2, kills=args.kills, kill_every=args.kill_every,
+                       restarts=args.restarts, restart_mode=args.restart_mode, restart_at=10.0,
+                       timeout=args.timeout, env={"PEAKCLIP_QUEUE_VISIBILITY_TIMEOUT": "20",
+                                                  "PEAKCLIP_QUEUE_RESTORE_INTERVAL": "2",
+                                                  # the production defaults, not the tests' quick ones
+                                                  "PEAKCLIP_QUEUE_HEARTBEAT": "2", "PEAKCLIP_QUEUE_WORKER_GONE": "10",
+                                                  "PEAKCLIP_QUEUE_RECONCILE_INTERVAL": "5",
+                                                  "PEAKCLIP_QUEUE_STALL_TIMEOUT": "60"})
+    print(f"{args.broker} ({args.restart_mode} x{args.restarts}), {args.kills} worker SIGKILLs: {result.summary()}")
+    for event in result.events:
+        print(" ", event)
+    for job_id, status in result.jobs.items():
+        if status["state"] != "success":
+            print(f"  {job_id}: {status['state']} {status.get('error') or ''}")
+    for problem in result.mismatched + result.strays:
+        print("  ", problem)
+    with open(os.path.join(folder, f"result-{args.broker}-{args.restart_mode}.json"), "w") as handle:
+        json.dump({"summary": result.summary(), "events": result.events, "jobs": result.jobs,
+                   "mismatched": result.mismatched, "strays": result.strays}, handle, indent=1)
+    ok = result.succeeded == len(result.jobs) and not result.mismatched and not result.strays
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
