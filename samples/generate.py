@@ -42,6 +42,11 @@ LENGTHS = {"crowd": (6, 10), "chat": (6, 10), "action": (6, 10), "music": (15, 2
            "bots": (10, 10), "giveaway": (15, 15), "spam": (10, 10), "camera": (0.5, 0.5), "cuts": (6, 10)}
 REACTIONS = ["LUL", "KEKW", "PogChamp", "OMG", "666", "哈哈哈", "!!!", "no way", "WOW", "Pog", "clip it"]
 EMOTES = {"LUL", "KEKW", "PogChamp", "Pog"}
+# A real stream's edges: a "starting soon" card with a jingle while people arrive and greet, and
+# an outro card while they say goodbye (seconds; ``generate(edges=True)``).
+INTRO, OUTRO = 20.0, 15.0
+HELLOS = ["hi", "hello", "hey chat", "hi all", "hello from Berlin", "hey everyone", "大家好", "yo", "hiii", "good evening"]
+BYES = ["bye", "gg", "GG WP", "see you tomorrow", "bye everyone", "o7", "晚安", "cya", "gn chat", "bye bye"]
 TALK = ["hi", "hello from Berlin", "what game is this", "how much is it", "nice", "ok", "is shipping free?",
         "first time here", "love the stream", "what size is that", "does it come in blue", "back again"]
 
@@ -49,11 +54,14 @@ TALK = ["hi", "hello from Berlin", "what game is this", "how much is it", "nice"
 # ---- the plan -------------------------------------------------------------------------------
 
 def plan(rng: np.random.Generator, duration: float, highlights: list[str], distractors: list[str],
-         margin: float = 15.0) -> dict:
-    """Place every event at random, never closer than ``margin`` seconds to another."""
+         margin: float = 15.0, edges: bool = False) -> dict:
+    """Place every event at random, never closer than ``margin`` seconds to another; with
+    ``edges``, an intro and an outro (distractors) hold the stream's first and last seconds."""
     events = [(kind, "highlights") for kind in highlights] + [(kind, "distractors") for kind in distractors]
+    fixed = [{"start": 0.0, "end": INTRO, "kind": "intro", "group": "distractors"},
+             {"start": round(duration - OUTRO, 2), "end": duration, "kind": "outro", "group": "distractors"}] if edges else []
     for _ in range(200):
-        placed: list[dict] = []
+        placed: list[dict] = [dict(e) for e in fixed]
         order = rng.permutation(len(events))
         for index in order:
             kind, group = events[index]
@@ -66,7 +74,7 @@ def plan(rng: np.random.Generator, duration: float, highlights: list[str], distr
                     break
             else:
                 break
-        if len(placed) == len(events):
+        if len(placed) == len(events) + len(fixed):
             truth = {"duration": duration, "highlights": [], "distractors": []}
             for event in sorted(placed, key=lambda e: e["start"]):
                 truth[event.pop("group")].append(event)
@@ -135,6 +143,8 @@ def frames(rng: np.random.Generator, truth: dict, fps: int):
             frame[np.abs(xx - px) + np.abs(yy - WORK_H / 2) < 14] = [250, 250, 90]
         elif kind == "music":
             frame = textures[6].copy()                       # a still ad card
+        elif kind in ("intro", "outro"):
+            frame = textures[7].copy()                       # "starting soon" / "thanks for watching"
         else:
             frame = textures[camera].copy()
             sway, speed = (6, 0.7) if kind != "chat" else (12, 2.0)  # the host shows the product off
@@ -198,6 +208,8 @@ def audio(rng: np.random.Generator, truth: dict) -> np.ndarray:
             signal[a:b] += rng.normal(0, db(-30), b - a) * ramp       # a few people laugh
         elif kind == "music":
             signal[a:b] = db(-14) * music(t[a:b]) * ramp + rng.normal(0, db(-55), b - a)
+        elif kind in ("intro", "outro"):
+            signal[a:b] = db(-20) * music(t[a:b]) + rng.normal(0, db(-55), b - a)   # the jingle, no host
         elif kind == "shout":
             signal[a:b] += db(-14) * voice(t[a:b], 230.0, rng) * ramp
     drift = 5.0 * np.sin(2 * np.pi * t / (0.7 * truth["duration"]) + rng.uniform(0, 6))  # mic level, dB
@@ -235,6 +247,12 @@ def chat(rng: np.random.Generator, truth: dict, viewers: int = 150) -> list[tupl
         elif d["kind"] == "bots":
             messages += [(d["start"] + k * span / 50, "Nightbot", "Follow the shop for the giveaway!") for k in range(50)]
             messages += [(d["start"] + k * span / 50, "shopbot_9000", "cheap followers at example") for k in range(50)]
+        elif d["kind"] in ("intro", "outro"):
+            # People arriving say hello; people leaving say goodbye: more of them than react later.
+            words = HELLOS if d["kind"] == "intro" else BYES
+            window = (0.0, d["end"] + 10) if d["kind"] == "intro" else (d["start"] - 5, duration)
+            for u in rng.choice(viewers, size=int(rng.integers(40, 60)), replace=False):
+                messages.append((float(rng.uniform(*window)), users[u], str(rng.choice(words))))
         elif d["kind"] == "giveaway":
             for u in rng.choice(viewers, size=int(rng.integers(35, 50)), replace=False):
                 messages.append((d["start"] + float(rng.uniform(0, span)), users[u], "!enter"))
@@ -275,16 +293,17 @@ def default_kinds(rng: np.random.Generator, highlights: int) -> tuple[list[str],
 
 def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: int | list[str] = 3,
              distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30,
-             audience: list[float] | None = None, bitrate: str | None = None) -> dict:
+             audience: list[float] | None = None, bitrate: str | None = None, edges: bool = False) -> dict:
     """Write stream.mp4, chat.json and truth.json into ``out_dir``; returns the truth.
     ``audience``: how busy each third of the stream is (default: drawn at random);
+    ``edges``: open with an intro card and close with an outro, greeted and waved off in chat;
     ``bitrate``: encode at this bit rate (e.g. "6M", as a live encoder would) instead of a quality."""
     rng = np.random.default_rng(seed)
     if isinstance(highlights, int):
         planted, extra = default_kinds(rng, highlights)
     else:
         planted, extra = list(highlights), []
-    truth = plan(rng, duration, planted, extra if distractors is None else distractors)
+    truth = plan(rng, duration, planted, extra if distractors is None else distractors, edges=edges)
     truth["seed"] = seed
     if audience is not None:
         truth["audience"] = list(audience)

@@ -64,3 +64,23 @@ def test_sample_generator_says_what_it_made_and_refuses_impossible_streams(tmp_p
                              capture_output=True, text=True, cwd=REPO, timeout=60)
         assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
         assert words in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_stream_edges_with_greetings_make_no_clip(tmp_path):
+    """A real stream's edges: a "starting soon" card with a jingle while a crowd of people say
+    hello, an outro card while they say goodbye. None of it is a highlight; the two in between are."""
+    from conftest import overlaps
+    from pipeline.config import Config
+    from pipeline.evaluate import analyse_sample
+    from pipeline.run import rank
+    from samples.generate import generate
+
+    truth = generate(str(tmp_path), seed=31, duration=150.0, highlights=["crowd", "chat"], distractors=[],
+                     size=(320, 180), edges=True)
+    edges = [d for d in truth["distractors"] if d["kind"] in ("intro", "outro")]
+    assert [d["kind"] for d in edges] == ["intro", "outro"]
+    clips = rank(analyse_sample(str(tmp_path), Config()), Config()).clips
+    on_edges = [(c.start, c.end) for c in clips for d in edges if overlaps(c.start, c.end, d["start"], d["end"])]
+    assert on_edges == [], [(c.start, c.end, c.score) for c in clips]
+    for h in truth["highlights"]:
+        assert any(overlaps(c.start, c.end, h["start"], h["end"]) for c in clips), (h, [(c.start, c.end) for c in clips])
