@@ -399,6 +399,8 @@ def generate_from_args(argv: list[str] | None) -> int:
     parser.add_argument("--duration", type=float, default=180.0)
     parser.add_argument("--highlights", type=int, default=3)
     parser.add_argument("--size", type=parse_size, default=(640, 360), help="WxH of the encoded picture")
+    parser.add_argument("--edges", action="store_true",
+                        help="open with an intro card and close with an outro, greeted and waved off in chat")
     args = parser.parse_args(argv)
     if args.suite:
         for folder in generate_suite(args.suite, args.count):
@@ -408,7 +410,7 @@ def generate_from_args(argv: list[str] | None) -> int:
         parser.error("give OUT_DIR or --suite DIR")
     if args.duration <= 0 or args.highlights < 0:
         raise SampleError("--duration must be positive and --highlights at least 0")
-    truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=args.size)
+    truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=args.size, edges=args.edges)
     planted = ", ".join(f"{h['kind']} {h['start']:.1f}-{h['end']:.1f} s" for h in truth["highlights"])
     print(f"sample stream: {os.path.join(args.out_dir, 'stream.mp4')} ({args.duration:g} s), chat.json and "
           f"truth.json beside it; planted highlights: {planted or 'none'}", file=sys.stderr)
