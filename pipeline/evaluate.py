@@ -6,6 +6,9 @@ For a stream whose truth lists N planted highlights, the top N clips are judged:
   it landed on, if any);
 - covered: a found highlight whose clip holds the whole moment (starts no later than 1 s after
   the moment starts and ends no earlier than 1 s before it ends).
+And every clip the run made, whatever its rank, counts: a clip on no highlight is junk (``junk``,
+with its rank and tier in ``junk_tiers``), and junk tiered above C would be promoted to a pool
+it should never reach (``junk_above_c``).
 """
 from __future__ import annotations
 
@@ -29,10 +32,14 @@ class Score:
     false_picks: int = 0
     covered: int = 0
     picked: list[str] = field(default_factory=list)  # distractor kinds among the false picks
+    junk: int = 0                                      # clips at any rank on no highlight
+    junk_above_c: int = 0                              # ... of them tiered S, A or B
+    junk_tiers: list[str] = field(default_factory=list)  # "#rank tier" of each junk clip
 
     def __add__(self, other: "Score") -> "Score":
         return Score(self.planted + other.planted, self.found + other.found, self.false_picks + other.false_picks,
-                     self.covered + other.covered, self.picked + other.picked)
+                     self.covered + other.covered, self.picked + other.picked, self.junk + other.junk,
+                     self.junk_above_c + other.junk_above_c, self.junk_tiers + other.junk_tiers)
 
     @property
     def coverage(self) -> float:
@@ -40,7 +47,7 @@ class Score:
 
     @property
     def perfect(self) -> bool:
-        return self.found == self.planted and self.false_picks == 0
+        return self.found == self.planted and self.false_picks == 0 and self.junk_above_c == 0
 
 
 def overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
@@ -62,6 +69,11 @@ def judge(clips: list[dict], truth: dict) -> Score:
             score.false_picks += 1
             score.picked += [d["kind"] for d in truth.get("distractors", [])
                              if overlap(c["start"], c["end"], d["start"], d["end"]) > 0] or ["nothing"]
+    for c in clips:
+        if not any(overlap(c["start"], c["end"], h["start"], h["end"]) > 0 for h in planted):
+            score.junk += 1
+            score.junk_above_c += c["tier"] != "C"
+            score.junk_tiers.append(f"#{c['rank']} {c['tier']}")
     return score
 
 

@@ -19,13 +19,13 @@ def suite(tmp_path_factory):
     return generate_suite(str(tmp_path_factory.mktemp("suite")), count=3)[1:]
 
 
-def totals(output: str) -> dict[str, tuple[int, int, int, int, int]]:
+def totals(output: str) -> dict[str, tuple[int, ...]]:
     rows = {}
     for line in output.split("\ntotal", 1)[1].splitlines():
-        match = re.match(r"\s+(\S+)\s+(\d+)/(\d+)\s+(\d+)\s+(\d+)/(\d+)", line)
+        match = re.match(r"\s+(\S+)\s+(\d+)/(\d+)\s+(\d+)\s+(\d+)/(\d+)\s+(\d+)\s+(\d+)", line)
         if match:
-            name, found, planted, false, covered, found_again = match.groups()
-            rows[name] = (int(found), int(planted), int(false), int(covered), int(found_again))
+            name, *numbers = match.groups()
+            rows[name] = tuple(int(x) for x in numbers)   # found, planted, false, covered, found, junk, junk > C
     return rows
 
 
@@ -33,16 +33,17 @@ def test_all_signals_find_every_highlight_and_no_distractor(suite):
     result = run_cli("eval", *suite, "--ablations")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = totals(result.stdout)
-    found, planted, false, covered, _ = rows["chat,audio,visual"]
+    found, planted, false, covered, _, junk, junk_above_c = rows["chat,audio,visual"]
     assert planted == 7 and found == planted and false == 0
     assert covered >= 0.9 * found
+    assert junk_above_c == 0          # every clip of the default run counts, not only the top N
 
 
 def test_each_signal_alone_does_worse(suite):
     rows = totals(run_cli("eval", *suite, "--ablations").stdout)
     best = rows["chat,audio,visual"]
     for alone in ("chat", "audio", "visual"):
-        found, _, false, _, _ = rows[alone]
+        found, _, false, *_ = rows[alone]
         assert found < best[0] or false > best[2], (alone, rows[alone])
 
 
@@ -85,3 +86,17 @@ def test_stream_edges_with_greetings_make_no_clip(tmp_path):
     assert on_edges == [], [(c.start, c.end, c.score) for c in clips]
     for h in truth["highlights"]:
         assert any(overlaps(c.start, c.end, h["start"], h["end"]) for c in clips), (h, [(c.start, c.end) for c in clips])
+
+
+def test_every_clip_counts_not_only_the_top_n():
+    from pipeline.evaluate import judge
+
+    truth = {"highlights": [{"start": 50, "end": 58, "kind": "crowd"}],
+             "distractors": [{"start": 100, "end": 120, "kind": "music"}]}
+    clip = lambda rank, start, end, tier: {"rank": rank, "start": start, "end": end, "tier": tier}  # noqa: E731
+    clean = judge([clip(1, 46, 62, "A"), clip(2, 130, 145, "C")], truth)
+    assert clean.found == 1 and clean.false_picks == 0 and clean.junk == 1 and clean.junk_above_c == 0
+    assert clean.perfect                       # a junk clip tiered C costs little traffic
+    costly = judge([clip(1, 46, 62, "A"), clip(2, 100, 118, "B")], truth)
+    assert costly.false_picks == 0 and costly.junk_above_c == 1 and costly.junk_tiers == ["#2 B"]
+    assert not costly.perfect                  # junk ranked below the top N still counts

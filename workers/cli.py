@@ -313,7 +313,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         config.update({"analysis": {"signals": wanted}}, origin="--signals")  # validates the names
     config.update({"analysis": {"signals": list(SIGNALS)}}, origin="eval")
     totals = {",".join(s): Score() for s in sets}
-    print(f"{'stream':24} {'signals':22} {'found':>7} {'false':>6} {'covered':>8}  picked")
+    print(f"{'stream':24} {'signals':22} {'found':>7} {'false':>6} {'covered':>8} {'junk':>5} {'>C':>3}  picked; junk")
     truths = {folder: load_truth(folder) for folder in args.samples}  # a bad folder fails before any work
     for folder, truth in truths.items():
         analysis = analyse_sample(folder, config)
@@ -322,12 +322,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
             score = judge_signals(analysis, truth, config, wanted)
             totals[name] = totals[name] + score
             print(f"{os.path.basename(os.path.normpath(folder)):24} {name:22} {score.found:>3}/{score.planted:<3} "
-                  f"{score.false_picks:>6} {score.covered:>4}/{score.found:<3}  {','.join(score.picked) or '-'}")
+                  f"{score.false_picks:>6} {score.covered:>4}/{score.found:<3} {score.junk:>5} {score.junk_above_c:>3}  "
+                  f"{','.join(score.picked) or '-'}; {', '.join(score.junk_tiers) or '-'}")
     print()
-    print(f"{'total':24} {'signals':22} {'found':>7} {'false':>6} {'covered':>8}")
+    print(f"{'total':24} {'signals':22} {'found':>7} {'false':>6} {'covered':>8} {'junk':>5} {'>C':>3}")
     for name, score in totals.items():
         print(f"{'':24} {name:22} {score.found:>3}/{score.planted:<3} {score.false_picks:>6} "
-              f"{score.covered:>4}/{score.found:<3} ({score.coverage:.0%})")
+              f"{score.covered:>4}/{score.found:<3} {score.junk:>5} {score.junk_above_c:>3} ({score.coverage:.0%})")
     best = totals[",".join(sets[0])]
     return 0 if best.perfect and best.coverage >= 0.9 else EXIT_PARTIAL
 
