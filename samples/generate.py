@@ -19,7 +19,8 @@ What real streams do, and the generator imitates:
 
 Usage:
   python -m samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
-  python -m samples.generate --suite DIR [--count 8]     the evaluation set (DIR/stream-01 ...)
+  python -m samples.generate --suite DIR [--split tune|heldout] [--count N]
+                                                       the evaluation set (DIR/stream-01 ...)
 """
 from __future__ import annotations
 
@@ -219,13 +220,15 @@ def audio(rng: np.random.Generator, truth: dict) -> np.ndarray:
 # ---- chat -----------------------------------------------------------------------------------
 
 def chat(rng: np.random.Generator, truth: dict, viewers: int = 150) -> list[tuple]:
-    """(time, user, text) messages: background talk scaled by the audience, reactions, floods."""
+    """(time, user, text) messages: background talk scaled by the audience, reactions, floods.
+    A small streamer (few ``viewers``) has a slower chat and smaller reactions."""
     duration = truth["duration"]
+    quiet = (150 / viewers) ** 0.5
     users = [f"viewer{i:03d}" for i in range(viewers)]
     messages = []
     t = 0.0
     while True:
-        t += float(rng.exponential(2.0 / audience_at(truth, t)))
+        t += float(rng.exponential(2.0 * quiet / audience_at(truth, t)))
         if t >= duration:
             break
         event = active(t, windows(truth, "music"))
@@ -251,10 +254,10 @@ def chat(rng: np.random.Generator, truth: dict, viewers: int = 150) -> list[tupl
             # People arriving say hello; people leaving say goodbye: more of them than react later.
             words = HELLOS if d["kind"] == "intro" else BYES
             window = (0.0, d["end"] + 10) if d["kind"] == "intro" else (d["start"] - 5, duration)
-            for u in rng.choice(viewers, size=int(rng.integers(40, 60)), replace=False):
+            for u in rng.choice(viewers, size=min(viewers, int(rng.integers(40, 60))), replace=False):
                 messages.append((float(rng.uniform(*window)), users[u], str(rng.choice(words))))
         elif d["kind"] == "giveaway":
-            for u in rng.choice(viewers, size=int(rng.integers(35, 50)), replace=False):
+            for u in rng.choice(viewers, size=min(viewers, int(rng.integers(35, 50))), replace=False):
                 messages.append((d["start"] + float(rng.uniform(0, span)), users[u], "!enter"))
     return sorted((m for m in messages if m[0] < duration), key=lambda m: m[0])
 
@@ -293,10 +296,12 @@ def default_kinds(rng: np.random.Generator, highlights: int) -> tuple[list[str],
 
 def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: int | list[str] = 3,
              distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30,
-             audience: list[float] | None = None, bitrate: str | None = None, edges: bool = False) -> dict:
+             audience: list[float] | None = None, bitrate: str | None = None, edges: bool = False,
+             viewers: int = 150) -> dict:
     """Write stream.mp4, chat.json and truth.json into ``out_dir``; returns the truth.
     ``audience``: how busy each third of the stream is (default: drawn at random);
     ``edges``: open with an intro card and close with an outro, greeted and waved off in chat;
+    ``viewers``: how many people can chat (a small streamer: a dozen);
     ``bitrate``: encode at this bit rate (e.g. "6M", as a live encoder would) instead of a quality."""
     rng = np.random.default_rng(seed)
     if isinstance(highlights, int):
@@ -305,6 +310,8 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
         planted, extra = list(highlights), []
     truth = plan(rng, duration, planted, extra if distractors is None else distractors, edges=edges)
     truth["seed"] = seed
+    if viewers != 150:
+        truth["viewers"] = viewers
     if audience is not None:
         truth["audience"] = list(audience)
     os.makedirs(out_dir, exist_ok=True)
@@ -330,13 +337,17 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
             raise RuntimeError("ffmpeg failed while encoding the sample stream")
         os.replace(partial, os.path.join(out_dir, "stream.mp4"))
     with open(os.path.join(out_dir, "chat.json"), "w", encoding="utf-8") as out:
-        json.dump(twitchdownloader_json(chat(rng, truth), duration), out, ensure_ascii=False)
+        json.dump(twitchdownloader_json(chat(rng, truth, viewers), duration), out, ensure_ascii=False)
     with open(os.path.join(out_dir, "truth.json"), "w", encoding="utf-8") as out:
         json.dump(truth, out, indent=2)
     return truth
 
 
-# The evaluation set: varied lengths, every highlight kind, every distractor kind more than once.
+# The evaluation set, in two splits with seeds of their own. "tune": what detection was tuned
+# against (varied lengths, every highlight kind, every distractor kind more than once). "heldout":
+# looked at only to report; streams made differently (real stream edges, small streamers' chat,
+# constant-bitrate encodes where packet sizes say little, 20-25 minute streams whose audience grows
+# several-fold).
 SUITE = [
     (240, ["crowd", "chat", "action"], ["music", "spam", "camera"]),
     (240, ["chat", "action", "crowd"], ["shout", "bots", "cuts"]),
@@ -347,15 +358,37 @@ SUITE = [
     (300, ["crowd", "action", "chat"], ["spam", "cuts", "bots", "giveaway"]),
     (360, ["chat", "crowd", "action", "action"], ["music", "shout", "cuts", "camera"]),
 ]
+CBR = "600k"   # a constant bit rate for the small test picture, as OBS streams at 6 Mbit/s in 1080p
+HELDOUT = [
+    (300, ["crowd", "chat", "action"], ["music", "bots", "camera"], {"edges": True}),
+    (300, ["chat", "crowd", "action"], ["spam", "cuts", "giveaway"], {"viewers": 12}),
+    (360, ["action", "chat", "crowd"], ["shout", "music", "cuts"], {"bitrate": CBR}),
+    (1200, ["crowd", "chat", "action", "chat"], ["music", "bots", "giveaway", "camera", "cuts"],
+     {"audience": [0.5, 1.5, 3.0], "edges": True}),
+    (300, ["crowd", "chat", "action"], ["shout", "spam", "camera"], {"edges": True, "viewers": 20}),
+    (360, ["chat", "chat", "crowd", "action"], ["music", "giveaway", "cuts"], {"bitrate": CBR}),
+    (300, ["action", "crowd", "chat"], ["bots", "shout", "music"], {"edges": True, "bitrate": CBR}),
+    (1500, ["crowd", "action", "chat", "crowd", "chat"], ["music", "spam", "bots", "giveaway", "cuts", "shout"],
+     {"audience": [0.4, 1.2, 2.5], "edges": True}),
+    (240, ["crowd", "chat", "action"], ["camera", "cuts", "spam"], {"viewers": 10}),
+    (300, ["chat", "action", "crowd"], ["music", "shout", "bots"], {"edges": True, "viewers": 15}),
+    (360, ["crowd", "chat", "action", "action"], ["giveaway", "cuts", "camera", "music"], {"bitrate": CBR, "edges": True}),
+    (300, ["chat", "crowd", "action"], ["spam", "shout", "giveaway"], {"audience": [0.5, 1.0, 2.0]}),
+]
+SPLITS = {"tune": (SUITE, 100), "heldout": (HELDOUT, 900)}
 
 
-def generate_suite(folder: str, count: int = len(SUITE), size: tuple[int, int] = (320, 180)) -> list[str]:
+def generate_suite(folder: str, count: int | None = None, size: tuple[int, int] = (320, 180),
+                   split: str = "tune") -> list[str]:
+    """Write a split of the evaluation set into ``folder`` (stream-01 ...); returns the folders."""
+    streams, first_seed = SPLITS[split]
     dirs = []
-    for index in range(count):
-        duration, planted, distractors = SUITE[index % len(SUITE)]
+    for index in range(len(streams) if count is None else count):
+        duration, planted, distractors, *options = streams[index % len(streams)]
         out = os.path.join(folder, f"stream-{index + 1:02d}")
         if not os.path.exists(os.path.join(out, "truth.json")):
-            generate(out, seed=100 + index, duration=duration, highlights=planted, distractors=distractors, size=size)
+            generate(out, seed=first_seed + index, duration=duration, highlights=planted, distractors=distractors,
+                     size=size, **(options[0] if options else {}))
         dirs.append(out)
     return dirs
 
@@ -394,7 +427,9 @@ def generate_from_args(argv: list[str] | None) -> int:
     parser = OneLineParser(prog="python -m samples.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", nargs="?")
     parser.add_argument("--suite", metavar="DIR", help="write the evaluation set into DIR")
-    parser.add_argument("--count", type=int, default=len(SUITE))
+    parser.add_argument("--split", choices=sorted(SPLITS), default="tune",
+                        help="with --suite: the set detection is tuned on (default), or the held-out one")
+    parser.add_argument("--count", type=int, help="with --suite: only the first N streams")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--duration", type=float, default=180.0)
     parser.add_argument("--highlights", type=int, default=3)
@@ -403,7 +438,7 @@ def generate_from_args(argv: list[str] | None) -> int:
                         help="open with an intro card and close with an outro, greeted and waved off in chat")
     args = parser.parse_args(argv)
     if args.suite:
-        for folder in generate_suite(args.suite, args.count):
+        for folder in generate_suite(args.suite, args.count, split=args.split):
             print(folder)
         return 0
     if not args.out_dir:

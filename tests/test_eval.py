@@ -100,3 +100,17 @@ def test_every_clip_counts_not_only_the_top_n():
     costly = judge([clip(1, 46, 62, "A"), clip(2, 100, 118, "B")], truth)
     assert costly.false_picks == 0 and costly.junk_above_c == 1 and costly.junk_tiers == ["#2 B"]
     assert not costly.perfect                  # junk ranked below the top N still counts
+
+
+def test_a_small_streamers_chat_has_few_people_even_in_floods_and_greetings():
+    import numpy as np
+
+    from samples.generate import HELDOUT, SUITE, chat, plan
+
+    rng = np.random.default_rng(5)
+    truth = plan(rng, 300.0, ["crowd", "chat"], ["giveaway", "bots"], edges=True)
+    messages = chat(rng, truth, viewers=10)
+    people = {user for _, user, _ in messages if not user.startswith(("Nightbot", "shopbot"))}
+    assert 0 < len(people) <= 10
+    # the held-out split is its own set of streams, at least 12, made differently from the tuning one
+    assert len(HELDOUT) >= 12 and not {tuple(map(str, s[:3])) for s in HELDOUT} & {tuple(map(str, s)) for s in SUITE}
