@@ -35,11 +35,13 @@ class Score:
     junk: int = 0                                      # clips at any rank on no highlight
     junk_above_c: int = 0                              # ... of them tiered S, A or B
     junk_tiers: list[str] = field(default_factory=list)  # "#rank tier" of each junk clip
+    lowest: list[str] = field(default_factory=list)      # per stream, the kind of its lowest-ranked highlight
 
     def __add__(self, other: "Score") -> "Score":
         return Score(self.planted + other.planted, self.found + other.found, self.false_picks + other.false_picks,
                      self.covered + other.covered, self.picked + other.picked, self.junk + other.junk,
-                     self.junk_above_c + other.junk_above_c, self.junk_tiers + other.junk_tiers)
+                     self.junk_above_c + other.junk_above_c, self.junk_tiers + other.junk_tiers,
+                     self.lowest + other.lowest)
 
     @property
     def coverage(self) -> float:
@@ -69,6 +71,13 @@ def judge(clips: list[dict], truth: dict) -> Score:
             score.false_picks += 1
             score.picked += [d["kind"] for d in truth.get("distractors", [])
                              if overlap(c["start"], c["end"], d["start"], d["end"]) > 0] or ["nothing"]
+    # Which kind of moment the ranking puts last among the highlights it found (a kind that is
+    # always last is one the fusion undervalues, even when it is found).
+    ranked = [(min(c["rank"] for c in hits), h["kind"]) for h in planted
+              if (hits := [c for c in clips if overlap(c["start"], c["end"], h["start"], h["end"])
+                           >= 0.5 * (h["end"] - h["start"])])]
+    if len(ranked) > 1:
+        score.lowest.append(max(ranked)[1])
     for c in clips:
         if not any(overlap(c["start"], c["end"], h["start"], h["end"]) > 0 for h in planted):
             score.junk += 1

@@ -100,6 +100,8 @@ def test_every_clip_counts_not_only_the_top_n():
     costly = judge([clip(1, 46, 62, "A"), clip(2, 100, 118, "B")], truth)
     assert costly.false_picks == 0 and costly.junk_above_c == 1 and costly.junk_tiers == ["#2 B"]
     assert not costly.perfect                  # junk ranked below the top N still counts
+    two = {"highlights": [{"start": 50, "end": 58, "kind": "crowd"}, {"start": 150, "end": 158, "kind": "chat"}]}
+    assert judge([clip(1, 46, 62, "A"), clip(2, 146, 162, "B")], two).lowest == ["chat"]
 
 
 def test_a_small_streamers_chat_has_few_people_even_in_floods_and_greetings():

@@ -330,6 +330,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{'':24} {name:22} {score.found:>3}/{score.planted:<3} {score.false_picks:>6} "
               f"{score.covered:>4}/{score.found:<3} {score.junk:>5} {score.junk_above_c:>3} ({score.coverage:.0%})")
     best = totals[",".join(sets[0])]
+    if best.lowest:
+        kinds = sorted(set(best.lowest), key=lambda k: -best.lowest.count(k))
+        print(f"\nlowest-ranked highlight of each stream ({','.join(sets[0])}): "
+              + ", ".join(f"{k} {best.lowest.count(k)}" for k in kinds))
     return 0 if best.perfect and best.coverage >= 0.9 else EXIT_PARTIAL
 
 
