@@ -23,6 +23,7 @@ from kombu import Exchange, Queue
 
 from pipeline.config import Config, load_config
 from workers.reconcile import HeartbeatStep
+from workers.steps import TASKS as STEP_TASKS
 
 QUEUES = ("analyze", "render", "live")
 
@@ -40,8 +41,10 @@ def make_app(config: Config) -> Celery:
         worker_prefetch_multiplier=1,
         task_serializer="json", result_serializer="json", accept_content=["json"],
         task_default_queue="analyze",
-        task_routes={"peakclip.render_clip": {"queue": "render"}, "peakclip.finalize": {"queue": "render"},
-                     "peakclip.notify": {"queue": "render"}, "peakclip.watch": {"queue": "live"}},
+        # Each job step's queue is named once, in workers/steps.py; the completion callback rides
+        # with the renders.
+        task_routes={**{name: {"queue": queue} for name, queue in STEP_TASKS.values()},
+                     "peakclip.notify": {"queue": "render"}},
         broker_transport_options={"visibility_timeout": q.visibility_timeout,
                                   "unacked_restore_interval": q.restore_interval, "unacked_restore_throttle": 1},
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
