@@ -36,12 +36,15 @@ class Score:
     junk_above_c: int = 0                              # ... of them tiered S, A or B
     junk_tiers: list[str] = field(default_factory=list)  # "#rank tier" of each junk clip
     lowest: list[str] = field(default_factory=list)      # per stream, the kind of its lowest-ranked highlight
+    by_way: dict[str, tuple[int, int]] = field(default_factory=dict)  # "kind:way" -> (found, planted)
 
     def __add__(self, other: "Score") -> "Score":
         return Score(self.planted + other.planted, self.found + other.found, self.false_picks + other.false_picks,
                      self.covered + other.covered, self.picked + other.picked, self.junk + other.junk,
                      self.junk_above_c + other.junk_above_c, self.junk_tiers + other.junk_tiers,
-                     self.lowest + other.lowest)
+                     self.lowest + other.lowest,
+                     {way: tuple(a + b for a, b in zip(self.by_way.get(way, (0, 0)), other.by_way.get(way, (0, 0))))
+                      for way in self.by_way | other.by_way})
 
     @property
     def coverage(self) -> float:
@@ -62,6 +65,9 @@ def judge(clips: list[dict], truth: dict) -> Score:
     score = Score(planted=len(planted))
     for h in planted:
         hits = [c for c in top if overlap(c["start"], c["end"], h["start"], h["end"]) >= 0.5 * (h["end"] - h["start"])]
+        way = f"{h['kind']}:{h.get('way', '-')}"
+        way_found, way_planted = score.by_way.get(way, (0, 0))
+        score.by_way[way] = (way_found + bool(hits), way_planted + 1)
         if hits:
             score.found += 1
             if any(c["start"] <= h["start"] + COVER_SLACK and c["end"] >= h["end"] - COVER_SLACK for c in hits):

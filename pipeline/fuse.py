@@ -8,7 +8,9 @@ capped so no one signal can dominate. Then:
   voice are tonal (``tonal_weight``, ``tonal_flatness``, ``crowd_flatness``);
 - chat is shifted back in time, because people type after they see the moment;
 - the fused score mixes the weighted mean of the z-scores with the second-strongest of them
-  (``agreement``): independent signals rising together beat one signal rising alone;
+  (``agreement``): independent signals rising together beat one signal rising alone; the chat,
+  being the audience itself, is its own witness where it rises far above its baseline
+  (``audience_floor``);
 - the result is smoothed over ``smooth`` seconds, so a lone spike in one bin weighs less than a
   moment that lasts.
 """
@@ -65,13 +67,16 @@ def crowd_factor(flatness: np.ndarray, config: FuseConfig) -> np.ndarray:
     return config.tonal_weight + (1 - config.tonal_weight) * np.clip(position, 0.0, 1.0)
 
 
-def combine(weighted: list[np.ndarray], agreement: float) -> np.ndarray:
-    """Mean of the signals, mixed with the second-strongest where there are two or more."""
+def combine(weighted: list[np.ndarray], agreement: float, audience_witness: np.ndarray | None = None) -> np.ndarray:
+    """Mean of the signals, mixed with the second-strongest where there are two or more (or, where
+    it is stronger, ``audience_witness``: the chat's excess over ``audience_floor``)."""
     stack = np.vstack(weighted)
     mean = stack.mean(axis=0)
     if len(weighted) < 2:
         return mean
     second = np.sort(stack, axis=0)[-2]
+    if audience_witness is not None:
+        second = np.maximum(second, audience_witness)
     return (1 - agreement) * mean + agreement * second
 
 
@@ -90,5 +95,6 @@ def fuse(signals: dict[str, Series], config: FuseConfig, chat: ChatConfig,
             z = shift_back(z, int(round(chat_shift_seconds(chat) / hop)))
         weighted[name] = z * config.weight(name) / mean_weight
     smooth_bins = max(1, int(round(config.smooth / hop)))
-    combined = combine(list(weighted.values()), config.agreement)
+    witness = np.maximum(weighted["chat"] - config.audience_floor, 0.0) if "chat" in weighted else None
+    combined = combine(list(weighted.values()), config.agreement, witness)
     return Fused(hop, uniform_filter1d(combined, smooth_bins, mode="nearest"), weighted)

@@ -11,6 +11,11 @@ What real streams do, and the generator imitates:
 - highlights of three kinds: ``crowd`` (the room roars, the picture gets busy, many people type),
   ``chat`` (a crowd-pleasing moment with modest sound: many people type, some motion), and
   ``action`` (loud fast action with only a small chat); chat reacts 3-10 s after the moment;
+- each kind planted in one of several independent ways (``WAYS``; ``"chat:price-drop"`` picks one),
+  so detection tuned on one way of making a moment can be scored on another: a roar or applause
+  or a chant; a burst of reactions, a slow wave of ordinary buying talk or a wave of emoji; a
+  roar with objects flying, a rumbling fast pan, or strobing cuts with shots;
+- the picture is drawn, or real camera footage (``footage``: recordings looped, cut and panned);
 - distractors that one signal alone mistakes for a highlight: ``music`` (an ad or music break:
   loud, tonal, a still picture, quiet chat), ``shout`` (the host shouting alone), ``bots`` (a bot
   flood), ``giveaway`` (a flood of ``!enter`` commands), ``spam`` (one viewer pasting a line),
@@ -19,6 +24,7 @@ What real streams do, and the generator imitates:
 
 Usage:
   python -m samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
+                                     [--edges] [--footage FILE ...]
   python -m samples.generate --suite DIR [--split tune|heldout] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)
 """
@@ -32,12 +38,19 @@ import sys
 import tempfile
 import wave
 
+import cv2
 import ffmpeg
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 WORK_W, WORK_H = 160, 90     # frames are drawn this small; ffmpeg scales them up while encoding
 AUDIO_RATE = 16000
 HIGHLIGHT_KINDS = ("crowd", "chat", "action")
+# The ways each kind can be planted; the first is the default. Picture, sound and chat differ per
+# way (see ``frames``, ``audio`` and ``chat``), so that no one way's habits can be tuned to.
+WAYS = {"crowd": ("roar", "applause", "chant"),
+        "chat": ("reactions", "price-drop", "emoji-wave"),
+        "action": ("roar", "rumble-pan", "strobe")}
 DISTRACTOR_KINDS = ("music", "shout", "bots", "giveaway", "spam", "camera", "cuts")
 LENGTHS = {"crowd": (6, 10), "chat": (6, 10), "action": (6, 10), "music": (15, 25), "shout": (4, 6),
            "bots": (10, 10), "giveaway": (15, 15), "spam": (10, 10), "camera": (0.5, 0.5), "cuts": (6, 10)}
@@ -48,6 +61,11 @@ EMOTES = {"LUL", "KEKW", "PogChamp", "Pog"}
 INTRO, OUTRO = 20.0, 15.0
 HELLOS = ["hi", "hello", "hey chat", "hi all", "hello from Berlin", "hey everyone", "大家好", "yo", "hiii", "good evening"]
 BYES = ["bye", "gg", "GG WP", "see you tomorrow", "bye everyone", "o7", "晚安", "cya", "gn chat", "bye bye"]
+BUYING = ["want", "+1", "how much now?", "buying two", "link pls", "sold out?", "in cart", "still in stock?",
+          "ordered", "what colour is left", "me too", "that price tho", "take my money", "got one", "买了", "上链接"]
+APPLAUSE = ["👏👏👏", "bravo", "WOW", "insane", "🔥🔥", "clap clap", "unreal"]
+CHANT = ["LETS GO", "LETS GOOO", "GO GO GO", "加油", "加油加油"]
+EMOJI = ["😂😂", "哈哈哈哈", "www", "🔥🔥🔥", "😮", "👏👏", "草", "😂", "🤣🤣", "💀"]
 TALK = ["hi", "hello from Berlin", "what game is this", "how much is it", "nice", "ok", "is shipping free?",
         "first time here", "love the stream", "what size is that", "does it come in blue", "back again"]
 
@@ -58,20 +76,29 @@ def plan(rng: np.random.Generator, duration: float, highlights: list[str], distr
          margin: float = 15.0, edges: bool = False) -> dict:
     """Place every event at random, never closer than ``margin`` seconds to another; with
     ``edges``, an intro and an outro (distractors) hold the stream's first and last seconds."""
-    events = [(kind, "highlights") for kind in highlights] + [(kind, "distractors") for kind in distractors]
+    for spec in highlights:
+        kind, _, way = spec.partition(":")
+        if kind not in WAYS or (way and way not in WAYS[kind]):
+            raise SampleError(f"unknown highlight {spec!r}: kinds are " + ", ".join(
+                f"{k} ({' | '.join(w)})" for k, w in WAYS.items()))
+    events = [(spec, "highlights") for spec in highlights] + [(kind, "distractors") for kind in distractors]
     fixed = [{"start": 0.0, "end": INTRO, "kind": "intro", "group": "distractors"},
              {"start": round(duration - OUTRO, 2), "end": duration, "kind": "outro", "group": "distractors"}] if edges else []
     for _ in range(200):
         placed: list[dict] = [dict(e) for e in fixed]
         order = rng.permutation(len(events))
         for index in order:
-            kind, group = events[index]
+            spec, group = events[index]
+            kind, _, way = spec.partition(":")
             low, high = LENGTHS[kind]
             length = round(float(rng.uniform(low, high)), 2)
             for _ in range(200):
                 start = round(float(rng.uniform(8, duration - length - 8)), 2)
                 if all(start + length + margin <= e["start"] or start >= e["end"] + margin for e in placed):
-                    placed.append({"start": start, "end": round(start + length, 2), "kind": kind, "group": group})
+                    event = {"start": start, "end": round(start + length, 2), "kind": kind, "group": group}
+                    if group == "highlights":
+                        event["way"] = way or WAYS[kind][0]
+                    placed.append(event)
                     break
             else:
                 break
@@ -117,27 +144,97 @@ def make_textures(rng: np.random.Generator, count: int) -> list[np.ndarray]:
     return textures
 
 
-def frames(rng: np.random.Generator, truth: dict, fps: int):
-    """Yield RGB frames (uint8, WORK_H x WORK_W x 3)."""
+def load_footage(paths: list[str], fps: int) -> list[np.ndarray]:
+    """Real camera recordings decoded at the working size and frame rate (frames x H x W x 3)."""
+    clips = []
+    for path in paths:
+        try:
+            raw, _ = (ffmpeg.input(path).video.filter("scale", WORK_W, WORK_H).filter("fps", fps)
+                      .output("pipe:", format="rawvideo", pix_fmt="rgb24")
+                      .global_args("-nostdin", "-hide_banner", "-loglevel", "error").run(capture_stdout=True))
+        except ffmpeg.Error:
+            raise SampleError(f"cannot read footage {path}: not a video ffmpeg can decode") from None
+        if not raw:
+            raise SampleError(f"footage {path} has no picture")
+        clips.append(np.frombuffer(raw, np.uint8).reshape(-1, WORK_H, WORK_W, 3).astype(np.float32))
+    return clips
+
+
+def shifted(frame: np.ndarray, dx: float, dy: float = 0.0) -> np.ndarray:
+    return np.roll(frame, (int(round(dy)), int(round(dx))), axis=(0, 1))
+
+
+def zoomed(frame: np.ndarray, zoom: float) -> np.ndarray:
+    """The centre of the picture, enlarged ``zoom`` times (a camera zooming in)."""
+    h, w = int(WORK_H / zoom), int(WORK_W / zoom)
+    top, left = (WORK_H - h) // 2, (WORK_W - w) // 2
+    return cv2.resize(frame[top:top + h, left:left + w], (WORK_W, WORK_H), interpolation=cv2.INTER_LINEAR)
+
+
+def jitter(t: float, seed: float) -> float:
+    """A deterministic shake in [-1, 1] that changes every frame (no draws from the generator,
+    so the default ways' streams stay what they were)."""
+    return float(np.sin(t * 91.7 + seed) * np.cos(t * 37.3 + 2 * seed))
+
+
+def frames(rng: np.random.Generator, truth: dict, fps: int, footage: list[np.ndarray] | None = None):
+    """Yield RGB frames (uint8, WORK_H x WORK_W x 3). With ``footage``, the cameras and the action
+    angles are real recordings (looped; the second camera is the second recording, or the first
+    mirrored) instead of drawn colour fields with a drawn host."""
     textures = make_textures(rng, 8)   # 0-1 cameras, 2-5 action angles, 6 ad card, 7 spare
     yy, xx = np.mgrid[0:WORK_H, 0:WORK_W].astype(np.float32)
     events = windows(truth)
     camera = 0
     was_in_camera_switch = False
+
+    def shot(index: int, t: float) -> np.ndarray:
+        """Camera 0-1 or action angle 2-5 at time t."""
+        if not footage:
+            return textures[index].copy()
+        clip = footage[index % len(footage)]
+        picture = clip[int(t * fps + 311 * index) % len(clip)].copy()
+        if index == 1 and len(footage) == 1:
+            picture = picture[:, ::-1].copy()
+        if index >= 2:   # another angle: closer in, from the side
+            picture = shifted(zoomed(picture, 1.2 + 0.15 * (index - 2)), 9 * (index - 3.5))
+        return picture
+
+    def host(t: float, sway: float, speed: float) -> np.ndarray:
+        """The host on the current camera, moving ``sway`` pixels at ``speed``."""
+        dx = sway * np.sin(t * speed)
+        if footage:
+            return shifted(shot(camera, t), dx * 0.5)
+        frame = shot(camera, t)
+        cx, cy = WORK_W / 2 + dx, WORK_H / 2 + 3 * np.sin(t * 1.3)
+        frame[(xx - cx) ** 2 / 0.5 + (yy - cy) ** 2 < 18 ** 2] = [200, 160, 140]
+        return frame
+
     for i in range(int(truth["duration"] * fps)):
         t = i / fps
         event = active(t, events)
         kind = event["kind"] if event else None
+        way = event.get("way") if event else None
         in_switch = kind == "camera"
         if in_switch and not was_in_camera_switch:
             camera = 1 - camera
         was_in_camera_switch = in_switch
-        if kind in ("crowd", "action"):
-            frame = textures[2 + int(t / 0.4) % 4].copy()   # cuts every 0.4 s and objects flying across
+        if way == "roar":
+            frame = shot(2 + int(t / 0.4) % 4, t)   # cuts every 0.4 s and objects flying across
             for k in range(3):
                 cx = (t * (90 + 40 * k) + 37 * k) % WORK_W
                 cy = WORK_H / 2 + 30 * np.sin(t * (5 + k))
                 frame[(xx - cx) ** 2 + (yy - cy) ** 2 < (10 + 3 * k) ** 2] = [255, 230 - 60 * k, 40 * k]
+        elif way == "applause":                       # the camera shakes in the cheering, lights flash
+            frame = shifted(host(t, 6, 0.7), 7 * jitter(t, 1.0), 5 * jitter(t, 2.0))
+            frame *= 1.0 + 0.35 * (int(t * 6) % 3 == 0)
+        elif way == "chant":                          # the camera zooms in and out with the chant
+            frame = zoomed(host(t, 6, 0.7), 1.25 + 0.2 * np.sin(2 * np.pi * 2 * t))
+        elif way == "rumble-pan":                     # a fast pan across the scene, a cut every second
+            frame = shifted(shot(2 + int(t) % 4, t), (t * 240) % WORK_W, 4 * jitter(t, 3.0))
+        elif way == "strobe":                         # hard cuts four times a second, every other inverted
+            frame = shot(2 + int(t * 4) % 4, t)
+            if int(t * 4) % 2:
+                frame = 255.0 - frame
         elif kind == "cuts":
             frame = textures[2 + int(t / 0.5) % 4].copy()   # a product montage: cuts, a product gliding by
             px = (t * 70) % WORK_W
@@ -147,13 +244,13 @@ def frames(rng: np.random.Generator, truth: dict, fps: int):
         elif kind in ("intro", "outro"):
             frame = textures[7].copy()                       # "starting soon" / "thanks for watching"
         else:
-            frame = textures[camera].copy()
-            sway, speed = (6, 0.7) if kind != "chat" else (12, 2.0)  # the host shows the product off
-            cx = WORK_W / 2 + sway * np.sin(t * speed)
-            cy = WORK_H / 2 + 3 * np.sin(t * 1.3)
-            frame[(xx - cx) ** 2 / 0.5 + (yy - cy) ** 2 < 18 ** 2] = [200, 160, 140]
-            if kind == "chat":
+            # The host shows the product off (reactions), or a price card comes up (price-drop);
+            # an emoji wave is the audience alone.
+            frame = host(t, *((12, 2.0) if way == "reactions" else (6, 0.7)))
+            if way == "reactions":
                 frame[np.abs(xx - WORK_W * 0.75) + np.abs(yy - 25) < 12] = [250, 250, 90]
+            elif way == "price-drop":
+                frame[int(WORK_H * 0.7):int(WORK_H * 0.9), int(WORK_W * 0.1):int(WORK_W * 0.6)] = [230, 40, 40]
         frame += rng.normal(0, 2.0, size=frame.shape).astype(np.float32)  # sensor noise
         yield np.clip(frame, 0, 255).astype(np.uint8)
 
@@ -194,6 +291,38 @@ def db(level: float) -> float:
     return 10 ** (level / 20)
 
 
+def bursts(rng: np.random.Generator, t: np.ndarray, rate: float, decay: float, jitter: float) -> np.ndarray:
+    """Noise bursts (claps, impacts, shots) about ``rate`` a second, each dying away in ``decay`` s."""
+    out = np.zeros(len(t))
+    at = 0.0
+    span = t[-1] - t[0] if len(t) else 0.0
+    while at < span:
+        i = int(at * AUDIO_RATE)
+        n = min(len(t) - i, int(6 * decay * AUDIO_RATE))
+        out[i:i + n] += rng.normal(0, 1, n) * np.exp(-np.arange(n) / (decay * AUDIO_RATE)) * rng.uniform(0.5, 1)
+        at += (1 / rate) * (1 + jitter * rng.uniform(-1, 1))
+    return out / (np.sqrt(np.mean(out ** 2)) + 1e-9)
+
+
+def planted_sound(rng: np.random.Generator, way: str, t: np.ndarray) -> np.ndarray:
+    """The sound of a highlight planted in a way other than the first of its kind."""
+    if way == "applause":      # many hands clapping, a cheer under it
+        return db(-10) * bursts(rng, t, 40, 0.01, 0.9) + rng.normal(0, db(-22), len(t))
+    if way == "chant":         # a crowd chanting twice a second: voiced, rising and falling
+        beat = 0.55 + 0.45 * np.sin(2 * np.pi * 2 * t)
+        return (rng.normal(0, db(-13), len(t)) + db(-16) * voice(t, 190.0, rng)) * beat
+    if way == "price-drop":    # the host, excited, louder and higher: a voice, not a crowd
+        return db(-24) * voice(t, 175.0, rng)
+    if way == "emoji-wave":    # the audience alone: nothing to hear
+        return np.zeros(len(t))
+    if way == "rumble-pan":    # an engine's low rumble and impacts
+        rumble = uniform_filter1d(rng.normal(0, 1, len(t)), 40)
+        return db(-10) * rumble / (np.std(rumble) + 1e-9) + db(-12) * bursts(rng, t, 2, 0.08, 0.4)
+    if way == "strobe":        # shots: sharp bursts six times a second
+        return db(-7) * bursts(rng, t, 6, 0.03, 0.3)
+    raise ValueError(way)
+
+
 def audio(rng: np.random.Generator, truth: dict) -> np.ndarray:
     n = int(truth["duration"] * AUDIO_RATE)
     t = np.arange(n) / AUDIO_RATE
@@ -202,11 +331,13 @@ def audio(rng: np.random.Generator, truth: dict) -> np.ndarray:
     for event in windows(truth):
         a, b = int(event["start"] * AUDIO_RATE), int(event["end"] * AUDIO_RATE)
         ramp = np.minimum(1, np.minimum(np.arange(b - a), np.arange(b - a)[::-1]) / (0.5 * AUDIO_RATE))
-        kind = event["kind"]
-        if kind in ("crowd", "action"):
+        kind, way = event["kind"], event.get("way")
+        if way == "roar":
             signal[a:b] += rng.normal(0, db(-10), b - a) * ramp       # the room roars
-        elif kind == "chat":
+        elif way == "reactions":
             signal[a:b] += rng.normal(0, db(-30), b - a) * ramp       # a few people laugh
+        elif way is not None:
+            signal[a:b] += planted_sound(rng, way, t[a:b]) * ramp
         elif kind == "music":
             signal[a:b] = db(-14) * music(t[a:b]) * ramp + rng.normal(0, db(-55), b - a)
         elif kind in ("intro", "outro"):
@@ -218,6 +349,23 @@ def audio(rng: np.random.Generator, truth: dict) -> np.ndarray:
 
 
 # ---- chat -----------------------------------------------------------------------------------
+
+def reaction_messages(rng: np.random.Generator, moment: dict, delay: float, people: list[str]) -> list[tuple]:
+    """How the audience reacts to a planted moment, by the way it was planted: a quick burst of
+    reactions (most ways), a slow wave of ordinary buying talk (price-drop), a wave of emoji
+    (emoji-wave), or a chant typed again and again (chant)."""
+    way, start, length = moment.get("way"), moment["start"], moment["end"] - moment["start"]
+    if way == "price-drop":
+        return [(start + delay / 2 + float(rng.triangular(0, 0.4 * length, length + 8)), who, str(rng.choice(BUYING)))
+                for who in people]
+    if way == "emoji-wave":
+        return [(start + delay + float(rng.uniform(0, 10)), who, str(rng.choice(EMOJI))) for who in people]
+    if way == "chant":
+        return [(start + delay / 2 + float(rng.uniform(0, length + 6)), who, str(rng.choice(CHANT)))
+                for who in people for _ in range(int(rng.integers(1, 4)))]
+    texts = APPLAUSE if way == "applause" else REACTIONS
+    return [(start + delay + float(rng.gamma(2.0, 1.5)), who, str(rng.choice(texts))) for who in people]
+
 
 def chat(rng: np.random.Generator, truth: dict, viewers: int = 150) -> list[tuple]:
     """(time, user, text) messages: background talk scaled by the audience, reactions, floods.
@@ -240,8 +388,7 @@ def chat(rng: np.random.Generator, truth: dict, viewers: int = 150) -> list[tupl
         scale = audience_at(truth, h["start"])
         size = {"crowd": (25, 40), "chat": (30, 45), "action": (6, 10)}[h["kind"]]
         count = min(viewers, int(rng.integers(*size) * (scale if h["kind"] != "action" else 1)))
-        for u in rng.choice(viewers, size=count, replace=False):
-            messages.append((h["start"] + delay + float(rng.gamma(2.0, 1.5)), users[u], str(rng.choice(REACTIONS))))
+        messages += reaction_messages(rng, h, delay, [users[u] for u in rng.choice(viewers, size=count, replace=False)])
     for d in truth["distractors"]:
         span = d["end"] - d["start"]
         if d["kind"] == "spam":
@@ -297,8 +444,11 @@ def default_kinds(rng: np.random.Generator, highlights: int) -> tuple[list[str],
 def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: int | list[str] = 3,
              distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30,
              audience: list[float] | None = None, bitrate: str | None = None, edges: bool = False,
-             viewers: int = 150) -> dict:
+             viewers: int = 150, footage: list[str] | None = None) -> dict:
     """Write stream.mp4, chat.json and truth.json into ``out_dir``; returns the truth.
+    ``highlights``: how many (kinds in turn), or their kinds, each optionally with its way
+    (``"chat:price-drop"``; ``WAYS``);
+    ``footage``: real recordings to use as the cameras and action angles instead of drawn pictures;
     ``audience``: how busy each third of the stream is (default: drawn at random);
     ``edges``: open with an intro card and close with an outro, greeted and waved off in chat;
     ``viewers``: how many people can chat (a small streamer: a dozen);
@@ -314,6 +464,9 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
         truth["viewers"] = viewers
     if audience is not None:
         truth["audience"] = list(audience)
+    pictures = load_footage(footage, fps) if footage else None
+    if footage:
+        truth["footage"] = [os.path.basename(path) for path in footage]
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         wav = os.path.join(scratch, "audio.wav")
@@ -329,7 +482,7 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
         ).global_args("-nostdin", "-hide_banner", "-loglevel", "error").overwrite_output()
         proc = subprocess.Popen(graph.compile(), stdin=subprocess.PIPE)
         try:
-            for frame in frames(rng, truth, fps):
+            for frame in frames(rng, truth, fps, pictures):
                 proc.stdin.write(frame.tobytes())
         finally:
             proc.stdin.close()
@@ -344,10 +497,12 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
 
 
 # The evaluation set, in two splits with seeds of their own. "tune": what detection was tuned
-# against (varied lengths, every highlight kind, every distractor kind more than once). "heldout":
-# looked at only to report; streams made differently (real stream edges, small streamers' chat,
-# constant-bitrate encodes where packet sizes say little, 20-25 minute streams whose audience grows
-# several-fold).
+# against (varied lengths, every highlight kind, every distractor kind more than once, the second
+# way of planting each kind, real footage). "heldout": looked at only to report; streams made
+# differently (real stream edges, small streamers' chat, constant-bitrate encodes where packet
+# sizes say little, 20-60 minute streams whose audience grows several-fold, and a third way of
+# planting each kind that the tune split never has).
+REAL_FOOTAGE = "real"   # in a suite: the real camera recordings the tests carry (tests/media)
 SUITE = [
     (240, ["crowd", "chat", "action"], ["music", "spam", "camera"]),
     (240, ["chat", "action", "crowd"], ["shout", "bots", "cuts"]),
@@ -357,6 +512,11 @@ SUITE = [
     (240, ["action", "crowd", "chat"], ["music", "shout", "camera"]),
     (300, ["crowd", "action", "chat"], ["spam", "cuts", "bots", "giveaway"]),
     (360, ["chat", "crowd", "action", "action"], ["music", "shout", "cuts", "camera"]),
+    (300, ["crowd:applause", "chat:price-drop", "action:rumble-pan"], ["music", "bots", "cuts"], {"footage": REAL_FOOTAGE}),
+    (300, ["chat:price-drop", "crowd:applause", "action", "chat"], ["shout", "giveaway", "camera"]),
+    (360, ["action:rumble-pan", "chat:price-drop", "crowd", "crowd:applause"], ["spam", "music", "cuts"],
+     {"footage": REAL_FOOTAGE, "edges": True}),
+    (240, ["chat", "action:rumble-pan", "crowd:applause"], ["bots", "shout", "camera"], {"viewers": 20, "footage": REAL_FOOTAGE}),
 ]
 CBR = "600k"   # a constant bit rate for the small test picture, as OBS streams at 6 Mbit/s in 1080p
 HELDOUT = [
@@ -374,8 +534,28 @@ HELDOUT = [
     (300, ["chat", "action", "crowd"], ["music", "shout", "bots"], {"edges": True, "viewers": 15}),
     (360, ["crowd", "chat", "action", "action"], ["giveaway", "cuts", "camera", "music"], {"bitrate": CBR, "edges": True}),
     (300, ["chat", "crowd", "action"], ["spam", "shout", "giveaway"], {"audience": [0.5, 1.0, 2.0]}),
+    (360, ["crowd:chant", "chat:emoji-wave", "action:strobe"], ["music", "bots", "cuts"],
+     {"footage": REAL_FOOTAGE, "edges": True}),
+    (300, ["chat:emoji-wave", "crowd:applause", "action:strobe", "chat:price-drop"], ["shout", "giveaway", "camera", "spam"],
+     {"footage": REAL_FOOTAGE, "bitrate": CBR}),
+    (360, ["action:strobe", "chat:price-drop", "crowd:chant"], ["music", "cuts", "spam"], {"viewers": 15, "footage": REAL_FOOTAGE}),
+    (300, ["crowd:chant", "chat:emoji-wave", "action:rumble-pan"], ["bots", "shout", "giveaway"],
+     {"audience": [0.5, 1.0, 2.0], "footage": REAL_FOOTAGE}),
+    (3600, ["crowd", "chat:price-drop", "action:strobe", "chat:emoji-wave", "crowd:chant", "action", "chat", "crowd:applause"],
+     ["music", "spam", "bots", "giveaway", "cuts", "shout", "camera", "music", "bots"],
+     {"audience": [0.5, 1.5, 3.0], "edges": True, "footage": REAL_FOOTAGE, "bitrate": CBR}),
 ]
 SPLITS = {"tune": (SUITE, 100), "heldout": (HELDOUT, 900)}
+
+
+def real_footage() -> list[str]:
+    """The real camera recording in the repository's tests/media (a clone has it); the second
+    camera is it mirrored, the action angles are closer crops of it."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "media",
+                        "man-on-green-screen.mp4")
+    if not os.path.exists(path):
+        raise SampleError(f"real footage not found: {path} (the suite needs a clone of the repository)")
+    return [path]
 
 
 def generate_suite(folder: str, count: int | None = None, size: tuple[int, int] = (320, 180),
@@ -387,8 +567,11 @@ def generate_suite(folder: str, count: int | None = None, size: tuple[int, int] 
         duration, planted, distractors, *options = streams[index % len(streams)]
         out = os.path.join(folder, f"stream-{index + 1:02d}")
         if not os.path.exists(os.path.join(out, "truth.json")):
+            extra = dict(options[0]) if options else {}
+            if extra.get("footage") == REAL_FOOTAGE:
+                extra["footage"] = real_footage()
             generate(out, seed=first_seed + index, duration=duration, highlights=planted, distractors=distractors,
-                     size=size, **(options[0] if options else {}))
+                     size=size, **extra)
         dirs.append(out)
     return dirs
 
@@ -434,6 +617,8 @@ def generate_from_args(argv: list[str] | None) -> int:
     parser.add_argument("--duration", type=float, default=180.0)
     parser.add_argument("--highlights", type=int, default=3)
     parser.add_argument("--size", type=parse_size, default=(640, 360), help="WxH of the encoded picture")
+    parser.add_argument("--footage", action="append", metavar="FILE",
+                        help="a real recording to use as the picture (looped; give it twice for two cameras)")
     parser.add_argument("--edges", action="store_true",
                         help="open with an intro card and close with an outro, greeted and waved off in chat")
     args = parser.parse_args(argv)
@@ -445,7 +630,8 @@ def generate_from_args(argv: list[str] | None) -> int:
         parser.error("give OUT_DIR or --suite DIR")
     if args.duration <= 0 or args.highlights < 0:
         raise SampleError("--duration must be positive and --highlights at least 0")
-    truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=args.size, edges=args.edges)
+    truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=args.size, edges=args.edges,
+                     footage=args.footage)
     planted = ", ".join(f"{h['kind']} {h['start']:.1f}-{h['end']:.1f} s" for h in truth["highlights"])
     print(f"sample stream: {os.path.join(args.out_dir, 'stream.mp4')} ({args.duration:g} s), chat.json and "
           f"truth.json beside it; planted highlights: {planted or 'none'}", file=sys.stderr)

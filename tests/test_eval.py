@@ -115,4 +115,24 @@ def test_a_small_streamers_chat_has_few_people_even_in_floods_and_greetings():
     people = {user for _, user, _ in messages if not user.startswith(("Nightbot", "shopbot"))}
     assert 0 < len(people) <= 10
     # the held-out split is its own set of streams, at least 12, made differently from the tuning one
-    assert len(HELDOUT) >= 12 and not {tuple(map(str, s[:3])) for s in HELDOUT} & {tuple(map(str, s)) for s in SUITE}
+    assert len(HELDOUT) >= 12 and not {tuple(map(str, s[:3])) for s in HELDOUT} & {tuple(map(str, s[:3])) for s in SUITE}
+    # ... with ways of planting a moment that the tuning split never has
+    ways = lambda split: {h for s in split for h in s[1] if ":" in h}  # noqa: E731
+    assert ways(HELDOUT) - ways(SUITE)
+
+
+def test_other_ways_of_planting_on_real_footage_are_found(tmp_path):
+    """Applause over a shaking real camera, a slow wave of buying talk under a price card, a
+    rumbling fast pan: each is found, and nothing that is no highlight is tiered above C."""
+    from pipeline.config import Config
+    from pipeline.evaluate import analyse_sample, judge
+    from pipeline.run import rank
+    from samples.generate import generate, real_footage
+
+    truth = generate(str(tmp_path), seed=41, duration=170.0, distractors=["camera", "spam"], size=(320, 180),
+                     highlights=["crowd:applause", "chat:price-drop", "action:rumble-pan"], footage=real_footage())
+    assert [h["way"] for h in truth["highlights"]] and truth["footage"] == ["man-on-green-screen.mp4"]
+    clips = [c.to_dict() for c in rank(analyse_sample(str(tmp_path), Config()), Config()).clips]
+    score = judge(clips, truth)
+    assert score.found == 3 and score.false_picks == 0 and score.junk_above_c == 0, (clips, truth)
+    assert all(score.by_way[f"{h['kind']}:{h['way']}"] == (1, 1) for h in truth["highlights"])

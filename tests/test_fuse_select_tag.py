@@ -53,6 +53,43 @@ def test_agreeing_signals_beat_one_loud_signal():
     assert fused.score[100:130].max() > fused.score[300:330].max()
 
 
+def audience_stream(seed=0, n=1200):
+    """Three signals of plain noise around their baselines, as fuse receives them (raw units)."""
+    rng = np.random.default_rng(seed)
+    return {"chat": rng.normal(6, 1.2, n), "audio": rng.normal(-30, 1.2, n), "visual": rng.normal(10, 0.25, n)}
+
+
+def fused_peak(signals, at):
+    fused = fuse({name: Series(name, 0, HOP, values) for name, values in signals.items()},
+                 FuseConfig(), ChatConfig(lag=5.0, window=5.0))
+    return fused.score[at[0]:at[1]].max(), fused.score
+
+
+def test_the_whole_chat_reacting_outranks_loud_action_nobody_reacted_to():
+    # A price reveal: forty more people in chat, the host a little louder, the picture as calm as
+    # before. Loud action: a roar and a busy picture, and three more people in chat.
+    signals = audience_stream()
+    lag = int(round(chat_shift_seconds(ChatConfig(lag=5.0, window=5.0)) / HOP))
+    signals["chat"][300 + lag:320 + lag] += 40
+    signals["audio"][300:320] += 1.0
+    signals["visual"][300:320] += 0.3
+    signals["chat"][800 + lag:820 + lag] += 3
+    signals["audio"][800:820] += 10
+    signals["visual"][800:820] += 2.5
+    reveal, _ = fused_peak(signals, (300, 320))
+    action, _ = fused_peak(signals, (800, 820))
+    assert reveal >= action
+
+
+def test_ordinary_chatter_alone_is_no_highlight():
+    # Chat a few people busier than usual, nothing else: under the floor, no witness of its own.
+    signals = audience_stream(seed=3)
+    lag = int(round(chat_shift_seconds(ChatConfig(lag=5.0, window=5.0)) / HOP))
+    signals["chat"][500 + lag:510 + lag] += 6
+    peak, score = fused_peak(signals, (500, 510))
+    assert peak < SelectConfig().min_score
+
+
 def fused_with_peaks(n, peaks):
     score = np.zeros(n)
     for centre, height, width in peaks:

@@ -334,6 +334,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         kinds = sorted(set(best.lowest), key=lambda k: -best.lowest.count(k))
         print(f"\nlowest-ranked highlight of each stream ({','.join(sets[0])}): "
               + ", ".join(f"{k} {best.lowest.count(k)}" for k in kinds))
+    if len(best.by_way) > 1:
+        print(f"found by way of planting ({','.join(sets[0])}): "
+              + ", ".join(f"{way} {found}/{planted}" for way, (found, planted) in sorted(best.by_way.items())))
     return 0 if best.perfect and best.coverage >= 0.9 else EXIT_PARTIAL
 
 
