@@ -53,14 +53,18 @@ def _breaks_anywhere(char: str) -> bool:
     return is_wide(char) and not ("\uac00" <= char <= "\ud7a3" or "\u1100" <= char <= "\u11ff")
 
 
+def _closing(char: str) -> bool:
+    """Punctuation that ends what comes before it (，。！」 , . !): never the first on a line."""
+    return unicodedata.category(char) in ("Pe", "Pf", "Po")
+
+
 def _parts(token: str, max_chars: int) -> list[str]:
     """A run of text without spaces cut where a line may break: after each CJK character (closing
     punctuation stays on the character before it), and inside a word too wide for a line."""
     parts: list[str] = []
     for char in token:
         glued = parts and not _breaks_anywhere(parts[-1][-1]) and not _breaks_anywhere(char)
-        closing = unicodedata.category(char) in ("Pe", "Pf", "Po")   # ，。！」 and the like
-        if parts and (glued or closing):
+        if parts and (glued or _closing(char)):
             if text_width(parts[-1] + char) <= max_chars:
                 parts[-1] += char
                 continue
@@ -82,7 +86,7 @@ def _pieces(text: str, start: float, end: float, max_chars: int, spaced: bool) -
     return [_Piece(part, starts[i], starts[i + 1], space) for i, (part, _, space) in enumerate(found)]
 
 
-def segment_pieces(segment: Segment, max_chars: int) -> list[_Piece]:
+def _segment_pieces(segment: Segment, max_chars: int) -> list[_Piece]:
     """A segment's pieces, timed by its words where it has word timings."""
     if not segment.words:
         return _pieces(segment.text, segment.start, segment.end, max_chars, False)
@@ -91,8 +95,9 @@ def segment_pieces(segment: Segment, max_chars: int) -> list[_Piece]:
         text = word.text.strip()
         if not text:
             continue
-        # Words of Chinese or Japanese come without spaces between them.
-        spaced = bool(pieces) and not (is_wide(pieces[-1].text[-1]) and is_wide(text[0]))
+        # Words of Chinese or Japanese come without spaces between them; a recogniser may give
+        # punctuation as a word of its own.
+        spaced = bool(pieces) and not (is_wide(pieces[-1].text[-1]) and is_wide(text[0])) and not _closing(text[0])
         pieces += _pieces(text, word.start, word.end, max_chars, spaced)
     return pieces
 
@@ -127,7 +132,7 @@ def caption_cues(segments: list[Segment], clip_start: float, clip_end: float, ma
         if segment.end <= clip_start or segment.start >= clip_end:
             continue
         # Only the words heard in the clip: a sentence cut by the clip's edge shows its heard half.
-        heard = [p for p in segment_pieces(segment, max_chars) if p.end > clip_start and p.start < clip_end]
+        heard = [p for p in _segment_pieces(segment, max_chars) if p.end > clip_start and p.start < clip_end]
         lines = _lines(heard, max_chars)
         for first in range(0, len(lines), LINES_PER_CUE):
             held = lines[first:first + LINES_PER_CUE]

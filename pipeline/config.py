@@ -249,7 +249,8 @@ class Config:
             raise UserError(f"font file not found: {r.font}")
         if r.jobs < 0:
             raise UserError("--jobs must be 0 (automatic) or more")
-        if r.caption_max_chars < 2 or r.caption_size <= 0 or not 0 <= r.caption_bottom < 1 or not 0 <= r.caption_margin < 0.5:
+        if (r.caption_max_chars < 2 or r.caption_size <= 0 or not 0 <= r.caption_bottom < 1
+                or not 0 <= r.caption_margin < 0.5):
             raise UserError("render.caption_max_chars must be at least 2 (a CJK character), caption_size positive, "
                             "caption_bottom and caption_margin shares of the picture")
         q = self.queue

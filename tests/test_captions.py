@@ -56,15 +56,18 @@ def test_word_timings_time_each_cue_from_its_first_to_its_last_word():
     cues = caption_cues([Segment(100.0, 107.0, "price drop today link in the bio", words)], 99.0, 110.0, max_chars=10)
     assert [(c.start, c.end, c.text) for c in cues] == [(1.0, 4.6, "price drop\ntoday link"), (5.0, 7.6, "in the bio")]
     # Chinese words come without spaces and are written without them.
-    chinese = (Word(0.0, 0.5, "今天"), Word(0.5, 1.0, "降价"))
-    assert caption_cues([Segment(0.0, 1.0, "今天 降价", chinese)], 0.0, 1.0, 20)[0].text == "今天降价"
+    chinese = (Word(0.0, 0.5, "今天"), Word(0.5, 1.0, "降价"), Word(0.9, 1.0, "！"))
+    assert caption_cues([Segment(0.0, 1.0, "今天 降价！", chinese)], 0.0, 1.0, 20)[0].text == "今天降价！"
+    latin = (Word(0.0, 0.4, "hello"), Word(0.4, 0.4, ","), Word(0.5, 0.9, " there"))
+    assert caption_cues([Segment(0.0, 1.0, "hello, there", latin)], 0.0, 1.0, 20)[0].text == "hello, there"
 
 
 def test_without_word_timings_a_segment_is_split_in_proportion_to_characters():
     cues = caption_cues([Segment(10.0, 18.0, "aaaa bbbb cccc dddd")], 10.0, 20.0, max_chars=4)
     assert [c.text for c in cues] == ["aaaa\nbbbb", "cccc\ndddd"]
     assert cues[0].start == 0.0 and cues[1].end == 8.0
-    assert cues[0].end == cues[1].start == pytest.approx(8.0 * 10 / 19, abs=1e-3)   # "cccc" starts at character 10 of 19
+    # "cccc" starts at character 10 of 19
+    assert cues[0].end == cues[1].start == pytest.approx(8.0 * 10 / 19, abs=1e-3)
 
 
 def test_cues_are_clamped_to_the_clip_and_never_overlap():
@@ -97,7 +100,8 @@ def test_ass_script_for_a_phone():
         style[0], style[1], int(style[2]), style[3], style[5], style[15], float(style[16]), float(style[17]),
         style[18], int(style[19]), int(style[20]), int(style[21]))
     assert font == "WenQuanYi Zen Hei" and size == pytest.approx(1080 / 14, abs=2)
-    assert (primary, outline_colour, border, align) == ("&H00FFFFFF", "&H00000000", "1", "2")   # white, black outline, centred
+    # White, a black outline (and a drop shadow), centred at the bottom.
+    assert (primary, outline_colour, border, align) == ("&H00FFFFFF", "&H00000000", "1", "2")
     assert outline == pytest.approx(size / 10, abs=0.5) and shadow > 0
     assert 0.70 <= 1 - bottom / 1920 <= 0.75 and left == right == round(1080 * 0.08)
     dialogue = next(line for line in script.splitlines() if line.startswith("Dialogue: "))
