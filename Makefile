@@ -22,10 +22,10 @@ demo: setup
 	test -f $(SAMPLE)/stream.mp4 || $(BIN)/python -m samples.generate $(SAMPLE)
 	$(BIN)/peakclip clip $(SAMPLE)/stream.mp4 --chat $(SAMPLE)/chat.json --out out/demo
 
-# The tests use a real Redis, a real RabbitMQ, a real RTMP recording server, and headless Chromium
-# to open the review report.
+# The tests use a real Redis, a real RabbitMQ, a real RTMP recording server, headless Chromium
+# to open the review report, and tesseract to read burned-in captions back.
 test: setup
-	.ci/install-system-deps redis-server rabbitmq-server nginx libnginx-mod-rtmp chromium chromium-driver
+	.ci/install-system-deps redis-server rabbitmq-server nginx libnginx-mod-rtmp chromium chromium-driver tesseract-ocr
 	$(BIN)/pytest
 
 clean:

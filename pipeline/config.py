@@ -117,6 +117,10 @@ class RenderConfig:
     title: str | None = None       # text drawn near the top of every clip
     font: str | None = None        # font file for the title; default: a system font that covers CJK
     watermark: str | None = None   # PNG drawn in the top-right corner, 15% of the picture's width
+    caption_max_chars: int = 20    # burned-in captions: width of a line in Latin characters (a CJK one counts two)
+    caption_size: float = 0.071    # caption font size as a share of the picture's shorter side (77 px on 1080x1920)
+    caption_bottom: float = 0.27   # tall pictures: share of the height below the captions, clear of the feed's UI
+    caption_margin: float = 0.08   # other pictures: the same; every picture: share of the width free either side
     jobs: int = 0                  # clips rendered at once; 0 = from the core count
     thumbnail_width: int = 540
     preview_seconds: float = 3.0   # animated WebP preview around the peak
@@ -251,6 +255,10 @@ class Config:
             raise UserError(f"font file not found: {r.font}")
         if r.jobs < 0:
             raise UserError("--jobs must be 0 (automatic) or more")
+        if (r.caption_max_chars < 2 or r.caption_size <= 0 or not 0 <= r.caption_bottom < 1
+                or not 0 <= r.caption_margin < 0.5):
+            raise UserError("render.caption_max_chars must be at least 2 (a CJK character), caption_size positive, "
+                            "caption_bottom and caption_margin shares of the picture")
         q = self.queue
         if q.queue_type not in ("quorum", "classic"):
             raise UserError(f"queue.queue_type must be quorum or classic (got {q.queue_type!r})")

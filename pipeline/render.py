@@ -36,6 +36,7 @@ from scipy.ndimage import median_filter, uniform_filter1d
 from detectors.decode import PipeDecoder
 from detectors.probe import Probe
 from detectors.visual import packet_scan
+from pipeline.captions import Cue, ass_text, caption_layout, srt_text
 from pipeline.config import RenderConfig
 from pipeline.manifest import partial_name, write_atomic
 from pipeline.tag import Clip
@@ -59,6 +60,7 @@ class Rendered:
     cut: tuple[float, float] | None = None                # what --copy actually cut, on key frames
     error: str | None = None
     resumed: bool = False                                 # taken as an earlier run into the folder left it
+    srt: str | None = None                                # the captions beside the clip, on its clock
 
 
 def output_size(source: Probe, fmt: str) -> tuple[int, int]:
@@ -161,6 +163,18 @@ def find_font() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None
+
+
+@functools.lru_cache(maxsize=8)
+def font_family(path: str) -> str | None:
+    """The family name ``path`` declares (what an ASS style names its font by), from fontconfig."""
+    try:
+        out = subprocess.run(["fc-query", "--format=%{family[0]}\n", path], capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    # A collection (.ttc) prints a line per face; a comma would end the name in an ASS style line.
+    return out.stdout.partition("\n")[0].replace(",", " ").strip() or None
 
 
 def key_frames(path: str, start: float, end: float) -> list[float]:
@@ -267,11 +281,20 @@ def still_and_preview(video, peak: float, length: float, thumb_path: str, previe
     return [still, moving]
 
 
+def rows_outside(region: tuple[int, int, int, int], top: int, bottom: int) -> list[tuple[int, int, int, int]]:
+    """The parts of ``region`` (x, y, w, h) above row ``top`` and from row ``bottom`` down."""
+    x, y, w, h = region
+    above = [(x, y, w, min(h, top - y))] if top > y else []
+    start = max(y, bottom)
+    return above + ([(x, start, w, y + h - start)] if y + h > start else [])
+
+
 def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: RenderConfig, threads: int,
                loudness: dict | None, sendcmd_file: str | None, title_file: str | None, font: str | None,
-               extras: tuple[str, str] | None = None):
+               extras: tuple[str, str] | None = None, captions: dict[str, str] | None = None):
     """One ffmpeg run: decode the span once, encode every format in ``outputs`` (format -> path),
-    and cut the thumbnail and preview (``extras``: their paths) from the first format."""
+    and cut the thumbnail and preview (``extras``: their paths) from the first format.
+    ``captions``: an ASS script per format (format -> path) burned into its picture."""
     length = clip.end - clip.start
     fade = min(config.fade, length / 4)
     fps = round(source.fps, 3) or 30
@@ -301,6 +324,10 @@ def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: Rende
         video = pictures[index] if pictures is not None else picture
         size = output_size(source, fmt)
         video, fill_regions = compose(video, source, fmt, config, sendcmd_file)
+        if captions:
+            # At output size (the script's pixels are the picture's), under title and watermark;
+            # the font's folder first, so Chinese is drawn with the titles' font.
+            video = video.filter("subtitles", captions[fmt], fontsdir=os.path.dirname(os.path.abspath(font)))
         video = (decorate(video, size, config, title_file, font)
                  .filter("fps", fps=fps)
                  .filter("format", "yuv420p")
@@ -314,8 +341,11 @@ def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: Rende
             # The blurred fill is decoration: let the encoder spend its bits on the picture.
             # Not under a title or watermark, which sit in the top band and must stay sharp.
             decorated = bool(config.title or config.watermark)
-            for x, y, w, h in fill_regions[1 if decorated else 0:]:
-                video = video.filter("addroi", x=x, y=y, w=w, h=h, qoffset=config.fill_qoffset)
+            # Nor in the rows the captions cover (the rest of a band still saves its bits).
+            top, bottom = caption_layout(*size, config).rows() if captions else (0, 0)
+            for region in fill_regions[1 if decorated else 0:]:
+                for x, y, w, h in rows_outside(region, top, bottom):
+                    video = video.filter("addroi", x=x, y=y, w=w, h=h, qoffset=config.fill_qoffset)
         streams = [video]
         if sound is not None:
             streams.append(sounds[index] if sounds is not None else sound)
@@ -351,16 +381,20 @@ def _write_sendcmd(track: list[tuple[float, float]], path: str) -> None:
             out.write(f"{t:.3f} crop@follow x 'max(0,min(iw-ow,{x:.4f}*iw-ow/2))';\n")
 
 
-def render_key(source: Probe, clip: Clip, config: RenderConfig) -> str:
+def render_key(source: Probe, clip: Clip, config: RenderConfig, captions: list[Cue] | None = None) -> str:
     """What a rendered clip depends on: the source file (and its size and time, so a re-recorded
-    file counts as new), the span, and the render settings (not how many run at once)."""
+    file counts as new), the span, the render settings (not how many run at once) and captions."""
     try:
         stat = os.stat(source.path)
         identity = [os.path.abspath(source.path), stat.st_size, stat.st_mtime_ns]
     except OSError:
         identity = [source.path]   # a URL: taken as unchanged
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "jobs"}
+    # Caption settings change nothing without captions: clips rendered before they existed resume.
+    settings = {k: v for k, v in dataclasses.asdict(config).items()
+                if k != "jobs" and (captions is not None or not k.startswith("caption_"))}
     data = [identity, source.audio_track, clip.id, clip.rank, clip.start, clip.end, clip.peak, settings]
+    if captions is not None:
+        data.append([dataclasses.astuple(cue) for cue in captions])
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -377,20 +411,23 @@ def finished_before(out_dir: str, name: str, key: str, clip_id: str) -> Rendered
             note = json.load(handle)
     except (OSError, ValueError):
         return None
-    files = [*note.get("files", {}).values(), note.get("thumbnail"), note.get("preview")]
+    files = [*note.get("files", {}).values(), note.get("thumbnail"), note.get("preview"),
+             *([note["srt"]] if note.get("srt") else [])]
     if note.get("key") != key or not all(f and os.path.isfile(os.path.join(out_dir, f)) for f in files):
         return None
     cut = tuple(note["cut"]) if note.get("cut") else None
-    return Rendered(clip_id, note["files"], note["thumbnail"], note["preview"], cut, resumed=True)
+    return Rendered(clip_id, note["files"], note["thumbnail"], note["preview"], cut, resumed=True, srt=note.get("srt"))
 
 
 def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
-                threads: Callable[[], int] | int = 0) -> Rendered:
+                threads: Callable[[], int] | int = 0, captions: list[Cue] | None = None) -> Rendered:
     """Render one clip in every format, its thumbnail and its preview into ``out_dir/clips``
     (or take it from an earlier run into the same folder that finished it with the same settings).
-    ``threads``: encoder threads (0: ffmpeg decides), or a function asked just before encoding."""
+    ``threads``: encoder threads (0: ffmpeg decides), or a function asked just before encoding.
+    ``captions`` (clip clock): burned into every format and written beside the clip as ``.srt``
+    (with ``copy``, only the ``.srt``, on the clock of the cut)."""
     name = f"{clip.rank:02d}-{clip.id}"
-    key = render_key(source, clip, config)
+    key = render_key(source, clip, config, captions)
     earlier = finished_before(out_dir, name, key, clip.id)
     if earlier is not None:
         if callable(threads):
@@ -403,7 +440,8 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
     single = len(config.formats) == 1
     relative = {fmt: f"clips/{name}.mp4" if single else f"clips/{name}.{fmt}.mp4" for fmt in config.formats}
     thumb_rel, preview_rel = f"clips/{name}.jpg", f"clips/{name}.webp"
-    finals = {rel: os.path.join(out_dir, rel) for rel in [*relative.values(), thumb_rel, preview_rel]}
+    srt_rel = f"clips/{name}.srt" if captions is not None else None
+    finals = {rel: os.path.join(out_dir, rel) for rel in [*relative.values(), thumb_rel, preview_rel, srt_rel] if rel}
     # Unique per process: two workers rendering the same clip at once (a message redelivered
     # while a re-sent one runs) each write their own file, and the last rename wins whole.
     partials = {rel: partial_name(path) for rel, path in finals.items()}
@@ -425,22 +463,36 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
                 if config.fill == "crop" and any(f in ("vertical", "portrait", "square") for f in config.formats):
                     sendcmd_file = os.path.join(scratch, "crop.cmd")
                     _write_sendcmd(crop_track(source, clip.start, length, config.crop_smooth), sendcmd_file)
-                title_file = font = None
+                title_file = font = caption_files = None
+                if config.title or captions:
+                    font = config.font or find_font()
+                    if font is None:
+                        raise RenderError(f"{label}: no font for the title or captions (install fontconfig and a font, "
+                                          "or set render.font)")
                 if config.title:
                     title_file = os.path.join(scratch, "title.txt")
                     with open(title_file, "w", encoding="utf-8") as out:
                         out.write(config.title)
-                    font = config.font or find_font()
-                    if font is None:
-                        raise RenderError(f"{label}: no font for the title (install fontconfig and a font, or set render.font)")
+                if captions:
+                    caption_files = {fmt: os.path.join(scratch, f"captions.{fmt}.ass") for fmt in config.formats}
+                    for fmt, path in caption_files.items():
+                        with open(path, "w", encoding="utf-8") as out:
+                            out.write(ass_text(captions, *output_size(source, fmt), font_family(font) or "sans-serif",
+                                               config))
                 graph = clip_graph(source, clip, outputs, config, encode_threads, loudness, sendcmd_file, title_file,
-                                   font, extras)
+                                   font, extras, caption_files)
                 _run(graph.compile(), label)
+            if srt_rel:
+                # --copy starts on the key frame before the clip: the sidecar follows the file's clock.
+                shift = clip.start - result.cut[0] if result.cut else 0.0
+                with open(partials[srt_rel], "w", encoding="utf-8") as out:
+                    out.write(srt_text([Cue(c.start + shift, c.end + shift, c.text) for c in captions]))
         for rel in finals:
             os.replace(partials[rel], finals[rel])
-        result.files, result.thumbnail, result.preview = relative, thumb_rel, preview_rel
+        result.files, result.thumbnail, result.preview, result.srt = relative, thumb_rel, preview_rel, srt_rel
         write_atomic(done_record(out_dir, name), json.dumps({"key": key, "files": relative, "thumbnail": thumb_rel,
-                                                            "preview": preview_rel, "cut": result.cut}))
+                                                            "preview": preview_rel, "cut": result.cut,
+                                                            **({"srt": srt_rel} if srt_rel else {})}))
     except (RenderError, ffmpeg.Error, OSError) as err:
         for partial in partials.values():
             if os.path.exists(partial):
