@@ -76,6 +76,9 @@ class SelectConfig:
     edge: float = 0.35             # the moment lasts while the score stays above this share of its peak
     min_score: float = 2.0         # peaks with a fused score below this are not highlights
     snap: float = 2.0              # span edges move to a scene cut or speech pause this close
+    # With a transcript: a segment followed by this much silence ends a sentence, even without a
+    # full stop (auto-captions have none), so a clip may open after it or close on it.
+    sentence_gap: float = 0.6
     # A peak next to a chosen moment whose score never falls below this share of itself on the
     # way up to that moment is its decaying shoulder, not a moment of its own.
     shoulder: float = 0.75
