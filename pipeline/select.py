@@ -146,16 +146,15 @@ def inside_sentences(times: np.ndarray, speech: Speech) -> np.ndarray:
 
 
 # How good a place an edge moves to is, best first. A start edge inside a sentence prefers that
-# sentence's start (outward: the clip gets longer), then the segment starts on the way there;
-# then, inward, the next sentence's start, then the segment starts on the way there. CUT leaves
-# the edge inside a segment: only when no boundary keeps the clip within its room and length.
+# sentence's start (outward: the clip gets longer), then a segment start between it and the edge;
+# then, inward, the next sentence's start, then a segment start before it. CUT leaves the edge
+# inside a segment: only when no boundary keeps the clip within its room and length.
 OUT_SENTENCE, OUT_SEGMENT, IN_SENTENCE, IN_SEGMENT, CUT = range(5)
 
 
 def start_options(t: float, speech: Speech) -> list[tuple[int, float]]:
-    """Where a clip starting at ``t`` may start instead, as (rank, time), best first (of one
-    rank, the one keeping most speech first). An edge outside every sentence stays: the
-    transcript has nothing to say about it."""
+    """Where a clip starting at ``t`` may start instead, as (rank, time). An edge outside every
+    sentence stays: the transcript has nothing to say about it."""
     starts, ends, sentence = speech
     i = int(np.searchsorted(starts, t, side="left")) - 1          # the last segment starting before t
     if i < 0:
@@ -186,7 +185,7 @@ def snap_to_sentences(start: float, end: float, peak: float, speech: Speech, roo
     opens where a sentence begins and closes where one ends; failing that, to a segment boundary
     (never into a segment), whichever keeps the clip in its room, within ``[min_len, max_len]``
     and around its ``peak``. Of the pairs of edges that fit, the one cutting fewest segments
-    wins, then the best-ranked, then the one keeping most of the span; edges outside speech stay."""
+    wins, then the best-ranked, then the one moving the edges least; edges outside speech stay."""
     if not len(speech.starts):
         return start, end
 
@@ -195,10 +194,16 @@ def snap_to_sentences(start: float, end: float, peak: float, speech: Speech, roo
 
     def preference(pair: tuple[int, float, int, float]) -> tuple:
         rank_s, s, rank_e, e = pair
-        return (rank_s == CUT) + (rank_e == CUT), rank_s + rank_e, -(min(e, end) - max(s, start))
+        return (rank_s == CUT) + (rank_e == CUT), rank_s + rank_e, abs(s - start) + abs(e - end)
 
-    pairs = [(rank_s, s, rank_e, e) for rank_s, s in start_options(start, speech)
-             for rank_e, e in end_options(end, speech) if fits(s, e)]
+    def within_reach(options: list[tuple[int, float]], t: float) -> list[tuple[int, float]]:
+        # A caption file without full stops or pauses is one long "sentence": of its thousands of
+        # boundaries only those a clip's length away can fit.
+        return [(rank, time) for rank, time in options if abs(time - t) <= config.max_len]
+
+    ends = within_reach(end_options(end, speech), end)
+    pairs = [(rank_s, s, rank_e, e) for rank_s, s in within_reach(start_options(start, speech), start)
+             for rank_e, e in ends if fits(s, e)]
     if not pairs:
         return start, end
     _, s, _, e = min(pairs, key=preference)

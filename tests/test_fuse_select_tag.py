@@ -172,6 +172,15 @@ def test_an_edge_in_a_segment_longer_than_the_clip_stays_rather_than_break_the_l
     assert snap_to_sentences(40, 50, 45, speech, (0, 200), config) == (40, 50)
 
 
+def test_in_speech_without_sentence_ends_an_edge_goes_to_the_segment_it_cuts():
+    # Auto-captions of a talker who never pauses: one "sentence" of 3 s segments for three hours.
+    # The clip keeps its length: each edge moves to the nearest segment boundary outward.
+    segments = [Segment(3.2 * i, 3.2 * i + 3, "and so on") for i in range(3400)]
+    speech = sentence_edges(segments, 0.6)
+    assert len(set(speech.sentence.tolist())) == 1
+    assert snap_to_sentences(100.5, 120.5, 110, speech, (0, 11000), SelectConfig()) == pytest.approx((99.2, 121.4))
+
+
 def random_segments(rng, duration):
     """Segments tiling ``duration``: 3-7 s each with 0.3 s gaps, every other one ending a sentence."""
     segments, t = [], rng.uniform(0, 2)
