@@ -17,8 +17,10 @@ from detectors.chunks import Chunk, plan_chunks
 from detectors.errors import MediaError, UserError
 from detectors.probe import Probe, probe
 from detectors.series import Series, bins_for, concat
+from detectors.transcript import Transcript, read_embedded, read_transcript
+from detectors.transcript.embedded import NAME as EMBEDDED
 from detectors.visual import visual_features
-from pipeline.config import AnalysisConfig, Config
+from pipeline.config import AnalysisConfig, Config, TranscriptConfig
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Analysis:
     events: dict[str, list[float]] = field(default_factory=dict)  # cuts, pauses
     chat: ChatLog | None = None
     warnings: list[str] = field(default_factory=list)
+    transcript: Transcript | None = None
 
 
 def media_signals(source: Probe, wanted: list[str]) -> tuple[list[str], list[str]]:
@@ -144,6 +147,29 @@ def read_plan_chat(plan: Plan, config: Config) -> ChatLog | None:
     return read_chat(plan.chat_path, config.chat, config.analysis.hop, plan.probe.duration) if plan.chat_path else None
 
 
+def load_transcript(config: TranscriptConfig, recording: str) -> Transcript | None:
+    """The transcript ``config`` names (a file, or the recording's own subtitles), or None."""
+    if not config.path:
+        return None
+    if config.path == EMBEDDED:
+        return read_embedded(recording, config.stream)   # ffmpeg puts it on the recording's clock already
+    return read_transcript(config.path, config.format, config.offset)
+
+
+def transcript_warnings(transcript: Transcript, duration: float) -> list[str]:
+    """What a person should know about the transcript: cues it skipped, or a clock that misses
+    the recording (then the clip edges fall back to cuts and pauses)."""
+    found = []
+    if not any(s.end > 0 and s.start < duration for s in transcript.segments):
+        found.append(f"transcript: none of its {len(transcript.segments)} segment(s) falls inside the recording "
+                     f"(0 to {duration:.1f} s): is its clock right? (--transcript-offset)")
+    if transcript.skipped:
+        shown = ", ".join(f"line {s.line} ({s.reason})" for s in transcript.skipped_lines)
+        more = ", ..." if transcript.skipped > len(transcript.skipped_lines) else ""
+        found.append(f"transcript: skipped {transcript.skipped} cue(s) it could not read: {shown}{more}")
+    return found
+
+
 def decoded_length(plan: Plan, merged: ChunkResult, hop: float) -> tuple[Probe, list[str]]:
     """A recording cut off mid-stream (a crashed encoder) may still carry the full length in its
     header; the media then ends early. The probe comes back with the length that decodes, so
@@ -160,20 +186,22 @@ def decoded_length(plan: Plan, merged: ChunkResult, hop: float) -> tuple[Probe, 
                    "(cut off?): analysed and clipped up to where it decodes"]
 
 
-def assemble(plan: Plan, results: list[ChunkResult], chat: ChatLog | None, config: Config) -> Analysis:
-    """Merge chunk results (in chunk order, whatever order they finished in) and the chat."""
+def assemble(plan: Plan, results: list[ChunkResult], chat: ChatLog | None, config: Config,
+             transcript: Transcript | None = None) -> Analysis:
+    """Merge chunk results (in chunk order, whatever order they finished in), the chat and the transcript."""
     a = config.analysis
     ordered = sorted(results, key=lambda r: min((s.t0 for s in r.series.values()), default=0.0))
     merged = merge_chunks(ordered, bins_for(plan.probe.duration, a.hop))
     source, cut_off = decoded_length(plan, merged, a.hop)
-    warnings = plan.warnings + cut_off + merged.warnings + (chat.warnings() if chat else [])
+    warnings = (plan.warnings + cut_off + merged.warnings + (chat.warnings() if chat else [])
+                + (transcript_warnings(transcript, source.duration) if transcript else []))
     n_bins = bins_for(source.duration, a.hop)
     series = {name: s.fit(n_bins) for name, s in merged.series.items()}
     if chat is not None and "chat" in a.signals:
         series["chat"] = chat.series().fit(n_bins)
     signals = {name: series.pop(name) for name in a.signals if name in series}
     events = {name: [t for t in times if t < source.duration] for name, times in merged.events.items()}
-    return Analysis(source, signals, series, events, chat, warnings)
+    return Analysis(source, signals, series, events, chat, warnings, transcript)
 
 
 def analyze(path: str, chat_path: str | None, config: Config,
@@ -182,8 +210,10 @@ def analyze(path: str, chat_path: str | None, config: Config,
     core; the decoding runs in ffmpeg processes, so threads are enough), then assembled."""
     parallel = config.analysis.workers or os.cpu_count() or 1
     plan = plan_analysis(path, chat_path, config, parallel)
-    # The chat log is read before any decoding: a bad log should fail in a second, not after an hour.
+    # The chat log and transcript are read before any decoding: a bad file should fail in a
+    # second, not after an hour.
     chat = read_plan_chat(plan, config)
+    transcript = load_transcript(config.transcript, plan.path)
     results = []
     if progress:
         progress(0, len(plan.chunks))
@@ -193,4 +223,4 @@ def analyze(path: str, chat_path: str | None, config: Config,
             results.append(future.result())
             if progress:
                 progress(done, len(plan.chunks))
-    return assemble(plan, results, chat, config)
+    return assemble(plan, results, chat, config, transcript)

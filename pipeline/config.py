@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from detectors.chat import ChatConfig  # defined beside the code that reads it
 from detectors.errors import UserError
+from detectors.transcript import FORMATS as TRANSCRIPT_FORMATS
 
 SIGNALS = ("chat", "audio", "visual")
 FORMATS = ("vertical", "portrait", "square", "horizontal", "source")
@@ -35,6 +36,16 @@ class AnalysisConfig:
     visual_height: int = 36
     cut_threshold: float = 20.0    # grey-level difference (0-255) between sampled frames that is a scene cut
     signals: list[str] = field(default_factory=lambda: list(SIGNALS))
+
+
+@dataclass
+class TranscriptConfig:
+    # What was said, when: an SRT, WebVTT or Whisper JSON file, or "embedded" (the recording's own
+    # subtitle stream). With one, clip edges fall on sentence boundaries and clips carry their text.
+    path: str | None = None
+    format: str | None = None      # force srt, webvtt or whisper-json instead of detecting it
+    offset: float = 0.0            # seconds added to every time in the file (a transcript whose clock is off)
+    stream: int = 0                # with "embedded": which subtitle stream, counted from 0
 
 
 @dataclass
@@ -82,6 +93,9 @@ class SelectConfig:
     edge: float = 0.35             # the moment lasts while the score stays above this share of its peak
     min_score: float = 2.0         # peaks with a fused score below this are not highlights
     snap: float = 2.0              # span edges move to a scene cut or speech pause this close
+    # With a transcript: a segment followed by this much silence ends a sentence, even without a
+    # full stop (auto-captions have none), so a clip may open after it or close on it.
+    sentence_gap: float = 0.6
     # A peak next to a chosen moment whose score never falls below this share of itself on the
     # way up to that moment is its decaying shoulder, not a moment of its own.
     shoulder: float = 0.75
@@ -192,6 +206,7 @@ class ServiceConfig:
 class Config:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
+    transcript: TranscriptConfig = field(default_factory=TranscriptConfig)
     fuse: FuseConfig = field(default_factory=FuseConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
     tag: TagConfig = field(default_factory=TagConfig)
@@ -239,6 +254,11 @@ class Config:
         unknown = [x for x in a.signals if x not in SIGNALS]
         if unknown or not a.signals:
             raise UserError(f"--signals takes a comma list of {', '.join(SIGNALS)} (got {','.join(a.signals) or 'nothing'})")
+        t = self.transcript
+        if t.format and t.format not in TRANSCRIPT_FORMATS:
+            raise UserError(f"transcript.format must be one of {', '.join(TRANSCRIPT_FORMATS)} (got {t.format!r})")
+        if t.stream < 0:
+            raise UserError("transcript.stream counts from 0 (the first subtitle stream)")
         if self.tag.stages != "auto" and not (self.tag.stages.isdigit() and int(self.tag.stages) >= 1):
             raise UserError(f"--stages takes a number of stages or 'auto' (got {self.tag.stages!r})")
         r = self.render

@@ -27,8 +27,9 @@ from detectors.chat.log import ChatFollower
 from detectors.chunks import Chunk
 from detectors.errors import MediaError, UserError
 from detectors.probe import Probe, probe
+from detectors.transcript import Transcript
 from detectors.visual import KEYFRAME_LEAD
-from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, media_signals
+from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_transcript, media_signals
 from pipeline.config import Config
 from pipeline.manifest import write_atomic, write_json_atomic
 from pipeline.render import render_clip, render_clips, resumed_note
@@ -236,6 +237,15 @@ class Watch:
         except UserError:
             return None          # a log just created and still empty of anything readable
 
+    def transcript(self, recording: str) -> tuple[Transcript | None, list[str]]:
+        """The transcript, read once at the stream's end (a live captioner writes it as the stream
+        runs), and warnings: one that cannot be read then costs the final clips their sentence
+        edges, not the whole watch."""
+        try:
+            return load_transcript(self.config.transcript, recording), []
+        except UserError as err:
+            return None, [f"{err}: clipped without the transcript"]
+
     def ready_chunks(self, available: float, ended: bool) -> list[Chunk]:
         """The chunks that can be analysed now: every one complete with the few seconds after it
         the visual detector looks at; at stream end, the rest."""
@@ -335,7 +345,10 @@ class Watch:
     def finish(self, path: str, plan: Plan) -> dict:
         """The whole stream, ranked as the batch path ranks it; provisional clips judged against it."""
         plan.probe.duration = self.analysed
-        ranking = rank(assemble(plan, self.results, self.chat(self.analysed, whole=True), self.config), self.config)
+        transcript, problems = self.transcript(path)
+        ranking = rank(assemble(plan, self.results, self.chat(self.analysed, whole=True), self.config, transcript),
+                       self.config)
+        ranking.warnings += problems
         if self.chat_path and not os.path.exists(self.chat_path):
             ranking.warnings.append(f"chat log {self.chat_path} never appeared: clipped without chat")
         readable = Probe.from_dict({**ranking.probe.to_dict(), "path": path})

@@ -14,12 +14,14 @@ SCHEMA = "peakclip/manifest@1"
 
 
 def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages: list[Stage],
-                   clips: list[Clip], warnings: list[str], rules_version: str, cuts: list[float]) -> dict:
+                   clips: list[Clip], warnings: list[str], rules_version: str, cuts: list[float],
+                   transcript: dict | None = None) -> dict:
     return {
         "schema": SCHEMA,
         "source": {"path": source.path, "duration": round(source.duration, 3),
                    "has_audio": source.has_audio, "has_video": source.has_video},
         "chat": chat,
+        "transcript": transcript,
         "signals": signals,
         "stages": [{"index": s.index, "start": s.start, "end": s.end} for s in stages],
         "rules": {"version": rules_version},

@@ -28,7 +28,7 @@ from pipeline.report import build_report, clock, timeline_of
 from pipeline.select import Span, select_spans
 from pipeline.rules import load_rules
 from pipeline.stages import Stage, auto_stages, equal_stages, explicit_stages
-from pipeline.tag import Clip, tag_spans
+from pipeline.tag import Clip, spoken_between, tag_spans
 
 
 @dataclass
@@ -43,18 +43,19 @@ class Ranking:
     rules_version: str = ""
     cuts: list[float] = field(default_factory=list)   # scene cuts the visual detector found
     timeline: dict | None = None   # what the report plots (report.timeline_of)
+    transcript: dict | None = None  # the transcript's summary (format, segments, skipped, language)
 
     def to_dict(self) -> dict:
         return {"probe": self.probe.to_dict(), "chat": self.chat, "signals": self.signals,
                 "stages": [vars(s) for s in self.stages], "clips": [c.to_dict() for c in self.clips],
                 "warnings": self.warnings, "rules_version": self.rules_version, "cuts": self.cuts,
-                "timeline": self.timeline}
+                "timeline": self.timeline, "transcript": self.transcript}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Ranking":
         return cls(Probe.from_dict(data["probe"]), data["chat"], data["signals"], [Stage(**s) for s in data["stages"]],
                    [Clip(**c) for c in data["clips"]], data["warnings"], data["rules_version"], data["cuts"],
-                   data.get("timeline"))
+                   data.get("timeline"), data.get("transcript"))
 
 
 def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
@@ -103,14 +104,19 @@ def rank(analysis: Analysis, config: Config) -> Ranking:
     rules = load_rules(config.tag.rules)
     stages = make_stages(analysis, config, warnings)
     quotas = [(s.start, s.end, rules.quota) for s in stages] if len(stages) > 1 else []
-    spans = select_spans(fused, analysis.probe.duration, config.select, edges, quotas)
+    segments = analysis.transcript.segments if analysis.transcript else None
+    spans = select_spans(fused, analysis.probe.duration, config.select, edges, quotas, segments)
     if not spans:
         warnings.append(nothing_to_clip(fused, analysis.probe.duration, config))
     if analysis.chat is not None:
         add_commerce(spans, analysis.chat, config.chat.lag)
     clips = tag_spans(spans, stages, os.path.basename(analysis.probe.path), rules)
+    if analysis.transcript is not None:
+        for clip in clips:
+            clip.text = spoken_between(analysis.transcript.segments, clip.start, clip.end)
     return Ranking(analysis.probe, analysis.chat.summary() if analysis.chat else None, list(analysis.signals),
-                   stages, clips, warnings, rules.version, list(analysis.events.get("cuts", [])), timeline_of(fused))
+                   stages, clips, warnings, rules.version, list(analysis.events.get("cuts", [])), timeline_of(fused),
+                   analysis.transcript.summary() if analysis.transcript else None)
 
 
 def clips_to_render(ranking: Ranking, config: Config) -> list[Clip]:
@@ -141,7 +147,7 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
             clip.span = {"start": clip.start, "end": clip.end}
             clip.start, clip.end = result.cut
     manifest = build_manifest(ranking.probe, ranking.chat, ranking.signals, ranking.stages, ranking.clips, warnings,
-                              ranking.rules_version, ranking.cuts)
+                              ranking.rules_version, ranking.cuts, ranking.transcript)
     manifest.update(extra or {})
     manifest["exports"] = write_exports(manifest, ranking.probe.fps, out_dir, config.output.exports)
     if config.output.report:

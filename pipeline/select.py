@@ -5,16 +5,24 @@ over once that moment's span is taken) is no moment of its own and is skipped. A
 while the score stays above ``edge`` x its peak; the
 span starts ``lead`` seconds before the moment rises (viewers need the set-up, not just the
 reaction) and ends ``tail`` seconds after it falls, then is stretched or cut to fit
-``[min_len, max_len]`` inside the free room between spans already chosen.
+``[min_len, max_len]`` inside the free room between spans already chosen. With a transcript, an
+edge that falls inside a sentence moves to a sentence boundary (``snap_to_sentences``); cuts and
+pauses place the edges outside speech (``snap_edges``).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from detectors.transcript import Segment
 from pipeline.config import SelectConfig
 from pipeline.fuse import Fused
+
+# A segment whose text ends so (closing quotes and brackets aside) ends its sentence.
+SENTENCE_END = re.compile(r"[.!?。！？][\"'”’)\]」』]*\s*$")
 
 
 @dataclass
@@ -79,9 +87,10 @@ def _fit(start: float, end: float, peak_t: float, room: tuple[float, float], con
 
 
 def snap_edges(start: float, end: float, edges: np.ndarray, room: tuple[float, float],
-               config: SelectConfig) -> tuple[float, float]:
+               config: SelectConfig, fixed: tuple[bool, bool] = (False, False)) -> tuple[float, float]:
     """Move each end of the span to the nearest cut or pause within ``snap`` seconds, so a clip
-    does not open or close mid-word or mid-shot, as long as it stays in its room and length."""
+    does not open or close mid-word or mid-shot, as long as it stays in its room and length.
+    A ``fixed`` end (start, end) stays where it is."""
     def nearest(t: float) -> float | None:
         if len(edges) == 0:
             return None
@@ -91,8 +100,8 @@ def snap_edges(start: float, end: float, edges: np.ndarray, room: tuple[float, f
         near = edges[lo:hi]
         return float(near[np.argmin(np.abs(near - t))])
 
-    for which in ("start", "end"):
-        target = nearest(start if which == "start" else end)
+    for which, stays in zip(("start", "end"), fixed):
+        target = None if stays else nearest(start if which == "start" else end)
         if target is None:
             continue
         new_start, new_end = (target, end) if which == "start" else (start, target)
@@ -102,12 +111,126 @@ def snap_edges(start: float, end: float, edges: np.ndarray, room: tuple[float, f
     return start, end
 
 
+class Speech(NamedTuple):
+    """A transcript's segments as arrays: ``starts``, ``ends`` (sorted, not overlapping) and
+    ``sentence``, the number of the sentence each segment belongs to (counting up from 0)."""
+    starts: np.ndarray
+    ends: np.ndarray
+    sentence: np.ndarray
+
+
+def sentence_edges(segments: Sequence[Segment], gap: float) -> Speech:
+    """Group segments into sentences: a segment ends one when its text ends with . ! ? 。！？ or
+    when ``gap`` seconds or more of silence follow it (auto-captions carry no full stops)."""
+    starts = np.array([s.start for s in segments], dtype=float)
+    ends = np.array([s.end for s in segments], dtype=float)
+    closes = np.array([bool(SENTENCE_END.search(s.text)) for s in segments], dtype=bool)
+    closes[:-1] |= starts[1:] - ends[:-1] >= gap
+    return Speech(starts, ends, np.r_[0, np.cumsum(closes[:-1])][:len(segments)].astype(int))
+
+
+def sentence_spans(speech: Speech) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the sentences."""
+    first = np.searchsorted(speech.sentence, np.arange(speech.sentence[-1] + 1 if len(speech.sentence) else 0))
+    last = np.r_[first[1:], len(speech.sentence)] - 1
+    return speech.starts[first], speech.ends[last]
+
+
+def inside_sentences(times: np.ndarray, speech: Speech) -> np.ndarray:
+    """Which ``times`` fall strictly inside a sentence (a clip edge there cuts it)."""
+    starts, ends = sentence_spans(speech)
+    if not len(starts):
+        return np.zeros(len(times), bool)
+    k = np.searchsorted(starts, times, side="left") - 1      # the last sentence starting before each time
+    return (k >= 0) & (times < ends[np.maximum(k, 0)])
+
+
+# How good a place an edge moves to is, best first. A start edge inside a sentence prefers that
+# sentence's start (outward: the clip gets longer), then a segment start between it and the edge;
+# then, inward, the next sentence's start, then a segment start before it. CUT leaves the edge
+# inside a segment: only when no boundary keeps the clip within its room and length.
+OUT_SENTENCE, OUT_SEGMENT, IN_SENTENCE, IN_SEGMENT, CUT = range(5)
+
+
+def start_options(t: float, speech: Speech) -> list[tuple[int, float]]:
+    """Where a clip starting at ``t`` may start instead, as (rank, time). An edge outside every
+    sentence stays: the transcript has nothing to say about it."""
+    starts, ends, sentence = speech
+    i = int(np.searchsorted(starts, t, side="left")) - 1          # the last segment starting before t
+    if i < 0:
+        return [(OUT_SENTENCE, t)]
+    first = int(np.searchsorted(sentence, sentence[i], side="left"))
+    last = int(np.searchsorted(sentence, sentence[i], side="right")) - 1
+    if t >= ends[last]:
+        return [(OUT_SENTENCE, t)]
+    cuts_segment = t < ends[i]
+    options = [(OUT_SENTENCE, starts[first])] + [(OUT_SEGMENT, starts[j]) for j in range(first + 1, i + 1)]
+    if not cuts_segment:
+        options.append((OUT_SEGMENT, t))                          # between two segments of one sentence
+    if last + 1 < len(starts):
+        options.append((IN_SENTENCE, starts[last + 1]))
+    options += [(IN_SEGMENT, starts[j]) for j in range(i + 1, last + 1)]
+    return options + ([(CUT, t)] if cuts_segment else [])
+
+
+def end_options(t: float, speech: Speech) -> list[tuple[int, float]]:
+    """``start_options`` on the timeline turned around: where a clip ending at ``t`` may end."""
+    mirrored = Speech(-speech.ends[::-1], -speech.starts[::-1], speech.sentence[-1] - speech.sentence[::-1])
+    return [(rank, -time) for rank, time in start_options(-t, mirrored)]
+
+
+def snap_to_sentences(start: float, end: float, peak: float, speech: Speech, room: tuple[float, float],
+                      config: SelectConfig) -> tuple[float, float]:
+    """Move each edge of the span that falls inside a sentence to a sentence boundary, so a clip
+    opens where a sentence begins and closes where one ends; failing that, to a segment boundary
+    (never into a segment), whichever keeps the clip in its room, within ``[min_len, max_len]``
+    and around its ``peak``. Of the pairs of edges that fit, the one cutting fewest segments
+    wins, then the best-ranked, then the one moving the edges least; edges outside speech stay."""
+    if not len(speech.starts):
+        return start, end
+
+    def fits(s: float, e: float) -> bool:
+        return room[0] <= s <= peak <= e <= room[1] and config.min_len - 1e-6 <= e - s <= config.max_len + 1e-6
+
+    def preference(pair: tuple[int, float, int, float]) -> tuple:
+        rank_s, s, rank_e, e = pair
+        return (rank_s == CUT) + (rank_e == CUT), rank_s + rank_e, abs(s - start) + abs(e - end)
+
+    def within_reach(options: list[tuple[int, float]], t: float) -> list[tuple[int, float]]:
+        # A caption file without full stops or pauses is one long "sentence": of its thousands of
+        # boundaries only those a clip's length away can fit.
+        return [(rank, time) for rank, time in options if abs(time - t) <= config.max_len]
+
+    ends = within_reach(end_options(end, speech), end)
+    pairs = [(rank_s, s, rank_e, e) for rank_s, s in within_reach(start_options(start, speech), start)
+             for rank_e, e in ends if fits(s, e)]
+    if not pairs:
+        return start, end
+    _, s, _, e = min(pairs, key=preference)
+    return float(s), float(e)
+
+
+def snap_span(start: float, end: float, peak: float, edge_times: np.ndarray, speech: Speech | None,
+              room: tuple[float, float], config: SelectConfig) -> tuple[float, float]:
+    """The span's edges placed: on sentence boundaries where the transcript covers them, else on
+    the nearest cut or pause outside speech (a pause inside a sentence is a breath, not an end)."""
+    if speech is None:
+        return snap_edges(start, end, edge_times, room, config)
+    start, end = snap_to_sentences(start, end, peak, speech, room, config)
+    sentence_starts, sentence_ends = sentence_spans(speech)
+    covered = tuple(bool(np.any((sentence_starts <= t) & (t <= sentence_ends))) for t in (start, end))
+    return snap_edges(start, end, edge_times[~inside_sentences(edge_times, speech)], room, config, covered)
+
+
 def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: list[float] | None = None,
-                 quotas: list[tuple[float, float, int]] | None = None) -> list[Span]:
+                 quotas: list[tuple[float, float, int]] | None = None,
+                 segments: Sequence[Segment] | None = None) -> list[Span]:
     """Pick spans; ``edges`` are sorted times of scene cuts and speech pauses to snap to;
     ``quotas`` are (start, end, n): each such window first gets its n best spans (if they score
-    at least ``min_score``), then the strongest peaks anywhere fill the rest."""
+    at least ``min_score``), then the strongest peaks anywhere fill the rest; ``segments``, a
+    transcript's, put the edges on sentence boundaries."""
     edge_times = np.asarray(edges or [], dtype=float)
+    speech = sentence_edges(segments, config.sentence_gap) if segments else None
     score, hop = fused.score, fused.hop
     n = len(score)
     blocked = np.zeros(n, bool)      # bins inside chosen spans
@@ -137,7 +260,7 @@ def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: lis
             if fitted is None:
                 rejected[left:right + 1] = True
                 continue
-            start, end = snap_edges(*fitted, edge_times, room, config)
+            start, end = snap_span(*fitted, peak_t, edge_times, speech, room, config)
             spans.append(Span(round(start, 3), round(end, 3), round(float(score[peak]), 3), round(peak_t, 3),
                               {name: round(float(z[left:right + 1].mean()), 3) for name, z in fused.signals.items()}))
             blocked[int(start / hop):int(np.ceil(end / hop))] = True

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
+from detectors.transcript import Segment
 from pipeline.rules import TIERS, Rules
 from pipeline.select import Span
 from pipeline.stages import Stage
@@ -26,9 +28,29 @@ class Clip:
     preview: str | None = None                 # animated WebP around the peak
     files: dict[str, str] | None = None        # every format rendered: format -> file
     span: dict[str, float] | None = None       # with --copy: the span chosen, before key-frame alignment
+    text: str | None = None                    # what is said in it, from the transcript (None: no transcript)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def spoken_between(segments: Sequence[Segment], start: float, end: float) -> str:
+    """The transcript's words between ``start`` and ``end``: each segment inside whole, and of a
+    segment an edge cuts, the words whose middle is inside (its timed words, or its text spread
+    evenly over it when it has no word timings)."""
+    parts = []
+    for segment in segments:
+        if segment.end <= start or segment.start >= end:
+            continue
+        if start <= segment.start and segment.end <= end:
+            parts.append(segment.text)
+            continue
+        words = segment.text.split()
+        step = (segment.end - segment.start) / max(1, len(words))
+        timed = [((w.start + w.end) / 2, w.text) for w in segment.words] or \
+                [(segment.start + (i + 0.5) * step, word) for i, word in enumerate(words)]
+        parts += [word for middle, word in timed if start <= middle < end]
+    return " ".join(parts)
 
 
 def stage_of(t: float, stages: list[Stage]) -> int:

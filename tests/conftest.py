@@ -96,3 +96,24 @@ def ffprobe(path: str) -> dict:
 
 def overlaps(a_start: float, a_end: float, b_start: float, b_end: float) -> bool:
     return a_start < b_end and b_start < a_end
+
+
+def srt_clock(t: float) -> str:
+    ms = round(t * 1000)
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def write_srt(path, duration: float, seed: int = 0) -> list[tuple[float, float, str]]:
+    """An SRT whose cues tile ``duration``: 3-7 s of speech each, 0.3 s apart; about one in four
+    runs on into the next (no full stop), so some sentences span two cues. Returns the cues as
+    (start, end, text), times in whole milliseconds as written."""
+    import random
+
+    rng, cues, t = random.Random(seed), [], 0.2
+    while t < duration:
+        end = round(t + rng.uniform(3, 7), 3)
+        cues.append((t, end, f"words of cue {len(cues) + 1}" + ("" if rng.random() < 0.25 else ".")))
+        t = round(end + 0.3, 3)
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("\n".join(f"{i}\n{srt_clock(a)} --> {srt_clock(b)}\n{text}\n" for i, (a, b, text) in enumerate(cues, 1)))
+    return cues

@@ -15,6 +15,16 @@ def test_precedence_defaults_toml_env_flags(tmp_path):
     assert config.select.max_len == 60.0     # default
 
 
+def test_transcript_section_follows_the_same_precedence(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('[transcript]\npath = "talk.srt"\noffset = 2.5\nstream = 1\n')
+    config = load_config(str(toml), environ={"PEAKCLIP_TRANSCRIPT_OFFSET": "-1.5", "PEAKCLIP_TRANSCRIPT_FORMAT": "srt"},
+                         overrides={"transcript": {"path": "embedded"}})
+    assert (config.transcript.path, config.transcript.offset, config.transcript.format, config.transcript.stream) == \
+        ("embedded", -1.5, "srt", 1)
+    assert load_config(None, environ={}).transcript.path is None      # no transcript unless asked for
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"select": {"min_len": 50.0, "max_len": 20.0}}, "longer than --max-len"),
     ({"analysis": {"signals": "chat,smell"}}, "--signals"),
@@ -23,6 +33,8 @@ def test_precedence_defaults_toml_env_flags(tmp_path):
     ({"select": {"clips": "many"}}, "bad value"),
     ({"nope": {"x": 1}}, "unknown config section"),
     ({"select": {"nope": 1}}, "unknown setting"),
+    ({"transcript": {"format": "docx"}}, "transcript.format must be one of"),
+    ({"transcript": {"stream": -1}}, "transcript.stream counts from 0"),
 ])
 def test_bad_values_are_user_errors(overrides, message):
     with pytest.raises(UserError, match=message):

@@ -4,7 +4,8 @@ import pytest
 from detectors.series import Series
 from pipeline.config import ChatConfig, FuseConfig, SelectConfig
 from pipeline.fuse import Fused, chat_shift_seconds, fuse, robust_z
-from pipeline.select import select_spans, snap_edges
+from detectors.transcript import Segment
+from pipeline.select import select_spans, sentence_edges, snap_edges, snap_to_sentences
 
 HOP = 0.5
 
@@ -175,3 +176,80 @@ def test_a_second_moment_right_after_a_chosen_one_still_counts():
     fused = Fused(HOP, score, {"audio": score})
     spans = select_spans(fused, 200.0, SelectConfig(clips=3, min_len=15, max_len=25))
     assert sorted(round(s.peak) for s in spans) == [60, 95]
+
+
+# Sentences: "Hello there | my friends." (1-8 s), "This is long | yes." (8.3-20 s), "Next" (21-25 s);
+# the last ends its sentence by the silence after it, not by a full stop.
+SEGMENTS = [Segment(1, 4, "Hello there"), Segment(4.3, 8, "my friends."), Segment(8.3, 12, "This is long"),
+            Segment(12.3, 20, "yes."), Segment(21, 25, "Next"), Segment(26, 30, "and then")]
+
+
+def test_segments_group_into_sentences_by_full_stops_and_silences():
+    speech = sentence_edges(SEGMENTS + [Segment(30.2, 31, "「好！」"), Segment(31.1, 33, "Fine")], gap=0.6)
+    assert speech.sentence.tolist() == [0, 0, 1, 1, 2, 3, 3, 4]
+    assert sentence_edges([], gap=0.6).sentence.tolist() == []
+
+
+@pytest.mark.parametrize("span, peak, room, max_len, expected", [
+    ((5, 13), 9, (0, 100), 60, (1, 20)),          # both edges out to their sentences' boundaries
+    ((5, 13), 9, (0, 100), 15, (8.3, 20)),        # 1-20 is too long: the start moves in, to the next sentence
+    ((5, 13), 6, (0, 100), 10, (1, 8)),           # ... or the end moves in, whichever keeps the peak
+    ((2, 13), 7, (3, 100), 25, (4.3, 20)),        # its sentence starts before its room: the next segment
+    ((14, 19), 16, (0, 100), 60, (8.3, 20)),      # inside one long segment: out to its sentence
+    ((20.4, 35), 25, (0, 100), 60, (20.4, 35)),   # both edges in silence: nothing to move
+])
+def test_span_edges_move_to_sentence_boundaries_within_room_and_length(span, peak, room, max_len, expected):
+    config = SelectConfig(min_len=5, max_len=max_len)
+    assert snap_to_sentences(*span, peak, sentence_edges(SEGMENTS, 0.6), room, config) == pytest.approx(expected)
+
+
+def test_an_edge_in_a_segment_longer_than_the_clip_stays_rather_than_break_the_limits():
+    config = SelectConfig(min_len=5, max_len=10)
+    speech = sentence_edges([Segment(0, 100, "an endless monologue")], 0.6)
+    assert snap_to_sentences(40, 50, 45, speech, (0, 200), config) == (40, 50)
+
+
+def test_in_speech_without_sentence_ends_an_edge_goes_to_the_segment_it_cuts():
+    # Auto-captions of a talker who never pauses: one "sentence" of 3 s segments for three hours.
+    # The clip keeps its length: each edge moves to the nearest segment boundary outward.
+    segments = [Segment(3.2 * i, 3.2 * i + 3, "and so on") for i in range(3400)]
+    speech = sentence_edges(segments, 0.6)
+    assert len(set(speech.sentence.tolist())) == 1
+    assert snap_to_sentences(100.5, 120.5, 110, speech, (0, 11000), SelectConfig()) == pytest.approx((99.2, 121.4))
+
+
+def random_segments(rng, duration):
+    """Segments tiling ``duration``: 3-7 s each with 0.3 s gaps, every other one ending a sentence."""
+    segments, t = [], rng.uniform(0, 2)
+    while t < duration:
+        length = rng.uniform(3, 7)
+        segments.append(Segment(round(t, 3), round(t + length, 3), "so." if rng.random() < 0.5 else "and"))
+        t += length + 0.3
+    return segments
+
+
+def test_no_span_edge_falls_inside_a_segment():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        fused = fused_with_peaks(1200, [(int(rng.integers(20, 1180)), rng.uniform(3, 9), int(rng.integers(2, 20)))
+                                        for _ in range(6)])
+        segments = random_segments(rng, 600.0)
+        spans = select_spans(fused, 600.0, SelectConfig(clips=6), sorted(rng.uniform(0, 600, 40)), segments=segments)
+        assert spans
+        for span in spans:
+            assert 15 - 1e-6 <= span.length <= 60 + 1e-6 and span.start <= span.peak <= span.end
+            for edge in (span.start, span.end):
+                assert not any(s.start + 1e-3 < edge < s.end - 1e-3 for s in segments), (edge, span)
+
+
+def test_without_a_transcript_spans_are_as_before():
+    rng = np.random.default_rng(6)
+    for _ in range(10):
+        fused = fused_with_peaks(1200, [(int(rng.integers(20, 1180)), rng.uniform(3, 9), int(rng.integers(2, 20)))
+                                        for _ in range(6)])
+        edges = sorted(rng.uniform(0, 600, 40))
+        before = select_spans(fused, 600.0, SelectConfig(clips=6), edges)
+        assert before == select_spans(fused, 600.0, SelectConfig(clips=6), edges, segments=[])
+        # speech only after the recording's end has nothing to say about its clips
+        assert before == select_spans(fused, 600.0, SelectConfig(clips=6), edges,
+                                      segments=[Segment(700 + 5 * i, 704 + 5 * i, "later.") for i in range(10)])

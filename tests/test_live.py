@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, write_srt
 
 pytestmark = pytest.mark.integration
 READ_RATE = 3   # three seconds of stream a second, so the test takes a minute, not 2.5
@@ -86,9 +86,15 @@ def test_watch_clips_while_on_air_and_ends_equal_to_batch(sample, fast_config, t
     assert len(final["clips"]) == 3 and all(os.path.exists(os.path.join(out, c["file"])) for c in final["clips"])
 
 
-def test_watch_a_growing_ts_file_ends_when_it_stops_growing(sample, fast_config, tmp_path):
+@pytest.mark.parametrize("transcript", [False, True])
+def test_watch_a_growing_ts_file_ends_when_it_stops_growing(sample, fast_config, tmp_path, transcript):
     """An encoder writing MPEG-TS straight to disk: no playlist, no end tag. The watch ends once
-    the file has not grown for live.idle_end, and ends where a batch run over the file ends."""
+    the file has not grown for live.idle_end, and ends where a batch run over the file ends (with
+    a transcript too, which the watch reads at the end)."""
+    extra = []
+    if transcript:
+        write_srt(tmp_path / "talk.srt", 150.0, seed=4)
+        extra = ["--transcript", str(tmp_path / "talk.srt")]
     recording = str(tmp_path / "show.ts")
     config = tmp_path / "growing.toml"
     config.write_text(open(fast_config).read() + "\n[live]\npoll = 0.5\nidle_end = 4.0\n")
@@ -97,19 +103,20 @@ def test_watch_a_growing_ts_file_ends_when_it_stops_growing(sample, fast_config,
     time.sleep(2)
     out = str(tmp_path / "live")
     watched = run_cli("watch", recording, "--chat", sample["chat"], "--out", out, "--config", str(config),
-                      "--no-render", "--clips", "3")
+                      "--no-render", "--clips", "3", *extra)
     assert writer.wait() == 0
     assert watched.returncode == 0, watched.stderr
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as handle:
         final = json.load(handle)
     assert final["live"]["state"] == "ended" and final["source"]["duration"] == pytest.approx(150.0, abs=0.5)
     result = run_cli("clip", recording, "--chat", sample["chat"], "--out", str(tmp_path / "batch"),
-                     "--config", str(config), "--no-render", "--clips", "3")
+                     "--config", str(config), "--no-render", "--clips", "3", *extra)
     assert result.returncode == 0, result.stderr
     with open(os.path.join(tmp_path, "batch", "manifest.json"), encoding="utf-8") as handle:
         expected = json.load(handle)
-    fields = ("id", "start", "end", "score", "tier")
+    fields = ("id", "start", "end", "score", "tier", "text")
     assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
+    assert final["transcript"] == expected["transcript"] and (final["transcript"] is not None) == transcript
 
 
 def test_watch_of_a_path_where_nothing_appears_ends_in_one_line(tmp_path):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import REPO, ffprobe, run_cli
+from conftest import REPO, ffprobe, run_cli, write_srt
 from services import Fleet, RedisServer
 
 pytestmark = pytest.mark.integration
@@ -62,6 +62,29 @@ def test_queued_job_equals_the_cli_and_is_submitted_once(sample, fleet, queue_co
     # The same input and options again: the same job, nothing queued anew.
     assert fleet.submit(*args) == job_id
     assert fleet.status(job_id)["state"] == "success"
+
+
+def test_a_queued_job_with_a_transcript_equals_the_cli(sample, fleet, queue_config, tmp_path):
+    talk = tmp_path / "talk.srt"
+    write_srt(talk, 150.0, seed=4)
+    args = [sample["video"], "--chat", sample["chat"], "--no-render", "--config", queue_config]
+    # submitted from the transcript's folder: the workers, started elsewhere, must still find it
+    submitted = subprocess.run([sys.executable, "-m", "workers.cli", "submit", *args, "--transcript", "talk.srt",
+                                "--out", str(tmp_path / "queued")],
+                               capture_output=True, text=True, cwd=tmp_path, env={**fleet.env, "PYTHONPATH": REPO},
+                               timeout=120)
+    assert submitted.returncode == 0, submitted.stderr
+    done = fleet.status(submitted.stdout.strip(), wait=True)
+    assert done["state"] == "success", done
+    queued = clips_of(done["manifest"])[0]
+    result = run_cli("clip", *args, "--transcript", str(talk), "--out", str(tmp_path / "cli"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    cli = clips_of(tmp_path / "cli" / "manifest.json")[0]
+    assert queued["transcript"] == cli["transcript"] and queued["transcript"]["segments"] > 20
+    assert queued["clips"] and queued["clips"] == cli["clips"] and all(c["text"] for c in queued["clips"])
+    # A transcript that is not there is refused when the job is submitted, in one line.
+    missing = fleet.cli("submit", sample["video"], "--transcript", "gone.srt", "--out", str(tmp_path / "gone"))
+    assert missing.returncode == 2 and "transcript not found: gone.srt" in missing.stderr
 
 
 def test_corrupt_input_fails_clearly_and_other_jobs_go_on(sample, fleet, queue_config, tmp_path):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from conftest import write_srt
 from services import Fleet, RedisServer, Service
 from workers.signing import sign
 
@@ -91,6 +92,7 @@ def test_signed_event_queues_a_job_and_its_clips_follow(setup):
 @pytest.mark.parametrize("case, expected", [
     ("bad signature", 401), ("stale timestamp", 401), ("unsigned", 401), ("traversal", 403), ("absolute outside", 403),
     ("symlink out", 403), ("oversized", 413), ("malformed json", 400), ("missing fields", 400), ("unknown option", 400),
+    ("transcript outside", 403),
 ])
 def test_refusals(setup, case, expected):
     service = setup["service"]
@@ -112,10 +114,21 @@ def test_refusals(setup, case, expected):
         status, _, body = post_signed(service, "/hooks/stream-end", b'{"event_id": "x8",')
     elif case == "missing fields":
         status, _, body = post_signed(service, "/hooks/stream-end", {"event_id": "x9"})
+    elif case == "transcript outside":
+        status, _, body = post_signed(service, "/hooks/stream-end", event("x11", options={"transcript": "/etc/passwd"}))
     else:
         status, _, body = post_signed(service, "/hooks/stream-end", event("x10", options={"explode": True}))
     assert status == expected, body
     assert json.loads(body)["error"]
+
+
+def test_an_event_brings_a_transcript_from_the_recordings_root(setup):
+    cues = write_srt(setup["root"] / "show.srt", 150.0, seed=4)
+    status, _, body = post_signed(setup["service"], "/hooks/stream-end",
+                                  event("evt-talk", chat="show.json", options={"transcript": "show.srt", "clips": 2}))
+    assert status == 202
+    manifest = wait_job(setup["service"], json.loads(body)["job_id"])["manifest"]
+    assert manifest["transcript"]["segments"] == len(cues) and all(c["text"] for c in manifest["clips"])
 
 
 def twitch_request(service, message_type, payload, age=0.0, secret=SECRET, message_id=None):

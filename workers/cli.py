@@ -55,6 +55,10 @@ def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recordi
     parser.add_argument("--chat-offset", type=float, metavar="S", help="seconds to add to every chat time")
     parser.add_argument("--stream-start", metavar="TIME",
                         help="when the recording started (ISO 8601 or UNIX time), for chat logs with wall-clock times")
+    parser.add_argument("--transcript", metavar="FILE|embedded",
+                        help="what was said: an SRT, WebVTT or Whisper JSON file, or 'embedded' for the recording's "
+                             "own subtitles; clips then open and close on sentence boundaries and carry their text")
+    parser.add_argument("--transcript-offset", type=float, metavar="S", help="seconds to add to every transcript time")
     parser.add_argument("--config", metavar="TOML", help="configuration file (see README)")
     parser.add_argument("--clips", type=positive_int, metavar="N", help="how many clips at most (default 5)")
     parser.add_argument("--min-len", type=seconds, metavar="S", help="shortest clip in seconds (default 15)")
@@ -86,6 +90,7 @@ def clip_overrides(args: argparse.Namespace) -> dict:
     pairs = {
         ("chat", "format"): args.chat_format, ("chat", "offset"): args.chat_offset,
         ("chat", "stream_start"): args.stream_start,
+        ("transcript", "path"): args.transcript, ("transcript", "offset"): args.transcript_offset,
         ("select", "clips"): args.clips, ("select", "min_len"): args.min_len,
         ("select", "max_len"): args.max_len, ("select", "min_score"): args.min_score,
         ("analysis", "signals"): args.signals,

@@ -7,6 +7,7 @@ Keys, for job ``J``:
   peakclip:job:J          hash: state, kind, input, chat, out, config, render_ids, error, manifest,
                           created, updated (the last time any step started or ended)
   peakclip:job:J:plan     the analysis plan (probe, chunks)
+  peakclip:job:J:transcript  the transcript, as read when the job was planned (when it has one)
   peakclip:job:J:chunks   hash: chunk index -> raw chunk result (the first stored wins: a chunk run
                           twice counts once)
   peakclip:job:J:ranking  the ranked, tagged clips
@@ -34,7 +35,7 @@ PREFIX = "peakclip:job:"
 OPEN = "peakclip:jobs:open"
 WORKER = "peakclip:worker:"
 STATES = ("queued", "running", "success", "failure")
-PARTS = ("plan", "chunks", "ranking", "renders", "active", "pending", "attempts", "live_chunks", "provisional")
+PARTS = ("plan", "transcript", "chunks", "ranking", "renders", "active", "pending", "attempts", "live_chunks", "provisional")
 
 
 def safe_url(url: str) -> str:
@@ -88,10 +89,11 @@ def fingerprint(path: str | None) -> dict | None:
     return {"path": os.path.realpath(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def job_id_for(input_path: str, chat: str | None, out: str, config: dict) -> str:
-    """The same recording, chat log, output folder and options always give the same id."""
+def job_id_for(input_path: str, chat: str | None, out: str, config: dict, transcript: str | None = None) -> str:
+    """The same recording, chat log, transcript file, output folder and options always give the same id."""
     key = json.dumps({"input": fingerprint(input_path), "chat": fingerprint(chat), "out": os.path.realpath(out),
-                      "config": config}, sort_keys=True)
+                      "config": config, **({"transcript": fingerprint(transcript)} if transcript else {})},
+                     sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 

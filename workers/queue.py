@@ -7,6 +7,7 @@ import time
 
 from detectors.errors import UserError
 from detectors.probe import is_url
+from detectors.transcript.embedded import NAME as EMBEDDED
 from pipeline.config import Config, load_config
 from workers.app import declare_queues, make_app
 from workers.jobs import Jobs, check_broker, connect, job_id_for
@@ -24,12 +25,17 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
         raise UserError(f"input not found: {input}")
     if chat and not os.path.isfile(chat):
         raise UserError(f"chat log not found: {chat}")
+    transcript = config.transcript.path if config.transcript.path != EMBEDDED else None
+    if transcript and not os.path.isfile(transcript):
+        raise UserError(f"transcript not found: {transcript}")
     input = input if is_url(input) else os.path.abspath(input)
     chat = os.path.abspath(chat) if chat else None
     out = os.path.abspath(out)
     # The job record keeps what the job needs; secrets and service settings stay out of Redis.
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}
-    job_id = job_id_for(input, chat, out, {k: v for k, v in settings.items() if k != "queue"})
+    if transcript:
+        transcript = settings["transcript"]["path"] = os.path.abspath(transcript)   # workers start elsewhere
+    job_id = job_id_for(input, chat, out, {k: v for k, v in settings.items() if k != "queue"}, transcript)
     check_broker(config.queue.broker_url)
     store = Jobs(connect(config.queue.result_backend, check=True))
     if store.create(job_id, {"input": input, "chat": chat or "", "out": out, "config": json.dumps(settings)}):

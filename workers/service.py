@@ -32,6 +32,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from detectors.errors import UserError
+from detectors.transcript.embedded import NAME as EMBEDDED
 from pipeline.config import Config
 from pipeline.promotion import Feedback
 from pipeline.rules import load_rules
@@ -45,7 +46,8 @@ OPTIONS = {"clips": ("select", "clips"), "min_len": ("select", "min_len"), "max_
            "signals": ("analysis", "signals"), "stages": ("tag", "stages"), "format": ("render", "formats"),
            "fill": ("render", "fill"), "title": ("render", "title"), "copy": ("render", "copy"),
            "chat_format": ("chat", "format"), "chat_offset": ("chat", "offset"), "stream_start": ("chat", "stream_start"),
-           "export": ("output", "exports"), "audio_track": ("analysis", "audio_track")}
+           "export": ("output", "exports"), "audio_track": ("analysis", "audio_track"),
+           "transcript": ("transcript", "path"), "transcript_offset": ("transcript", "offset")}
 
 
 class Refused(Exception):
@@ -75,6 +77,17 @@ def inside_root(root: str, path: str) -> str:
     if os.path.commonpath([real_root, candidate]) != real_root:
         raise Refused(403, "path outside the recordings root")
     return candidate
+
+
+def transcript_inside_root(options: dict | None, root: str) -> dict | None:
+    """The options with a transcript file resolved inside the recordings root, as recording and
+    chat paths are ("embedded" names no file)."""
+    path = (options or {}).get("transcript")
+    if path is None or path == EMBEDDED:
+        return options
+    if not isinstance(path, str) or not path:
+        raise Refused(400, "options.transcript must be a path, or \"embedded\"")
+    return {**options, "transcript": inside_root(root, path)}
 
 
 def event_overrides(options: dict | None) -> dict:
@@ -138,7 +151,7 @@ def create_app(config: Config) -> Starlette:
             return known, False
         recording = inside_root(service.recordings_root, event.recording)
         chat = inside_root(service.recordings_root, event.chat) if event.chat else None
-        job_config = config_for_jobs(event.options)
+        job_config = config_for_jobs(transcript_inside_root(event.options, service.recordings_root))
         out = os.path.join(service.output_root, safe_name(event.stream_id), safe_name(event.event_id))
         from workers.queue import submit
 

@@ -29,7 +29,8 @@ from kombu.exceptions import OperationalError
 
 from detectors.chunks import Chunk
 from detectors.errors import UserError
-from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, plan_analysis, read_plan_chat
+from detectors.transcript import Transcript
+from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_transcript, plan_analysis, read_plan_chat
 from pipeline.config import Config
 from pipeline.render import Rendered, render_clip
 from pipeline.run import Ranking, check_output_dir, clips_to_render, finish, rank
@@ -152,6 +153,11 @@ def start(self, job_id: str) -> None:
         record, config = job
         if store.load(job_id, "plan") is None:   # else a redelivered start: the plan stands
             plan = plan_analysis(record["input"], record.get("chat") or None, config)
+            # Read here, as `peakclip clip` reads it before decoding: a bad transcript fails the
+            # job at once, and the rank step uses what was read.
+            transcript = load_transcript(config.transcript, plan.path)
+            if transcript is not None:
+                store.put(job_id, "transcript", transcript.to_dict())
             store.put(job_id, "plan", plan.to_dict())
         advance(store, job_id)
 
@@ -195,7 +201,9 @@ def rank_job(self, job_id: str) -> None:
             return   # sent before its time: the last chunk (or the reconciler) sends it again
         if "render_ids" not in record:
             results = [ChunkResult.from_dict(chunks[str(c.index)]) for c in plan.chunks]
-            ranking = rank(assemble(plan, results, read_plan_chat(plan, config), config), config)
+            transcript = store.load(job_id, "transcript")
+            ranking = rank(assemble(plan, results, read_plan_chat(plan, config), config,
+                                    Transcript.from_dict(transcript) if transcript else None), config)
             to_render = clips_to_render(ranking, config)
             store.put(job_id, "ranking", ranking.to_dict())
             # Written last: its presence is what says the job is ranked (workers/steps.py).

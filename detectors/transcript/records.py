@@ -7,7 +7,7 @@ raises ``TranscriptError`` only when the file as a whole is no transcript.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from detectors.errors import UserError
 
@@ -44,3 +44,17 @@ class Transcript:
     skipped: int = 0
     skipped_lines: list[Skipped] = field(default_factory=list)   # the first few, for warnings
     language: str | None = None
+
+    def summary(self) -> dict:
+        return {"format": self.format, "segments": len(self.segments), "skipped": self.skipped,
+                "language": self.language}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Transcript":
+        segments = [Segment(s["start"], s["end"], s["text"], tuple(Word(**w) for w in s["words"]))
+                    for s in data["segments"]]
+        return cls(data["format"], segments, data["skipped"], [Skipped(**s) for s in data["skipped_lines"]],
+                   data["language"])
