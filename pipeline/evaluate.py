@@ -106,6 +106,10 @@ def analyse_sample(folder: str, config: Config) -> Analysis:
 
 
 def judge_signals(analysis: Analysis, truth: dict, config: Config, signals: list[str]) -> Score:
-    """Rank using only ``signals`` (an ablation) and judge the top clips against the truth."""
+    """Rank using only ``signals`` (an ablation) and judge the clips against the truth. A stream
+    with more highlights planted than ``select.clips`` asks for that many clips (a user clipping a
+    long stream asks for more than the default five), so the top N can hold them all."""
     subset = dataclasses.replace(analysis, signals={k: v for k, v in analysis.signals.items() if k in signals})
+    clips = max(config.select.clips, len(truth["highlights"]))
+    config = dataclasses.replace(config, select=dataclasses.replace(config.select, clips=clips))
     return judge([c.to_dict() for c in rank(subset, config).clips], truth)
