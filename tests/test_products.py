@@ -3,6 +3,9 @@ logs, presentation windows, per-item sales, and generated commerce streams check
 import csv
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ from detectors.chat import ChatConfig, Message, ProductBook, ProductWindow, read
 from detectors.chat.audience import Audience
 
 HOP = 0.5
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write_jsonl(path, records, tail=""):
@@ -197,3 +201,75 @@ def test_the_audience_ignores_product_switches_whoever_sends_them():
     assert audience.add(Message(t=1.0, user="host", kind="product", item="SKU-1")) is False
     assert audience.add(Message(t=1.0, user="host", kind="product_end")) is False
     assert audience.kinds == {"product": 1, "product_end": 1} and audience.last == {}
+
+
+# ---- generated commerce streams -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def commerce_stream(tmp_path_factory):
+    from samples.generate import generate
+
+    folder = tmp_path_factory.mktemp("commerce")
+    truth = generate(str(folder), seed=21, duration=480.0, size=(160, 90), fps=10, commerce=True)
+    return folder, truth
+
+
+def test_a_commerce_stream_presents_items_and_plants_a_price_reveal_in_each_one_that_sells(commerce_stream):
+    from samples.generate import BUYING_AFTER, ITEMS, PRESENTATION, UNSOLD
+
+    folder, truth = commerce_stream
+    products = truth["products"]
+    assert ITEMS[0] <= len(products) <= ITEMS[1] and len({p["item"] for p in products}) == len(products)
+    assert all(PRESENTATION[0] - 0.01 <= p["end"] - p["start"] <= PRESENTATION[1] + 0.01 and p["title"] for p in products)
+    assert all(a["end"] <= b["start"] for a, b in zip(products, products[1:])) and products[-1]["end"] <= 480.0
+    reveals = {h["item"]: h for h in truth["highlights"] if "item" in h}
+    assert len(reveals) == len(truth["highlights"])            # no highlights beside the reveals by default
+    unsold = [p for p in products if p["item"] not in reveals]
+    assert UNSOLD[0] <= len(unsold) <= UNSOLD[1] and all(p["orders"] == 0 for p in unsold)
+    for product in products:
+        reveal = reveals.get(product["item"])
+        if reveal:
+            assert (reveal["kind"], reveal["way"]) == ("chat", "price-drop")
+            assert product["start"] <= reveal["start"] < reveal["end"] <= product["end"] and product["orders"] > 0
+    # buyers act 2-15 s after the price, or later while the item is still on show; never before it
+    records = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    window = {p["item"]: p for p in products}
+    for record in records:
+        if record["type"] in ("cart", "order"):
+            reveal, product = reveals[record["item"]], window[record["item"]]
+            assert reveal["start"] + BUYING_AFTER[0] <= record["t"] <= product["end"] and record["user"]
+            if record["type"] == "cart":
+                assert record["t"] <= reveal["start"] + BUYING_AFTER[1]
+    bursts = sum(1 for r in records if r["type"] == "order" and r["t"] <= reveals[r["item"]]["start"] + BUYING_AFTER[1])
+    assert bursts > 0.7 * sum(p["orders"] for p in products)   # most orders come in the bursts
+
+
+def test_a_commerce_streams_events_read_back_as_its_truth(commerce_stream):
+    folder, truth = commerce_stream
+    log = read_chat(str(folder / "events.jsonl"), ChatConfig(), HOP, truth["duration"])
+    assert log.format == "jsonl" and log.skipped == 0 and log.warnings() == []
+    assert [(w.item, w.title, w.start, w.end) for w in log.products] == [
+        (p["item"], p["title"], p["start"], p["end"]) for p in truth["products"]]
+    orders = {item: int(columns["orders"].sum()) for item, columns in log.item_commerce(log.n_bins).items()}
+    assert orders == {p["item"]: p["orders"] for p in truth["products"] if p["orders"]}
+    assert log.summary()["products"] == len(truth["products"]) and log.summary()["kinds"]["order"] == sum(orders.values())
+    paid = {item: columns["paid"].sum() for item, columns in log.item_commerce(log.n_bins).items()}
+    assert all(paid[p["item"]] == pytest.approx(p["orders"] * p["price"]) for p in truth["products"] if p["orders"])
+
+
+def test_a_commerce_streams_chat_still_reads_and_reacts_at_the_reveals(commerce_stream):
+    folder, truth = commerce_stream
+    chat = read_chat(str(folder / "chat.json"), ChatConfig(), HOP, truth["duration"])
+    assert chat.format == "twitchdownloader" and "products" not in chat.summary()
+    values = chat.series().values
+    for reveal in truth["highlights"]:
+        reaction = values[int(reveal["start"] / HOP):int((reveal["end"] + 20) / HOP)].max()
+        assert reaction >= 3 * np.median(values) + 1, reveal
+
+
+def test_a_commerce_stream_too_short_for_six_items_is_refused_in_one_line(tmp_path):
+    refused = subprocess.run([sys.executable, "-m", "samples.generate", str(tmp_path / "s"), "--commerce",
+                              "--duration", "300", "--size", "160x90"], capture_output=True, text=True, cwd=REPO,
+                             timeout=120)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "at least 6 items" in refused.stderr and "370 s" in refused.stderr and not (tmp_path / "s").exists()
