@@ -4,6 +4,8 @@ Seeded: the same arguments give the same files. ``generate`` writes into OUT_DIR
   stream.mp4   H.264/AAC, fixed 2 s GOP like a live encoder
   chat.json    the chat in TwitchDownloader JSON
   truth.json   the planted highlights and distractors (windows and kinds)
+  events.jsonl with ``commerce``: the live-commerce events (product switches, carts, orders) in the
+               generic JSON Lines format
 
 What real streams do, and the generator imitates:
 - a host talks (voiced, pitched speech with pauses) over a calm picture; the microphone level
@@ -20,11 +22,15 @@ What real streams do, and the generator imitates:
   loud, tonal, a still picture, quiet chat), ``shout`` (the host shouting alone), ``bots`` (a bot
   flood), ``giveaway`` (a flood of ``!enter`` commands), ``spam`` (one viewer pasting a line),
   ``camera`` (a camera switch) and ``cuts`` (a product montage: scene cuts and motion with nothing
-  else happening).
+  else happening);
+- a live-commerce stream (``commerce``): the host presents 6-10 items one after another, 60-150 s
+  each; each item but 1-3 that sell nothing has a price reveal (a ``chat:price-drop`` highlight
+  naming its ``item``) with a burst of carts and orders for that item 2-15 s after it, and a few
+  stray orders later while it is on show; truth lists the ``products`` and each one's orders.
 
 Usage:
   python -m samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
-                                     [--edges] [--footage FILE ...]
+                                     [--edges] [--commerce] [--footage FILE ...]
   python -m samples.generate --suite DIR [--split tune|heldout] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)
 """
@@ -66,6 +72,15 @@ BUYING = ["want", "+1", "how much now?", "buying two", "link pls", "sold out?", 
 APPLAUSE = ["👏👏👏", "bravo", "WOW", "insane", "🔥🔥", "clap clap", "unreal"]
 CHANT = ["LETS GO", "LETS GOOO", "GO GO GO", "加油", "加油加油"]
 EMOJI = ["😂😂", "哈哈哈哈", "www", "🔥🔥🔥", "😮", "👏👏", "草", "😂", "🤣🤣", "💀"]
+# A live-commerce stream's shelf: what a host might present, one item after another.
+PRODUCTS = ["Down jacket, navy", "Wool scarf", "Ceramic mug set", "Wireless earbuds", "Lip tint, coral",
+            "Running shoes", "Cast-iron pan", "Silk pillowcase", "Desk lamp", "Phone tripod", "Linen shirt",
+            "Face serum", "Rain boots", "Tea sampler"]
+PRICES = [9.9, 19.9, 29.9, 49.9, 59.9, 99.0, 129.0, 199.0]
+ITEMS = (6, 10)                  # how many items a commerce stream presents
+PRESENTATION = (60.0, 150.0)     # how long the host shows each one, seconds
+UNSOLD = (1, 3)                  # how many of them sell nothing (no price reveal, no orders)
+BUYING_AFTER = (2.0, 15.0)       # buyers cart and order this many seconds after the price is revealed
 TALK = ["hi", "hello from Berlin", "what game is this", "how much is it", "nice", "ok", "is shipping free?",
         "first time here", "love the stream", "what size is that", "does it come in blue", "back again"]
 
@@ -73,17 +88,19 @@ TALK = ["hi", "hello from Berlin", "what game is this", "how much is it", "nice"
 # ---- the plan -------------------------------------------------------------------------------
 
 def plan(rng: np.random.Generator, duration: float, highlights: list[str], distractors: list[str],
-         margin: float = 15.0, edges: bool = False) -> dict:
+         margin: float = 15.0, edges: bool = False, fixed: list[dict] | None = None) -> dict:
     """Place every event at random, never closer than ``margin`` seconds to another; with
-    ``edges``, an intro and an outro (distractors) hold the stream's first and last seconds."""
+    ``edges``, an intro and an outro (distractors) hold the stream's first and last seconds;
+    ``fixed`` events (each with its ``group``) are already placed (a commerce stream's price reveals)."""
     for spec in highlights:
         kind, _, way = spec.partition(":")
         if kind not in WAYS or (way and way not in WAYS[kind]):
             raise SampleError(f"unknown highlight {spec!r}: kinds are " + ", ".join(
                 f"{k} ({' | '.join(w)})" for k, w in WAYS.items()))
     events = [(spec, "highlights") for spec in highlights] + [(kind, "distractors") for kind in distractors]
-    fixed = [{"start": 0.0, "end": INTRO, "kind": "intro", "group": "distractors"},
-             {"start": round(duration - OUTRO, 2), "end": duration, "kind": "outro", "group": "distractors"}] if edges else []
+    edge_cards = [{"start": 0.0, "end": INTRO, "kind": "intro", "group": "distractors"},
+                  {"start": round(duration - OUTRO, 2), "end": duration, "kind": "outro", "group": "distractors"}] if edges else []
+    fixed = edge_cards + list(fixed or [])
     for _ in range(200):
         placed: list[dict] = [dict(e) for e in fixed]
         order = rng.permutation(len(events))
@@ -127,6 +144,106 @@ def active(t: float, events: list[dict]) -> dict | None:
 def audience_at(truth: dict, t: float) -> float:
     stage = min(2, int(3 * t / truth["duration"]))
     return truth["audience"][stage]
+
+
+def viewer_names(viewers: int) -> list[str]:
+    return [f"viewer{i:03d}" for i in range(viewers)]
+
+
+# ---- live commerce: the shelf, the price reveals, the sales -----------------------------------
+
+def plan_products(rng: np.random.Generator, duration: float, edges: bool = False) -> list[dict]:
+    """The host presents 6-10 items one after another, 60-150 s each, talking in the gaps between
+    them: ``[{"item", "title", "price", "start", "end"}]`` in time order."""
+    lead = (INTRO if edges else 0.0) + 5.0
+    room = duration - lead - (OUTRO if edges else 0.0) - 5.0
+    shortest, longest = PRESENTATION
+    fits = int(room // shortest)
+    if fits < ITEMS[0]:
+        raise SampleError(f"a commerce stream presents at least {ITEMS[0]} items of {shortest:g} s each: "
+                          f"make it at least {ITEMS[0] * shortest + duration - room:g} s long (--duration)")
+    count = int(rng.integers(ITEMS[0], min(ITEMS[1], fits) + 1))
+    lengths = np.round(rng.uniform(shortest, min(longest, room / count), count), 2)
+    gaps = rng.dirichlet(np.ones(count + 1)) * (room - lengths.sum())   # the last share follows the last item
+    skus = rng.choice(np.arange(1000, 10000), size=count, replace=False)
+    titles = rng.choice(len(PRODUCTS), size=count, replace=False)
+    products, at = [], lead
+    for index in range(count):
+        start = round(at + float(gaps[index]), 2)
+        at = round(start + float(lengths[index]), 2)
+        products.append({"item": f"SKU-{skus[index]}", "title": PRODUCTS[titles[index]],
+                         "price": float(rng.choice(PRICES)), "start": start, "end": at})
+    return products
+
+
+def price_reveals(rng: np.random.Generator, products: list[dict]) -> list[dict]:
+    """A price reveal for every item but 1-3 that sell nothing: a ``chat:price-drop`` highlight
+    naming its item, inside the item's window and early enough that its buyers (2-15 s later)
+    still see the item on show."""
+    unsold = set(rng.choice(len(products), size=int(rng.integers(UNSOLD[0], UNSOLD[1] + 1)), replace=False).tolist())
+    reveals = []
+    for index, product in enumerate(products):
+        if index in unsold:
+            continue
+        length = round(float(rng.uniform(*LENGTHS["chat"])), 2)
+        latest = product["end"] - max(length, BUYING_AFTER[1])
+        start = round(float(rng.uniform(product["start"] + 10, latest)), 2)
+        reveals.append({"start": start, "end": round(start + length, 2), "kind": "chat", "way": "price-drop",
+                        "item": product["item"], "group": "highlights"})
+    return reveals
+
+
+def sale(t: float, user: str, kind: str, product: dict) -> dict:
+    """A cart or order record in the generic JSON Lines format."""
+    record = {"t": round(t, 3), "user": user, "type": kind, "item": product["item"]}
+    if kind == "order":
+        record["amount"] = product["price"]
+    return record
+
+
+def sales(rng: np.random.Generator, truth: dict, viewers: int = 150) -> list[dict]:
+    """Carts and orders for each item with a price reveal: buyers (more in a bigger audience) put
+    it in their cart 2-12 s after the price and a share of them order 0.5-3 s later; a few more
+    order while the item is still on show after that."""
+    users = viewer_names(viewers)
+    on_show = {product["item"]: product for product in truth["products"]}
+    records = []
+    for reveal in (h for h in truth["highlights"] if "item" in h):
+        product = on_show[reveal["item"]]
+        crowd = min(viewers, max(3, int(rng.integers(10, 25) * audience_at(truth, reveal["start"]))))
+        buyers = rng.choice(viewers, size=crowd, replace=False)
+        ordering = int(rng.integers(max(1, crowd // 3), crowd + 1))
+        for rank, who in enumerate(buyers):
+            carted = reveal["start"] + float(rng.uniform(BUYING_AFTER[0], BUYING_AFTER[1] - 3))
+            records.append(sale(carted, users[who], "cart", product))
+            if rank < ordering:
+                records.append(sale(carted + float(rng.uniform(0.5, 3)), users[who], "order", product))
+        later = (reveal["start"] + BUYING_AFTER[1], product["end"])
+        if later[1] > later[0]:
+            for who in rng.choice(viewers, size=min(viewers, int(rng.integers(0, 4))), replace=False):
+                records.append(sale(float(rng.uniform(*later)), users[who], "order", product))
+    return records
+
+
+def product_switches(products: list[dict], duration: float) -> list[dict]:
+    """What the platform records of the host: a product event as each item comes on, and a
+    product_end where the host goes back to talking before the next (or after the last)."""
+    records = []
+    for index, product in enumerate(products):
+        records.append({"t": product["start"], "type": "product", "item": product["item"], "title": product["title"]})
+        next_start = products[index + 1]["start"] if index + 1 < len(products) else duration
+        if next_start > product["end"]:
+            records.append({"t": product["end"], "type": "product_end"})
+    return records
+
+
+def commerce_events(rng: np.random.Generator, truth: dict, viewers: int) -> list[dict]:
+    """The events log of a commerce stream, in time order; counts each item's orders into truth."""
+    records = sorted(product_switches(truth["products"], truth["duration"]) + sales(rng, truth, viewers),
+                     key=lambda r: r["t"])
+    for product in truth["products"]:
+        product["orders"] = sum(1 for r in records if r["type"] == "order" and r["item"] == product["item"])
+    return records
 
 
 # ---- picture --------------------------------------------------------------------------------
@@ -372,7 +489,7 @@ def chat(rng: np.random.Generator, truth: dict, viewers: int = 150) -> list[tupl
     A small streamer (few ``viewers``) has a slower chat and smaller reactions."""
     duration = truth["duration"]
     quiet = (150 / viewers) ** 0.5
-    users = [f"viewer{i:03d}" for i in range(viewers)]
+    users = viewer_names(viewers)
     messages = []
     t = 0.0
     while True:
@@ -441,25 +558,34 @@ def default_kinds(rng: np.random.Generator, highlights: int) -> tuple[list[str],
     return planted, ["spam", "camera", str(rng.choice(["music", "shout", "bots", "giveaway", "cuts"]))]
 
 
-def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: int | list[str] = 3,
+def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: int | list[str] | None = None,
              distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30,
              audience: list[float] | None = None, bitrate: str | None = None, edges: bool = False,
-             viewers: int = 150, footage: list[str] | None = None) -> dict:
+             viewers: int = 150, footage: list[str] | None = None, commerce: bool = False) -> dict:
     """Write stream.mp4, chat.json and truth.json into ``out_dir``; returns the truth.
-    ``highlights``: how many (kinds in turn), or their kinds, each optionally with its way
-    (``"chat:price-drop"``; ``WAYS``);
+    ``highlights``: how many (kinds in turn; default 3, or none beside a commerce stream's price
+    reveals), or their kinds, each optionally with its way (``"chat:price-drop"``; ``WAYS``);
+    ``commerce``: a live-commerce stream (see the module's notes) with its events in events.jsonl
+    and ``products`` in truth;
     ``footage``: real recordings to use as the cameras and action angles instead of drawn pictures;
     ``audience``: how busy each third of the stream is (default: drawn at random);
     ``edges``: open with an intro card and close with an outro, greeted and waved off in chat;
     ``viewers``: how many people can chat (a small streamer: a dozen);
     ``bitrate``: encode at this bit rate (e.g. "6M", as a live encoder would) instead of a quality."""
     rng = np.random.default_rng(seed)
+    if highlights is None:
+        highlights = 0 if commerce else 3
     if isinstance(highlights, int):
         planted, extra = default_kinds(rng, highlights)
     else:
         planted, extra = list(highlights), []
-    truth = plan(rng, duration, planted, extra if distractors is None else distractors, edges=edges)
+    # Only a commerce stream draws its shelf: a default stream's draws stay what they were.
+    products = plan_products(rng, duration, edges) if commerce else []
+    truth = plan(rng, duration, planted, extra if distractors is None else distractors, edges=edges,
+                 fixed=price_reveals(rng, products) if commerce else None)
     truth["seed"] = seed
+    if commerce:
+        truth["products"] = products
     if viewers != 150:
         truth["viewers"] = viewers
     if audience is not None:
@@ -491,6 +617,9 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
         os.replace(partial, os.path.join(out_dir, "stream.mp4"))
     with open(os.path.join(out_dir, "chat.json"), "w", encoding="utf-8") as out:
         json.dump(twitchdownloader_json(chat(rng, truth, viewers), duration), out, ensure_ascii=False)
+    if commerce:
+        with open(os.path.join(out_dir, "events.jsonl"), "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in commerce_events(rng, truth, viewers))
     with open(os.path.join(out_dir, "truth.json"), "w", encoding="utf-8") as out:
         json.dump(truth, out, indent=2)
     return truth
@@ -615,12 +744,16 @@ def generate_from_args(argv: list[str] | None) -> int:
     parser.add_argument("--count", type=int, help="with --suite: only the first N streams")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--duration", type=float, default=180.0)
-    parser.add_argument("--highlights", type=int, default=3)
+    parser.add_argument("--highlights", type=int, help="how many to plant (default 3; with --commerce, none beside "
+                                                              "the price reveals)")
     parser.add_argument("--size", type=parse_size, default=(640, 360), help="WxH of the encoded picture")
     parser.add_argument("--footage", action="append", metavar="FILE",
                         help="a real recording to use as the picture (looped; give it twice for two cameras)")
     parser.add_argument("--edges", action="store_true",
                         help="open with an intro card and close with an outro, greeted and waved off in chat")
+    parser.add_argument("--commerce", action="store_true",
+                        help="a live-commerce stream: the host presents 6-10 items, each with a price reveal and "
+                             "its buyers (events.jsonl); needs at least 370 s")
     args = parser.parse_args(argv)
     if args.suite:
         for folder in generate_suite(args.suite, args.count, split=args.split):
@@ -628,13 +761,15 @@ def generate_from_args(argv: list[str] | None) -> int:
         return 0
     if not args.out_dir:
         parser.error("give OUT_DIR or --suite DIR")
-    if args.duration <= 0 or args.highlights < 0:
+    if args.duration <= 0 or (args.highlights or 0) < 0:
         raise SampleError("--duration must be positive and --highlights at least 0")
     truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=args.size, edges=args.edges,
-                     footage=args.footage)
+                     footage=args.footage, commerce=args.commerce)
     planted = ", ".join(f"{h['kind']} {h['start']:.1f}-{h['end']:.1f} s" for h in truth["highlights"])
-    print(f"sample stream: {os.path.join(args.out_dir, 'stream.mp4')} ({args.duration:g} s), chat.json and "
-          f"truth.json beside it; planted highlights: {planted or 'none'}", file=sys.stderr)
+    beside = "chat.json, events.jsonl" if args.commerce else "chat.json"
+    shelf = f"; {len(truth['products'])} products presented" if args.commerce else ""
+    print(f"sample stream: {os.path.join(args.out_dir, 'stream.mp4')} ({args.duration:g} s), {beside} and "
+          f"truth.json beside it; planted highlights: {planted or 'none'}{shelf}", file=sys.stderr)
     return 0
 
 

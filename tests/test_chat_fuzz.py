@@ -9,12 +9,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import test_chat
-from detectors.chat import ChatConfig, read_chat
+import test_products
+from detectors.chat import ChatConfig, Message, ProductBook, read_chat
 from detectors.chat.log import FORMATS
 from detectors.errors import ChatError
 
 HOP = 0.5
-SEEDS = ("twitchdownloader", "ytdlp", "chatdownloader", "irc", "textlog", "bilibili", "jsonl", "csvlog")
+# The valid logs the chat tests build, by name: one of each format, and live-commerce event logs
+# (product switches, carts and orders naming items) in both generic formats.
+BUILDERS = {name: getattr(test_chat, name) for name in
+            ("twitchdownloader", "ytdlp", "chatdownloader", "irc", "textlog", "bilibili", "jsonl", "csvlog")}
+BUILDERS |= {"commerce_jsonl": test_products.commerce_jsonl, "commerce_csv": test_products.commerce_csv}
+SEEDS = tuple(BUILDERS)
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -23,7 +29,7 @@ def seeds(tmp_path_factory):
     """The valid logs the chat tests build, one of each format, as bytes."""
     found = {}
     for name in SEEDS:
-        path = getattr(test_chat, name)(tmp_path_factory.mktemp(name))
+        path = BUILDERS[name](tmp_path_factory.mktemp(name))
         with open(path, "rb") as handle:
             found[name] = handle.read()
     return found
@@ -43,6 +49,15 @@ def outcome(data: bytes, **config) -> None:
     assert log.messages >= 0 and log.skipped >= 0 and log.before >= 0 and log.after >= 0
     assert len(log.series().values) == 1200 and (log.series().values >= 0).all()
     assert all("\n" not in w for w in log.warnings())
+    assert_windows_hold(log.products, 600.0)
+    for columns in log.item_commerce(1200).values():
+        assert all(len(values) == 1200 and (values >= 0).all() for values in columns.values())
+
+
+def assert_windows_hold(windows, end: float) -> None:
+    """Presentations in time order, none overlapping another, each of some length, all inside the recording."""
+    assert all(0 <= w.start < w.end <= end and w.item for w in windows)
+    assert all(a.end <= b.start for a, b in zip(windows, windows[1:]))
 
 
 def mutate(data: bytes, edits: list[tuple[float, int, bytes]]) -> bytes:
@@ -83,3 +98,27 @@ def test_mutated_valid_logs(seeds, name, edits, gz):
 def test_mutated_compressed_logs(seeds, name, edits):
     """A gzip file broken in the middle (a download cut off) is read as far as it goes."""
     outcome(mutate(gzip.compress(seeds[name]), edits), stream_start="2025-11-23T12:13:00Z")
+
+
+SWITCHES = st.lists(st.tuples(st.floats(-5, 130, allow_nan=False), st.sampled_from(["A", "B", "C", ""])), max_size=30)
+SALES = st.lists(st.tuples(st.floats(0, 130, allow_nan=False), st.sampled_from(["A", "B", "D"])), max_size=60)
+
+
+@FUZZ
+@given(switches=SWITCHES, orders=SALES, end=st.floats(1, 120, allow_nan=False))
+def test_product_book_in_any_order(switches, orders, end):
+    """Switches and orders in any order and at any time: windows stay ordered and apart, every
+    item order on the grid is counted once for its item, and only never-shown items are unknown."""
+    book = ProductBook(HOP)
+    for t, item in switches:
+        book.add(Message(t=max(0.0, t), user="", kind="product" if item else "product_end", item=item))
+    for t, item in orders:
+        book.add(Message(t=t, user="u", kind="order", item=item, amount=1.5))
+    windows = book.windows(end)
+    assert_windows_hold(windows, end)
+    sales = book.commerce(261)   # 130.5 s: every order is on the grid
+    for item in {item for _, item in orders}:
+        assert sales[item]["orders"].sum() == sum(1 for _, i in orders if i == item)
+        assert sales[item]["paid"].sum() == pytest.approx(1.5 * sales[item]["orders"].sum())
+    shown = {w.item for w in windows}
+    assert set(book.unknown_items(end)) == {item for _, item in orders} - shown

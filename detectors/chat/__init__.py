@@ -2,10 +2,13 @@
 
 One module per format (``twitchdownloader``, ``chatdownloader``, ``ytdlp``, ``twitchirc``,
 ``bilibili``, ``generic``), each with ``sniff(head) -> bool`` and ``parse(text) -> Iterator[Message
-| Skipped]``; ``log.FORMATS`` is the registry. ``audience`` turns messages into the ``chat`` series.
+| Skipped]``; ``log.FORMATS`` is the registry. ``audience`` turns messages into the ``chat`` series;
+``products`` keeps live commerce per item (what the host presented when, what sold of each).
 """
 from detectors.chat.audience import Audience, ChatConfig
 from detectors.chat.log import FORMATS, ChatLog, detect_format, read_chat
+from detectors.chat.products import ProductBook, ProductWindow
 from detectors.chat.records import Message, Skipped
 
-__all__ = ["Audience", "ChatConfig", "ChatLog", "FORMATS", "Message", "Skipped", "detect_format", "read_chat"]
+__all__ = ["Audience", "ChatConfig", "ChatLog", "FORMATS", "Message", "ProductBook", "ProductWindow", "Skipped",
+           "detect_format", "read_chat"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from detectors.chat.records import Message
+from detectors.chat.records import CONTEXT_KINDS, MONEY_KINDS, Message
 from detectors.series import Series
 
 DEFAULT_REACTIONS = (
@@ -96,6 +96,8 @@ class Audience:
 
     def weigh(self, message: Message) -> float:
         """A message's weight, 0 for what is not the audience reacting."""
+        if message.kind in CONTEXT_KINDS:   # the host's product switches: context, not people
+            return 0.0
         if message.name.lower() in self.bots or message.user.lower() in self.bots:
             self.counts["bots"] += 1
             return 0.0
@@ -120,7 +122,7 @@ class Audience:
         self.max_bin = max(self.max_bin, b)
         if message.kind == "order":
             self.orders[b] += 1
-        if message.kind in ("paid", "gift", "order"):
+        if message.kind in MONEY_KINDS:
             self.paid[b] += message.amount
         weight = self.weigh(message)
         if weight <= 0:

@@ -2,22 +2,27 @@
 
 ``read_chat(path, config, hop, duration)`` detects the format (or takes ``config.format``), streams
 the records through the format's parser, puts every time on the recording's clock, skips and
-counts what it cannot use, and feeds the rest to an ``Audience``. Only a file that is no chat
-log at all (or a wall-clock log without the stream's start) raises ``ChatError``.
+counts what it cannot use, and feeds the rest to an ``Audience`` (the chat signal) and a
+``ProductBook`` (live commerce per item: ``ChatLog.products``, ``ChatLog.item_commerce``). Only a
+file that is no chat log at all (or a wall-clock log without the stream's start) raises ``ChatError``.
 """
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+
+import numpy as np
 from datetime import datetime, timezone
 
 from detectors.chat import bilibili, chatdownloader, generic, twitchdownloader, twitchirc, ytdlp
 from detectors.chat.audience import Audience, ChatConfig
-from detectors.chat.records import EPOCH, TIME_OF_DAY, Message, Skipped, open_text, parse_stream_start
+from detectors.chat.products import ProductBook, ProductWindow
+from detectors.chat.records import CONTEXT_KINDS, EPOCH, TIME_OF_DAY, Message, Skipped, open_text, parse_stream_start
 from detectors.errors import ChatError
 from detectors.series import Series, bins_for
 
 MAX_SKIPPED_LINES_REPORTED = 5
+MAX_UNKNOWN_ITEMS_REPORTED = 5
 SNIFF_BYTES = 64 * 1024
 EMPTY = "empty"   # what detect_format calls a log with nothing in it (a stream nobody chatted in)
 
@@ -44,18 +49,42 @@ class ChatLog:
     skipped_lines: list[Skipped] = field(default_factory=list)
     before: int = 0              # records timed before the recording started (pre-show chat, or a wrong clock)
     after: int = 0               # records timed after it ended (the log ran on, or the recording was cut off)
+    duration: float | None = None  # the recording's, where known: the last product window ends there
+    book: ProductBook | None = None  # live commerce per item; made on the audience's bin grid when not given
+
+    def __post_init__(self) -> None:
+        if self.book is None:
+            self.book = ProductBook(self.audience.hop)
 
     @property
     def users(self) -> int:
         return len(self.audience.last)
 
+    @property
+    def end(self) -> float:
+        """Where the recording ends: its duration, or without one the end of the last bin read."""
+        return self.duration if self.duration is not None else self.n_bins * self.audience.hop
+
+    @property
+    def products(self) -> list[ProductWindow]:
+        """The host's product presentations, in time order (an item presented twice: two windows)."""
+        return self.book.windows(self.end)
+
+    def item_commerce(self, n_bins: int) -> dict[str, dict[str, np.ndarray]]:
+        """Per item, per-bin ``carts``, ``orders`` and ``paid`` money on the chat series' grid."""
+        return self.book.commerce(n_bins)
+
     def series(self) -> Series:
         return self.audience.series(self.n_bins)
 
     def summary(self) -> dict:
-        return {"format": self.format, "messages": self.messages, "skipped": self.skipped,
-                "outside": {"before": self.before, "after": self.after}, "users": self.users, "kinds": dict(sorted(self.audience.kinds.items())),
-                "dropped": {"commands": self.audience.counts["commands"], "bots": self.audience.counts["bots"]}}
+        found = {"format": self.format, "messages": self.messages, "skipped": self.skipped,
+                 "outside": {"before": self.before, "after": self.after}, "users": self.users, "kinds": dict(sorted(self.audience.kinds.items())),
+                 "dropped": {"commands": self.audience.counts["commands"], "bots": self.audience.counts["bots"]}}
+        presented = {window.item for window in self.products}
+        if presented:   # only a live-commerce log has the key: chat-only summaries stay as they were
+            found["products"] = len(presented)
+        return found
 
     def warnings(self) -> list[str]:
         found = []
@@ -72,6 +101,11 @@ class ChatLog:
             shown = ", ".join(f"line {s.line} ({s.reason})" for s in self.skipped_lines)
             more = ", ..." if self.skipped > len(self.skipped_lines) else ""
             found.append(f"chat: skipped {self.skipped} record(s) it could not use: {shown}{more}")
+        unknown = self.book.unknown_items(self.end)
+        if unknown:
+            named = ", ".join(list(unknown)[:MAX_UNKNOWN_ITEMS_REPORTED])
+            more = ", ..." if len(unknown) > MAX_UNKNOWN_ITEMS_REPORTED else ""
+            found.append(f"chat: {sum(unknown.values())} order(s) name items never presented: {named}{more}")
         return found
 
 
@@ -113,7 +147,7 @@ class ChatReader:
     def __init__(self, path: str, fmt: str, config: ChatConfig, hop: float, duration: float | None):
         self.path, self.config, self.duration = path, config, duration
         self.stream_start = parse_stream_start(config.stream_start)
-        self.log = ChatLog(fmt, Audience(hop, config), bins_for(duration, hop) if duration else 0)
+        self.log = ChatLog(fmt, Audience(hop, config), bins_for(duration, hop) if duration else 0, duration=duration)
 
     def feed(self, items, first_line: int = 1) -> None:
         log = self.log
@@ -124,6 +158,8 @@ class ChatReader:
                     log.skipped_lines.append(Skipped(item.line + first_line - 1, item.reason))
                 continue
             t = to_recording_time(item, self.stream_start, self.path) + self.config.offset
+            if t < 0 and item.kind in CONTEXT_KINDS:
+                t = 0.0   # a product shown since before the recording started is on show from its first second
             if t < 0:
                 log.before += 1
                 continue
@@ -132,6 +168,7 @@ class ChatReader:
                 continue
             item.t = t
             log.audience.add(item)
+            log.book.add(item)
             log.messages += 1
         if not self.duration:
             log.n_bins = log.audience.max_bin + 1
@@ -183,4 +220,5 @@ class ChatFollower:
             self.offset += len(whole)
             self.lines += whole.count(b"\n")
         self.reader.log.n_bins = bins_for(duration, self.hop)
+        self.reader.log.duration = duration
         return self.reader.log

@@ -13,7 +13,11 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-KINDS = ("message", "like", "gift", "follow", "cart", "order", "paid", "member")
+KINDS = ("message", "like", "gift", "follow", "cart", "order", "paid", "member", "product", "product_end")
+# Live-commerce context, not people: the host starts presenting an item (``product``) or stops
+# (``product_end``). They place what sold beside what was on show; they never weigh as a reaction.
+CONTEXT_KINDS = ("product", "product_end")
+MONEY_KINDS = ("paid", "gift", "order")   # records whose ``amount`` is money spent
 
 # How a record's time is given; read_chat turns all of them into seconds from the recording start.
 OFFSET = "offset"            # seconds from the start of the stream
@@ -32,6 +36,8 @@ class Message:
     emotes: int = 0           # emote/emoji pieces the format marked as such
     clock: str = OFFSET
     line: int = 0             # 1-based line or record number, for warnings
+    item: str = ""            # the product a cart, order or paid record is for, or a product event presents
+    title: str = ""           # a product event's name for its item ("Down jacket, navy")
 
 
 @dataclass
