@@ -48,16 +48,9 @@ class Skipped:
 
 def open_binary(path: str) -> io.BufferedIOBase:
     """Open a log for reading bytes, gunzipping transparently."""
-    from detectors.errors import ChatError
+    from detectors.errors import ChatError, open_input
 
-    try:
-        raw = open(path, "rb")
-    except FileNotFoundError:
-        raise ChatError(f"chat log not found: {path}") from None
-    except IsADirectoryError:
-        raise ChatError(f"chat log is a directory, not a file: {path}") from None
-    except OSError as err:
-        raise ChatError(f"cannot read chat log {path}: {err.strerror}") from None
+    raw = open_input(path, "chat log", ChatError)
     if raw.peek(2)[:2] == b"\x1f\x8b":
         return io.BufferedReader(CutOffGzip(gzip.GzipFile(fileobj=raw)))
     return raw

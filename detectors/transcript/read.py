@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 from dataclasses import replace
 
+from detectors.errors import open_input
 from detectors.transcript import srt, webvtt, whisper_json
 from detectors.transcript.records import Segment, Skipped, Transcript, TranscriptError, Word
 
@@ -33,15 +34,11 @@ def decode(data: bytes) -> str:
 
 
 def read_text(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
+    with open_input(path, "transcript", TranscriptError) as handle:
+        try:
             data = handle.read(MAX_TRANSCRIPT_BYTES + 1)
-    except FileNotFoundError:
-        raise TranscriptError(f"transcript not found: {path}") from None
-    except IsADirectoryError:
-        raise TranscriptError(f"transcript is a directory, not a file: {path}") from None
-    except OSError as err:
-        raise TranscriptError(f"cannot read transcript {path}: {err.strerror or err}") from None
+        except OSError as err:
+            raise TranscriptError(f"cannot read transcript {path}: {err.strerror or err}") from None
     if len(data) > MAX_TRANSCRIPT_BYTES:
         raise TranscriptError(f"transcript {path} is larger than {MAX_TRANSCRIPT_BYTES >> 20} MB: not a transcript")
     text = decode(data)
