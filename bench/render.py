@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -58,18 +59,27 @@ def talking_through(start: float, end: float) -> list[Segment]:
     return segments
 
 
-def timed_renders(scratch: str, rounds: int, contenders: dict) -> dict:
-    """Seconds each contender (name -> function(out_dir)) took per round, the contenders alternating."""
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_renders(scratch: str, rounds: int, contenders: dict) -> tuple[dict, dict]:
+    """Wall-clock and CPU seconds (of the ffmpeg processes) each contender (name -> function(out_dir))
+    took per round, the contenders alternating. On a machine others share, the wall clock follows
+    their load; the CPU seconds much less."""
     times = {name: [] for name in contenders}
+    cpu = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, run in contenders.items():
             out = os.path.join(scratch, "out")
             shutil.rmtree(out, ignore_errors=True)
             os.makedirs(out)
-            started = time.perf_counter()
+            started, used = time.perf_counter(), children_cpu()
             run(out)
             times[name].append(time.perf_counter() - started)
-    return times
+            cpu[name].append(children_cpu() - used)
+    return times, cpu
 
 
 def peakclip_renders(source, clips, config: RenderConfig, captions=None):
@@ -110,14 +120,15 @@ def main() -> int:
         else:
             contenders = {"peakclip": peakclip_renders(source, clips, config),
                           "plain ffmpeg": lambda out: plain_ffmpeg(source_path, spans, out, config)}
-        times = timed_renders(scratch, args.rounds, contenders)
-    medians = {name: statistics.median(values) for name, values in times.items()}
+        times, cpu = timed_renders(scratch, args.rounds, contenders)
     print(f"source: {source.width}x{source.height} {source.fps:g} fps; {args.clips} clips of {args.length:g} s; "
           f"preset {config.preset}; {os.cpu_count()} cores; {args.rounds} rounds")
-    for name, value in medians.items():
-        print(f"{name:14} median {value:7.2f} s   ({', '.join(f'{t:.2f}' for t in times[name])})")
-    first, second = medians
-    print(f"ratio {first} / {second}: {medians[first] / medians[second]:.2f}")
+    first, second = contenders
+    for label, measured in (("wall", times), ("cpu", cpu)):
+        medians = {name: statistics.median(values) for name, values in measured.items()}
+        for name, value in medians.items():
+            print(f"{name:14} {label} median {value:7.2f} s   ({', '.join(f'{t:.2f}' for t in measured[name])})")
+        print(f"ratio {first} / {second} ({label}): {medians[first] / medians[second]:.2f}")
     return 0
 
 
