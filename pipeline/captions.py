@@ -3,16 +3,22 @@
 A transcript's segments (recording clock) become cues on the clip's clock (0 = its first frame),
 each at most two short lines, so the render can draw them large and the feed's UI covers none:
 ``caption_cues`` cuts and times them, ``srt_text`` writes the sidecar file, ``ass_text`` the
-styled script libass draws (the ffmpeg ``subtitles`` filter).
+styled script libass draws (the ffmpeg ``subtitles`` filter). ``captions_for`` decides a clip's
+captions for every render path (``peakclip clip``, the queue's render task, live mode), so they
+all caption a clip alike: from the transcript, or recognised from the clip's own span.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Callable
 
-from detectors.transcript.records import Segment
-from pipeline.config import RenderConfig
+from detectors.probe import Probe
+from detectors.transcript.recognise import check_language, get_recogniser
+from detectors.transcript.records import Segment, Transcript
+from pipeline.config import Config, RenderConfig, TranscriptConfig
+from pipeline.tag import Clip, spoken_between
 
 LINES_PER_CUE = 2
 LINE_HEIGHT = 1.25     # a line's height as a share of the font size (ascent, descent, the outline)
@@ -219,3 +225,52 @@ def ass_text(cues: list[Cue], width: int, height: int, font_name: str, config: R
             f"{style}\n\n"
             "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
             f"{events}")
+
+
+# ---- which captions a clip gets ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClipCaptions:
+    cues: list[Cue]          # on the clip's clock
+    # What the recogniser heard in the clip, for its text in the manifest; None when the cues
+    # come from the transcript, whose words the clip's text holds already.
+    heard: str | None = None
+
+
+def recognises(config: TranscriptConfig) -> bool:
+    """Whether captions are recognised from the clips' sound: ``auto`` with no transcript."""
+    return config.captions == "auto" and not config.path
+
+
+def check_captions(config: TranscriptConfig) -> None:
+    """Fail in one line before any work when the captions would need a recogniser that cannot be
+    had or does not cover the language: at the start, not after the analysis or half the renders."""
+    if recognises(config):
+        check_language(get_recogniser(config.recogniser), config.language)
+
+
+def captions_for(clip: Clip, source: Probe, segments: list[Segment] | None, config: Config) -> ClipCaptions | None:
+    """The captions of one clip: None with captions off; with a transcript, its ``segments``
+    (recording clock; None or empty when it holds nothing yet, e.g. a live captioner's file read
+    early: then no words); else recognised from the clip's span of ``source`` alone (a recording
+    without sound has nothing to recognise: no words)."""
+    t = config.transcript
+    if t.captions == "off":
+        return None
+    heard = None
+    if recognises(t):
+        segments = (get_recogniser(t.recogniser).transcribe(source.path, clip.start, clip.end, t.language)
+                    if source.has_audio else [])
+        heard = spoken_between(segments, clip.start, clip.end)
+    return ClipCaptions(caption_cues(segments or [], clip.start, clip.end, config.render.caption_max_chars), heard)
+
+
+def clip_captions(clips: list[Clip], source: Probe, transcript: Transcript | None, config: Config,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, ClipCaptions | None]:
+    """``captions_for`` each clip (by id), telling ``progress`` (done, total) as clips are recognised."""
+    found = {}
+    for done, clip in enumerate(clips, start=1):
+        found[clip.id] = captions_for(clip, source, transcript.segments if transcript else None, config)
+        if progress and recognises(config.transcript):
+            progress(done, len(clips))
+    return found

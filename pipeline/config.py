@@ -20,6 +20,7 @@ SIGNALS = ("chat", "audio", "visual")
 FORMATS = ("vertical", "portrait", "square", "horizontal", "source")
 FILLS = ("blur", "crop")
 EXPORT_FORMATS = ("edl", "otio", "fcpxml")
+CAPTIONS = ("off", "auto")
 
 
 @dataclass
@@ -46,6 +47,12 @@ class TranscriptConfig:
     format: str | None = None      # force srt, webvtt or whisper-json instead of detecting it
     offset: float = 0.0            # seconds added to every time in the file (a transcript whose clock is off)
     stream: int = 0                # with "embedded": which subtitle stream, counted from 0
+    # Burned-in captions (the one switch; `--captions FILE` sets `path` and this to "auto"):
+    # "off", or "auto": from the transcript when there is one, else recognised from each chosen
+    # clip's own span (never the whole stream) by `recogniser` in `language`.
+    captions: str = "off"
+    recogniser: str = "pocketsphinx"   # a registered name, or "package.module:ClassName"
+    language: str = "en"           # what is spoken, for the recogniser ("en", "en-US", "zh", ...)
 
 
 @dataclass
@@ -259,6 +266,9 @@ class Config:
             raise UserError(f"transcript.format must be one of {', '.join(TRANSCRIPT_FORMATS)} (got {t.format!r})")
         if t.stream < 0:
             raise UserError("transcript.stream counts from 0 (the first subtitle stream)")
+        if t.captions not in CAPTIONS:
+            raise UserError(f"transcript.captions must be off or auto (got {t.captions!r}); captions from a file: "
+                            f"--captions FILE, or transcript.path = FILE with captions = \"auto\"")
         if self.tag.stages != "auto" and not (self.tag.stages.isdigit() and int(self.tag.stages) >= 1):
             raise UserError(f"--stages takes a number of stages or 'auto' (got {self.tag.stages!r})")
         r = self.render
@@ -289,6 +299,20 @@ class Config:
         bad = [x for x in self.output.exports if x not in EXPORT_FORMATS]
         if bad:
             raise UserError(f"--export takes a comma list of {', '.join(EXPORT_FORMATS)} (got {','.join(bad)})")
+
+
+def captions_overrides(value: str, transcript: str | None = None) -> dict:
+    """``--captions off|auto|FILE`` (and the service's ``options.captions``) as config overrides:
+    FILE is ``--transcript FILE`` with captions on, so the transcript has one setting, its path.
+    ``transcript``: the ``--transcript`` given beside it, which must then be the same file."""
+    if not value.strip():
+        raise UserError("--captions takes off, auto or a transcript FILE (got nothing)")
+    if value in CAPTIONS:
+        return {"transcript": {"captions": value}}
+    if transcript and transcript != value:
+        raise UserError(f"--captions {value} and --transcript {transcript}: give the transcript once "
+                        "(--captions FILE reads FILE as the transcript and captions the clips from it)")
+    return {"transcript": {"captions": "auto", "path": value}}
 
 
 def _convert(default: Any, value: Any, name: str, origin: str) -> Any:

@@ -27,12 +27,13 @@ from detectors.chat.log import ChatFollower
 from detectors.chunks import Chunk
 from detectors.errors import MediaError, UserError
 from detectors.probe import Probe, probe
-from detectors.transcript import Transcript
+from detectors.transcript import Segment, Transcript
 from detectors.visual import KEYFRAME_LEAD
 from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_transcript, media_signals
 from pipeline.config import Config
 from pipeline.manifest import write_atomic, write_json_atomic
-from pipeline.render import render_clip, render_clips, resumed_note
+from pipeline.captions import captions_for, check_captions, clip_captions
+from pipeline.render import render_captioned, render_clips, resumed_note
 from pipeline.run import Ranking, check_output_dir, finish, rank
 from pipeline.tag import Clip
 
@@ -190,6 +191,7 @@ class Watch:
     chat_follower: ChatFollower | None = None
 
     def __post_init__(self):
+        check_captions(self.config.transcript)
         check_output_dir(self.out_dir)
         self.growing = GrowingSource(self.source, self.out_dir, self.config.live.idle_end)
         if self.growing.is_playlist and os.path.exists(self.growing.assembled):
@@ -246,6 +248,14 @@ class Watch:
         except UserError as err:
             return None, [f"{err}: clipped without the transcript"]
 
+    def speech_so_far(self, recording: str) -> list[Segment] | None:
+        """For a provisional clip's captions: the transcript as far as it is written now (a live
+        captioner's file grows with the stream); None without one, or when it cannot be read yet."""
+        if self.config.transcript.captions == "off" or not self.config.transcript.path:
+            return None
+        transcript, _ = self.transcript(recording)
+        return transcript.segments if transcript else None
+
     def ready_chunks(self, available: float, ended: bool) -> list[Chunk]:
         """The chunks that can be analysed now: every one complete with the few seconds after it
         the visual detector looks at; at stream end, the rest."""
@@ -286,11 +296,16 @@ class Watch:
             source = Probe.from_dict({**ranking.probe.to_dict(), "path": path})
             rendered = None
             if self.config.render.enabled and source.has_video:
-                rendered = render_clip(source, clip, os.path.join(self.out_dir, "live"), self.config.render)
+                captions = captions_for(clip, source, self.speech_so_far(path), self.config)
+                rendered = render_captioned(source, clip, os.path.join(self.out_dir, "live"), self.config.render,
+                                            captions=captions)
+                if rendered.heard is not None:
+                    clip.text = rendered.heard
             if rendered is not None and rendered.error is None:
                 clip.file, clip.files = "live/" + rendered.files[self.config.render.formats[0]], {
                     fmt: "live/" + f for fmt, f in rendered.files.items()}
                 clip.thumbnail, clip.preview = "live/" + rendered.thumbnail, "live/" + rendered.preview
+                clip.captions = "live/" + rendered.srt if rendered.srt else None
             item = Provisional(clip, round(self.analysed, 3))
             self.provisional.append(item)
             self.write_live_manifest(ranking.probe, ranking.warnings)
@@ -352,8 +367,10 @@ class Watch:
         if self.chat_path and not os.path.exists(self.chat_path):
             ranking.warnings.append(f"chat log {self.chat_path} never appeared: clipped without chat")
         readable = Probe.from_dict({**ranking.probe.to_dict(), "path": path})
-        rendered = render_clips(readable, ranking.clips, self.out_dir, self.config.render) \
-            if self.config.render.enabled and ranking.probe.has_video else []
+        rendered = []
+        if self.config.render.enabled and ranking.probe.has_video:
+            captions = clip_captions(ranking.clips, readable, transcript, self.config)
+            rendered = render_clips(readable, ranking.clips, self.out_dir, self.config.render, captions=captions)
         kept = resumed_note(rendered, self.out_dir)
         if kept:
             self.note(kept)

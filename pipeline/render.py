@@ -27,7 +27,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 import ffmpeg
 import numpy as np
@@ -36,7 +36,7 @@ from scipy.ndimage import median_filter, uniform_filter1d
 from detectors.decode import PipeDecoder
 from detectors.probe import Probe
 from detectors.visual import packet_scan
-from pipeline.captions import Cue, ass_text, caption_layout, srt_text
+from pipeline.captions import ClipCaptions, Cue, ass_text, caption_layout, srt_text
 from pipeline.config import RenderConfig
 from pipeline.manifest import partial_name, write_atomic
 from pipeline.tag import Clip
@@ -61,6 +61,7 @@ class Rendered:
     error: str | None = None
     resumed: bool = False                                 # taken as an earlier run into the folder left it
     srt: str | None = None                                # the captions beside the clip, on its clock
+    heard: str | None = None                              # what the recogniser heard in it (ClipCaptions.heard)
 
 
 def output_size(source: Probe, fmt: str) -> tuple[int, int]:
@@ -505,6 +506,15 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
     return result
 
 
+def render_captioned(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
+                     threads: Callable[[], int] | int = 0, captions: ClipCaptions | None = None) -> Rendered:
+    """``render_clip`` with the clip's captions as ``captions_for`` gave them (every render path
+    goes through here), carrying what the recogniser heard on to the manifest's text."""
+    result = render_clip(source, clip, out_dir, config, threads, captions.cues if captions else None)
+    result.heard = captions.heard if captions else None
+    return result
+
+
 def resumed_note(rendered: list[Rendered], out_dir: str) -> str | None:
     """What a person rerunning into the same folder should hear: that finished clips were kept."""
     kept = sum(r.resumed for r in rendered)
@@ -515,10 +525,12 @@ def resumed_note(rendered: list[Rendered], out_dir: str) -> str | None:
 
 
 def render_clips(source: Probe, clips: list[Clip], out_dir: str, config: RenderConfig,
-                 progress: Callable[[Rendered], None] | None = None) -> list[Rendered]:
-    """Render clips in parallel. Each encode gets the cores divided by the encodes running with
-    it, asked when it starts, so the last clip alone gets the whole machine: the cores are used,
-    not oversubscribed."""
+                 progress: Callable[[Rendered], None] | None = None,
+                 captions: Mapping[str, ClipCaptions | None] | None = None) -> list[Rendered]:
+    """Render clips in parallel, each with its captions (clip id -> ``captions_for``; none
+    missing). Each encode gets the cores divided by the encodes running with it, asked when it
+    starts, so the last clip alone gets the whole machine: the cores are used, not oversubscribed."""
+    captions = captions or {}
     cores = os.cpu_count() or 1
     jobs = max(1, min(config.jobs or cores, len(clips)))
     waiting = [len(clips)]
@@ -533,7 +545,8 @@ def render_clips(source: Probe, clips: list[Clip], out_dir: str, config: RenderC
     results: list[Rendered] = []
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        for future in [pool.submit(render_clip, source, c, out_dir, config, share) for c in clips]:
+        for future in [pool.submit(render_captioned, source, c, out_dir, config, share, captions.get(c.id))
+                       for c in clips]:
             results.append(future.result())
             if progress:
                 progress(results[-1])

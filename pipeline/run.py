@@ -19,6 +19,7 @@ from detectors.chat import ChatLog
 from detectors.errors import UserError
 from detectors.probe import Probe
 from pipeline.analyze import Analysis, analyze
+from pipeline.captions import check_captions, clip_captions
 from pipeline.config import Config
 from pipeline.fuse import Fused, fuse
 from pipeline.export import write_exports
@@ -138,11 +139,13 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
         result = by_id.get(clip.id)
         if result is None:
             continue
+        if result.heard is not None:
+            clip.text = result.heard
         if result.error:
             warnings.append(result.error)
             continue
         clip.file, clip.files = result.files[config.render.formats[0]], result.files
-        clip.thumbnail, clip.preview = result.thumbnail, result.preview
+        clip.thumbnail, clip.preview, clip.captions = result.thumbnail, result.preview, result.srt
         if result.cut:
             clip.span = {"start": clip.start, "end": clip.end}
             clip.start, clip.end = result.cut
@@ -160,10 +163,10 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
     return manifest
 
 
-# What peakclip writes into DIR/clips: NN-<id>[.format].mp4/.jpg/.webp, and hidden done records
+# What peakclip writes into DIR/clips: NN-<id>[.format].mp4/.jpg/.webp/.srt, and hidden done records
 # and partial files (.NAME.<pid>-<random>.partial, manifest.partial_name). Nothing else in the folder is touched.
-OWN_FILE = re.compile(r"^\.{0,2}\d{2,}-[0-9a-f]{10}(\.[a-z]+)?\.(mp4|jpg|webp|done\.json|"
-                      r"(mp4|jpg|webp|done\.json)\.\d+-[0-9a-f]{8}\.partial)$")
+OWN_FILE = re.compile(r"^\.{0,2}\d{2,}-[0-9a-f]{10}(\.[a-z]+)?\.(mp4|jpg|webp|srt|done\.json|"
+                      r"(mp4|jpg|webp|srt|done\.json)\.\d+-[0-9a-f]{8}\.partial)$")
 
 
 def remove_stale_clips(out_dir: str, manifest: dict) -> None:
@@ -174,7 +177,7 @@ def remove_stale_clips(out_dir: str, manifest: dict) -> None:
     keep = set()
     for clip in manifest["clips"]:
         keep.update(os.path.basename(f) for f in [*(clip.get("files") or {}).values(), clip.get("thumbnail"),
-                                                  clip.get("preview")] if f)
+                                                  clip.get("preview"), clip.get("captions")] if f)
         keep.add(f".{clip['rank']:02d}-{clip['id']}.done.json")
     try:
         names = os.listdir(folder)
@@ -202,15 +205,19 @@ def run_clip(path: str, chat_path: str | None, out_dir: str, config: Config,
              on_note: Callable[[str], None] | None = None) -> dict:
     """Run the whole job in this process and write ``out_dir/manifest.json``; returns the manifest.
     ``on_note`` hears what a person at the terminal should know that is not a warning."""
+    check_captions(config.transcript)
     check_output_dir(out_dir)
     progress = on_progress or (lambda step, done, total: None)
-    ranking = rank(analyze(path, chat_path, config, lambda done, total: progress("analyse", done, total)), config)
+    analysis = analyze(path, chat_path, config, lambda done, total: progress("analyse", done, total))
+    ranking = rank(analysis, config)
     clips = clips_to_render(ranking, config)
     rendered: list[Rendered] = []
     if clips:
         done = []
+        captions = clip_captions(clips, ranking.probe, analysis.transcript, config,
+                                 lambda n, total: progress("captions", n, total))
         rendered = render_clips(ranking.probe, clips, out_dir, config.render,
-                                lambda r: (done.append(r), progress("render", len(done), len(clips))))
+                                lambda r: (done.append(r), progress("render", len(done), len(clips))), captions)
         note = resumed_note(rendered, out_dir)
         if note and on_note:
             on_note(note)

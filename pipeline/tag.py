@@ -28,7 +28,9 @@ class Clip:
     preview: str | None = None                 # animated WebP around the peak
     files: dict[str, str] | None = None        # every format rendered: format -> file
     span: dict[str, float] | None = None       # with --copy: the span chosen, before key-frame alignment
-    text: str | None = None                    # what is said in it, from the transcript (None: no transcript)
+    text: str | None = None                    # what is said in it: the transcript's words, or what
+                                               # --captions auto recognised (None: neither)
+    captions: str | None = None                # the burned-in captions as SubRip beside the clip (--captions)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -18,6 +18,7 @@ What real streams do, and the generator imitates:
   or a chant; a burst of reactions, a slow wave of ordinary buying talk or a wave of emoji; a
   roar with objects flying, a rumbling fast pan, or strobing cuts with shots;
 - the picture is drawn, or real camera footage (``footage``: recordings looped, cut and panned);
+  the host's voice is synthetic, or a real speaker (``speech``: a recording's sound, looped);
 - distractors that one signal alone mistakes for a highlight: ``music`` (an ad or music break:
   loud, tonal, a still picture, quiet chat), ``shout`` (the host shouting alone), ``bots`` (a bot
   flood), ``giveaway`` (a flood of ``!enter`` commands), ``spam`` (one viewer pasting a line),
@@ -30,7 +31,7 @@ What real streams do, and the generator imitates:
 
 Usage:
   python -m samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
-                                     [--edges] [--commerce] [--footage FILE ...]
+                                     [--edges] [--commerce] [--footage FILE ...] [--speech FILE]
   python -m samples.generate --suite DIR [--split tune|heldout] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)
 """
@@ -440,11 +441,31 @@ def planted_sound(rng: np.random.Generator, way: str, t: np.ndarray) -> np.ndarr
     raise ValueError(way)
 
 
-def audio(rng: np.random.Generator, truth: dict) -> np.ndarray:
+def load_speech(path: str) -> np.ndarray:
+    """A real recording's first audio track as mono samples at ``AUDIO_RATE``, unit RMS."""
+    try:
+        raw, _ = (ffmpeg.input(path)["a:0"].output("pipe:", format="f32le", ac=1, ar=AUDIO_RATE)
+                  .global_args("-nostdin", "-hide_banner", "-loglevel", "error").run(capture_stdout=True))
+    except ffmpeg.Error:
+        raise SampleError(f"cannot read speech {path}: no audio ffmpeg can decode") from None
+    samples = np.frombuffer(raw, np.float32).astype(np.float64)
+    if not len(samples) or not np.any(samples):
+        raise SampleError(f"speech {path} has no sound")
+    return samples / np.sqrt(np.mean(samples ** 2))
+
+
+def audio(rng: np.random.Generator, truth: dict, speech: np.ndarray | None = None) -> np.ndarray:
+    """The stream's sound; ``speech`` (``load_speech``), looped, is the host's voice instead of
+    the synthetic one."""
     n = int(truth["duration"] * AUDIO_RATE)
     t = np.arange(n) / AUDIO_RATE
     signal = rng.normal(0, db(-55), n)                                  # room tone
-    signal += db(-30) * voice(t, 140.0, rng) * speech_mask(rng, n)      # the host
+    host = db(-30) * voice(t, 140.0, rng) * speech_mask(rng, n)       # the host
+    # Made (and drawn from the generator) even when a real voice replaces it, so that a stream
+    # with speech has the same highlights, chat and picture as the stream without.
+    if speech is not None:
+        host = db(-30) * np.resize(speech, n)
+    signal += host
     for event in windows(truth):
         a, b = int(event["start"] * AUDIO_RATE), int(event["end"] * AUDIO_RATE)
         ramp = np.minimum(1, np.minimum(np.arange(b - a), np.arange(b - a)[::-1]) / (0.5 * AUDIO_RATE))
@@ -561,13 +582,16 @@ def default_kinds(rng: np.random.Generator, highlights: int) -> tuple[list[str],
 def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: int | list[str] | None = None,
              distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30,
              audience: list[float] | None = None, bitrate: str | None = None, edges: bool = False,
-             viewers: int = 150, footage: list[str] | None = None, commerce: bool = False) -> dict:
+             viewers: int = 150, footage: list[str] | None = None, commerce: bool = False,
+             speech: str | None = None) -> dict:
     """Write stream.mp4, chat.json and truth.json into ``out_dir``; returns the truth.
     ``highlights``: how many (kinds in turn; default 3, or none beside a commerce stream's price
     reveals), or their kinds, each optionally with its way (``"chat:price-drop"``; ``WAYS``);
     ``commerce``: a live-commerce stream (see the module's notes) with its events in events.jsonl
     and ``products`` in truth;
     ``footage``: real recordings to use as the cameras and action angles instead of drawn pictures;
+    ``speech``: a real recording whose voice (looped) is the host's instead of the synthetic buzz,
+    so the stream has words to recognise (``--captions auto``);
     ``audience``: how busy each third of the stream is (default: drawn at random);
     ``edges``: open with an intro card and close with an outro, greeted and waved off in chat;
     ``viewers``: how many people can chat (a small streamer: a dozen);
@@ -593,10 +617,13 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
     pictures = load_footage(footage, fps) if footage else None
     if footage:
         truth["footage"] = [os.path.basename(path) for path in footage]
+    voice_samples = load_speech(speech) if speech else None
+    if speech:
+        truth["speech"] = os.path.basename(speech)
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
         wav = os.path.join(scratch, "audio.wav")
-        write_wav(wav, audio(rng, truth))
+        write_wav(wav, audio(rng, truth, voice_samples))
         partial = os.path.join(scratch, "stream.mp4")
         video_in = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{WORK_W}x{WORK_H}", framerate=fps)
         graph = ffmpeg.output(
@@ -749,6 +776,8 @@ def generate_from_args(argv: list[str] | None) -> int:
     parser.add_argument("--size", type=parse_size, default=(640, 360), help="WxH of the encoded picture")
     parser.add_argument("--footage", action="append", metavar="FILE",
                         help="a real recording to use as the picture (looped; give it twice for two cameras)")
+    parser.add_argument("--speech", metavar="FILE",
+                        help="a real recording whose voice (looped) is the host's, instead of the synthetic one")
     parser.add_argument("--edges", action="store_true",
                         help="open with an intro card and close with an outro, greeted and waved off in chat")
     parser.add_argument("--commerce", action="store_true",
@@ -764,7 +793,7 @@ def generate_from_args(argv: list[str] | None) -> int:
     if args.duration <= 0 or (args.highlights or 0) < 0:
         raise SampleError("--duration must be positive and --highlights at least 0")
     truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=args.size, edges=args.edges,
-                     footage=args.footage, commerce=args.commerce)
+                     footage=args.footage, commerce=args.commerce, speech=args.speech)
     planted = ", ".join(f"{h['kind']} {h['start']:.1f}-{h['end']:.1f} s" for h in truth["highlights"])
     beside = "chat.json, events.jsonl" if args.commerce else "chat.json"
     shelf = f"; {len(truth['products'])} products presented" if args.commerce else ""

@@ -1,7 +1,7 @@
 import pytest
 
 from detectors.errors import UserError
-from pipeline.config import load_config
+from pipeline.config import captions_overrides, load_config
 
 
 def test_precedence_defaults_toml_env_flags(tmp_path):
@@ -25,6 +25,19 @@ def test_transcript_section_follows_the_same_precedence(tmp_path):
     assert load_config(None, environ={}).transcript.path is None      # no transcript unless asked for
 
 
+def test_captions_file_is_the_transcript_with_captions_on():
+    assert captions_overrides("off") == {"transcript": {"captions": "off"}}
+    assert captions_overrides("auto", "talk.srt") == {"transcript": {"captions": "auto"}}
+    assert captions_overrides("talk.srt", "talk.srt") == {"transcript": {"captions": "auto", "path": "talk.srt"}}
+    config = load_config(None, environ={"PEAKCLIP_TRANSCRIPT_LANGUAGE": "de"}, overrides=captions_overrides("talk.vtt"))
+    assert (config.transcript.path, config.transcript.captions, config.transcript.language) == ("talk.vtt", "auto", "de")
+    assert load_config(None, environ={}).transcript.captions == "off"
+    with pytest.raises(UserError, match="give the transcript once"):
+        captions_overrides("talk.srt", "other.srt")
+    with pytest.raises(UserError, match="--captions takes"):
+        captions_overrides(" ")
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"select": {"min_len": 50.0, "max_len": 20.0}}, "longer than --max-len"),
     ({"analysis": {"signals": "chat,smell"}}, "--signals"),
@@ -35,6 +48,7 @@ def test_transcript_section_follows_the_same_precedence(tmp_path):
     ({"select": {"nope": 1}}, "unknown setting"),
     ({"transcript": {"format": "docx"}}, "transcript.format must be one of"),
     ({"transcript": {"stream": -1}}, "transcript.stream counts from 0"),
+    ({"transcript": {"captions": "talk.srt"}}, "transcript.captions must be off or auto"),
 ])
 def test_bad_values_are_user_errors(overrides, message):
     with pytest.raises(UserError, match=message):

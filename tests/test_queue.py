@@ -87,6 +87,24 @@ def test_a_queued_job_with_a_transcript_equals_the_cli(sample, fleet, queue_conf
     assert missing.returncode == 2 and "transcript not found: gone.srt" in missing.stderr
 
 
+def test_a_queued_job_with_captions_from_a_file_equals_the_cli(sample, fleet, queue_config, tmp_path):
+    talk = tmp_path / "talk.srt"
+    write_srt(talk, 150.0, seed=4)
+    args = [sample["video"], "--chat", sample["chat"], "--clips", "1", "--format", "source", "--captions", str(talk),
+            "--config", queue_config]
+    done = fleet.status(fleet.submit(*args, "--out", str(tmp_path / "queued")), wait=True)
+    assert done["state"] == "success", done
+    result = run_cli("clip", *args, "--out", str(tmp_path / "cli"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    queued, cli = clips_of(done["manifest"])[0], clips_of(tmp_path / "cli" / "manifest.json")[0]
+    # The render task captioned its clip from the transcript the plan step stored, as the CLI did.
+    assert queued["clips"] == cli["clips"] and queued["clips"][0]["text"]
+    srt = queued["clips"][0]["captions"]
+    assert srt.endswith(".srt")
+    queued_srt, cli_srt = ((tmp_path / side / srt).read_text(encoding="utf-8") for side in ("queued", "cli"))
+    assert queued_srt == cli_srt and "words of cue" in queued_srt
+
+
 def test_corrupt_input_fails_clearly_and_other_jobs_go_on(sample, fleet, queue_config, tmp_path):
     junk = tmp_path / "broken.mp4"
     junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000))

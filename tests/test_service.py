@@ -92,7 +92,7 @@ def test_signed_event_queues_a_job_and_its_clips_follow(setup):
 @pytest.mark.parametrize("case, expected", [
     ("bad signature", 401), ("stale timestamp", 401), ("unsigned", 401), ("traversal", 403), ("absolute outside", 403),
     ("symlink out", 403), ("oversized", 413), ("malformed json", 400), ("missing fields", 400), ("unknown option", 400),
-    ("transcript outside", 403),
+    ("transcript outside", 403), ("captions file outside", 403),
 ])
 def test_refusals(setup, case, expected):
     service = setup["service"]
@@ -116,6 +116,8 @@ def test_refusals(setup, case, expected):
         status, _, body = post_signed(service, "/hooks/stream-end", {"event_id": "x9"})
     elif case == "transcript outside":
         status, _, body = post_signed(service, "/hooks/stream-end", event("x11", options={"transcript": "/etc/passwd"}))
+    elif case == "captions file outside":
+        status, _, body = post_signed(service, "/hooks/stream-end", event("x12", options={"captions": "../../etc/passwd"}))
     else:
         status, _, body = post_signed(service, "/hooks/stream-end", event("x10", options={"explode": True}))
     assert status == expected, body

@@ -59,6 +59,10 @@ def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recordi
                         help="what was said: an SRT, WebVTT or Whisper JSON file, or 'embedded' for the recording's "
                              "own subtitles; clips then open and close on sentence boundaries and carry their text")
     parser.add_argument("--transcript-offset", type=float, metavar="S", help="seconds to add to every transcript time")
+    parser.add_argument("--captions", metavar="off|auto|FILE",
+                        help="burn captions into the clips and write NN-<id>.srt beside each: 'auto' from the "
+                             "transcript, or without one recognised from each clip's own sound (English by default: "
+                             "transcript.language); FILE is --transcript FILE with captions (default off)")
     parser.add_argument("--config", metavar="TOML", help="configuration file (see README)")
     parser.add_argument("--clips", type=positive_int, metavar="N", help="how many clips at most (default 5)")
     parser.add_argument("--min-len", type=seconds, metavar="S", help="shortest clip in seconds (default 15)")
@@ -87,6 +91,8 @@ def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recordi
 
 def clip_overrides(args: argparse.Namespace) -> dict:
     """CLI flags as config overrides; flags not given leave the config as it is."""
+    from pipeline.config import captions_overrides
+
     pairs = {
         ("chat", "format"): args.chat_format, ("chat", "offset"): args.chat_offset,
         ("chat", "stream_start"): args.stream_start,
@@ -105,6 +111,9 @@ def clip_overrides(args: argparse.Namespace) -> dict:
     for (section, name), value in pairs.items():
         if value is not None:
             overrides.setdefault(section, {})[name] = value
+    if args.captions is not None:
+        for section, values in captions_overrides(args.captions, args.transcript).items():
+            overrides.setdefault(section, {}).update(values)
     return overrides
 
 

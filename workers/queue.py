@@ -8,6 +8,7 @@ import time
 from detectors.errors import UserError
 from detectors.probe import is_url
 from detectors.transcript.embedded import NAME as EMBEDDED
+from pipeline.captions import check_captions
 from pipeline.config import Config, load_config
 from workers.app import declare_queues, make_app
 from workers.jobs import Jobs, check_broker, connect, job_id_for
@@ -28,6 +29,7 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     transcript = config.transcript.path if config.transcript.path != EMBEDDED else None
     if transcript and not os.path.isfile(transcript):
         raise UserError(f"transcript not found: {transcript}")
+    check_captions(config.transcript)   # here, not on a worker after the analysis
     input = input if is_url(input) else os.path.abspath(input)
     chat = os.path.abspath(chat) if chat else None
     out = os.path.abspath(out)
@@ -52,6 +54,7 @@ def queue_app(config: Config):
 def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str:
     """Queue a watch of a stream on air (``peakclip watch`` on a worker of the ``live`` queue);
     returns its job id. The recording and the chat log need not exist yet."""
+    check_captions(config.transcript)
     source, out = os.path.abspath(source), os.path.abspath(out)
     chat = os.path.abspath(chat) if chat else None
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}

@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from detectors.errors import UserError
 from detectors.transcript.embedded import NAME as EMBEDDED
-from pipeline.config import Config
+from pipeline.config import CAPTIONS, Config, captions_overrides
 from pipeline.promotion import Feedback
 from pipeline.rules import load_rules
 from workers.jobs import Jobs, connect
@@ -79,20 +79,31 @@ def inside_root(root: str, path: str) -> str:
     return candidate
 
 
-def transcript_inside_root(options: dict | None, root: str) -> dict | None:
-    """The options with a transcript file resolved inside the recordings root, as recording and
-    chat paths are ("embedded" names no file)."""
-    path = (options or {}).get("transcript")
-    if path is None or path == EMBEDDED:
-        return options
-    if not isinstance(path, str) or not path:
-        raise Refused(400, "options.transcript must be a path, or \"embedded\"")
-    return {**options, "transcript": inside_root(root, path)}
+# Option values that name no file: the recording's own subtitles, and the captions switch.
+NOT_FILES = {"transcript": (EMBEDDED,), "captions": (EMBEDDED, *CAPTIONS)}
+
+
+def files_inside_root(options: dict | None, root: str) -> dict | None:
+    """The options with a transcript file (``transcript``, or ``captions``: FILE) resolved inside
+    the recordings root, as recording and chat paths are."""
+    resolved = dict(options or {})
+    for key, words in NOT_FILES.items():
+        path = resolved.get(key)
+        if path is None or path in words:
+            continue
+        if not isinstance(path, str) or not path:
+            raise Refused(400, f"options.{key} must be " + " or ".join(f'"{w}"' for w in words) + ", or a path")
+        resolved[key] = inside_root(root, path)
+    return resolved if options is not None else None
 
 
 def event_overrides(options: dict | None) -> dict:
     overrides: dict[str, dict] = {}
     for key, value in (options or {}).items():
+        if key == "captions":   # off, auto, or FILE: a transcript with captions on
+            for section, values in captions_overrides(value, (options or {}).get("transcript")).items():
+                overrides.setdefault(section, {}).update(values)
+            continue
         if key in ("no_render", "no_report"):
             if value:
                 section, name = ("render", "enabled") if key == "no_render" else ("output", "report")
@@ -151,7 +162,7 @@ def create_app(config: Config) -> Starlette:
             return known, False
         recording = inside_root(service.recordings_root, event.recording)
         chat = inside_root(service.recordings_root, event.chat) if event.chat else None
-        job_config = config_for_jobs(transcript_inside_root(event.options, service.recordings_root))
+        job_config = config_for_jobs(files_inside_root(event.options, service.recordings_root))
         out = os.path.join(service.output_root, safe_name(event.stream_id), safe_name(event.event_id))
         from workers.queue import submit
 

@@ -32,7 +32,8 @@ from detectors.errors import UserError
 from detectors.transcript import Transcript
 from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_transcript, plan_analysis, read_plan_chat
 from pipeline.config import Config
-from pipeline.render import Rendered, render_clip
+from pipeline.captions import captions_for
+from pipeline.render import Rendered, render_captioned
 from pipeline.run import Ranking, check_output_dir, clips_to_render, finish, rank
 from workers.app import app
 from workers.jobs import Jobs, connect
@@ -222,7 +223,12 @@ def render(self, job_id: str, clip_id: str) -> None:
             record, config = job
             ranking = Ranking.from_dict(store.load(job_id, "ranking"))
             clip = next(c for c in ranking.clips if c.id == clip_id)
-            result = render_clip(ranking.probe, clip, record["out"], config.render)
+            # The transcript the plan step stored, or none: then captions_for recognises the
+            # clip's speech here, as `peakclip clip` does before its renders.
+            stored = store.load(job_id, "transcript") if config.transcript.captions != "off" else None
+            segments = Transcript.from_dict(stored).segments if stored else None
+            captions = captions_for(clip, ranking.probe, segments, config)
+            result = render_captioned(ranking.probe, clip, record["out"], config.render, captions=captions)
             store.put_item(job_id, "renders", clip_id, asdict(result))
         advance(store, job_id, only="finalize")
 

@@ -160,7 +160,7 @@ def check_language(recogniser: Recogniser, language: str) -> None:
         raise TranscriptError(
             f"captions auto: {who} ({recogniser.name}, {'/'.join(recogniser.languages)}) "
             f"does not cover {language!r}; give a transcript with --transcript FILE or plug in another "
-            f"recogniser (recogniser = \"package.module:ClassName\")")
+            f"recogniser (transcript.recogniser = \"package.module:ClassName\")")
 
 
 def check_range(start: float, end: float) -> None:
