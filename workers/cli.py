@@ -49,6 +49,9 @@ def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recordi
     """Options shared by every command that runs the clip job (``clip``, ``watch``, ``submit``)."""
     parser.add_argument("input", help=input_help)
     parser.add_argument("--chat", metavar="FILE", help="chat log of the stream")
+    parser.add_argument("--events", metavar="FILE",
+                        help="the stream's commerce events (product switches, carts, orders) when they are in a "
+                             "file of their own: read with the chat log as one audience")
     parser.add_argument("--audio-track", type=int, metavar="N",
                         help="which audio track to analyse and put in the clips, counted from 0 (default 0, the first)")
     parser.add_argument("--chat-format", metavar="NAME", help="force the chat log format instead of detecting it")
@@ -70,11 +73,17 @@ def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recordi
     parser.add_argument("--stages", metavar="N|auto",
                         help="judge the broadcast in N equal stages (default 3), or 'auto': where the audience level shifts")
     parser.add_argument("--stage-at", metavar="TIMES", help="explicit stage boundaries, e.g. 01:20:00,02:40:00")
+    parser.add_argument("--per-product", nargs="?", const="on", choices=["on", "strict"], metavar="strict",
+                        help="live commerce: one clip for every product the host presented, chosen inside its time "
+                             "on air; 'strict': none for a product with no moment reaching --min-score")
+    parser.add_argument("--clips-per-product", type=positive_int, metavar="N",
+                        help="with --per-product: clips for each product (default 1)")
     parser.add_argument("--format", metavar="LIST",
                         help="vertical (default, 1080x1920), portrait (1080x1350), square, horizontal or source; "
                              "a comma list renders several from one decode")
     parser.add_argument("--fill", metavar="HOW", help="vertical/portrait/square: blur (default) or crop (follow the motion)")
-    parser.add_argument("--title", metavar="TEXT", help="title drawn near the top of each clip")
+    parser.add_argument("--title", metavar="TEXT", help="title drawn near the top of each clip; with --per-product "
+                                                       "{title} and {item} name the clip's product (default: its title)")
     parser.add_argument("--watermark", metavar="PNG", help="image drawn in the top-right corner")
     parser.add_argument("--copy", action="store_true", default=None,
                         help="with --format source: cut on key frames without re-encoding")
@@ -90,6 +99,11 @@ def clip_overrides(args: argparse.Namespace) -> dict:
     pairs = {
         ("chat", "format"): args.chat_format, ("chat", "offset"): args.chat_offset,
         ("chat", "stream_start"): args.stream_start,
+        # --events alone is the only log: it is read as the chat log (chat_log_of)
+        ("chat", "events"): args.events if args.chat else None,
+        ("select", "per_product"): True if args.per_product else None,
+        ("select", "per_product_strict"): True if args.per_product == "strict" else None,
+        ("select", "clips_per_product"): args.clips_per_product,
         ("transcript", "path"): args.transcript, ("transcript", "offset"): args.transcript_offset,
         ("select", "clips"): args.clips, ("select", "min_len"): args.min_len,
         ("select", "max_len"): args.max_len, ("select", "min_score"): args.min_score,
@@ -106,6 +120,11 @@ def clip_overrides(args: argparse.Namespace) -> dict:
         if value is not None:
             overrides.setdefault(section, {})[name] = value
     return overrides
+
+
+def chat_log_of(args: argparse.Namespace) -> str | None:
+    """The log passed as the job's chat log: --chat, or --events when it is the only one."""
+    return args.chat or args.events
 
 
 class Progress:
@@ -140,12 +159,13 @@ def cmd_clip(args: argparse.Namespace) -> int:
     from pipeline.run import run_clip
 
     config = load_config(args.config, overrides=clip_overrides(args))
-    manifest = run_clip(args.input, args.chat, args.out, config, Progress(args.quiet), note_printer(args.quiet))
+    manifest = run_clip(args.input, chat_log_of(args), args.out, config, Progress(args.quiet), note_printer(args.quiet))
     failed = [c for c in manifest["clips"] if config.render.enabled and manifest["source"]["has_video"] and not c["file"]]
     if not args.quiet:
         for clip in manifest["clips"]:
             print(f"#{clip['rank']} {clip['start']:8.1f}-{clip['end']:8.1f}s  score {clip['score']:6.2f}  "
-                  f"stage {clip['stage']}  tier {clip['tier']}  {clip['file'] or '-'}")
+                  f"stage {clip['stage']}  tier {clip['tier']}  {clip['file'] or '-'}"
+                  + (f"  {clip['item']} {clip['item_title']}" if clip.get("item") else ""))
         for warning in manifest["warnings"]:
             print(f"warning: {warning}", file=sys.stderr)
         if manifest.get("report"):
@@ -166,7 +186,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             print(f"provisional #{clip.rank} {clip.start:8.1f}-{clip.end:8.1f}s  score {clip.score:6.2f}  "
                   f"tier {clip.tier}  {clip.file or '-'}  (stream analysed to {item.decided_at:.0f}s)", flush=True)
 
-    manifest = Watch(args.input, args.chat, args.out, config, announce, note_printer(args.quiet)).run()
+    manifest = Watch(args.input, chat_log_of(args), args.out, config, announce, note_printer(args.quiet)).run()
     if not args.quiet:
         for item in manifest["provisional"]:
             print(f"provisional #{item['rank']}: {item['outcome']}" + (f" as {item['final_id']}" if item["final_id"] else ""))
@@ -184,7 +204,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from workers.queue import submit
 
     config = load_config(args.config, overrides=clip_overrides(args))
-    print(submit(args.input, args.chat, args.out, config))
+    print(submit(args.input, chat_log_of(args), args.out, config))
     return 0
 
 

@@ -1,0 +1,175 @@
+"""--per-product with real parts: generated live-commerce streams (chat in chat.json, product
+switches, carts and orders in events.jsonl) through the real CLI, one clip per presented product."""
+import json
+import os
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from conftest import ffprobe, run_cli
+from detectors.chat import ProductWindow
+from pipeline.config import SelectConfig
+from pipeline.fuse import Fused
+from pipeline.products import buying_bonus, clip_title, pick_products
+
+SEEDS = (3, 5, 8, 13)
+DURATION = 370.0    # the shortest commerce stream the generator makes (six items of 60 s)
+
+
+@pytest.fixture(scope="module")
+def commerce_streams(tmp_path_factory):
+    from samples.generate import generate
+
+    streams = []
+    for seed in SEEDS:
+        folder = tmp_path_factory.mktemp(f"commerce-{seed}")
+        truth = generate(str(folder), seed=seed, duration=DURATION, size=(160, 90), fps=10, commerce=True)
+        streams.append((folder, truth))
+    return streams
+
+
+def logged_orders(folder) -> dict[str, int]:
+    records = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    return dict(Counter(r["item"] for r in records if r["type"] == "order"))
+
+
+def per_product(folder, out, *extra):
+    result = run_cli("clip", str(folder / "stream.mp4"), "--chat", str(folder / "chat.json"),
+                     "--events", str(folder / "events.jsonl"), "--per-product", "--out", str(out), "--quiet", *extra)
+    assert result.returncode == 0, result.stderr
+    with open(os.path.join(out, "manifest.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def check_one_clip_per_product(manifest: dict, truth: dict, orders: dict[str, int]) -> None:
+    reveals = {h["item"]: h for h in truth["highlights"] if "item" in h}
+    clips = {c["item"]: c for c in manifest["clips"]}
+    assert len(manifest["clips"]) == len(clips) == len(truth["products"])          # exactly one each
+    for product in truth["products"]:
+        clip = clips[product["item"]]
+        assert product["start"] - 1e-6 <= clip["start"] < clip["end"] <= product["end"] + 1e-6, (product, clip)
+        assert clip["item_title"] == clip["title"] == product["title"]              # no --title: the product's
+        reveal = reveals.get(product["item"])
+        if reveal:
+            assert clip["start"] <= reveal["start"] and clip["end"] >= reveal["end"], (reveal, clip)
+        else:
+            assert clip["tier"] == "C"       # nothing sold, no reveal: the best span there was, honestly C
+        assert clip["item_sales"]["on_air"]["orders"] == product["orders"]
+    listed = {p["item"]: p for p in manifest["products"]}
+    assert list(listed) == [p["item"] for p in truth["products"]]
+    assert {item: p["orders"] for item, p in listed.items() if p["orders"]} == orders
+    assert all(p["clip"] == clips[item]["id"] and p["windows"] == [[t["start"], t["end"]]]
+               for item, p, t in zip(listed, listed.values(), truth["products"]))
+    assert manifest["schema"] == "peakclip/manifest@1"
+
+
+def test_one_clip_per_product_on_four_commerce_streams(commerce_streams, tmp_path):
+    for folder, truth in commerce_streams:
+        manifest = per_product(folder, tmp_path / folder.name, "--no-render")
+        check_one_clip_per_product(manifest, truth, logged_orders(folder))
+        assert manifest["warnings"] == []
+
+
+def test_a_whole_stream_run_of_the_same_stream_is_unchanged(commerce_streams, tmp_path):
+    folder, _ = commerce_streams[0]
+    result = run_cli("clip", str(folder / "stream.mp4"), "--chat", str(folder / "chat.json"), "--events",
+                     str(folder / "events.jsonl"), "--out", str(tmp_path), "--no-render", "--quiet")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert "products" not in manifest and all("item" not in c for c in manifest["clips"])
+    assert manifest["chat"]["products"] == len(json.loads((folder / "truth.json").read_text())["products"])
+
+
+def test_a_rendered_product_clip_carries_its_templated_title(commerce_streams, tmp_path, monkeypatch):
+    folder, truth = commerce_streams[1]
+    monkeypatch.setenv("PEAKCLIP_RENDER_PRESET", "ultrafast")
+    manifest = per_product(folder, tmp_path, "--format", "source", "--title", "{title} · today only", "--no-report")
+    for clip in manifest["clips"]:
+        assert clip["title"] == f"{clip['item_title']} · today only"
+        tags = ffprobe(str(tmp_path / clip["file"]))["format"]["tags"]
+        assert tags["title"] == clip["title"]
+
+
+def test_strict_leaves_products_without_a_moment_unclipped(commerce_streams, tmp_path):
+    folder, truth = commerce_streams[0]
+    manifest = per_product(folder, tmp_path, "--no-render", "--per-product", "strict")
+    unsold = {p["item"] for p in truth["products"] if not p["orders"]}
+    clipped = {c["item"] for c in manifest["clips"]}
+    assert clipped and not clipped & unsold
+    assert all(p["clip"] is None for p in manifest["products"] if p["item"] in unsold)
+    assert any("got no clip" in w for w in manifest["warnings"])
+
+
+def test_per_product_without_any_log_is_one_line_exit_2(commerce_streams, tmp_path):
+    folder, _ = commerce_streams[0]
+    result = run_cli("clip", str(folder / "stream.mp4"), "--per-product", "--no-render", "--out", str(tmp_path))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "--per-product needs the product events" in result.stderr
+
+
+# ---- the selection itself, on made-up scores ------------------------------------------------
+
+def test_the_items_own_orders_choose_between_two_equal_moments():
+    hop, n = 0.5, 400                                  # 200 s
+    score = np.zeros(n)
+    score[[60, 140]] = 3.0                             # two equal peaks, at 30 s and 70 s
+    score = np.convolve(score, np.ones(9) / 3, mode="same")
+    orders = np.zeros(n)
+    orders[150:160] = 2                                # buyers 5-10 s after the second
+    windows = [ProductWindow("A", "Lamp", 10.0, 100.0), ProductWindow("B", "Mug", 100.0, 200.0)]
+    config = SelectConfig(min_len=15, max_len=30)
+    picks = pick_products(Fused(hop, score, {}), windows, {"A": {"orders": orders, "carts": np.zeros(n)}}, 200.0, config)
+    first = next(p for p in picks if p.item == "A")
+    assert first.span.start <= 70 <= first.span.end and not first.fallback
+    assert first.span.score == pytest.approx(score[140], abs=1e-3)   # the tier sees the fused score, no bonus
+    second = next(p for p in picks if p.item == "B")
+    assert second.fallback and 100 <= second.span.start and second.span.end <= 200
+    assert buying_bonus(None, n, hop, config).sum() == 0
+
+
+def test_clip_titles_from_a_template():
+    assert clip_title(None, "SKU-1", "Lamp") == "Lamp"
+    assert clip_title(None, "SKU-1", "") == "SKU-1"
+    assert clip_title("{title} · today only ({item}) {x}", "SKU-1", "Lamp") == "Lamp · today only (SKU-1) {x}"
+
+
+# ---- two logs, one audience -------------------------------------------------------------------
+
+def test_the_chat_and_the_events_log_read_as_one_chat_log(commerce_streams):
+    from detectors.chat import ChatConfig, read_chat
+
+    folder, truth = commerce_streams[0]
+    chat_only = read_chat(str(folder / "chat.json"), ChatConfig(), 0.5, DURATION)
+    events_only = read_chat(str(folder / "events.jsonl"), ChatConfig(), 0.5, DURATION)
+    both = read_chat(str(folder / "chat.json"), ChatConfig(events=str(folder / "events.jsonl")), 0.5, DURATION)
+    assert both.format == "twitchdownloader" and both.messages == chat_only.messages + events_only.messages
+    assert both.products == events_only.products and len(both.products) == len(truth["products"])
+    assert both.users == len(set(chat_only.audience.last) | set(events_only.audience.last))
+    assert (both.series().values >= chat_only.series().values - 1e-9).all()
+    assert both.series().values.sum() > chat_only.series().values.sum()       # the buyers count too
+
+
+def test_a_growing_chat_and_a_later_events_log_followed_equal_both_read_whole(tmp_path):
+    from detectors.chat import ChatConfig, read_chat
+    from detectors.chat.log import ChatFollower
+
+    chat = [json.dumps({"t": i * 0.9, "user": f"u{i % 7}", "text": "wow" if i % 4 else "hi"}) for i in range(200)]
+    events = [json.dumps({"t": 20.0 + 50 * k, "type": "product", "item": f"SKU-{k}", "title": f"Item {k}"}) for k in range(3)]
+    events += [json.dumps({"t": 30.0 + 50 * k + i, "user": f"b{i}", "type": "order", "item": f"SKU-{k}", "amount": 5})
+               for k in range(3) for i in range(k + 1)]
+    events.sort(key=lambda line: json.loads(line)["t"])
+    chat_text, events_text = "".join(r + "\n" for r in chat), "".join(r + "\n" for r in events)
+    chat_path, events_path = tmp_path / "chat.jsonl", tmp_path / "events.jsonl"
+    config = ChatConfig(events=str(events_path))
+    follower = ChatFollower(str(chat_path), config, 0.5)
+    for share in (0.2, 0.5, 0.77, 1.0):        # the events log appears at the second look, mid-line cuts
+        chat_path.write_text(chat_text[:int(len(chat_text) * share)])
+        if share > 0.2:
+            events_path.write_text(events_text[:int(len(events_text) * share)])
+        log = follower.read(180.0)
+    whole = read_chat(str(chat_path), config, 0.5, 180.0)
+    assert (log.messages, log.products) == (whole.messages, whole.products) and len(whole.products) == 3
+    assert np.array_equal(log.series().values, whole.series().values)
+    assert {k: v["orders"].sum() for k, v in log.item_commerce(360).items()} == {"SKU-0": 1, "SKU-1": 2, "SKU-2": 3}
+    assert follower.offset == len(chat_text.encode())
