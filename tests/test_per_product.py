@@ -2,6 +2,7 @@
 switches, carts and orders in events.jsonl) through the real CLI, one clip per presented product."""
 import json
 import os
+import re
 from collections import Counter
 
 import numpy as np
@@ -69,6 +70,19 @@ def test_one_clip_per_product_on_four_commerce_streams(commerce_streams, tmp_pat
         manifest = per_product(folder, tmp_path / folder.name, "--no-render")
         check_one_clip_per_product(manifest, truth, logged_orders(folder))
         assert manifest["warnings"] == []
+        check_report_groups_by_product((tmp_path / folder.name / "report.html").read_text(), manifest)
+
+
+def check_report_groups_by_product(report: str, manifest: dict) -> None:
+    """A row per product in the order shown, its orders and a link to its clip's card; the cards
+    follow in the same order, each naming its product."""
+    rows = re.findall(r'<tr data-item="([^"]+)">(.*?)</tr>', report)
+    assert [item for item, _ in rows] == [p["item"] for p in manifest["products"]]
+    for (item, row), product in zip(rows, manifest["products"]):
+        assert f'<td class="n">{product["orders"]}</td>' in row and f'href="#clip-{product["clip"]}"' in row
+    cards = re.findall(r'<article class="card" id="clip-([0-9a-f]+)"', report)
+    assert cards == [p["clip"] for p in manifest["products"]]
+    assert all(f"{p['item']} · " in report for p in manifest["products"])
 
 
 def test_a_whole_stream_run_of_the_same_stream_is_unchanged(commerce_streams, tmp_path):
