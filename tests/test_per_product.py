@@ -3,12 +3,13 @@ switches, carts and orders in events.jsonl) through the real CLI, one clip per p
 import json
 import os
 import re
+import sys
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from conftest import ffprobe, run_cli
+from conftest import REPO, ffprobe, run_cli
 from detectors.chat import ProductWindow
 from pipeline.config import SelectConfig
 from pipeline.fuse import Fused
@@ -187,3 +188,67 @@ def test_a_growing_chat_and_a_later_events_log_followed_equal_both_read_whole(tm
     assert np.array_equal(log.series().values, whole.series().values)
     assert {k: v["orders"].sum() for k, v in log.item_commerce(360).items()} == {"SKU-0": 1, "SKU-1": 2, "SKU-2": 3}
     assert follower.offset == len(chat_text.encode())
+
+
+# ---- live: a product's clip as soon as the host moves on --------------------------------------
+
+READ_RATE = 8   # seconds of stream written per second
+
+
+def test_watch_renders_a_products_clip_when_the_next_product_starts(commerce_streams, tmp_path, monkeypatch):
+    """An encoder writing MPEG-TS to disk while the platform's events log grows beside it: each
+    product's provisional clip is rendered once its window has closed, while still on air."""
+    import subprocess
+    import threading
+    import time
+
+    folder, truth = commerce_streams[2]
+    monkeypatch.setenv("PEAKCLIP_RENDER_PRESET", "ultrafast")
+    records = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    events = tmp_path / "events.jsonl"
+    events.write_text("")
+    recording, out = str(tmp_path / "show.ts"), tmp_path / "live"
+    config = tmp_path / "live.toml"
+    config.write_text("[live]\npoll = 0.5\nidle_end = 4.0\n")
+    writer = subprocess.Popen(["ffmpeg", "-v", "error", "-readrate", str(READ_RATE), "-i", str(folder / "stream.mp4"),
+                               "-c", "copy", "-f", "mpegts", recording])
+    started = time.monotonic()
+
+    def log_events():
+        with open(events, "a", encoding="utf-8") as handle:
+            for record in records:
+                time.sleep(max(0.0, record["t"] / READ_RATE - (time.monotonic() - started)))
+                handle.write(json.dumps(record) + "\n")
+                handle.flush()
+
+    logger = threading.Thread(target=log_events, daemon=True)
+    logger.start()
+    time.sleep(2)
+    watcher = subprocess.Popen([sys.executable, "-m", "workers.cli", "watch", recording, "--chat", str(folder / "chat.json"),
+                                "--events", str(events), "--per-product", "--format", "source", "--out", str(out),
+                                "--config", str(config), "--quiet"], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    on_air: dict[str, dict] = {}
+    while watcher.poll() is None:    # the watch analyses a little behind the encoder
+        try:
+            live = json.loads((out / "manifest.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            live = {}
+        for item in live.get("provisional", []):
+            if item["file"] and (out / item["file"]).exists() and live["live"]["state"] == "on air":
+                on_air.setdefault(item["item"], item)
+        time.sleep(0.2)
+    logger.join()
+    assert writer.wait() == 0
+    _, stderr = watcher.communicate(timeout=300)
+    assert watcher.returncode == 0, stderr
+    final = json.loads((out / "manifest.json").read_text())
+    closed_early = [p for p in truth["products"] if p["end"] < truth["duration"] - 60]
+    assert len(closed_early) >= 3
+    for product in closed_early:      # every product the host moved on from well before the end
+        item = on_air.get(product["item"])
+        assert item is not None, (product, sorted(on_air))
+        assert product["start"] <= item["start"] < item["end"] <= product["end"] + 1e-6
+        assert product["end"] <= item["decided_at"] < truth["duration"] and item["title"] == product["title"]
+    assert {c["item"] for c in final["clips"]} == {p["item"] for p in truth["products"]}
+    assert all(p["outcome"] != "pending" for p in final["provisional"])
+    assert len({p["item"] for p in final["provisional"]}) == len(final["provisional"])   # one per product
