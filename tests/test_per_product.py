@@ -252,3 +252,82 @@ def test_watch_renders_a_products_clip_when_the_next_product_starts(commerce_str
     assert {c["item"] for c in final["clips"]} == {p["item"] for p in truth["products"]}
     assert all(p["outcome"] != "pending" for p in final["provisional"])
     assert len({p["item"] for p in final["provisional"]}) == len(final["provisional"])   # one per product
+
+
+# ---- the queue and the service ----------------------------------------------------------------
+
+from test_queue import fleet, queue_config, redis_server  # noqa: E402,F401  (the queue's real fixtures)
+
+
+@pytest.mark.integration
+def test_a_queued_per_product_job_equals_the_cli(commerce_streams, fleet, queue_config, tmp_path):
+    folder, truth = commerce_streams[3]
+    args = [str(folder / "stream.mp4"), "--chat", str(folder / "chat.json"), "--events", str(folder / "events.jsonl"),
+            "--per-product", "--no-render", "--config", queue_config]
+    job_id = fleet.submit(*args, "--out", str(tmp_path / "queued"))
+    done = fleet.status(job_id, wait=True)
+    assert done["state"] == "success", done
+    queued = json.loads(open(done["manifest"], encoding="utf-8").read())
+    cli = per_product(folder, tmp_path / "cli", "--no-render", "--config", queue_config)
+    assert queued["clips"] == cli["clips"] and queued["products"] == cli["products"]
+    check_one_clip_per_product(queued, truth, logged_orders(folder))
+
+
+@pytest.mark.integration
+def test_events_posted_to_the_service_with_items_reach_the_watch(commerce_streams, tmp_path_factory):
+    """on_publish starts a watch of the stream's HLS playlist on the live queue; the platform
+    posts chat and commerce events (product switches, carts and orders naming their item) to
+    POST /streams/shop/events as they happen; the watch clips every product."""
+    import subprocess
+    import time
+
+    from services import Fleet, RedisServer, Service
+    from test_service import SECRET, post_signed
+
+    folder, truth = commerce_streams[0]
+    comments = json.loads((folder / "chat.json").read_text())["comments"]
+    events = sorted([{"t": c["content_offset_seconds"], "user": c["commenter"]["name"], "text": c["message"]["body"]}
+                     for c in comments] + [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()],
+                    key=lambda e: e["t"])
+    root, outputs = tmp_path_factory.mktemp("recordings"), tmp_path_factory.mktemp("outputs")
+    (root / "hls").mkdir()
+    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
+    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
+    fleet.env.update(PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root), PEAKCLIP_OUTPUT_ROOT=str(outputs),
+                     PEAKCLIP_SERVICE_LIVE_PLAYLIST="hls/{name}.m3u8", PEAKCLIP_LIVE_POLL="0.5",
+                     PEAKCLIP_RENDER_ENABLED="false", PEAKCLIP_SELECT_PER_PRODUCT="true")
+    service = None
+    try:
+        fleet.start("live1", queues="live")
+        fleet.start("w1", queues="analyze")
+        service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, _, body = service.request("POST", f"/hooks/nginx-rtmp?token={SECRET}",
+                                          b"call=publish&app=live&name=shop&clientid=1", form)
+        assert status == 200, body
+        push = subprocess.Popen(["ffmpeg", "-v", "error", "-readrate", str(READ_RATE), "-i", str(folder / "stream.mp4"),
+                                 "-c", "copy", "-f", "hls", "-hls_time", "2", "-hls_list_size", "0",
+                                 str(root / "hls" / "shop.m3u8")])
+        started, sent = time.monotonic(), 0
+        while push.poll() is None or sent < len(events):
+            due = [e for e in events[sent:] if e["t"] <= (time.monotonic() - started) * READ_RATE or push.poll() is not None]
+            if due:
+                assert post_signed(service, "/streams/shop/events", {"events": due})[0] == 202
+                sent += len(due)
+            time.sleep(0.3)
+        assert push.returncode == 0
+        service.request("POST", f"/hooks/nginx-rtmp?token={SECRET}", b"call=publish_done&app=live&name=shop", form)
+        final, deadline = None, time.monotonic() + 240
+        while final is None and time.monotonic() < deadline:
+            for path in (outputs / "shop").glob("live-*/manifest.json"):
+                data = json.loads(path.read_text())
+                final = data if data["live"]["state"] == "ended" else None
+            time.sleep(0.5)
+        assert final, open(os.path.join(fleet.logs, "live1.log")).read()[-3000:]
+        check_one_clip_per_product(final, truth, logged_orders(folder))
+        assert {p["item"] for p in final["provisional"]} >= {p["item"] for p in truth["products"][:3]}
+    finally:
+        if service:
+            service.stop()
+        fleet.stop_all()
+        redis_server.stop()
