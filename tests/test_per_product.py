@@ -331,3 +331,25 @@ def test_events_posted_to_the_service_with_items_reach_the_watch(commerce_stream
             service.stop()
         fleet.stop_all()
         redis_server.stop()
+
+
+# ---- eval ---------------------------------------------------------------------------------------
+
+def test_eval_judges_a_commerce_sample_product_by_product(commerce_streams, tmp_path):
+    folder, truth = commerce_streams[1]
+    result = run_cli("eval", str(folder))
+    lines = [line for line in result.stdout.splitlines() if " product " in line]
+    assert [line.split()[2] for line in lines] == [p["item"] for p in truth["products"]], result.stdout
+    assert all(line.endswith(" ok") for line in lines) and f"products {len(lines)}/{len(lines)} right" in result.stdout
+    # A truth that counts one order more than the log: that product is wrong, and eval says so.
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    for name in ("stream.mp4", "chat.json", "events.jsonl"):
+        (wrong / name).symlink_to(folder / name)
+    truth["products"][0]["orders"] += 1
+    (wrong / "truth.json").write_text(json.dumps(truth))
+    truth["products"][0]["orders"] -= 1
+    result = run_cli("eval", str(wrong))
+    first = next(line for line in result.stdout.splitlines() if " product " in line)
+    assert first.endswith("WRONG") and result.returncode == 1
+    assert f"products {len(truth['products']) - 1}/{len(truth['products'])} right" in result.stdout

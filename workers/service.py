@@ -47,7 +47,9 @@ OPTIONS = {"clips": ("select", "clips"), "min_len": ("select", "min_len"), "max_
            "fill": ("render", "fill"), "title": ("render", "title"), "copy": ("render", "copy"),
            "chat_format": ("chat", "format"), "chat_offset": ("chat", "offset"), "stream_start": ("chat", "stream_start"),
            "export": ("output", "exports"), "audio_track": ("analysis", "audio_track"),
-           "transcript": ("transcript", "path"), "transcript_offset": ("transcript", "offset")}
+           "transcript": ("transcript", "path"), "transcript_offset": ("transcript", "offset"),
+           "events": ("chat", "events"), "per_product": ("select", "per_product"),
+           "clips_per_product": ("select", "clips_per_product")}
 
 
 class Refused(Exception):
@@ -80,8 +82,13 @@ def inside_root(root: str, path: str) -> str:
 
 
 def transcript_inside_root(options: dict | None, root: str) -> dict | None:
-    """The options with a transcript file resolved inside the recordings root, as recording and
-    chat paths are ("embedded" names no file)."""
+    """The options with a transcript file (and an events log) resolved inside the recordings
+    root, as recording and chat paths are ("embedded" names no file)."""
+    events = (options or {}).get("events")
+    if events is not None:
+        if not isinstance(events, str) or not events:
+            raise Refused(400, "options.events must be a path")
+        options = {**options, "events": inside_root(root, events)}
     path = (options or {}).get("transcript")
     if path is None or path == EMBEDDED:
         return options
@@ -152,6 +159,8 @@ def create_app(config: Config) -> Starlette:
         recording = inside_root(service.recordings_root, event.recording)
         chat = inside_root(service.recordings_root, event.chat) if event.chat else None
         job_config = config_for_jobs(transcript_inside_root(event.options, service.recordings_root))
+        if chat is None and job_config.chat.events:   # the events log alone: it is the chat log
+            chat, job_config.chat.events = job_config.chat.events, None
         out = os.path.join(service.output_root, safe_name(event.stream_id), safe_name(event.event_id))
         from workers.queue import submit
 
