@@ -166,7 +166,30 @@ def product_rows(clip: dict) -> str:
             f'and after; {on_air.get("orders", 0)} ({on_air.get("paid", 0):g}) on air</dd>')
 
 
-def products_table(products: list[dict], clips: list[dict]) -> str:
+def products_strip(products: list[dict], duration: float) -> str:
+    """The products along the stream, on the timeline's time axis: each window a block whose
+    height is the item's orders (the best seller full height), labelled with the item."""
+    e = html.escape
+    height, top = 56, max([p["orders"] for p in products] + [1])
+    x = lambda t: 60 + (WIDTH - 100) * min(max(t, 0.0), duration) / max(duration, 1e-9)  # noqa: E731
+    parts = [f'<svg class="strip" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" '
+             'role="img" aria-label="products on air and their orders along the stream">',
+             f'<text x="4" y="{height - 18}" font-size="12" fill="#2e7d32">orders</text>']
+    for product in products:
+        bar = (height - 16) * product["orders"] / top
+        for start, end in product["windows"]:
+            x0, x1 = x(start), x(end)
+            parts.append(f'<rect x="{x0:.1f}" y="0" width="{max(x1 - x0, 1):.1f}" height="{height - 14}" fill="#eef5ee" '
+                         f'stroke="#9ab89a"><title>{e(product["item"])} {e(product["title"])} {clock(start)}-{clock(end)}: '
+                         f'{product["orders"]} orders</title></rect>'
+                         f'<rect x="{x0:.1f}" y="{height - 14 - bar:.1f}" width="{max(x1 - x0, 1):.1f}" height="{bar:.1f}" '
+                         f'fill="#2e7d32" fill-opacity="0.6"/>'
+                         f'<text x="{(x0 + x1) / 2:.1f}" y="{height - 3}" font-size="10" text-anchor="middle">'
+                         f'{e(product["item"])}</text>')
+    return "\n".join(parts + ["</svg>"])
+
+
+def products_table(products: list[dict], clips: list[dict], duration: float) -> str:
     """Every presented product in the order the host showed them: when it was on air, what it
     sold (orders as bars on one scale) and its clip(s), linked to their cards."""
     e = html.escape
@@ -181,7 +204,8 @@ def products_table(products: list[dict], clips: list[dict]) -> str:
                     f'<td>{shown}</td><td class="n">{product["carts"]}</td><td class="n">{product["orders"]}</td>'
                     f'<td><span class="track"><span class="fill" style="width:{100 * product["orders"] / top:.0f}%">'
                     f'</span></span></td><td class="n">{product["paid"]:g}</td><td>{links or "no clip"}</td></tr>')
-    return ('<section class="products"><h2 style="font-size:1em">Products</h2><table><tr><th>item</th><th>title</th>'
+    return ('<section class="products"><h2 style="font-size:1em">Products</h2>' + products_strip(products, duration)
+            + '<table><tr><th>item</th><th>title</th>'
             '<th>on air</th><th>carts</th><th>orders</th><th></th><th>paid</th><th>clip</th></tr>'
             + "".join(rows) + "</table></section>")
 
@@ -254,7 +278,7 @@ def build_report(manifest: dict, timeline: dict | None, out_dir: str, rules: Rul
 by its typing lag), the fused score they add up to, stage boundaries (dashed) and the chosen spans (numbered by rank).</p>
 {plot}</section>
 {f'<section class="warnings"><h2 style="font-size:1em">Warnings</h2><ul>{warnings}</ul></section>' if warnings else ''}
-{products_table(products, manifest["clips"]) if products else ''}
+{products_table(products, manifest["clips"], source["duration"]) if products else ''}
 {legend(rules) if manifest["clips"] else ''}
 <section class="cards">
 {cards or '<p>No clip was chosen.</p>'}

@@ -84,6 +84,9 @@ def check_report_groups_by_product(report: str, manifest: dict) -> None:
     cards = re.findall(r'<article class="card" id="clip-([0-9a-f]+)"', report)
     assert cards == [p["clip"] for p in manifest["products"]]
     assert all(f"{p['item']} · " in report for p in manifest["products"])
+    strip = re.search(r'<svg class="strip".*?</svg>', report, re.S).group(0)    # the products along the stream
+    assert [re.search(r": (\d+) orders</title>", block).group(1) for block in strip.split("<rect")[1:] if "<title>" in block] \
+        == [str(p["orders"]) for p in manifest["products"]]
 
 
 def test_a_whole_stream_run_of_the_same_stream_is_unchanged(commerce_streams, tmp_path):
@@ -141,6 +144,25 @@ def test_the_items_own_orders_choose_between_two_equal_moments():
     second = next(p for p in picks if p.item == "B")
     assert second.fallback and 100 <= second.span.start and second.span.end <= 200
     assert buying_bonus(None, n, hop, config).sum() == 0
+
+
+def test_an_item_shown_twice_gets_one_clip_in_its_better_window_and_n_clips_when_asked():
+    hop, n = 0.5, 600                                  # 300 s
+    score = np.zeros(n)
+    score[[100, 400, 440]] = [3.0, 5.0, 4.0]           # 50 s; 200 s and 220 s
+    score = np.convolve(score, np.ones(9) / 3, mode="same")
+    windows = [ProductWindow("A", "Lamp", 20.0, 90.0), ProductWindow("B", "Mug", 90.0, 150.0),
+               ProductWindow("A", "Lamp", 150.0, 290.0)]
+    one = pick_products(Fused(hop, score, {}), windows, {}, 300.0, SelectConfig(min_len=15, max_len=30))
+    lamp = [p.span for p in one if p.item == "A"]
+    assert len(lamp) == 1 and lamp[0].start <= 200 <= lamp[0].end            # the second showing's moment
+    two = pick_products(Fused(hop, score, {}), windows, {}, 300.0,
+                        SelectConfig(min_len=15, max_len=30, clips_per_product=2))
+    lamp = sorted(p.span.peak for p in two if p.item == "A")
+    assert len(lamp) == 2 and 196 <= lamp[0] <= 202 <= 216 <= lamp[1] <= 222 and all(150 <= p.span.start and p.span.end <= 290 for p in two if p.item == "A")
+    assert not any(a.span.start < b.span.end and b.span.start < a.span.end for a in two for b in two if a is not b)
+    short = [ProductWindow("C", "Pin", 0.0, 10.0)]    # on air under min_len: no clip
+    assert pick_products(Fused(hop, score, {}), short, {}, 300.0, SelectConfig(min_len=15)) == []
 
 
 def test_clip_titles_from_a_template():
