@@ -149,11 +149,12 @@ def products_summary(windows: Sequence[ProductWindow], sales: dict[str, dict[str
     return summary
 
 
-def label_clips(clips: list, picks: list[ProductPick], windows: Sequence[ProductWindow],
-                sales: dict[str, dict[str, np.ndarray]], hop: float, config: SelectConfig,
-                template: str | None, fallback_pool: str) -> None:
-    """Mark each clip (``pipeline.tag.Clip``) with its product, title and the item's sales; a
-    fallback clip is tiered C whatever its stage's lift says: it is no moment, only the best span."""
+def label_products(clips: list, picks: list[ProductPick], windows: Sequence[ProductWindow],
+                   sales: dict[str, dict[str, np.ndarray]], hop: float, config: SelectConfig,
+                   template: str | None, fallback_pool: str) -> list[dict]:
+    """Mark each clip (``pipeline.tag.Clip``) with its product, title and the item's sales (a
+    fallback clip is tiered C whatever its stage's lift says: it is no moment, only the best
+    span); returns the manifest's ``products``."""
     shown = on_air(windows)
     by_span = {(pick.span.start, pick.span.end): pick for pick in picks}
     for clip in clips:
@@ -165,6 +166,10 @@ def label_clips(clips: list, picks: list[ProductPick], windows: Sequence[Product
                            "on_air": sales_on_air(item_sales, shown[pick.item], hop)}
         if pick.fallback:
             clip.tier, clip.pool = "C", fallback_pool
+    clip_ids: dict[str, list[str]] = {}
+    for clip in clips:
+        clip_ids.setdefault(clip.item, []).append(clip.id)
+    return products_summary(windows, sales, hop, clip_ids)
 
 
 def unclipped_note(windows: Sequence[ProductWindow], picks: list[ProductPick], config: SelectConfig) -> str | None:

@@ -22,7 +22,7 @@ from pipeline.analyze import Analysis, analyze
 from pipeline.config import Config
 from pipeline.fuse import Fused, fuse
 from pipeline.export import write_exports
-from pipeline.products import ProductPick, label_clips, pick_products, products_summary, unclipped_note
+from pipeline.products import ProductPick, label_products, pick_products, unclipped_note
 from pipeline.manifest import build_manifest, write_atomic, write_json_atomic
 from pipeline.render import Rendered, render_clips, resumed_note
 from pipeline.report import build_report, clock, timeline_of
@@ -109,8 +109,8 @@ def rank(analysis: Analysis, config: Config) -> Ranking:
     segments = analysis.transcript.segments if analysis.transcript else None
     picks: list[ProductPick] = []
     if config.select.per_product:
-        windows = analysis.chat.products if analysis.chat is not None else []
-        sales = analysis.chat.item_commerce(len(fused.score)) if analysis.chat is not None else {}
+        chat = analysis.chat
+        windows, sales = (chat.products, chat.item_commerce(len(fused.score))) if chat is not None else ([], {})
         picks = pick_products(fused, windows, sales, analysis.probe.duration, config.select, edges, segments)
         spans = [pick.span for pick in picks]
         note = unclipped_note(windows, picks, config.select) if windows else \
@@ -123,13 +123,8 @@ def rank(analysis: Analysis, config: Config) -> Ranking:
     if analysis.chat is not None:
         add_commerce(spans, analysis.chat, config.chat.lag)
     clips = tag_spans(spans, stages, os.path.basename(analysis.probe.path), rules)
-    products = None
-    if config.select.per_product:
-        label_clips(clips, picks, windows, sales, fused.hop, config.select, config.render.title, rules.start["C"])
-        clip_ids: dict[str, list[str]] = {}
-        for clip in clips:
-            clip_ids.setdefault(clip.item, []).append(clip.id)
-        products = products_summary(windows, sales, fused.hop, clip_ids)
+    products = label_products(clips, picks, windows, sales, fused.hop, config.select, config.render.title,
+                              rules.start["C"]) if config.select.per_product else None
     if analysis.transcript is not None:
         for clip in clips:
             clip.text = spoken_between(analysis.transcript.segments, clip.start, clip.end)
