@@ -299,12 +299,14 @@ def test_a_queued_per_product_job_equals_the_cli(commerce_streams, fleet, queue_
 def test_events_posted_to_the_service_with_items_reach_the_watch(commerce_streams, tmp_path_factory):
     """on_publish starts a watch of the stream's HLS playlist on the live queue; the platform
     posts chat and commerce events (product switches, carts and orders naming their item) to
-    POST /streams/shop/events as they happen; the watch clips every product."""
+    POST /streams/shop/events as they happen; the watch clips every product. And a stream-end
+    event naming the events log beside the chat log (options.events) queues the same clips."""
+    import shutil
     import subprocess
     import time
 
     from services import Fleet, RedisServer, Service
-    from test_service import SECRET, post_signed
+    from test_service import SECRET, event, post_signed, wait_job
 
     folder, truth = commerce_streams[0]
     comments = json.loads((folder / "chat.json").read_text())["comments"]
@@ -321,8 +323,18 @@ def test_events_posted_to_the_service_with_items_reach_the_watch(commerce_stream
     service = None
     try:
         fleet.start("live1", queues="live")
-        fleet.start("w1", queues="analyze")
+        fleet.start("w1", queues="analyze,render")
         service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
+        for name in ("stream.mp4", "chat.json", "events.jsonl"):
+            shutil.copy(folder / name, root / name)
+        assert post_signed(service, "/hooks/stream-end", event("e0", "stream.mp4", chat="chat.json",
+                                                               options={"events": "../events.jsonl"}))[0] == 403
+        status, _, body = post_signed(service, "/hooks/stream-end", event("e1", "stream.mp4", chat="chat.json",
+                                                                          options={"events": "events.jsonl"}))
+        assert status == 202, body
+        done = wait_job(service, json.loads(body)["job_id"])
+        assert done["state"] == "success", done
+        check_one_clip_per_product(done["manifest"], truth, logged_orders(folder))   # the service gives the manifest
         form = {"Content-Type": "application/x-www-form-urlencoded"}
         status, _, body = service.request("POST", f"/hooks/nginx-rtmp?token={SECRET}",
                                           b"call=publish&app=live&name=shop&clientid=1", form)
