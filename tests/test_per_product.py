@@ -119,6 +119,16 @@ def test_strict_leaves_products_without_a_moment_unclipped(commerce_streams, tmp
     assert any("got no clip" in w for w in manifest["warnings"])
 
 
+def test_per_product_on_a_log_without_product_events_clips_nothing_and_says_why(commerce_streams, tmp_path):
+    folder, _ = commerce_streams[0]
+    result = run_cli("clip", str(folder / "stream.mp4"), "--chat", str(folder / "chat.json"), "--per-product",
+                     "--no-render", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["clips"] == [] and manifest["products"] == []
+    assert manifest["warnings"] == ['--per-product: the logs hold no product events (type "product"): no product to clip']
+
+
 def test_per_product_without_any_log_is_one_line_exit_2(commerce_streams, tmp_path):
     folder, _ = commerce_streams[0]
     result = run_cli("clip", str(folder / "stream.mp4"), "--per-product", "--no-render", "--out", str(tmp_path))

@@ -184,7 +184,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         if not args.quiet:
             clip = item.clip
             print(f"provisional #{clip.rank} {clip.start:8.1f}-{clip.end:8.1f}s  score {clip.score:6.2f}  "
-                  f"tier {clip.tier}  {clip.file or '-'}  (stream analysed to {item.decided_at:.0f}s)", flush=True)
+                  f"tier {clip.tier}  {clip.file or '-'}  (stream analysed to {item.decided_at:.0f}s)"
+                  + (f"  {clip.item} {clip.item_title}" if clip.item else ""), flush=True)
 
     manifest = Watch(args.input, chat_log_of(args), args.out, config, announce, note_printer(args.quiet)).run()
     if not args.quiet:
