@@ -135,6 +135,10 @@ def plan_analysis(path: str, chat_path: str | None, config: Config, parallel: in
     media, warnings = media_signals(source, a.signals)
     if chat_path and not config.chat.format:
         detect_format(chat_path)  # a file that is no chat log fails here, before any decoding
+    if config.chat.events:
+        detect_format(config.chat.events)
+    if config.select.per_product and not chat_path:
+        raise UserError("--per-product needs the product events: give --events (or --chat) with the log that has them")
     if not media and not (chat_path and "chat" in a.signals):
         raise UserError(f"none of the signals {','.join(a.signals)} can be measured on {path}"
                         + ("" if chat_path else " (no --chat log given)"))

@@ -106,6 +106,19 @@ class SelectConfig:
     # A peak next to a chosen moment whose score never falls below this share of itself on the
     # way up to that moment is its decaying shoulder, not a moment of its own.
     shoulder: float = 0.75
+    # Live commerce (--per-product): instead of the best moments of the whole stream, the best
+    # `clips_per_product` moments inside each presented product's on-air window(s), for every
+    # product on air at least min_len in total. A product whose window holds no moment reaching
+    # min_score still gets its best span, tiered C, unless `per_product_strict`.
+    per_product: bool = False
+    clips_per_product: int = 1
+    per_product_strict: bool = False
+    # Buyers act seconds after a price is revealed, so a moment inside a product's window scores
+    # its fused score plus a bonus for that item's orders and carts in the `buying_lag` seconds
+    # after it: weight x log(1 + count), so a burst of 20 orders adds ~3 deviations, not 20.
+    buying_lag: float = 15.0
+    weight_item_orders: float = 1.0
+    weight_item_carts: float = 0.3
 
 
 @dataclass
@@ -251,6 +264,10 @@ class Config:
             raise UserError("--clips must be at least 1")
         if s.min_len <= 0 or s.max_len <= 0:
             raise UserError("--min-len and --max-len must be positive")
+        if s.clips_per_product < 1:
+            raise UserError("--clips-per-product must be at least 1")
+        if s.buying_lag < 0 or s.weight_item_orders < 0 or s.weight_item_carts < 0:
+            raise UserError("select.buying_lag, weight_item_orders and weight_item_carts must be 0 or more")
         if s.min_len > s.max_len:
             raise UserError(f"--min-len ({s.min_len:g}) is longer than --max-len ({s.max_len:g})")
         if a.audio_track < 0:

@@ -101,8 +101,51 @@ def load_truth(folder: str) -> dict:
 
 
 def analyse_sample(folder: str, config: Config) -> Analysis:
-    chat = os.path.join(folder, "chat.json")
+    """The sample's recording analysed with its chat.json, and a commerce stream's events.jsonl
+    (product switches, carts, orders) as the second log."""
+    chat, events = os.path.join(folder, "chat.json"), os.path.join(folder, "events.jsonl")
+    if os.path.exists(events):
+        if os.path.exists(chat):
+            config = dataclasses.replace(config, chat=dataclasses.replace(config.chat, events=events))
+        else:
+            chat = events
     return analyze(os.path.join(folder, "stream.mp4"), chat if os.path.exists(chat) else None, config)
+
+
+@dataclass
+class ProductCheck:
+    """How --per-product did on one presented product of a commerce sample."""
+    item: str
+    title: str
+    clips: list[tuple[float, float, str]]   # (start, end, tier) of the clips made for it
+    inside: bool                              # every one inside the product's window
+    covered: bool | None                      # its planted price reveal held whole (None: none planted)
+    orders: int                               # what the manifest counts for the item
+    truth_orders: int
+
+    @property
+    def ok(self) -> bool:
+        return len(self.clips) == 1 and self.inside and self.covered is not False and self.orders == self.truth_orders
+
+
+def judge_products(analysis: Analysis, truth: dict, config: Config) -> list[ProductCheck]:
+    """Rank with --per-product and check each product of ``truth["products"]``: exactly one clip,
+    inside its window, covering its planted reveal when it had one, and the manifest's order
+    count for the item equal to the truth's."""
+    select = dataclasses.replace(config.select, per_product=True)
+    ranking = rank(analysis, dataclasses.replace(config, select=select))
+    listed = {p["item"]: p for p in ranking.products or []}
+    reveals = {h["item"]: h for h in truth["highlights"] if "item" in h}
+    checks = []
+    for product in truth["products"]:
+        mine = [c for c in ranking.clips if c.item == product["item"]]
+        reveal = reveals.get(product["item"])
+        covered = None if reveal is None else any(
+            c.start <= reveal["start"] + COVER_SLACK and c.end >= reveal["end"] - COVER_SLACK for c in mine)
+        inside = bool(mine) and all(product["start"] - 1e-6 <= c.start and c.end <= product["end"] + 1e-6 for c in mine)
+        checks.append(ProductCheck(product["item"], product["title"], [(c.start, c.end, c.tier) for c in mine], inside,
+                                   covered, int(listed.get(product["item"], {}).get("orders", 0)), int(product["orders"])))
+    return checks
 
 
 def judge_signals(analysis: Analysis, truth: dict, config: Config, signals: list[str]) -> Score:

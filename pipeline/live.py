@@ -290,6 +290,13 @@ class Watch:
         chat = self.config.chat
         for clip in ranking.clips:
             confirmed = max(clip.end + chat.lag, clip.peak + chat.lag + chat.window) + self.config.live.settle
+            window = product_window(clip, ranking.products)
+            if window is not None:
+                # --per-product: a product's clip is final once the host moved on to the next
+                # product (its window closed), so the seller can post it while still on air.
+                confirmed = window[1] if window[1] < self.analysed else float("inf")
+                if any(p.clip.item == clip.item and window[0] <= p.clip.peak < window[1] for p in self.provisional):
+                    continue
             if confirmed > self.analysed or any(overlap(clip, p.clip) > 0 for p in self.provisional):
                 continue
             clip.rank = len(self.provisional) + 1
@@ -385,6 +392,16 @@ class Watch:
                           extra={"live": {"state": "ended", "analysed_until": round(self.analysed, 3)},
                                  "provisional": [p.to_dict() for p in self.provisional]})
         return manifest
+
+
+def product_window(clip: Clip, products: list[dict] | None) -> tuple[float, float] | None:
+    """The on-air window (start, end) of the product a --per-product clip presents, or None."""
+    for product in products or []:
+        if product["item"] == clip.item:
+            for start, end in product["windows"]:
+                if start <= clip.peak < end:
+                    return start, end
+    return None
 
 
 def overlap(a: Clip, b: Clip) -> float:

@@ -15,8 +15,8 @@ SCHEMA = "peakclip/manifest@1"
 
 def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages: list[Stage],
                    clips: list[Clip], warnings: list[str], rules_version: str, cuts: list[float],
-                   transcript: dict | None = None) -> dict:
-    return {
+                   transcript: dict | None = None, products: list[dict] | None = None) -> dict:
+    manifest = {
         "schema": SCHEMA,
         "source": {"path": source.path, "duration": round(source.duration, 3),
                    "has_audio": source.has_audio, "has_video": source.has_video},
@@ -29,6 +29,9 @@ def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages:
         "events": {"cuts": cuts},
         "warnings": warnings,
     }
+    if products is not None:   # --per-product: each presented item, its sales and its clip
+        manifest["products"] = products
+    return manifest
 
 
 def read_json(path: str, missing: str) -> dict:

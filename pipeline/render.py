@@ -341,7 +341,7 @@ def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: Rende
         if config.fill_qoffset:
             # The blurred fill is decoration: let the encoder spend its bits on the picture.
             # Not under a title or watermark, which sit in the top band and must stay sharp.
-            decorated = bool(config.title or config.watermark)
+            decorated = bool(clip.title or config.title or config.watermark)
             # Nor in the rows the captions cover (the rest of a band still saves its bits).
             top, bottom = caption_layout(*size, config).rows() if captions else (0, 0)
             for region in fill_regions[1 if decorated else 0:]:
@@ -353,7 +353,7 @@ def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: Rende
         nodes.append(ffmpeg.output(
             *streams, path, format="mp4", t=length,
             vcodec="libx264", preset=config.preset, crf=config.crf, pix_fmt="yuv420p",
-            **{"profile:v": "high", "metadata:g:0": f"title={config.title or 'peakclip ' + clip.id}",
+            **{"profile:v": "high", "metadata:g:0": f"title={clip.title or config.title or 'peakclip ' + clip.id}",
                "metadata:g:1": f"comment={comment}", "threads": threads},
             acodec="aac", audio_bitrate=config.audio_bitrate, movflags="+faststart"))
     graph = ffmpeg.merge_outputs(*nodes).global_args(*QUIET)
@@ -465,15 +465,16 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
                     sendcmd_file = os.path.join(scratch, "crop.cmd")
                     _write_sendcmd(crop_track(source, clip.start, length, config.crop_smooth), sendcmd_file)
                 title_file = font = caption_files = None
-                if config.title or captions:
+                title = clip.title or config.title   # a product's clip carries its own (--per-product)
+                if title or captions:
                     font = config.font or find_font()
                     if font is None:
                         raise RenderError(f"{label}: no font for the title or captions (install fontconfig and a font, "
                                           "or set render.font)")
-                if config.title:
+                if title:
                     title_file = os.path.join(scratch, "title.txt")
                     with open(title_file, "w", encoding="utf-8") as out:
-                        out.write(config.title)
+                        out.write(title)
                 if captions:
                     caption_files = {fmt: os.path.join(scratch, f"captions.{fmt}.ass") for fmt in config.formats}
                     for fmt, path in caption_files.items():

@@ -147,10 +147,67 @@ def clip_card(clip: dict, out_dir: str, bar_top: float) -> str:
 <dt>time</dt><dd class="time">{clock(clip['start'])} – {clock(clip['end'])} ({clip['end'] - clip['start']:.1f}&nbsp;s)</dd>
 <dt>stage</dt><dd>{clip['stage']}</dd><dt>pool</dt><dd>{e(clip.get('pool') or '-')}</dd>
 <dt>score</dt><dd>{clip['score']:.2f} (peak at {clock(clip['peak'])})</dd>
+{product_rows(clip)}
 </dl>
 <div class="bars">{signal_bars(clip.get('signals') or {}, bar_top)}</div>
 {f'<p class="formats">{formats}</p>' if formats else ''}
 </article>"""
+
+
+def product_rows(clip: dict) -> str:
+    """A --per-product clip's item, title and the item's sales during the clip and on air."""
+    if not clip.get("item"):
+        return ""
+    e = html.escape
+    sales = clip.get("item_sales") or {}
+    during, on_air = sales.get("clip") or {}, sales.get("on_air") or {}
+    return (f'<dt>product</dt><dd class="product">{e(clip["item"])} · {e(clip.get("item_title") or "")}</dd>'
+            f'<dt>sold</dt><dd class="sold">{during.get("orders", 0)} orders ({during.get("paid", 0):g} paid) in the clip '
+            f'and after; {on_air.get("orders", 0)} ({on_air.get("paid", 0):g}) on air</dd>')
+
+
+def products_strip(products: list[dict], duration: float) -> str:
+    """The products along the stream, on the timeline's time axis: each window a block whose
+    height is the item's orders (the best seller full height), labelled with the item."""
+    e = html.escape
+    height, top = 56, max([p["orders"] for p in products] + [1])
+    x = lambda t: 60 + (WIDTH - 100) * min(max(t, 0.0), duration) / max(duration, 1e-9)  # noqa: E731
+    parts = [f'<svg class="strip" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" '
+             'role="img" aria-label="products on air and their orders along the stream">',
+             f'<text x="4" y="{height - 18}" font-size="12" fill="#2e7d32">orders</text>']
+    for product in products:
+        bar = (height - 16) * product["orders"] / top
+        for start, end in product["windows"]:
+            x0, x1 = x(start), x(end)
+            parts.append(f'<rect x="{x0:.1f}" y="0" width="{max(x1 - x0, 1):.1f}" height="{height - 14}" fill="#eef5ee" '
+                         f'stroke="#9ab89a"><title>{e(product["item"])} {e(product["title"])} {clock(start)}-{clock(end)}: '
+                         f'{product["orders"]} orders</title></rect>'
+                         f'<rect x="{x0:.1f}" y="{height - 14 - bar:.1f}" width="{max(x1 - x0, 1):.1f}" height="{bar:.1f}" '
+                         f'fill="#2e7d32" fill-opacity="0.6"/>'
+                         f'<text x="{(x0 + x1) / 2:.1f}" y="{height - 3}" font-size="10" text-anchor="middle">'
+                         f'{e(product["item"])}</text>')
+    return "\n".join(parts + ["</svg>"])
+
+
+def products_table(products: list[dict], clips: list[dict], duration: float) -> str:
+    """Every presented product in the order the host showed them: when it was on air, what it
+    sold (orders as bars on one scale) and its clip(s), linked to their cards."""
+    e = html.escape
+    by_id = {c["id"]: c for c in clips}
+    top = max([p["orders"] for p in products] + [1])
+    rows = []
+    for product in products:
+        shown = ", ".join(f"{clock(a)}–{clock(b)}" for a, b in product["windows"])
+        links = " ".join(f'<a href="#clip-{e(i)}">#{by_id[i]["rank"]} {e(by_id[i]["tier"])}</a>'
+                         for i in product.get("clips") or ([product["clip"]] if product.get("clip") else []) if i in by_id)
+        rows.append(f'<tr data-item="{e(product["item"])}"><td>{e(product["item"])}</td><td>{e(product["title"])}</td>'
+                    f'<td>{shown}</td><td class="n">{product["carts"]}</td><td class="n">{product["orders"]}</td>'
+                    f'<td><span class="track"><span class="fill" style="width:{100 * product["orders"] / top:.0f}%">'
+                    f'</span></span></td><td class="n">{product["paid"]:g}</td><td>{links or "no clip"}</td></tr>')
+    return ('<section class="products"><h2 style="font-size:1em">Products</h2>' + products_strip(products, duration)
+            + '<table><tr><th>item</th><th>title</th>'
+            '<th>on air</th><th>carts</th><th>orders</th><th></th><th>paid</th><th>clip</th></tr>'
+            + "".join(rows) + "</table></section>")
 
 
 STYLE = """
@@ -167,6 +224,9 @@ dd.time{white-space:nowrap}
 .bar{display:flex;align-items:center;gap:.4em;font-size:.85em} .bar .name{width:3.5em}
 .bar .track{flex:1;background:#eee;height:.7em} .bar .fill{display:block;height:100%}
 .warnings li{color:#8a4b00}
+.products table{border-collapse:collapse;font-size:.9em;margin-bottom:1.5em} .products td,.products th{padding:.2em .6em;
+text-align:left;border-bottom:1px solid #ddd} .products td.n{text-align:right}
+.products .track{display:inline-block;width:8em;background:#eee;height:.7em} .products .fill{display:block;height:100%;background:#2e7d32}
 """
 
 
@@ -200,7 +260,11 @@ def build_report(manifest: dict, timeline: dict | None, out_dir: str, rules: Rul
     plot = (timeline_svg(timeline, source["duration"], manifest["stages"], manifest["clips"])
             if timeline and timeline.get("series") else "<p>No signal to plot.</p>")
     top = bar_scale(manifest["clips"])
-    cards = "\n".join(clip_card(c, out_dir, top) for c in sorted(manifest["clips"], key=lambda c: c["rank"]))
+    products = manifest.get("products")
+    # --per-product: cards grouped by product, in the order the host presented them
+    order = {p["item"]: i for i, p in enumerate(products or [])}
+    cards = "\n".join(clip_card(c, out_dir, top) for c in sorted(
+        manifest["clips"], key=lambda c: (order.get(c.get("item"), -1), c["rank"])))
     warnings = "".join(f"<li>{e(w)}</li>" for w in manifest["warnings"])
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>peakclip: {e(name)}</title>
@@ -214,6 +278,7 @@ def build_report(manifest: dict, timeline: dict | None, out_dir: str, rules: Rul
 by its typing lag), the fused score they add up to, stage boundaries (dashed) and the chosen spans (numbered by rank).</p>
 {plot}</section>
 {f'<section class="warnings"><h2 style="font-size:1em">Warnings</h2><ul>{warnings}</ul></section>' if warnings else ''}
+{products_table(products, manifest["clips"], source["duration"]) if products else ''}
 {legend(rules) if manifest["clips"] else ''}
 <section class="cards">
 {cards or '<p>No clip was chosen.</p>'}

@@ -23,6 +23,7 @@ from pipeline.captions import check_captions, clip_captions
 from pipeline.config import Config
 from pipeline.fuse import Fused, fuse
 from pipeline.export import write_exports
+from pipeline.products import ProductPick, label_products, pick_products, unclipped_note
 from pipeline.manifest import build_manifest, write_atomic, write_json_atomic
 from pipeline.render import Rendered, render_clips, resumed_note
 from pipeline.report import build_report, clock, timeline_of
@@ -45,18 +46,19 @@ class Ranking:
     cuts: list[float] = field(default_factory=list)   # scene cuts the visual detector found
     timeline: dict | None = None   # what the report plots (report.timeline_of)
     transcript: dict | None = None  # the transcript's summary (format, segments, skipped, language)
+    products: list[dict] | None = None  # --per-product: the manifest's products (products.products_summary)
 
     def to_dict(self) -> dict:
         return {"probe": self.probe.to_dict(), "chat": self.chat, "signals": self.signals,
                 "stages": [vars(s) for s in self.stages], "clips": [c.to_dict() for c in self.clips],
                 "warnings": self.warnings, "rules_version": self.rules_version, "cuts": self.cuts,
-                "timeline": self.timeline, "transcript": self.transcript}
+                "timeline": self.timeline, "transcript": self.transcript, "products": self.products}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Ranking":
         return cls(Probe.from_dict(data["probe"]), data["chat"], data["signals"], [Stage(**s) for s in data["stages"]],
                    [Clip(**c) for c in data["clips"]], data["warnings"], data["rules_version"], data["cuts"],
-                   data.get("timeline"), data.get("transcript"))
+                   data.get("timeline"), data.get("transcript"), data.get("products"))
 
 
 def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
@@ -106,18 +108,30 @@ def rank(analysis: Analysis, config: Config) -> Ranking:
     stages = make_stages(analysis, config, warnings)
     quotas = [(s.start, s.end, rules.quota) for s in stages] if len(stages) > 1 else []
     segments = analysis.transcript.segments if analysis.transcript else None
-    spans = select_spans(fused, analysis.probe.duration, config.select, edges, quotas, segments)
-    if not spans:
-        warnings.append(nothing_to_clip(fused, analysis.probe.duration, config))
+    picks: list[ProductPick] = []
+    if config.select.per_product:
+        chat = analysis.chat
+        windows, sales = (chat.products, chat.item_commerce(len(fused.score))) if chat is not None else ([], {})
+        picks = pick_products(fused, windows, sales, analysis.probe.duration, config.select, edges, segments)
+        spans = [pick.span for pick in picks]
+        note = unclipped_note(windows, picks, config.select) if windows else \
+            "--per-product: the logs hold no product events (type \"product\"): no product to clip"
+        warnings += [note] if note else []
+    else:
+        spans = select_spans(fused, analysis.probe.duration, config.select, edges, quotas, segments)
+        if not spans:
+            warnings.append(nothing_to_clip(fused, analysis.probe.duration, config))
     if analysis.chat is not None:
         add_commerce(spans, analysis.chat, config.chat.lag)
     clips = tag_spans(spans, stages, os.path.basename(analysis.probe.path), rules)
+    products = label_products(clips, picks, windows, sales, fused.hop, config.select, config.render.title,
+                              rules.start["C"]) if config.select.per_product else None
     if analysis.transcript is not None:
         for clip in clips:
             clip.text = spoken_between(analysis.transcript.segments, clip.start, clip.end)
     return Ranking(analysis.probe, analysis.chat.summary() if analysis.chat else None, list(analysis.signals),
                    stages, clips, warnings, rules.version, list(analysis.events.get("cuts", [])), timeline_of(fused),
-                   analysis.transcript.summary() if analysis.transcript else None)
+                   analysis.transcript.summary() if analysis.transcript else None, products)
 
 
 def clips_to_render(ranking: Ranking, config: Config) -> list[Clip]:
@@ -150,7 +164,7 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
             clip.span = {"start": clip.start, "end": clip.end}
             clip.start, clip.end = result.cut
     manifest = build_manifest(ranking.probe, ranking.chat, ranking.signals, ranking.stages, ranking.clips, warnings,
-                              ranking.rules_version, ranking.cuts, ranking.transcript)
+                              ranking.rules_version, ranking.cuts, ranking.transcript, ranking.products)
     manifest.update(extra or {})
     manifest["exports"] = write_exports(manifest, ranking.probe.fps, out_dir, config.output.exports)
     if config.output.report:

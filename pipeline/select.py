@@ -224,11 +224,13 @@ def snap_span(start: float, end: float, peak: float, edge_times: np.ndarray, spe
 
 def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: list[float] | None = None,
                  quotas: list[tuple[float, float, int]] | None = None,
-                 segments: Sequence[Segment] | None = None) -> list[Span]:
+                 segments: Sequence[Segment] | None = None, within: tuple[float, float] | None = None) -> list[Span]:
     """Pick spans; ``edges`` are sorted times of scene cuts and speech pauses to snap to;
     ``quotas`` are (start, end, n): each such window first gets its n best spans (if they score
     at least ``min_score``), then the strongest peaks anywhere fill the rest; ``segments``, a
-    transcript's, put the edges on sentence boundaries."""
+    transcript's, put the edges on sentence boundaries; ``within`` (start, end) keeps every
+    span, peak and edges, inside that part of the recording (a product's time on air)."""
+    lo, hi = within or (0.0, duration)
     edge_times = np.asarray(edges or [], dtype=float)
     speech = sentence_edges(segments, config.sentence_gap) if segments else None
     score, hop = fused.score, fused.hop
@@ -255,7 +257,7 @@ def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: lis
             peak_t = (peak + 0.5) * hop
             before = [s.end for s in spans if s.end <= peak_t]
             after = [s.start for s in spans if s.start >= peak_t]
-            room = (max(before, default=0.0), min(after, default=duration))
+            room = (max(before, default=lo), min(after, default=hi))
             fitted = _fit(left * hop - config.lead, (right + 1) * hop + config.tail, peak_t, room, config)
             if fitted is None:
                 rejected[left:right + 1] = True
@@ -267,7 +269,8 @@ def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: lis
             taken += 1
 
     times = (np.arange(n) + 0.5) * hop
+    inside = (times >= lo) & (times < hi)
     for window_start, window_end, count in quotas or []:
-        pick(count, (times >= window_start) & (times < window_end))
-    pick(config.clips, np.ones(n, bool))
+        pick(count, inside & (times >= window_start) & (times < window_end))
+    pick(config.clips, inside)
     return spans

@@ -31,9 +31,22 @@ class Clip:
     text: str | None = None                    # what is said in it: the transcript's words, or what
                                                # --captions auto recognised (None: neither)
     captions: str | None = None                # the burned-in captions as SubRip beside the clip (--captions)
+    # --per-product: the product it presents, its title, the title drawn on the clip, and the
+    # item's sales {"clip": during the clip and the buying lag after, "on_air": its whole windows}
+    item: str | None = None
+    item_title: str | None = None
+    title: str | None = None
+    item_sales: dict[str, dict] | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        found = asdict(self)
+        if self.item is None:   # clips of a whole-stream run keep the fields they always had
+            for name in PRODUCT_FIELDS:
+                del found[name]
+        return found
+
+
+PRODUCT_FIELDS = ("item", "item_title", "title", "item_sales")
 
 
 def spoken_between(segments: Sequence[Segment], start: float, end: float) -> str:

@@ -49,6 +49,9 @@ def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recordi
     """Options shared by every command that runs the clip job (``clip``, ``watch``, ``submit``)."""
     parser.add_argument("input", help=input_help)
     parser.add_argument("--chat", metavar="FILE", help="chat log of the stream")
+    parser.add_argument("--events", metavar="FILE",
+                        help="the stream's commerce events (product switches, carts, orders) when they are in a "
+                             "file of their own: read with the chat log as one audience")
     parser.add_argument("--audio-track", type=int, metavar="N",
                         help="which audio track to analyse and put in the clips, counted from 0 (default 0, the first)")
     parser.add_argument("--chat-format", metavar="NAME", help="force the chat log format instead of detecting it")
@@ -74,11 +77,17 @@ def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recordi
     parser.add_argument("--stages", metavar="N|auto",
                         help="judge the broadcast in N equal stages (default 3), or 'auto': where the audience level shifts")
     parser.add_argument("--stage-at", metavar="TIMES", help="explicit stage boundaries, e.g. 01:20:00,02:40:00")
+    parser.add_argument("--per-product", nargs="?", const="on", choices=["on", "strict"], metavar="strict",
+                        help="live commerce: one clip for every product the host presented, chosen inside its time "
+                             "on air; 'strict': none for a product with no moment reaching --min-score")
+    parser.add_argument("--clips-per-product", type=positive_int, metavar="N",
+                        help="with --per-product: clips for each product (default 1)")
     parser.add_argument("--format", metavar="LIST",
                         help="vertical (default, 1080x1920), portrait (1080x1350), square, horizontal or source; "
                              "a comma list renders several from one decode")
     parser.add_argument("--fill", metavar="HOW", help="vertical/portrait/square: blur (default) or crop (follow the motion)")
-    parser.add_argument("--title", metavar="TEXT", help="title drawn near the top of each clip")
+    parser.add_argument("--title", metavar="TEXT", help="title drawn near the top of each clip; with --per-product "
+                                                       "{title} and {item} name the clip's product (default: its title)")
     parser.add_argument("--watermark", metavar="PNG", help="image drawn in the top-right corner")
     parser.add_argument("--copy", action="store_true", default=None,
                         help="with --format source: cut on key frames without re-encoding")
@@ -96,6 +105,11 @@ def clip_overrides(args: argparse.Namespace) -> dict:
     pairs = {
         ("chat", "format"): args.chat_format, ("chat", "offset"): args.chat_offset,
         ("chat", "stream_start"): args.stream_start,
+        # --events alone is the only log: it is read as the chat log (chat_log_of)
+        ("chat", "events"): args.events if args.chat else None,
+        ("select", "per_product"): True if args.per_product else None,
+        ("select", "per_product_strict"): True if args.per_product == "strict" else None,
+        ("select", "clips_per_product"): args.clips_per_product,
         ("transcript", "path"): args.transcript, ("transcript", "offset"): args.transcript_offset,
         ("select", "clips"): args.clips, ("select", "min_len"): args.min_len,
         ("select", "max_len"): args.max_len, ("select", "min_score"): args.min_score,
@@ -115,6 +129,11 @@ def clip_overrides(args: argparse.Namespace) -> dict:
         for section, values in captions_overrides(args.captions, args.transcript).items():
             overrides.setdefault(section, {}).update(values)
     return overrides
+
+
+def chat_log_of(args: argparse.Namespace) -> str | None:
+    """The log passed as the job's chat log: --chat, or --events when it is the only one."""
+    return args.chat or args.events
 
 
 class Progress:
@@ -149,12 +168,13 @@ def cmd_clip(args: argparse.Namespace) -> int:
     from pipeline.run import run_clip
 
     config = load_config(args.config, overrides=clip_overrides(args))
-    manifest = run_clip(args.input, args.chat, args.out, config, Progress(args.quiet), note_printer(args.quiet))
+    manifest = run_clip(args.input, chat_log_of(args), args.out, config, Progress(args.quiet), note_printer(args.quiet))
     failed = [c for c in manifest["clips"] if config.render.enabled and manifest["source"]["has_video"] and not c["file"]]
     if not args.quiet:
         for clip in manifest["clips"]:
             print(f"#{clip['rank']} {clip['start']:8.1f}-{clip['end']:8.1f}s  score {clip['score']:6.2f}  "
-                  f"stage {clip['stage']}  tier {clip['tier']}  {clip['file'] or '-'}")
+                  f"stage {clip['stage']}  tier {clip['tier']}  {clip['file'] or '-'}"
+                  + (f"  {clip['item']} {clip['item_title']}" if clip.get("item") else ""))
         for warning in manifest["warnings"]:
             print(f"warning: {warning}", file=sys.stderr)
         if manifest.get("report"):
@@ -173,9 +193,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
         if not args.quiet:
             clip = item.clip
             print(f"provisional #{clip.rank} {clip.start:8.1f}-{clip.end:8.1f}s  score {clip.score:6.2f}  "
-                  f"tier {clip.tier}  {clip.file or '-'}  (stream analysed to {item.decided_at:.0f}s)", flush=True)
+                  f"tier {clip.tier}  {clip.file or '-'}  (stream analysed to {item.decided_at:.0f}s)"
+                  + (f"  {clip.item} {clip.item_title}" if clip.item else ""), flush=True)
 
-    manifest = Watch(args.input, args.chat, args.out, config, announce, note_printer(args.quiet)).run()
+    manifest = Watch(args.input, chat_log_of(args), args.out, config, announce, note_printer(args.quiet)).run()
     if not args.quiet:
         for item in manifest["provisional"]:
             print(f"provisional #{item['rank']}: {item['outcome']}" + (f" as {item['final_id']}" if item["final_id"] else ""))
@@ -193,7 +214,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from workers.queue import submit
 
     config = load_config(args.config, overrides=clip_overrides(args))
-    print(submit(args.input, args.chat, args.out, config))
+    print(submit(args.input, chat_log_of(args), args.out, config))
     return 0
 
 
@@ -317,7 +338,7 @@ def cmd_tiers(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline.config import SIGNALS, load_config
-    from pipeline.evaluate import Score, analyse_sample, judge_signals, load_truth
+    from pipeline.evaluate import Score, analyse_sample, judge_products, judge_signals, load_truth
 
     config = load_config(args.config)
     sets = [s.split(",") for s in (args.signals or [",".join(SIGNALS)])]
@@ -329,6 +350,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     totals = {",".join(s): Score() for s in sets}
     print(f"{'stream':24} {'signals':22} {'found':>7} {'false':>6} {'covered':>8} {'junk':>5} {'>C':>3}  picked; junk")
     truths = {folder: load_truth(folder) for folder in args.samples}  # a bad folder fails before any work
+    products_ok = True
     for folder, truth in truths.items():
         analysis = analyse_sample(folder, config)
         for wanted in sets:
@@ -338,6 +360,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"{os.path.basename(os.path.normpath(folder)):24} {name:22} {score.found:>3}/{score.planted:<3} "
                   f"{score.false_picks:>6} {score.covered:>4}/{score.found:<3} {score.junk:>5} {score.junk_above_c:>3}  "
                   f"{','.join(score.picked) or '-'}; {', '.join(score.junk_tiers) or '-'}")
+        if truth.get("products"):   # a commerce sample: --per-product judged product by product
+            products_ok &= print_product_checks(os.path.basename(os.path.normpath(folder)),
+                                                judge_products(analysis, truth, config))
     print()
     print(f"{'total':24} {'signals':22} {'found':>7} {'false':>6} {'covered':>8} {'junk':>5} {'>C':>3}")
     for name, score in totals.items():
@@ -351,7 +376,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if len(best.by_way) > 1:
         print(f"found by way of planting ({','.join(sets[0])}): "
               + ", ".join(f"{way} {found}/{planted}" for way, (found, planted) in sorted(best.by_way.items())))
-    return 0 if best.perfect and best.coverage >= 0.9 else EXIT_PARTIAL
+    return 0 if best.perfect and best.coverage >= 0.9 and products_ok else EXIT_PARTIAL
+
+
+def print_product_checks(stream: str, checks: list) -> bool:
+    """A line per presented product of a commerce sample (--per-product); True if all are right."""
+    for check in checks:
+        clips = ", ".join(f"{a:.1f}-{b:.1f}s {tier}" for a, b, tier in check.clips) or "no clip"
+        reveal = {None: "no reveal", True: "reveal covered", False: "reveal MISSED"}[check.covered]
+        print(f"{stream:24} product {check.item:12} {check.title[:22]:22} {clips:24} "
+              f"{'inside' if check.inside else 'OUTSIDE'}  {reveal:14}  orders {check.orders}/{check.truth_orders}  "
+              f"{'ok' if check.ok else 'WRONG'}")
+    right = sum(check.ok for check in checks)
+    print(f"{stream:24} products {right}/{len(checks)} right (--per-product)")
+    return right == len(checks)
 
 
 def build_parser() -> argparse.ArgumentParser:

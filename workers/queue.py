@@ -30,6 +30,8 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     if transcript and not os.path.isfile(transcript):
         raise UserError(f"transcript not found: {transcript}")
     check_captions(config.transcript)   # here, not on a worker after the analysis
+    if config.chat.events and not os.path.isfile(config.chat.events):
+        raise UserError(f"events log not found: {config.chat.events}")
     input = input if is_url(input) else os.path.abspath(input)
     chat = os.path.abspath(chat) if chat else None
     out = os.path.abspath(out)
@@ -37,6 +39,8 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}
     if transcript:
         transcript = settings["transcript"]["path"] = os.path.abspath(transcript)   # workers start elsewhere
+    if config.chat.events:
+        settings["chat"]["events"] = os.path.abspath(config.chat.events)
     job_id = job_id_for(input, chat, out, {k: v for k, v in settings.items() if k != "queue"}, transcript)
     check_broker(config.queue.broker_url)
     store = Jobs(connect(config.queue.result_backend, check=True))
@@ -58,6 +62,8 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str
     source, out = os.path.abspath(source), os.path.abspath(out)
     chat = os.path.abspath(chat) if chat else None
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}
+    if config.chat.events:
+        settings["chat"]["events"] = os.path.abspath(config.chat.events)
     job_id = job_id_for(source, chat, out, {"watch": {k: v for k, v in settings.items() if k != "queue"}})
     store = Jobs(connect(config.queue.result_backend, check=True))
     if store.create(job_id, {"input": source, "chat": chat or "", "out": out, "config": json.dumps(settings),

@@ -47,7 +47,9 @@ OPTIONS = {"clips": ("select", "clips"), "min_len": ("select", "min_len"), "max_
            "fill": ("render", "fill"), "title": ("render", "title"), "copy": ("render", "copy"),
            "chat_format": ("chat", "format"), "chat_offset": ("chat", "offset"), "stream_start": ("chat", "stream_start"),
            "export": ("output", "exports"), "audio_track": ("analysis", "audio_track"),
-           "transcript": ("transcript", "path"), "transcript_offset": ("transcript", "offset")}
+           "transcript": ("transcript", "path"), "transcript_offset": ("transcript", "offset"),
+           "events": ("chat", "events"), "per_product": ("select", "per_product"),
+           "clips_per_product": ("select", "clips_per_product")}
 
 
 class Refused(Exception):
@@ -80,19 +82,19 @@ def inside_root(root: str, path: str) -> str:
 
 
 # Option values that name no file: the recording's own subtitles, and the captions switch.
-NOT_FILES = {"transcript": (EMBEDDED,), "captions": (EMBEDDED, *CAPTIONS)}
+NOT_FILES = {"transcript": (EMBEDDED,), "captions": (EMBEDDED, *CAPTIONS), "events": ()}
 
 
 def files_inside_root(options: dict | None, root: str) -> dict | None:
-    """The options with a transcript file (``transcript``, or ``captions``: FILE) resolved inside
-    the recordings root, as recording and chat paths are."""
+    """The options with the files they name (``transcript``, ``captions``: FILE, ``events``)
+    resolved inside the recordings root, as recording and chat paths are."""
     resolved = dict(options or {})
     for key, words in NOT_FILES.items():
         path = resolved.get(key)
         if path is None or path in words:
             continue
         if not isinstance(path, str) or not path:
-            raise Refused(400, f"options.{key} must be " + " or ".join(f'"{w}"' for w in words) + ", or a path")
+            raise Refused(400, f"options.{key} must be " + "".join(f'"{w}", ' for w in words) + "a path")
         resolved[key] = inside_root(root, path)
     return resolved if options is not None else None
 
@@ -163,6 +165,8 @@ def create_app(config: Config) -> Starlette:
         recording = inside_root(service.recordings_root, event.recording)
         chat = inside_root(service.recordings_root, event.chat) if event.chat else None
         job_config = config_for_jobs(files_inside_root(event.options, service.recordings_root))
+        if chat is None and job_config.chat.events:   # the events log alone: it is the chat log
+            chat, job_config.chat.events = job_config.chat.events, None
         out = os.path.join(service.output_root, safe_name(event.stream_id), safe_name(event.event_id))
         from workers.queue import submit
 

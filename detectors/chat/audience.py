@@ -40,6 +40,10 @@ DEFAULT_GREETINGS = (
 @dataclass
 class ChatConfig:
     format: str | None = None      # force a chat format instead of detecting it
+    # A second log read into the same audience and product book: a live-commerce platform keeps
+    # the chat in one file and the product switches, carts and orders in another (--events).
+    # Its format is always detected (``format`` forces the chat log's only).
+    events: str | None = None
     offset: float = 0.0            # seconds added to every chat time (a log whose clock is off)
     stream_start: str | None = None  # ISO 8601 or UNIX time the recording started (wall-clock logs)
     window: float = 5.0            # a person counts for this many seconds after posting

@@ -9,6 +9,7 @@ file that is no chat log at all (or a wall-clock log without the stream's start)
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,7 +150,8 @@ class ChatReader:
         self.stream_start = parse_stream_start(config.stream_start)
         self.log = ChatLog(fmt, Audience(hop, config), bins_for(duration, hop) if duration else 0, duration=duration)
 
-    def feed(self, items, first_line: int = 1) -> None:
+    def feed(self, items, first_line: int = 1, path: str | None = None) -> None:
+        """Count ``items`` in; ``path`` names the log they come from when it is not the chat log."""
         log = self.log
         for item in items:
             if isinstance(item, Skipped):
@@ -157,7 +159,7 @@ class ChatReader:
                 if len(log.skipped_lines) < MAX_SKIPPED_LINES_REPORTED:
                     log.skipped_lines.append(Skipped(item.line + first_line - 1, item.reason))
                 continue
-            t = to_recording_time(item, self.stream_start, self.path) + self.config.offset
+            t = to_recording_time(item, self.stream_start, path or self.path) + self.config.offset
             if t < 0 and item.kind in CONTEXT_KINDS:
                 t = 0.0   # a product shown since before the recording started is on show from its first second
             if t < 0:
@@ -174,14 +176,22 @@ class ChatReader:
             log.n_bins = log.audience.max_bin + 1
 
 
-def read_chat(path: str, config: ChatConfig, hop: float, duration: float | None = None) -> ChatLog:
-    fmt = config.format or detect_format(path)
+def log_format(path: str, forced: str | None) -> str:
+    fmt = forced or detect_format(path)
     if fmt not in FORMATS and fmt != EMPTY:
         raise ChatError(f"unknown chat format {fmt!r} (choose from {', '.join(FORMATS)})")
+    return fmt
+
+
+def read_chat(path: str, config: ChatConfig, hop: float, duration: float | None = None) -> ChatLog:
+    """The chat log at ``path``, and the events log ``config.events`` if one is named, read into
+    one ``ChatLog``: one audience, one product book."""
+    fmt = log_format(path, config.format)
     reader = ChatReader(path, fmt, config, hop, duration)
-    if fmt != EMPTY:
-        with open_text(path) as text:
-            reader.feed(FORMATS[fmt][1](text))
+    for source, source_fmt in [(path, fmt)] + ([(config.events, log_format(config.events, None))] if config.events else []):
+        if source_fmt != EMPTY:
+            with open_text(source) as text:
+                reader.feed(FORMATS[source_fmt][1](text), path=source)
     return reader.log
 
 
@@ -190,35 +200,72 @@ LINE_FORMATS = (generic.JSONL_NAME, twitchirc.NAME, twitchirc.TEXT_NAME)
 
 
 class ChatFollower:
-    """A chat log that grows while the stream is on air. ``read(duration)`` reads only the whole
-    lines added since the last call (JSON Lines, IRC and text logs, not compressed); a log in any
-    other format is read whole each time. Records after ``duration`` are kept for later reads."""
+    """A chat log that grows while the stream is on air (and the events log beside it, if
+    ``config.events`` names one). ``read(duration)`` reads only the whole lines added to each
+    since the last call (JSON Lines, IRC and text logs, not compressed); when a log is in any
+    other format, both are read whole each time. Records after ``duration`` are kept for later
+    reads. An events log that does not exist yet (or is still empty) is looked at again next time."""
 
     def __init__(self, path: str, config: ChatConfig, hop: float):
         self.path, self.config, self.hop = path, config, hop
         self.reader: ChatReader | None = None
-        self.offset = 0      # bytes read so far (whole lines)
-        self.lines = 0
+        self.tails: dict[str, list] = {}   # path -> [format, bytes read so far (whole lines), lines]
+        self.whole = False                 # a log in a format read whole: every read reads both whole
+
+    @property
+    def offset(self) -> int:
+        """Bytes of the chat log read so far."""
+        return self.tails.get(self.path, [None, 0, 0])[1]
+
+    @property
+    def lines(self) -> int:
+        return self.tails.get(self.path, [None, 0, 0])[2]
+
+    def line_format(self, path: str, forced: str | None) -> str | None:
+        """The log's format if it can be followed line by line; EMPTY while there is nothing to
+        tell; None when it must be read whole."""
+        fmt = forced or detect_format(path)
+        with open(path, "rb") as handle:
+            compressed = handle.read(2) == b"\x1f\x8b"
+        if fmt == EMPTY:
+            return EMPTY
+        return fmt if fmt in LINE_FORMATS and not compressed else None
 
     def read(self, duration: float) -> ChatLog:
+        if self.whole:
+            return read_chat(self.path, self.config, self.hop, duration)
         if self.reader is None:
-            fmt = self.config.format or detect_format(self.path)
-            with open(self.path, "rb") as handle:
-                compressed = handle.read(2) == b"\x1f\x8b"
-            if fmt == EMPTY or fmt not in LINE_FORMATS or compressed:
+            fmt = self.line_format(self.path, self.config.format)
+            if fmt is None:
+                self.whole = True
+            if fmt in (None, EMPTY):
                 return read_chat(self.path, self.config, self.hop, duration)
             self.reader = ChatReader(self.path, fmt, self.config, self.hop, None)
-        with open(self.path, "rb") as handle:
-            handle.seek(self.offset)
+            self.tails[self.path] = [fmt, 0, 0]
+        events = self.config.events
+        if events and events not in self.tails and os.path.exists(events):
+            fmt = self.line_format(events, None)
+            if fmt is None:
+                self.whole = True
+                return read_chat(self.path, self.config, self.hop, duration)
+            if fmt != EMPTY:
+                self.tails[events] = [fmt, 0, 0]
+        for path, tail in self.tails.items():
+            self.read_new_lines(path, tail)
+        self.reader.log.n_bins = bins_for(duration, self.hop)
+        self.reader.log.duration = duration
+        return self.reader.log
+
+    def read_new_lines(self, path: str, tail: list) -> None:
+        fmt, offset, lines = tail
+        with open(path, "rb") as handle:
+            handle.seek(offset)
             data = handle.read()
         whole = data[:data.rfind(b"\n") + 1]       # a line still being written waits for the next read
         if whole:
             text = whole.decode("utf-8", "replace")
-            if self.offset == 0:
+            if offset == 0:
                 text = text.removeprefix("\ufeff")
-            self.reader.feed(FORMATS[self.reader.log.format][1](io.StringIO(text, newline="")), self.lines + 1)
-            self.offset += len(whole)
-            self.lines += whole.count(b"\n")
-        self.reader.log.n_bins = bins_for(duration, self.hop)
-        self.reader.log.duration = duration
-        return self.reader.log
+            self.reader.feed(FORMATS[fmt][1](io.StringIO(text, newline="")), lines + 1, path)
+            tail[1] = offset + len(whole)
+            tail[2] = lines + whole.count(b"\n")
