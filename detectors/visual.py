@@ -1,61 +1,77 @@
-"""Visual detector: how busy the picture is per bin, and where the scene cuts are, from the
-compressed stream, decoding only key frames.
+"""Visual detector: how busy the picture is per bin, read from the compressed stream without
+decoding, and where the scene cuts are, decoding only key frames, and only where asked.
 
-Contract: ``visual_features(path, start, end, hop, width, height, cut_threshold)`` returns
-``VisualFeatures`` for ``[start, end)``:
+Contract: ``visual_features(path, start, end, hop, width, height, cut_threshold, warnings, cuts)``
+returns ``VisualFeatures`` for ``[start, end)``:
 - ``motion``: Series ``visual``, log2 of the mean size in bytes of the bin's predicted (non-key)
   video packets. An encoder spends bytes on what changes between frames: motion, action, cuts;
   a still or slowly moving picture costs few. Reading packet sizes is demuxing only: nothing is
   decoded. (Doubling the bytes adds 1.)
+- ``keys``: the times of the key frames in ``[start, end)``, and ``spots``, for each of them,
+  where a cut between it and the key frame before would be placed: at the largest predicted
+  packet of that group of pictures (a cut costs the encoder a burst of intra blocks), or at the
+  key frame itself when no packet stands out. Both come from the packet scan, so they are free;
+- ``cuts``: with ``cuts=True``, the scene cuts in ``[start, end)`` (``scene_cuts`` over the
+  whole range); otherwise None, and ``scene_cuts`` finds them later only where they matter;
 - ``until``: the end of the last video packet in ``[start, end)``: ``end``, or earlier in a
-  recording that is cut off;
-- ``cuts``: times of scene cuts. Only key frames are decoded (``skip_frame=nokey``), shrunk to
-  ``width`` x ``height`` grey: where two consecutive key frames differ by more than
-  ``cut_threshold`` grey levels the picture changed between them, and the cut is placed at the
-  largest predicted packet of that group of pictures (a cut costs the encoder a burst of intra
-  blocks), or at the key frame itself when no packet stands out.
+  recording that is cut off.
+
+``scene_cuts(path, keys, spots, windows, ...)`` returns the cuts inside the given time windows.
+A cut is judged from the two key frames around it: decoded shrunk to ``width`` x ``height`` grey
+(``skip_frame=nokey``), they differ by more than ``cut_threshold`` grey levels. So the cuts of a
+window need only the key frames from the one before it to the first one after it, and a window
+gives exactly the cuts a pass over every key frame gives there.
 
 The picture is the first video stream that is not an attached cover picture (ffmpeg's ``V``).
 
 Why: decoding is the cost of analysis. A live stream with a 2 s GOP has one key frame in 60, so
-this reads the whole picture signal for a few percent of a full decode.
+decoding key frames is a few percent of a full decode; and clip edges only need the cuts within
+a few seconds of them, a few dozen key frames of a stream's thousands.
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import cv2
 import ffmpeg
 import numpy as np
 
-from detectors.decode import PipeDecoder
 from detectors.errors import MediaError
 from detectors.probe import clock_origin
 from detectors.series import Series, bins_for
 
 KEYFRAME_LEAD = 10.0   # seconds before a chunk to look for the key frame preceding it
 CUT_PACKET_CONTRAST = 1.4  # a cut's packet against the median packet of its group of pictures
+SEEK_SLACK = 0.005     # seconds: a key frame's time as ffprobe prints it may round either way
 
 
 @dataclass
 class VisualFeatures:
     motion: Series
-    cuts: list[float] = field(default_factory=list)
+    keys: list[float] = field(default_factory=list)
+    spots: list[float] = field(default_factory=list)
+    cuts: list[float] | None = None
     until: float = 0.0    # where the video packets end (before ``end`` when the recording is cut off)
 
 
 def packet_scan(path: str, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Presentation time (from the recording's start), size and key flag of every video packet
-    from ``start`` to ``end``."""
+    from ``start`` to ``end``. (CSV, not JSON: a stream-hour has 100,000 packets.)"""
     origin = clock_origin(path)
-    try:
-        info = ffmpeg.probe(path, select_streams="V:0", show_packets=None, show_entries="packet=pts_time,size,flags",
-                            read_intervals=f"{origin + max(0.0, start)}%{origin + end}")
-    except ffmpeg.Error as err:
-        last = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-        raise MediaError(f"could not read the video packets of {path}: {last[-1] if last else 'ffprobe failed'}") from None
-    rows = [(float(p["pts_time"]), int(p["size"]), "K" in p.get("flags", ""))
-            for p in info.get("packets", []) if p.get("pts_time") not in (None, "N/A")]
+    command = ["ffprobe", "-v", "error", "-select_streams", "V:0", "-show_entries", "packet=pts_time,size,flags",
+               "-of", "csv=p=0", "-read_intervals", f"{origin + max(0.0, start)}%{origin + end}", path]
+    done = subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        last = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise MediaError(f"could not read the video packets of {path}: {last[-1] if last else 'ffprobe failed'}")
+    rows = []
+    for line in done.stdout.decode("ascii", "replace").splitlines():
+        pts, size, flags = (line.split(",") + ["", ""])[:3]
+        if pts not in ("", "N/A") and size.isdigit():
+            rows.append((float(pts), int(size), "K" in flags))
     if not rows:
         return np.zeros(0), np.zeros(0), np.zeros(0, bool)
     times, sizes, keys = (np.asarray(column) for column in zip(*rows))
@@ -64,20 +80,60 @@ def packet_scan(path: str, start: float, end: float) -> tuple[np.ndarray, np.nda
     return times[inside], sizes[inside].astype(float), keys[inside].astype(bool)
 
 
-def key_frames(path: str, start: float, end: float, width: int, height: int) -> np.ndarray:
-    """Grey, shrunk key frames from ``start`` to ``end``, in order (only key frames are decoded)."""
-    node = (ffmpeg.input(path, ss=start, t=end - start, skip_frame="nokey")["V:0"]
-            .output("pipe:", vf=f"scale={width}:{height}:flags=area", format="rawvideo", pix_fmt="gray",
-                    fps_mode="passthrough"))
-    blocks = [np.frombuffer(b, np.uint8) for b in PipeDecoder(node, f"video of {path}").blocks(width * height * 256)]
-    data = np.concatenate(blocks) if blocks else np.zeros(0, np.uint8)
+def cut_spots(times: np.ndarray, sizes: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The key frames' times, and where a cut between each and the key frame before it lies."""
+    key_times = times[keys]
+    spots = key_times.copy()
+    for k in range(1, len(key_times)):
+        between = (times > key_times[k - 1]) & (times < key_times[k]) & ~keys
+        if between.any():
+            group = sizes[between]
+            largest = int(np.argmax(group))
+            if group[largest] > CUT_PACKET_CONTRAST * np.median(group):
+                spots[k] = times[between][largest]
+    return key_times, spots
+
+
+def as_frames(data: np.ndarray, width: int, height: int) -> np.ndarray:
     count = len(data) // (width * height)
     return data[:count * width * height].reshape(count, height, width)
+
+
+def key_frame_runs(path: str, runs: list[tuple[float, float]], width: int, height: int,
+                   warnings: list[str] | None = None) -> list[np.ndarray]:
+    """The key frames of each (first, last) run of key frames, decoded by one ffmpeg that seeks to
+    each run in turn (a process per run would cost more to start than its few frames to decode)."""
+    if not runs:
+        return []
+    with tempfile.TemporaryDirectory(prefix="peakclip-keys-") as scratch:
+        outputs = []
+        for index, (first, last) in enumerate(runs):
+            # One decoding thread per run: a run is a handful of frames, not worth a thread pool.
+            video = ffmpeg.input(path, ss=max(0.0, first - SEEK_SLACK), t=last - first + 2 * SEEK_SLACK,
+                                 skip_frame="nokey", threads=1)["V:0"]
+            outputs.append(video.filter("scale", width, height, flags="area")
+                           .output(os.path.join(scratch, f"{index}.gray"), format="rawvideo", pix_fmt="gray",
+                                   fps_mode="passthrough"))
+        command = ffmpeg.merge_outputs(*outputs).global_args("-nostdin", "-hide_banner", "-loglevel", "error")
+        done = subprocess.run(command.compile(), capture_output=True, stdin=subprocess.DEVNULL)
+        problem = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        frames = []
+        for index in range(len(runs)):
+            name = os.path.join(scratch, f"{index}.gray")
+            data = np.fromfile(name, np.uint8) if os.path.exists(name) else np.zeros(0, np.uint8)
+            frames.append(as_frames(data, width, height))
+    if done.returncode != 0 and not any(len(f) for f in frames):
+        raise MediaError(f"could not decode the key frames of {path}: {problem[-1] if problem else 'ffmpeg failed'}")
+    if problem and warnings is not None:
+        warnings.append(f"key frames of {path}: {problem[-1]}")
+    return frames
 
 
 def frame_changes(frames: np.ndarray) -> np.ndarray:
     """Mean absolute difference of each frame from the one before (the first: NaN), lightly
     blurred so that encoder noise and blocking do not count as change."""
+    import cv2  # only cut finding needs OpenCV, and importing it costs a quarter of a second
+
     smooth = [cv2.GaussianBlur(f, (3, 3), 0) for f in frames]
     changes = np.full(len(frames), np.nan)
     for i in range(1, len(frames)):
@@ -85,13 +141,57 @@ def frame_changes(frames: np.ndarray) -> np.ndarray:
     return changes
 
 
+def runs_for(keys: np.ndarray, windows: list[tuple[float, float]]) -> list[tuple[int, int]]:
+    """For each window ``[lo, hi)``, the first and last index of the key frames that can bound a
+    cut inside it (a cut lies after one key frame and at or before the next), overlapping runs
+    joined."""
+    runs = []
+    for lo, hi in sorted(windows):
+        first = max(0, int(np.searchsorted(keys, lo, "left")) - 1)
+        last = min(len(keys) - 1, int(np.searchsorted(keys, hi, "left")))
+        if last <= first:
+            continue
+        if runs and first <= runs[-1][1]:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], last))
+        else:
+            runs.append((first, last))
+    return runs
+
+
+def scene_cuts(path: str, keys: list[float], spots: list[float], windows: list[tuple[float, float]],
+               width: int = 64, height: int = 36, cut_threshold: float = 20.0,
+               warnings: list[str] | None = None, processes: int = 0) -> list[float]:
+    """The scene cuts inside the ``windows`` (``[lo, hi)`` seconds), from the key frames around
+    them only; ``keys`` and ``spots`` are ``visual_features``' (the whole stream's, or enough of
+    it around the windows). ``processes``: ffmpeg processes side by side (0: one per core)."""
+    key_times, spot_times = np.asarray(keys, float), np.asarray(spots, float)
+    runs = runs_for(key_times, windows)
+    groups = max(1, min(len(runs), processes or os.cpu_count() or 1))
+    shares = [runs[g::groups] for g in range(groups)]
+    with ThreadPoolExecutor(max_workers=groups) as pool:
+        decoded = pool.map(lambda share: key_frame_runs(path, [(key_times[a], key_times[b]) for a, b in share],
+                                                        width, height, warnings), shares)
+        frames_of = {run: frames for share, frames in zip(shares, decoded) for run, frames in zip(share, frames)}
+    cuts = set()
+    for (first, last), frames in frames_of.items():
+        if len(frames) != last - first + 1:
+            # A frame that would not decode: pair up the ones that did, from the last backwards.
+            first = last - len(frames) + 1
+        changes = frame_changes(frames)
+        for offset in range(1, len(frames)):
+            at = float(spot_times[first + offset])
+            if changes[offset] > cut_threshold and any(lo <= at < hi for lo, hi in windows):
+                cuts.add(round(at, 3))
+    return sorted(cuts)
+
+
 def visual_features(path: str, start: float, end: float, hop: float, width: int = 64, height: int = 36,
-                    cut_threshold: float = 20.0, warnings: list[str] | None = None) -> VisualFeatures:
+                    cut_threshold: float = 20.0, warnings: list[str] | None = None,
+                    cuts: bool = True) -> VisualFeatures:
     n_bins = bins_for(end - start, hop)
     # Look a little before and after the chunk: each cut lies between two key frames, and the
     # chunk that holds the cut's time reports it, whichever chunk those key frames fall in.
-    lead_start, tail_end = max(0.0, start - KEYFRAME_LEAD), end + KEYFRAME_LEAD
-    times, sizes, keys = packet_scan(path, lead_start, tail_end)
+    times, sizes, keys = packet_scan(path, max(0.0, start - KEYFRAME_LEAD), end + KEYFRAME_LEAD)
     # Motion: mean bytes of the predicted packets in each bin of [start, end).
     bins = np.floor((times - start) / hop + 1e-9).astype(int)
     inside = (bins >= 0) & (bins < n_bins) & ~keys
@@ -100,28 +200,12 @@ def visual_features(path: str, start: float, end: float, hop: float, width: int 
     np.add.at(counts, bins[inside], 1)
     mean_bytes = np.divide(totals, counts, out=np.zeros(n_bins), where=counts > 0)
     motion = np.log2(mean_bytes + 1.0)
-    # Cuts: key frames that differ from the one before, located by the packet burst between them.
-    key_times = times[keys]
-    frames = key_frames(path, lead_start, tail_end, width, height)
-    if len(frames) != len(key_times):
-        # Should not happen (both list the key frames of the same range); keep the latest that pair up.
-        count = min(len(frames), len(key_times))
-        frames, key_times = frames[len(frames) - count:], key_times[len(key_times) - count:]
-    changes = frame_changes(frames)
-    cuts = []
-    for k in range(1, len(key_times)):
-        if not changes[k] > cut_threshold:
-            continue
-        between = (times > key_times[k - 1]) & (times < key_times[k]) & ~keys
-        at = key_times[k]
-        if between.any():
-            group = sizes[between]
-            largest = int(np.argmax(group))
-            if group[largest] > CUT_PACKET_CONTRAST * np.median(group):
-                at = times[between][largest]
-        if start <= at < end:
-            cuts.append(round(float(at), 3))
+    key_times, spots = cut_spots(times, sizes, keys)
+    found = scene_cuts(path, list(key_times), list(spots), [(start, end)], width, height, cut_threshold, warnings,
+                       processes=1) if cuts else None
+    own = (key_times >= start) & (key_times < end)
     in_chunk = times[(times >= start) & (times < end)]
     frame = float(np.median(np.diff(np.sort(times)))) if len(times) > 1 else 0.0
     until = min(end, float(in_chunk.max()) + frame) if len(in_chunk) else start
-    return VisualFeatures(Series("visual", start, hop, motion), sorted(cuts), until)
+    return VisualFeatures(Series("visual", start, hop, motion), [round(float(t), 6) for t in key_times[own]],
+                          [round(float(t), 6) for t in spots[own]], found, until)

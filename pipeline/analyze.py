@@ -46,7 +46,8 @@ class Analysis:
     probe: Probe
     signals: dict[str, Series]                 # the fusable signals: chat, audio, visual (raw, whole stream)
     extras: dict[str, Series] = field(default_factory=dict)      # what qualifies a signal (audio_flatness)
-    events: dict[str, list[float]] = field(default_factory=dict)  # cuts, pauses
+    # pauses; keys and spots (visual_features'), and cuts when every key frame was decoded
+    events: dict[str, list[float]] = field(default_factory=dict)
     chat: ChatLog | None = None
     warnings: list[str] = field(default_factory=list)
     transcript: Transcript | None = None
@@ -74,7 +75,7 @@ def analyze_chunk(path: str, chunk: Chunk, signals: list[str], config: AnalysisC
                                 config.audio_track, result.warnings)
         if "visual" in signals:
             visual = pool.submit(visual_features, path, chunk.start, chunk.end, config.hop, config.visual_width,
-                                 config.visual_height, config.cut_threshold, result.warnings)
+                                 config.visual_height, config.cut_threshold, result.warnings, config.cuts == "all")
         if audio is not None:
             features = audio.result()
             result.series.update(audio=features.loudness, audio_flatness=features.flatness)
@@ -83,7 +84,9 @@ def analyze_chunk(path: str, chunk: Chunk, signals: list[str], config: AnalysisC
         if visual is not None:
             features = visual.result()
             result.series["visual"] = features.motion
-            result.events["cuts"] = features.cuts
+            result.events.update(keys=features.keys, spots=features.spots)
+            if features.cuts is not None:
+                result.events["cuts"] = features.cuts
             result.until = max(result.until, features.until)
     return result
 
@@ -204,7 +207,11 @@ def assemble(plan: Plan, results: list[ChunkResult], chat: ChatLog | None, confi
     if chat is not None and "chat" in a.signals:
         series["chat"] = chat.series().fit(n_bins)
     signals = {name: series.pop(name) for name in a.signals if name in series}
-    events = {name: [t for t in times if t < source.duration] for name, times in merged.events.items()}
+    # keys and spots pair up one to one, and a key frame's spot is never after it: cutting both
+    # at the key frames that are inside the recording keeps the pairs.
+    inside = sum(1 for t in merged.events.get("keys", []) if t < source.duration)
+    events = {name: times[:inside] if name in ("keys", "spots") else [t for t in times if t < source.duration]
+              for name, times in merged.events.items()}
     return Analysis(source, signals, series, events, chat, warnings, transcript)
 
 

@@ -17,6 +17,7 @@ from detectors.errors import UserError
 from detectors.transcript import FORMATS as TRANSCRIPT_FORMATS
 
 SIGNALS = ("chat", "audio", "visual")
+CUTS = ("edges", "all")
 FORMATS = ("vertical", "portrait", "square", "horizontal", "source")
 FILLS = ("blur", "crop")
 EXPORT_FORMATS = ("edl", "otio", "fcpxml")
@@ -36,6 +37,9 @@ class AnalysisConfig:
     visual_width: int = 64         # size of the grey key frames the visual detector compares
     visual_height: int = 36
     cut_threshold: float = 20.0    # grey-level difference (0-255) between sampled frames that is a scene cut
+    # Scene cuts only move clip edges: "edges" decodes the key frames near the chosen clips' edges
+    # only (pipeline/cuts.py); "all" decodes every key frame, so the manifest lists every cut.
+    cuts: str = "edges"
     signals: list[str] = field(default_factory=lambda: list(SIGNALS))
 
 
@@ -275,6 +279,8 @@ class Config:
         if a.hop <= 0 or a.chunk_seconds <= 0 or a.min_chunk_seconds <= 0 or a.workers < 0:
             raise UserError("analysis.hop, analysis.chunk_seconds and analysis.min_chunk_seconds must be positive, "
                             "analysis.workers 0 or more")
+        if a.cuts not in CUTS:
+            raise UserError(f"analysis.cuts is one of {', '.join(CUTS)} (got {a.cuts!r})")
         unknown = [x for x in a.signals if x not in SIGNALS]
         if unknown or not a.signals:
             raise UserError(f"--signals takes a comma list of {', '.join(SIGNALS)} (got {','.join(a.signals) or 'nothing'})")

@@ -27,7 +27,8 @@ from pipeline.products import ProductPick, label_products, pick_products, unclip
 from pipeline.manifest import build_manifest, write_atomic, write_json_atomic
 from pipeline.render import Rendered, render_clips, resumed_note
 from pipeline.report import build_report, clock, timeline_of
-from pipeline.select import Span, select_spans
+from pipeline.cuts import CutsOnDemand, settle
+from pipeline.select import Edges, Span, select_spans
 from pipeline.rules import load_rules
 from pipeline.stages import Stage, auto_stages, equal_stages, explicit_stages
 from pipeline.tag import Clip, spoken_between, tag_spans
@@ -99,11 +100,28 @@ def nothing_to_clip(fused: Fused, duration: float, config: Config) -> str:
             + (f"; --min-score {lower:g} clips the best moments there are (tier C)" if lower > 0 else ""))
 
 
+def edges_of(analysis: Analysis, config: Config, warnings: list[str]) -> list[float] | CutsOnDemand:
+    """Where clip edges may land: every cut and pause, when the chunk pass decoded every key frame
+    (``analysis.cuts = "all"``); else the pauses and a lookup that decodes cuts near edges only."""
+    pauses = analysis.events.get("pauses", [])
+    if "cuts" in analysis.events or "keys" not in analysis.events:
+        return sorted(analysis.events.get("cuts", []) + pauses)
+    return CutsOnDemand(analysis.probe.path, analysis.events["keys"], analysis.events["spots"], pauses,
+                        config.analysis, warnings)
+
+
+def found_cuts(analysis: Analysis, edges: list[float] | CutsOnDemand) -> list[float]:
+    """The scene cuts the manifest lists: all of them, or those decoded around the clips' edges."""
+    if isinstance(edges, CutsOnDemand):
+        return [round(float(t), 3) for t in edges.cuts]
+    return list(analysis.events.get("cuts", []))
+
+
 def rank(analysis: Analysis, config: Config) -> Ranking:
     """Fused score -> spans -> tagged clips, with the stages and warnings."""
     warnings = list(analysis.warnings)
     fused = fuse(analysis.signals, config.fuse, config.chat, analysis.extras)
-    edges = sorted(t for name in ("cuts", "pauses") for t in analysis.events.get(name, []))
+    edges = edges_of(analysis, config, warnings)
     rules = load_rules(config.tag.rules)
     stages = make_stages(analysis, config, warnings)
     quotas = [(s.start, s.end, rules.quota) for s in stages] if len(stages) > 1 else []
@@ -112,13 +130,18 @@ def rank(analysis: Analysis, config: Config) -> Ranking:
     if config.select.per_product:
         chat = analysis.chat
         windows, sales = (chat.products, chat.item_commerce(len(fused.score))) if chat is not None else ([], {})
-        picks = pick_products(fused, windows, sales, analysis.probe.duration, config.select, edges, segments)
+
+        def choose(near: Edges) -> list[ProductPick]:
+            return pick_products(fused, windows, sales, analysis.probe.duration, config.select, near, segments)
+        picks = settle(choose, edges)
         spans = [pick.span for pick in picks]
         note = unclipped_note(windows, picks, config.select) if windows else \
             "--per-product: the logs hold no product events (type \"product\"): no product to clip"
         warnings += [note] if note else []
     else:
-        spans = select_spans(fused, analysis.probe.duration, config.select, edges, quotas, segments)
+        def choose(near: Edges) -> list[Span]:
+            return select_spans(fused, analysis.probe.duration, config.select, near, quotas, segments)
+        spans = settle(choose, edges)
         if not spans:
             warnings.append(nothing_to_clip(fused, analysis.probe.duration, config))
     if analysis.chat is not None:
@@ -130,7 +153,7 @@ def rank(analysis: Analysis, config: Config) -> Ranking:
         for clip in clips:
             clip.text = spoken_between(analysis.transcript.segments, clip.start, clip.end)
     return Ranking(analysis.probe, analysis.chat.summary() if analysis.chat else None, list(analysis.signals),
-                   stages, clips, warnings, rules.version, list(analysis.events.get("cuts", [])), timeline_of(fused),
+                   stages, clips, warnings, rules.version, found_cuts(analysis, edges), timeline_of(fused),
                    analysis.transcript.summary() if analysis.transcript else None, products)
 
 

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence, Union
 
 import numpy as np
 
 from detectors.transcript import Segment
 from pipeline.config import SelectConfig
 from pipeline.fuse import Fused
+
+# Where a clip edge may land between two times (seconds, ``lo <= t < hi``), sorted: a fixed list of
+# cut and pause times, or a lookup that finds scene cuts only when an edge asks (pipeline/cuts.py).
+EdgeLookup = Callable[[float, float], np.ndarray]
+Edges = Union[Sequence[float], np.ndarray, EdgeLookup, None]
 
 # A segment whose text ends so (closing quotes and brackets aside) ends its sentence.
 SENTENCE_END = re.compile(r"[.!?。！？][\"'”’)\]」』]*\s*$")
@@ -86,18 +91,30 @@ def _fit(start: float, end: float, peak_t: float, room: tuple[float, float], con
     return start, end
 
 
-def snap_edges(start: float, end: float, edges: np.ndarray, room: tuple[float, float],
+def edge_lookup(edges: Edges) -> EdgeLookup:
+    """``edges`` as a lookup: a lookup stays one; sorted times are searched."""
+    if callable(edges):
+        return edges
+    times = np.sort(np.asarray(edges if edges is not None else [], dtype=float))
+
+    def between(lo: float, hi: float) -> np.ndarray:
+        a, b = np.searchsorted(times, [lo, hi])
+        return times[a:b]
+    return between
+
+
+def snap_edges(start: float, end: float, edges: Edges, room: tuple[float, float],
                config: SelectConfig, fixed: tuple[bool, bool] = (False, False)) -> tuple[float, float]:
     """Move each end of the span to the nearest cut or pause within ``snap`` seconds, so a clip
     does not open or close mid-word or mid-shot, as long as it stays in its room and length.
-    A ``fixed`` end (start, end) stays where it is."""
+    A ``fixed`` end (start, end) stays where it is. Only the edges within ``snap`` of the span's
+    two ends are ever looked up."""
+    lookup = edge_lookup(edges)
+
     def nearest(t: float) -> float | None:
-        if len(edges) == 0:
+        near = lookup(t - config.snap, t + config.snap + 1e-9)
+        if len(near) == 0:
             return None
-        lo, hi = np.searchsorted(edges, [t - config.snap, t + config.snap + 1e-9])
-        if lo >= hi:
-            return None
-        near = edges[lo:hi]
         return float(near[np.argmin(np.abs(near - t))])
 
     for which, stays in zip(("start", "end"), fixed):
@@ -210,28 +227,32 @@ def snap_to_sentences(start: float, end: float, peak: float, speech: Speech, roo
     return float(s), float(e)
 
 
-def snap_span(start: float, end: float, peak: float, edge_times: np.ndarray, speech: Speech | None,
+def snap_span(start: float, end: float, peak: float, edges: EdgeLookup, speech: Speech | None,
               room: tuple[float, float], config: SelectConfig) -> tuple[float, float]:
     """The span's edges placed: on sentence boundaries where the transcript covers them, else on
     the nearest cut or pause outside speech (a pause inside a sentence is a breath, not an end)."""
     if speech is None:
-        return snap_edges(start, end, edge_times, room, config)
+        return snap_edges(start, end, edges, room, config)
     start, end = snap_to_sentences(start, end, peak, speech, room, config)
     sentence_starts, sentence_ends = sentence_spans(speech)
     covered = tuple(bool(np.any((sentence_starts <= t) & (t <= sentence_ends))) for t in (start, end))
-    return snap_edges(start, end, edge_times[~inside_sentences(edge_times, speech)], room, config, covered)
+
+    def outside_speech(lo: float, hi: float) -> np.ndarray:
+        times = edges(lo, hi)
+        return times[~inside_sentences(times, speech)]
+    return snap_edges(start, end, outside_speech, room, config, covered)
 
 
-def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: list[float] | None = None,
+def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: Edges = None,
                  quotas: list[tuple[float, float, int]] | None = None,
                  segments: Sequence[Segment] | None = None, within: tuple[float, float] | None = None) -> list[Span]:
-    """Pick spans; ``edges`` are sorted times of scene cuts and speech pauses to snap to;
+    """Pick spans; ``edges``, the times of scene cuts and speech pauses to snap to (or a lookup);
     ``quotas`` are (start, end, n): each such window first gets its n best spans (if they score
     at least ``min_score``), then the strongest peaks anywhere fill the rest; ``segments``, a
     transcript's, put the edges on sentence boundaries; ``within`` (start, end) keeps every
     span, peak and edges, inside that part of the recording (a product's time on air)."""
     lo, hi = within or (0.0, duration)
-    edge_times = np.asarray(edges or [], dtype=float)
+    lookup = edge_lookup(edges)
     speech = sentence_edges(segments, config.sentence_gap) if segments else None
     score, hop = fused.score, fused.hop
     n = len(score)
@@ -262,7 +283,7 @@ def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: lis
             if fitted is None:
                 rejected[left:right + 1] = True
                 continue
-            start, end = snap_span(*fitted, peak_t, edge_times, speech, room, config)
+            start, end = snap_span(*fitted, peak_t, lookup, speech, room, config)
             spans.append(Span(round(start, 3), round(end, 3), round(float(score[peak]), 3), round(peak_t, 3),
                               {name: round(float(z[left:right + 1].mean()), 3) for name, z in fused.signals.items()}))
             blocked[int(start / hop):int(np.ceil(end / hop))] = True

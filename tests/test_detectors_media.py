@@ -67,9 +67,10 @@ def test_sure_events_cuts_and_pauses(sample):
     assert 10 <= len(audio.pauses) <= 120 and audio.pauses == sorted(audio.pauses)
 
 
-def test_chunked_analysis_equals_one_pass(sample):
+@pytest.mark.parametrize("cuts", ["edges", "all"])
+def test_chunked_analysis_equals_one_pass(sample, cuts):
     """Results must not depend on where chunk seams fall (the queue path relies on it)."""
-    config = AnalysisConfig()
+    config = AnalysisConfig(cuts=cuts)
     n_bins = 300
     whole = merge_chunks([analyze_chunk(sample["video"], c, ["audio", "visual"], config)
                           for c in plan_chunks(150.0, 1000, 0.5)], n_bins)
@@ -80,7 +81,10 @@ def test_chunked_analysis_equals_one_pass(sample):
     assert np.allclose(whole.series["audio"].values, parts.series["audio"].values, atol=1e-4)
     assert np.allclose(whole.series["audio_flatness"].values, parts.series["audio_flatness"].values, atol=1e-5)
     assert np.allclose(whole.series["visual"].values, parts.series["visual"].values, atol=1e-6)
-    assert whole.events["cuts"] == parts.events["cuts"]
+    assert whole.events["keys"] == parts.events["keys"] and len(whole.events["keys"]) > 30
+    assert whole.events["spots"] == parts.events["spots"]
+    assert ("cuts" in whole.events) == (cuts == "all")
+    assert whole.events.get("cuts") == parts.events.get("cuts")
     assert whole.events["pauses"] == parts.events["pauses"] and len(whole.events["pauses"]) > 10
 
 

@@ -74,6 +74,9 @@ def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recordi
                         help="clip only moments whose fused score reaches Z (default 2.0); lower it to get the "
                              "best moments of a calm recording (they are tiered C)")
     parser.add_argument("--signals", metavar="LIST", help="comma list of chat,audio,visual (default all)")
+    parser.add_argument("--cuts", choices=["edges", "all"],
+                        help="decode key frames for scene cuts only near the clips' edges (default), or everywhere "
+                             "(slower; the manifest then lists every cut)")
     parser.add_argument("--stages", metavar="N|auto",
                         help="judge the broadcast in N equal stages (default 3), or 'auto': where the audience level shifts")
     parser.add_argument("--stage-at", metavar="TIMES", help="explicit stage boundaries, e.g. 01:20:00,02:40:00")
@@ -114,7 +117,7 @@ def clip_overrides(args: argparse.Namespace) -> dict:
         ("select", "clips"): args.clips, ("select", "min_len"): args.min_len,
         ("select", "max_len"): args.max_len, ("select", "min_score"): args.min_score,
         ("analysis", "signals"): args.signals,
-        ("analysis", "audio_track"): args.audio_track,
+        ("analysis", "audio_track"): args.audio_track, ("analysis", "cuts"): args.cuts,
         ("tag", "stages"): args.stages, ("tag", "stage_at"): args.stage_at, ("render", "formats"): args.format,
         ("render", "fill"): args.fill, ("render", "title"): args.title, ("render", "watermark"): args.watermark,
         ("render", "copy"): args.copy, ("render", "jobs"): args.jobs,
