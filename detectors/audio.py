@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import ffmpeg
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 from detectors.decode import PipeDecoder
+from detectors.rolling import rolling_max
 from detectors.series import Series, bins_for
 
 SILENCE_DB = -100.0
@@ -83,7 +83,7 @@ def bin_flatness(samples: np.ndarray, frame: int, n_fft: int = 256) -> np.ndarra
 def find_pauses(levels_db: np.ndarray, frame_seconds: float, t0: float) -> list[float]:
     """Middles of runs of quiet frames (see the module docstring for what counts as quiet)."""
     context = max(1, int(round(2 * PAUSE_CONTEXT / frame_seconds)) | 1)
-    around = maximum_filter1d(levels_db, size=context, mode="nearest")
+    around = rolling_max(levels_db, context, "nearest")
     quiet = (levels_db < around - PAUSE_DROP_DB) | (levels_db < PAUSE_FLOOR_DB)
     edges = np.flatnonzero(np.diff(np.r_[0, quiet.astype(np.int8), 0]))
     min_frames = int(round(PAUSE_MIN / frame_seconds))

@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import median_filter, uniform_filter1d
 
 from detectors.chat import ChatConfig
+from detectors.rolling import rolling_mean, rolling_median
 from detectors.series import Series
 from pipeline.config import FuseConfig
 
@@ -39,8 +39,8 @@ def robust_z(values: np.ndarray, window_bins: int, min_spread: float) -> np.ndar
     # At the recording's edges the window is filled by mirroring the stream, not by repeating its
     # first (or last) value: repeated, that one value would be the median and shrink the spread to
     # the floor, so ordinary noise in the first and last minute looked like highlights.
-    median = median_filter(values, size=window_bins, mode="reflect")
-    spread = 1.4826 * median_filter(np.abs(values - median), size=window_bins, mode="reflect")
+    median = rolling_median(values, window_bins, "reflect")
+    spread = 1.4826 * rolling_median(np.abs(values - median), window_bins, "reflect")
     return (values - median) / np.maximum(spread, min_spread)
 
 
@@ -97,4 +97,4 @@ def fuse(signals: dict[str, Series], config: FuseConfig, chat: ChatConfig,
     smooth_bins = max(1, int(round(config.smooth / hop)))
     witness = np.maximum(weighted["chat"] - config.audience_floor, 0.0) if "chat" in weighted else None
     combined = combine(list(weighted.values()), config.agreement, witness)
-    return Fused(hop, uniform_filter1d(combined, smooth_bins, mode="nearest"), weighted)
+    return Fused(hop, rolling_mean(combined, smooth_bins, "nearest"), weighted)

@@ -31,10 +31,10 @@ from typing import Callable, Mapping
 
 import ffmpeg
 import numpy as np
-from scipy.ndimage import median_filter, uniform_filter1d
 
 from detectors.decode import PipeDecoder
 from detectors.probe import Probe
+from detectors.rolling import rolling_mean, rolling_median
 from detectors.visual import packet_scan
 from pipeline.captions import ClipCaptions, Cue, ass_text, caption_layout, srt_text
 from pipeline.config import RenderConfig
@@ -150,8 +150,8 @@ def crop_track(source: Probe, start: float, length: float, smooth: float) -> lis
         if motion.sum() > 2.0 * height:  # enough change to tell where the action is; else hold still
             last = float((motion * columns).sum() / motion.sum() / CROP_TRACK_WIDTH)
         centres.append(last)
-    path = median_filter(np.asarray(centres), size=5, mode="nearest")
-    path = uniform_filter1d(path, max(1, int(smooth * CROP_TRACK_FPS)), mode="nearest")
+    path = rolling_median(np.asarray(centres), 5, "nearest")
+    path = rolling_mean(path, max(1, int(smooth * CROP_TRACK_FPS)), "nearest")
     return [(round(i / CROP_TRACK_FPS, 3), float(x)) for i, x in enumerate(path)]
 
 

@@ -17,7 +17,9 @@ def load_manifest(out):
 
 def test_analysis_ranks_the_planted_highlights_first(sample, tmp_path):
     out = str(tmp_path / "out")
-    result = run_cli("clip", sample["video"], "--chat", sample["chat"], "--out", out, "--no-render", "--quiet")
+    # --cuts all: every scene cut is decoded and reported (default: only those near the clips' edges)
+    result = run_cli("clip", sample["video"], "--chat", sample["chat"], "--out", out, "--no-render", "--quiet",
+                     "--cuts", "all")
     assert result.returncode == 0, result.stderr
     manifest = load_manifest(out)
     assert manifest["schema"] == "peakclip/manifest@1"
