@@ -3,6 +3,7 @@ ladder, the promotion thresholds and the render profile of each pool, as one typ
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 
@@ -107,6 +108,9 @@ def read_profiles(table: dict, path: str) -> dict[str, Profile]:
         raise UserError(f"rules file {path}: profiles must be tables ([profiles.NAME])")
     profiles = {FULL: Profile()}
     for name, values in table.items():
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
+            raise UserError(f"rules file {path}: profile name {name!r} must be lower-case letters, digits and "
+                            "dashes (it goes into file names)")
         unknown = set(values) - {"short_side", "preset", "crf"} if isinstance(values, dict) else {"(not a table)"}
         if unknown:
             raise UserError(f"rules file {path}: profile {name} has unknown keys {', '.join(sorted(unknown))} "

@@ -34,6 +34,7 @@ from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_tr
 from pipeline.config import Config
 from pipeline.captions import captions_for
 from pipeline.render import Rendered, render_captioned
+from pipeline.rules import load_rules
 from pipeline.run import Ranking, check_output_dir, clips_to_render, finish, rank
 from workers.app import app
 from workers.jobs import Jobs, connect
@@ -228,7 +229,9 @@ def render(self, job_id: str, clip_id: str) -> None:
             stored = store.load(job_id, "transcript") if config.transcript.captions != "off" else None
             segments = Transcript.from_dict(stored).segments if stored else None
             captions = captions_for(clip, ranking.probe, segments, config)
-            result = render_captioned(ranking.probe, clip, record["out"], config.render, captions=captions)
+            profile = load_rules(config.tag.rules).profile_of(clip.pool)
+            result = render_captioned(ranking.probe, clip, record["out"], config.render, captions=captions,
+                                      profile=profile)
             store.put_item(job_id, "renders", clip_id, asdict(result))
         advance(store, job_id, only="finalize")
 
