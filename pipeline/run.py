@@ -18,7 +18,7 @@ import numpy as np
 
 from detectors.chat import ChatLog
 from detectors.errors import UserError
-from detectors.probe import Probe
+from detectors.probe import Probe, is_url
 from pipeline.analyze import Analysis, analyze
 from pipeline.captions import check_captions, clip_captions
 from pipeline.config import Config
@@ -169,8 +169,11 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
                               ranking.rules_version, ranking.cuts, ranking.transcript, ranking.products)
     if config.render.enabled:
         # What rendering a clip again takes (a promotion to a pool with another profile): the
-        # render settings before any profile was applied (how many at once is no setting).
-        manifest["render"] = {k: v for k, v in dataclasses.asdict(config.render).items() if k != "jobs"}
+        # recording wherever the job ran from, and the render settings before any profile was
+        # applied (how many at once is no setting).
+        path = ranking.probe.path
+        manifest["render"] = {"source": path if is_url(path) else os.path.abspath(path),
+                              "settings": {k: v for k, v in dataclasses.asdict(config.render).items() if k != "jobs"}}
     manifest.update(extra or {})
     manifest["exports"] = write_exports(manifest, ranking.probe.fps, out_dir, config.output.exports)
     if config.output.report:
