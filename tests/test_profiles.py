@@ -56,8 +56,8 @@ def test_a_rules_file_without_profiles_still_loads_and_renders_everything_full(t
     (('profile = "preview"', 'profile = "cheap"'), "unknown profile 'cheap'"),
     (("short_side = 720 ", "short_side = 719 "), "even number"),
     (('preset = "superfast"', 'preset = "quick"'), "preset must be one of"),
-    (("crf = 23", "crf = 99"), "crf must be 0 to 51"),
-    (("crf = 23", "bitrate = 23"), "unknown keys bitrate"),
+    (("crf = 26 ", "crf = 99 "), "crf must be 0 to 51"),
+    (("crf = 26 ", "bitrate = 26 "), "unknown keys bitrate"),
 ])
 def test_bad_profiles_are_one_line(tmp_path, change, message):
     path = tmp_path / "bad.toml"
