@@ -1,6 +1,7 @@
 """Render cost: peakclip's clips against plain ffmpeg encodes of the same spans, in one run.
 
     python bench/render.py [--clips 5] [--length 15] [--rounds 3] [--source FILE | --size WxH] [--captions]
+                           [--profiles [--tiers S,A,B,C,C]]
 
 Plain ffmpeg only fits each span into 1080x1920 and encodes it (same preset and quality), one
 clip after another. peakclip renders the same spans as it would for a user: blurred fill,
@@ -13,6 +14,12 @@ generated first.
 captions and without, alternating. The captions come from a made-up transcript that talks
 through every clip (two full lines on screen most of the time), cut into cues before the clock
 starts: what is timed is the drawing (libass) and its cost to the encoder, not recognition.
+
+``--profiles`` compares the default rules with rendering every clip at the full profile (as
+before render profiles): the same clips, tiered by ``--tiers`` (one a clip, in rank order), each
+rendered at the profile of the pool its tier starts in (bundled rules: S in small, full; A, B, C
+in test, preview), against all of them at full, alternating. A broadcast gets its clips once, so
+the ratio is also that of render CPU per stream-hour (before any promoted clip's second render).
 """
 from __future__ import annotations
 
@@ -33,6 +40,7 @@ from detectors.transcript import Segment  # noqa: E402
 from pipeline.captions import ClipCaptions, caption_cues  # noqa: E402
 from pipeline.config import RenderConfig  # noqa: E402
 from pipeline.render import render_clips  # noqa: E402
+from pipeline.rules import Profile, load_rules  # noqa: E402
 from pipeline.tag import Clip  # noqa: E402
 from samples.generate import generate, parse_size  # noqa: E402
 
@@ -82,9 +90,9 @@ def timed_renders(scratch: str, rounds: int, contenders: dict) -> tuple[dict, di
     return times, cpu
 
 
-def peakclip_renders(source, clips, config: RenderConfig, captions=None):
+def peakclip_renders(source, clips, config: RenderConfig, captions=None, profile_of=None):
     def run(out: str) -> None:
-        results = render_clips(source, clips, out, config, captions=captions)
+        results = render_clips(source, clips, out, config, captions=captions, profile_of=profile_of)
         if any(r.error for r in results):
             raise SystemExit(f"render failed: {[r.error for r in results if r.error]}")
     return run
@@ -98,6 +106,9 @@ def main() -> int:
     parser.add_argument("--source")
     parser.add_argument("--size", type=parse_size, default=(1920, 1080), help="WxH of the generated source")
     parser.add_argument("--captions", action="store_true", help="captioned against uncaptioned peakclip renders")
+    parser.add_argument("--profiles", action="store_true",
+                        help="the default rules' render profiles against every clip at full")
+    parser.add_argument("--tiers", default="S,A,B,C,C", help="with --profiles: the clips' tiers, in rank order")
     args = parser.parse_args()
     config = RenderConfig()
     with tempfile.TemporaryDirectory() as scratch:
@@ -109,9 +120,16 @@ def main() -> int:
         source = probe(source_path)
         step = (source.duration - args.length) / args.clips
         spans = [(round(5 + i * step, 2), round(5 + i * step + args.length, 2)) for i in range(args.clips)]
-        clips = [Clip(id=f"bench{i}", rank=i + 1, start=s, end=e, score=1.0, peak=(s + e) / 2, signals={}, stage=1, tier="A")
-                 for i, (s, e) in enumerate(spans)]
-        if args.captions:
+        rules = load_rules()
+        tiers = (args.tiers.split(",") * args.clips)[:args.clips]
+        clips = [Clip(id=f"bench{i}", rank=i + 1, start=s, end=e, score=1.0, peak=(s + e) / 2, signals={}, stage=1,
+                      tier=tiers[i], pool=rules.start[tiers[i]]) for i, (s, e) in enumerate(spans)]
+        if args.profiles:
+            print("profiles: " + ", ".join(f"#{c.rank} {c.tier} {c.pool} {rules.profile_of(c.pool).name}" for c in clips))
+            contenders = {"default rules": peakclip_renders(source, clips, config,
+                                                            profile_of=lambda c: rules.profile_of(c.pool)),
+                          "all full": peakclip_renders(source, clips, config, profile_of=lambda c: Profile())}
+        elif args.captions:
             speech = [s for start, end in spans for s in talking_through(start, end)]
             captions = {c.id: ClipCaptions(caption_cues(speech, c.start, c.end, config.caption_max_chars))
                         for c in clips}

@@ -169,6 +169,20 @@ def srt_text(cues: list[Cue]) -> str:
                    for number, cue in enumerate(cues, 1))
 
 
+def srt_cues(text: str) -> list[Cue]:
+    """``srt_text`` read back: the cues of a SubRip file peakclip wrote, their lines kept."""
+    cues = []
+    for block in text.replace("\r\n", "\n").strip().split("\n\n"):
+        lines = block.split("\n")
+        times = re.fullmatch(r"(\d+):(\d\d):(\d\d),(\d{3}) --> (\d+):(\d\d):(\d\d),(\d{3})", lines[1].strip()) \
+            if len(lines) > 2 else None
+        if times:
+            h1, m1, s1, ms1, h2, m2, s2, ms2 = map(int, times.groups())
+            cues.append(Cue(h1 * 3600 + m1 * 60 + s1 + ms1 / 1000, h2 * 3600 + m2 * 60 + s2 + ms2 / 1000,
+                            "\n".join(lines[2:])))
+    return cues
+
+
 @dataclass(frozen=True)
 class CaptionLayout:
     """Where and how large captions are drawn on one output size, in its pixels."""

@@ -34,6 +34,7 @@ from pipeline.config import Config
 from pipeline.manifest import write_atomic, write_json_atomic
 from pipeline.captions import captions_for, check_captions, clip_captions
 from pipeline.render import render_captioned, render_clips, resumed_note
+from pipeline.rules import load_rules
 from pipeline.run import Ranking, check_output_dir, finish, rank
 from pipeline.tag import Clip
 
@@ -377,7 +378,9 @@ class Watch:
         rendered = []
         if self.config.render.enabled and ranking.probe.has_video:
             captions = clip_captions(ranking.clips, readable, transcript, self.config)
-            rendered = render_clips(readable, ranking.clips, self.out_dir, self.config.render, captions=captions)
+            rules = load_rules(self.config.tag.rules)
+            rendered = render_clips(readable, ranking.clips, self.out_dir, self.config.render, captions=captions,
+                                    profile_of=lambda clip: rules.profile_of(clip.pool))
         kept = resumed_note(rendered, self.out_dir)
         if kept:
             self.note(kept)

@@ -19,7 +19,7 @@ def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages:
     manifest = {
         "schema": SCHEMA,
         "source": {"path": source.path, "duration": round(source.duration, 3),
-                   "has_audio": source.has_audio, "has_video": source.has_video},
+                   "has_audio": source.has_audio, "has_video": source.has_video, "audio_track": source.audio_track},
         "chat": chat,
         "transcript": transcript,
         "signals": signals,

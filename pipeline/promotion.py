@@ -8,7 +8,8 @@ numbers that caused it.
 
 State lives in SQLite beside a job's output (``tiers.sqlite``): each feedback is one
 ``BEGIN IMMEDIATE`` transaction, so feedback from many processes at once adds up exactly, and the
-state survives restarts.
+state survives restarts. Beside a clip's pool it keeps the file and render profile the clip has
+now: a promotion to a pool with another profile renders it again (``pipeline/rerender.py``).
 """
 from __future__ import annotations
 
@@ -93,10 +94,14 @@ class PromotionStore:
             CREATE TABLE IF NOT EXISTS clips (
                 id TEXT PRIMARY KEY, length REAL, stage INTEGER, tier TEXT, pool TEXT, status TEXT,
                 impressions INTEGER DEFAULT 0, plays INTEGER DEFAULT 0, watch_seconds REAL DEFAULT 0,
-                clicks INTEGER DEFAULT 0, orders INTEGER DEFAULT 0, rules_version TEXT);
+                clicks INTEGER DEFAULT 0, orders INTEGER DEFAULT 0, rules_version TEXT, file TEXT, profile TEXT);
             CREATE TABLE IF NOT EXISTS history (
                 clip_id TEXT, at REAL, action TEXT, from_pool TEXT, to_pool TEXT, counts TEXT, metrics TEXT);
         """)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(clips)")}
+        for name in ("file", "profile"):   # a state file from before render profiles
+            if name not in columns:
+                self.db.execute(f"ALTER TABLE clips ADD COLUMN {name} TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -109,6 +114,8 @@ class PromotionStore:
                 self.db.execute("INSERT OR IGNORE INTO clips (id, length, stage, tier, pool, status, rules_version) "
                                 "VALUES (?, ?, ?, ?, ?, 'active', ?)",
                                 (clip["id"], clip["end"] - clip["start"], clip["stage"], clip["tier"], clip["pool"], version))
+                self.db.execute("UPDATE clips SET file = ?, profile = ? WHERE id = ? AND profile IS NULL",
+                                (clip.get("file"), clip.get("profile"), clip["id"]))
 
     def add(self, clip_id: str, feedback: Feedback, rules: Rules) -> dict:
         """Add feedback and apply the rules, in one transaction; returns the clip's state."""
@@ -132,17 +139,22 @@ class PromotionStore:
             raise
         return self.clip(clip_id)
 
+    def set_render(self, clip_id: str, file: str, profile: str) -> None:
+        """The clip's files are now ``file`` (its first format), rendered at ``profile``."""
+        with self.db:
+            self.db.execute("UPDATE clips SET file = ?, profile = ? WHERE id = ?", (file, profile, clip_id))
+
     def clip(self, clip_id: str) -> dict:
-        row = self.db.execute("SELECT id, pool, tier, stage, status, " + ", ".join(COUNTS) + " FROM clips WHERE id = ?",
-                              (clip_id,)).fetchone()
+        row = self.db.execute("SELECT id, pool, tier, stage, status, file, profile, " + ", ".join(COUNTS)
+                              + " FROM clips WHERE id = ?", (clip_id,)).fetchone()
         if row is None:
             raise UserError(f"no clip {clip_id} here")
         history = [{"at": at, "action": action, "from": a, "to": b, "counts": json.loads(c), "metrics": json.loads(m)}
                    for at, action, a, b, c, m in self.db.execute(
                        "SELECT at, action, from_pool, to_pool, counts, metrics FROM history WHERE clip_id = ? ORDER BY rowid",
                        (clip_id,))]
-        return {"id": row[0], "pool": row[1], "tier": row[2], "stage": row[3], "status": row[4],
-                "counts": dict(zip(COUNTS, row[5:])), "history": history}
+        return {"id": row[0], "pool": row[1], "tier": row[2], "stage": row[3], "status": row[4], "file": row[5],
+                "profile": row[6], "counts": dict(zip(COUNTS, row[7:])), "history": history}
 
     def clips(self) -> list[dict]:
         return [self.clip(clip_id) for (clip_id,) in self.db.execute("SELECT id FROM clips ORDER BY rowid")]

@@ -12,6 +12,10 @@ audio; the thumbnail and preview are cut from the finished picture in the same r
 is told to spend fewer bits on the blurred fill than on the picture (regions of interest).
 
 Files appear only when complete (temporary name, then rename); a failed render leaves nothing.
+
+Each clip is rendered at a profile (``pipeline/rules.toml``: the one of the pool it is in): a
+smaller picture and a faster preset for a clip still being tried on a small audience, the full
+render once it has earned a bigger one.
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ from detectors.visual import packet_scan
 from pipeline.captions import ClipCaptions, Cue, ass_text, caption_layout, srt_text
 from pipeline.config import RenderConfig
 from pipeline.manifest import partial_name, write_atomic
+from pipeline.rules import FULL, Profile
 from pipeline.tag import Clip
 
 SIZES = {"vertical": (1080, 1920), "portrait": (1080, 1350), "square": (1080, 1080), "horizontal": (1920, 1080)}
@@ -60,14 +65,25 @@ class Rendered:
     cut: tuple[float, float] | None = None                # what --copy actually cut, on key frames
     error: str | None = None
     resumed: bool = False                                 # taken as an earlier run into the folder left it
+    profile: str | None = None                            # the render profile (rules.toml) it was encoded at
     srt: str | None = None                                # the captions beside the clip, on its clock
     heard: str | None = None                              # what the recogniser heard in it (ClipCaptions.heard)
 
 
-def output_size(source: Probe, fmt: str) -> tuple[int, int]:
-    if fmt == "source":
-        return source.display_width, source.display_height
-    return SIZES[fmt]
+def output_size(source: Probe, fmt: str, short_side: int | None = None) -> tuple[int, int]:
+    """The picture size of ``fmt``; with ``short_side`` (a profile's), scaled so its shorter side
+    is that long: the feed formats up or down, the source's own size only down."""
+    width, height = (source.display_width, source.display_height) if fmt == "source" else SIZES[fmt]
+    if short_side is None or (fmt == "source" and min(width, height) <= short_side):
+        return width, height
+    scale = short_side / min(width, height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def with_profile(config: RenderConfig, profile: Profile) -> RenderConfig:
+    """The render settings of ``profile``: its preset and quality where it sets them."""
+    return dataclasses.replace(config, preset=profile.preset or config.preset,
+                               crf=config.crf if profile.crf is None else profile.crf)
 
 
 class _Running:
@@ -200,13 +216,15 @@ def crop_window(source: Probe, aspect: float) -> tuple[int, int]:
     return source.width, min(source.height, int(source.display_width / aspect) // 2 * 2)
 
 
-def compose(video, source: Probe, fmt: str, config: RenderConfig, sendcmd_file: str | None):
-    """The picture of one clip composed for ``fmt`` (a stream of the ffmpeg-python graph), and the
-    rectangles (x, y, w, h) of blurred fill in it, which the encoder may spend fewer bits on.
+def compose(video, source: Probe, fmt: str, config: RenderConfig, sendcmd_file: str | None,
+            size: tuple[int, int] | None = None):
+    """The picture of one clip composed for ``fmt`` at ``size`` (default: the format's full size),
+    a stream of the ffmpeg-python graph, and the rectangles (x, y, w, h) of blurred fill in it,
+    which the encoder may spend fewer bits on.
 
     Sizes are worked out here from the probe, so each branch is one scale straight from the
     source to its final size (display pixels: non-square sources come out with the right shape)."""
-    width, height = output_size(source, fmt)
+    width, height = size or output_size(source, fmt)
     if fmt == "source":
         return video.filter("scale", width, height).filter("setsar", 1), []
     if config.fill == "crop" and sendcmd_file and fmt != "horizontal":
@@ -292,10 +310,12 @@ def rows_outside(region: tuple[int, int, int, int], top: int, bottom: int) -> li
 
 def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: RenderConfig, threads: int,
                loudness: dict | None, sendcmd_file: str | None, title_file: str | None, font: str | None,
-               extras: tuple[str, str] | None = None, captions: dict[str, str] | None = None):
+               extras: tuple[str, str] | None = None, captions: dict[str, str] | None = None,
+               short_side: int | None = None):
     """One ffmpeg run: decode the span once, encode every format in ``outputs`` (format -> path),
     and cut the thumbnail and preview (``extras``: their paths) from the first format.
-    ``captions``: an ASS script per format (format -> path) burned into its picture."""
+    ``captions``: an ASS script per format (format -> path) burned into its picture.
+    ``short_side``: the profile's (``output_size``); title, watermark and captions scale with it."""
     length = clip.end - clip.start
     fade = min(config.fade, length / 4)
     fps = round(source.fps, 3) or 30
@@ -323,8 +343,8 @@ def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: Rende
     nodes = []
     for index, (fmt, path) in enumerate(outputs.items()):
         video = pictures[index] if pictures is not None else picture
-        size = output_size(source, fmt)
-        video, fill_regions = compose(video, source, fmt, config, sendcmd_file)
+        size = output_size(source, fmt, short_side)
+        video, fill_regions = compose(video, source, fmt, config, sendcmd_file, size)
         if captions:
             # At output size (the script's pixels are the picture's), under title and watermark;
             # the font's folder first, so Chinese is drawn with the titles' font.
@@ -382,9 +402,11 @@ def _write_sendcmd(track: list[tuple[float, float]], path: str) -> None:
             out.write(f"{t:.3f} crop@follow x 'max(0,min(iw-ow,{x:.4f}*iw-ow/2))';\n")
 
 
-def render_key(source: Probe, clip: Clip, config: RenderConfig, captions: list[Cue] | None = None) -> str:
+def render_key(source: Probe, clip: Clip, config: RenderConfig, captions: list[Cue] | None = None,
+               profile: Profile = Profile()) -> str:
     """What a rendered clip depends on: the source file (and its size and time, so a re-recorded
-    file counts as new), the span, the render settings (not how many run at once) and captions."""
+    file counts as new), the span, the render settings (not how many run at once), captions and
+    the profile (``config`` is the one the profile was applied to)."""
     try:
         stat = os.stat(source.path)
         identity = [os.path.abspath(source.path), stat.st_size, stat.st_mtime_ns]
@@ -396,6 +418,8 @@ def render_key(source: Probe, clip: Clip, config: RenderConfig, captions: list[C
     data = [identity, source.audio_track, clip.id, clip.rank, clip.start, clip.end, clip.peak, settings]
     if captions is not None:
         data.append([dataclasses.astuple(cue) for cue in captions])
+    if profile != Profile():   # clips rendered before profiles existed (all full) resume
+        data.append(profile.to_dict())
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -420,17 +444,29 @@ def finished_before(out_dir: str, name: str, key: str, clip_id: str) -> Rendered
     return Rendered(clip_id, note["files"], note["thumbnail"], note["preview"], cut, resumed=True, srt=note.get("srt"))
 
 
+def file_stem(clip: Clip, profile: Profile) -> str:
+    """``NN-<id>``, and ``.<profile>`` after it for a profile other than full: a clip rendered
+    again at another profile gets new file names, so a file's name never changes its content."""
+    return f"{clip.rank:02d}-{clip.id}" + ("" if profile.name == FULL else f".{profile.name}")
+
+
 def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
-                threads: Callable[[], int] | int = 0, captions: list[Cue] | None = None) -> Rendered:
+                threads: Callable[[], int] | int = 0, captions: list[Cue] | None = None,
+                profile: Profile = Profile()) -> Rendered:
     """Render one clip in every format, its thumbnail and its preview into ``out_dir/clips``
     (or take it from an earlier run into the same folder that finished it with the same settings).
     ``threads``: encoder threads (0: ffmpeg decides), or a function asked just before encoding.
     ``captions`` (clip clock): burned into every format and written beside the clip as ``.srt``
-    (with ``copy``, only the ``.srt``, on the clock of the cut)."""
-    name = f"{clip.rank:02d}-{clip.id}"
-    key = render_key(source, clip, config, captions)
+    (with ``copy``, only the ``.srt``, on the clock of the cut). ``profile``: the size, preset
+    and quality to encode at (``copy`` encodes nothing: the cut is the source's own)."""
+    if config.copy:
+        profile = Profile()
+    config = with_profile(config, profile)
+    name = f"{clip.rank:02d}-{clip.id}"   # the done record: one per clip, whatever its profile
+    key = render_key(source, clip, config, captions, profile)
     earlier = finished_before(out_dir, name, key, clip.id)
     if earlier is not None:
+        earlier.profile = profile.name
         if callable(threads):
             threads()   # keep the share count of the clips still to render right
         return earlier
@@ -439,14 +475,16 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
     os.makedirs(clips_dir, exist_ok=True)
     label = f"clip {clip.rank} ({clip.id})"
     single = len(config.formats) == 1
-    relative = {fmt: f"clips/{name}.mp4" if single else f"clips/{name}.{fmt}.mp4" for fmt in config.formats}
-    thumb_rel, preview_rel = f"clips/{name}.jpg", f"clips/{name}.webp"
-    srt_rel = f"clips/{name}.srt" if captions is not None else None
+    stem = file_stem(clip, profile)
+    relative = {fmt: f"clips/{stem}.mp4" if single else f"clips/{stem}.{fmt}.mp4" for fmt in config.formats}
+    thumb_rel, preview_rel = f"clips/{stem}.jpg", f"clips/{stem}.webp"
+    srt_rel = f"clips/{stem}.srt" if captions is not None else None
+    sizes = {fmt: output_size(source, fmt, profile.short_side) for fmt in config.formats}
     finals = {rel: os.path.join(out_dir, rel) for rel in [*relative.values(), thumb_rel, preview_rel, srt_rel] if rel}
     # Unique per process: two workers rendering the same clip at once (a message redelivered
     # while a re-sent one runs) each write their own file, and the last rename wins whole.
     partials = {rel: partial_name(path) for rel, path in finals.items()}
-    result = Rendered(clip.id)
+    result = Rendered(clip.id, profile=profile.name)
     try:
         with tempfile.TemporaryDirectory(prefix="peakclip-") as scratch:
             outputs = {fmt: partials[rel] for fmt, rel in relative.items()}
@@ -479,10 +517,10 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
                     caption_files = {fmt: os.path.join(scratch, f"captions.{fmt}.ass") for fmt in config.formats}
                     for fmt, path in caption_files.items():
                         with open(path, "w", encoding="utf-8") as out:
-                            out.write(ass_text(captions, *output_size(source, fmt), font_family(font) or "sans-serif",
+                            out.write(ass_text(captions, *sizes[fmt], font_family(font) or "sans-serif",
                                                config))
                 graph = clip_graph(source, clip, outputs, config, encode_threads, loudness, sendcmd_file, title_file,
-                                   font, extras, caption_files)
+                                   font, extras, caption_files, profile.short_side)
                 _run(graph.compile(), label)
             if srt_rel:
                 # --copy starts on the key frame before the clip: the sidecar follows the file's clock.
@@ -508,10 +546,11 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
 
 
 def render_captioned(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
-                     threads: Callable[[], int] | int = 0, captions: ClipCaptions | None = None) -> Rendered:
+                     threads: Callable[[], int] | int = 0, captions: ClipCaptions | None = None,
+                     profile: Profile = Profile()) -> Rendered:
     """``render_clip`` with the clip's captions as ``captions_for`` gave them (every render path
     goes through here), carrying what the recogniser heard on to the manifest's text."""
-    result = render_clip(source, clip, out_dir, config, threads, captions.cues if captions else None)
+    result = render_clip(source, clip, out_dir, config, threads, captions.cues if captions else None, profile)
     result.heard = captions.heard if captions else None
     return result
 
@@ -527,9 +566,10 @@ def resumed_note(rendered: list[Rendered], out_dir: str) -> str | None:
 
 def render_clips(source: Probe, clips: list[Clip], out_dir: str, config: RenderConfig,
                  progress: Callable[[Rendered], None] | None = None,
-                 captions: Mapping[str, ClipCaptions | None] | None = None) -> list[Rendered]:
+                 captions: Mapping[str, ClipCaptions | None] | None = None,
+                 profile_of: Callable[[Clip], Profile] | None = None) -> list[Rendered]:
     """Render clips in parallel, each with its captions (clip id -> ``captions_for``; none
-    missing). Each encode gets the cores divided by the encodes running with it, asked when it
+    missing) at its profile (``profile_of``, e.g. ``Rules.profile_of`` its pool; default full). Each encode gets the cores divided by the encodes running with it, asked when it
     starts, so the last clip alone gets the whole machine: the cores are used, not oversubscribed."""
     captions = captions or {}
     cores = os.cpu_count() or 1
@@ -546,7 +586,8 @@ def render_clips(source: Probe, clips: list[Clip], out_dir: str, config: RenderC
     results: list[Rendered] = []
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        for future in [pool.submit(render_captioned, source, c, out_dir, config, share, captions.get(c.id))
+        for future in [pool.submit(render_captioned, source, c, out_dir, config, share, captions.get(c.id),
+                                   profile_of(c) if profile_of else Profile())
                        for c in clips]:
             results.append(future.result())
             if progress:

@@ -1,8 +1,9 @@
 """The traffic-tier rules (``pipeline/rules.toml``): tiers, stage quota, start pools, the pool
-ladder and the promotion thresholds, as one typed, versioned object."""
+ladder, the promotion thresholds and the render profile of each pool, as one typed, versioned object."""
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 
@@ -11,6 +12,20 @@ from detectors.errors import UserError
 TIERS = ("S", "A", "B", "C")
 METRICS = ("completion", "ctr", "conversion")
 BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules.toml")
+FULL = "full"   # the profile of a pool that names none: the render config as it is
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How the clips of a pool are encoded. Unset (None): as the render config says."""
+    name: str = FULL
+    short_side: int | None = None   # pixels of the picture's shorter side (the formats scale to it)
+    preset: str | None = None       # libx264 preset instead of render.preset
+    crf: int | None = None          # libx264 quality instead of render.crf
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "short_side": self.short_side, "preset": self.preset, "crf": self.crf}
 
 
 @dataclass
@@ -20,6 +35,7 @@ class Pool:
     min_impressions: int
     promote: dict[str, float]
     retire: dict[str, float]
+    profile: str = FULL
 
 
 @dataclass
@@ -31,12 +47,17 @@ class Rules:
     lift_min: float
     start: dict[str, str]
     pools: list[Pool] = field(default_factory=list)
+    profiles: dict[str, Profile] = field(default_factory=lambda: {FULL: Profile()})
 
     def pool(self, name: str) -> Pool:
         for pool in self.pools:
             if pool.name == name:
                 return pool
         raise UserError(f"rules {self.version}: no pool named {name!r}")
+
+    def profile_of(self, pool: str) -> Profile:
+        """The render profile of the clips in ``pool``."""
+        return self.profiles[self.pool(pool).profile]
 
     def next_pool(self, name: str) -> str | None:
         names = [p.name for p in self.pools]
@@ -55,12 +76,14 @@ def load_rules(path: str | None = None) -> Rules:
         raise UserError(f"rules file {path} is not valid TOML: {err}") from None
     try:
         pools = [Pool(p["name"], int(p.get("viewers", 0)), int(p["min_impressions"]),
-                      {k: float(v) for k, v in p["promote"].items()}, {k: float(v) for k, v in p["retire"].items()})
+                      {k: float(v) for k, v in p["promote"].items()}, {k: float(v) for k, v in p["retire"].items()},
+                      str(p.get("profile", FULL)))
                  for p in data["pools"]]
+        profiles = read_profiles(data.get("profiles", {}), path)
         rules = Rules(str(data["version"]), {t: float(data["tiers"][t]) for t in TIERS[:3]},
                       int(data["stages"]["quota"]), bool(data["stages"]["lift"]),
                       float(data["stages"].get("lift_min", 0.0)),
-                      {t: str(data["start"][t]) for t in TIERS}, pools)
+                      {t: str(data["start"][t]) for t in TIERS}, pools, profiles)
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"rules file {path} is missing or has a bad {err}") from None
     for tier, pool in rules.start.items():
@@ -68,4 +91,43 @@ def load_rules(path: str | None = None) -> Rules:
     unknown = {k for p in pools for k in (*p.promote, *p.retire)} - set(METRICS)
     if unknown:
         raise UserError(f"rules file {path}: unknown metrics {', '.join(sorted(unknown))} (use {', '.join(METRICS)})")
+    for pool in pools:
+        if pool.profile not in profiles:
+            raise UserError(f"rules file {path}: pool {pool.name} names an unknown profile {pool.profile!r} "
+                            f"(profiles: {', '.join(profiles)})")
     return rules
+
+
+def optional(value, kind):
+    return None if value is None else kind(value)
+
+
+def read_profiles(table: dict, path: str) -> dict[str, Profile]:
+    """``[profiles.NAME]`` tables as Profiles; "full" (the render config as it is) is always there."""
+    if not isinstance(table, dict):
+        raise UserError(f"rules file {path}: profiles must be tables ([profiles.NAME])")
+    profiles = {FULL: Profile()}
+    for name, values in table.items():
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
+            raise UserError(f"rules file {path}: profile name {name!r} must be lower-case letters, digits and "
+                            "dashes (it goes into file names)")
+        unknown = set(values) - {"short_side", "preset", "crf"} if isinstance(values, dict) else {"(not a table)"}
+        if unknown:
+            raise UserError(f"rules file {path}: profile {name} has unknown keys {', '.join(sorted(unknown))} "
+                            "(use short_side, preset, crf)")
+        try:
+            profile = Profile(name, optional(values.get("short_side"), int), optional(values.get("preset"), str),
+                              optional(values.get("crf"), int))
+        except (TypeError, ValueError):
+            raise UserError(f"rules file {path}: profile {name} has a bad value (short_side and crf are whole "
+                            "numbers, preset a name)") from None
+        if profile.short_side is not None and (profile.short_side < 64 or profile.short_side % 2):
+            raise UserError(f"rules file {path}: profile {name}: short_side must be an even number of pixels, "
+                            f"at least 64 (got {profile.short_side})")
+        if profile.preset is not None and profile.preset not in PRESETS:
+            raise UserError(f"rules file {path}: profile {name}: preset must be one of {', '.join(PRESETS)} "
+                            f"(got {profile.preset!r})")
+        if profile.crf is not None and not 0 <= profile.crf <= 51:
+            raise UserError(f"rules file {path}: profile {name}: crf must be 0 to 51 (got {profile.crf})")
+        profiles[name] = profile
+    return profiles

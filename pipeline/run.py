@@ -7,6 +7,7 @@ step to the next is plain data (``to_dict``/``from_dict``), so both give the sam
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -17,7 +18,7 @@ import numpy as np
 
 from detectors.chat import ChatLog
 from detectors.errors import UserError
-from detectors.probe import Probe
+from detectors.probe import Probe, is_url
 from pipeline.analyze import Analysis, analyze
 from pipeline.captions import check_captions, clip_captions
 from pipeline.config import Config
@@ -183,11 +184,19 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
             continue
         clip.file, clip.files = result.files[config.render.formats[0]], result.files
         clip.thumbnail, clip.preview, clip.captions = result.thumbnail, result.preview, result.srt
+        clip.profile = result.profile
         if result.cut:
             clip.span = {"start": clip.start, "end": clip.end}
             clip.start, clip.end = result.cut
     manifest = build_manifest(ranking.probe, ranking.chat, ranking.signals, ranking.stages, ranking.clips, warnings,
                               ranking.rules_version, ranking.cuts, ranking.transcript, ranking.products)
+    if config.render.enabled:
+        # What rendering a clip again takes (a promotion to a pool with another profile): the
+        # recording wherever the job ran from, and the render settings before any profile was
+        # applied (how many at once is no setting).
+        path = ranking.probe.path
+        manifest["render"] = {"source": path if is_url(path) else os.path.abspath(path),
+                              "settings": {k: v for k, v in dataclasses.asdict(config.render).items() if k != "jobs"}}
     manifest.update(extra or {})
     manifest["exports"] = write_exports(manifest, ranking.probe.fps, out_dir, config.output.exports)
     if config.output.report:
@@ -202,7 +211,7 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
 
 # What peakclip writes into DIR/clips: NN-<id>[.format].mp4/.jpg/.webp/.srt, and hidden done records
 # and partial files (.NAME.<pid>-<random>.partial, manifest.partial_name). Nothing else in the folder is touched.
-OWN_FILE = re.compile(r"^\.{0,2}\d{2,}-[0-9a-f]{10}(\.[a-z]+)?\.(mp4|jpg|webp|srt|done\.json|"
+OWN_FILE = re.compile(r"^\.{0,2}\d{2,}-[0-9a-f]{10}(\.[a-z][a-z0-9-]*){0,2}\.(mp4|jpg|webp|srt|done\.json|"
                       r"(mp4|jpg|webp|srt|done\.json)\.\d+-[0-9a-f]{8}\.partial)$")
 
 
@@ -253,8 +262,10 @@ def run_clip(path: str, chat_path: str | None, out_dir: str, config: Config,
         done = []
         captions = clip_captions(clips, ranking.probe, analysis.transcript, config,
                                  lambda n, total: progress("captions", n, total))
+        rules = load_rules(config.tag.rules)
         rendered = render_clips(ranking.probe, clips, out_dir, config.render,
-                                lambda r: (done.append(r), progress("render", len(done), len(clips))), captions)
+                                lambda r: (done.append(r), progress("render", len(done), len(clips))), captions,
+                                lambda clip: rules.profile_of(clip.pool))
         note = resumed_note(rendered, out_dir)
         if note and on_note:
             on_note(note)

@@ -31,6 +31,7 @@ class Clip:
     text: str | None = None                    # what is said in it: the transcript's words, or what
                                                # --captions auto recognised (None: neither)
     captions: str | None = None                # the burned-in captions as SubRip beside the clip (--captions)
+    profile: str | None = None                 # the render profile of its files (rules.toml; None: not rendered)
     # --per-product: the product it presents, its title, the title drawn on the clip, and the
     # item's sales {"clip": during the clip and the buying lag after, "on_air": its whole windows}
     item: str | None = None

@@ -82,6 +82,11 @@ def fast_config(tmp_path_factory):
     return str(path)
 
 
+# A vertical clip's picture at each render profile of the bundled rules (pipeline/rules.toml): a
+# clip starting in the test pool is rendered at preview, one starting higher at full.
+VERTICAL = {"full": (1080, 1920), "preview": (720, 1280)}
+
+
 def run_cli(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
     """Run the real console entry point in a child process, as a user would."""
     return subprocess.run([sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True,

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import ffprobe, overlaps, run_cli
+from conftest import VERTICAL, ffprobe, overlaps, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def test_render_vertical_clips_with_thumbnails(sample, fast_config, tmp_path):
         info = ffprobe(os.path.join(out, clip["file"]))
         video = [s for s in info["streams"] if s["codec_type"] == "video"][0]
         audio = [s for s in info["streams"] if s["codec_type"] == "audio"][0]
-        assert (video["width"], video["height"]) == (1080, 1920)
+        assert (video["width"], video["height"]) == VERTICAL[clip["profile"]]
         assert video["codec_name"] == "h264" and video["pix_fmt"] == "yuv420p" and video["profile"] == "High"
         assert audio["codec_name"] == "aac"
         assert float(info["format"]["duration"]) == pytest.approx(clip["end"] - clip["start"], abs=0.1)

@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, VERTICAL, run_cli
 
 pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
@@ -90,7 +90,7 @@ def test_report_opens_from_disk_with_a_playable_card_per_clip(job):
         video = card["video"]
         assert video and video["error"] is None and video["ready"] >= 1
         assert video["duration"] == pytest.approx(clip["end"] - clip["start"], abs=0.5)
-        assert (video["width"], video["height"]) == (1080, 1920)
+        assert (video["width"], video["height"]) == VERTICAL[clip["profile"]]
         assert {"chat", "audio", "visual"} <= set(card["bars"])
         assert f"stage\n{clip['stage']}" in card["text"].replace("\t", "\n") or f"stage {clip['stage']}" in card["text"]
         assert clip["tier"] in card["text"] and clip["pool"] in card["text"]

@@ -44,7 +44,7 @@ def make_app(config: Config) -> Celery:
         # Each job step's queue is named once, in workers/steps.py; the completion callback rides
         # with the renders.
         task_routes={**{name: {"queue": queue} for name, queue in STEP_TASKS.values()},
-                     "peakclip.notify": {"queue": "render"}},
+                     "peakclip.notify": {"queue": "render"}, "peakclip.render_promoted": {"queue": "render"}},
         broker_transport_options={"visibility_timeout": q.visibility_timeout,
                                   "unacked_restore_interval": q.restore_interval, "unacked_restore_throttle": 1},
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},

@@ -310,17 +310,40 @@ def tier_state(target: str, config_path: str | None):
     raise UserError(f"{target} is neither an output folder nor a job id")
 
 
+def render_for_pool(target: str, store, state: dict, rules, config) -> str | None:
+    """The render a clip's pool asks for, if its files are at another profile: done here for an
+    output folder, queued for a queued job's clip. Returns the line that says so, or None."""
+    from pipeline.rerender import profile_wanted, render_promoted
+    from pipeline.promotion import PromotionStore
+
+    if not isinstance(store, PromotionStore):
+        from workers.queue import queue_app, queue_promoted_render
+
+        profile = queue_promoted_render(store, state, rules, queue_app(config), config)
+        return f"{state['id']}: render at profile {profile} queued for pool {state['pool']}" if profile else None
+    profile = profile_wanted(state["profile"], state["pool"], rules) if state["status"] == "active" else None
+    if profile is None:
+        return None
+    entry = render_promoted(target, state["id"], profile)
+    store.set_render(state["id"], entry["file"], entry["profile"])
+    return f"{state['id']}: rendered at profile {profile.name} for pool {state['pool']}: {entry['file']}"
+
+
 def cmd_feedback(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
     from pipeline.promotion import Feedback
     from pipeline.rules import load_rules
 
-    rules = load_rules(load_config(args.config).tag.rules)
+    config = load_config(args.config)
+    rules = load_rules(config.tag.rules)
     store, _ = tier_state(args.target, args.config)
     state = store.add(args.clip_id, Feedback(args.impressions, args.plays, args.watch_seconds, args.clicks, args.orders), rules)
     last = state["history"][-1] if state["history"] else None
     print(f"{state['id']}: pool {state['pool']} ({state['status']}), tier {state['tier']}"
-          + (f"; last move: {last['action']} {last['from']} -> {last['to']}" if last else ""))
+          + (f"; last move: {last['action']} {last['from']} -> {last['to']}" if last else ""), flush=True)
+    rendered = render_for_pool(args.target, store, state, rules, config)
+    if rendered:
+        print(rendered)
     return 0
 
 
@@ -328,7 +351,7 @@ def cmd_tiers(args: argparse.Namespace) -> int:
     store, clip_ids = tier_state(args.target, args.config)
     states = store.clips() if clip_ids is None else [store.clip(c) for c in clip_ids]
     if args.json:
-        print(json.dumps([{k: s[k] for k in ("id", "pool", "tier", "stage", "history")} for s in states]))
+        print(json.dumps([{k: s[k] for k in ("id", "pool", "tier", "stage", "file", "profile", "history")} for s in states]))
         return 0
     print(f"{'clip':12} {'stage':>5} {'tier':>4}  {'pool':8} {'status':8} {'impr.':>8} {'moves'}")
     for s in states:

@@ -10,9 +10,12 @@ from detectors.probe import is_url
 from detectors.transcript.embedded import NAME as EMBEDDED
 from pipeline.captions import check_captions
 from pipeline.config import Config, load_config
+from pipeline.rerender import profile_wanted
+from pipeline.rules import Rules
 from workers.app import declare_queues, make_app
 from workers.jobs import Jobs, check_broker, connect, job_id_for
 from workers.steps import send_step
+from workers.tierstate import RedisTierState
 
 
 def submit(input: str, chat: str | None = None, out: str = "peakclip-out", config: Config | None = None,
@@ -92,3 +95,23 @@ def wait(job_id: str, timeout: float | None = None, poll: float = 1.0, config: C
         if deadline is not None and time.monotonic() > deadline:
             return current
         time.sleep(poll)
+
+
+def queue_promoted_render(tiers: RedisTierState, state: dict, rules: Rules, app, config: Config) -> str | None:
+    """After feedback on a queued job's clip: if its pool now asks for another render profile than
+    its files have, queue one ``peakclip.render_promoted`` task for it (``state``: the clip's tier
+    state as ``RedisTierState.add`` returned it). Returns the profile being rendered, or None."""
+    if state["status"] != "active" or not state.get("job"):
+        return None
+    profile = profile_wanted(state.get("profile"), state["pool"], rules)
+    if profile is None:
+        return None
+    # One render per promotion: feedback that arrives while it runs finds the claim and queues none.
+    if tiers.claim_render(state["id"], profile.name, config.queue.render_time_limit + 120):
+        try:
+            app.send_task("peakclip.render_promoted", args=(state["job"], state["id"], profile.to_dict()),
+                          queue="render")
+        except BaseException:
+            tiers.release_render(state["id"])
+            raise
+    return profile.name

@@ -5,7 +5,8 @@ Endpoints (Starlette on uvicorn):
   POST /hooks/twitch       Twitch EventSub stream.offline (challenge, revocation, notification)
   POST /hooks/nginx-rtmp   nginx-rtmp on_record_done form callback, ?token=...
   POST /hooks/srs          SRS on_dvr JSON callback, ?token=..., answered "0"
-  POST /clips/{id}/metrics signed performance numbers of a clip (staged promotion)
+  POST /clips/{id}/metrics signed performance numbers of a clip (staged promotion; a promotion to a
+                           pool with another render profile queues the clip's render at it)
   GET  /jobs/{id}          state, progress, and the manifest when done
   GET  /healthz
 
@@ -131,6 +132,14 @@ def create_app(config: Config) -> Starlette:
     store = Jobs(connect(config.queue.result_backend))
     rules = load_rules(config.tag.rules)
     tiers = RedisTierState(store.r)
+    render_app = []   # the Celery app that sends renders of promoted clips, made on first use
+
+    def queue_render(state: dict) -> str | None:
+        from workers.queue import queue_app, queue_promoted_render
+
+        if not render_app:
+            render_app.append(queue_app(config))
+        return queue_promoted_render(tiers, state, rules, render_app[0], config)
 
     async def body_of(request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -363,7 +372,10 @@ def create_app(config: Config) -> Starlette:
             state = await run_in_threadpool(lambda: tiers.add(clip_id, feedback, rules))
         except UserError as err:
             raise Refused(404 if "no clip" in str(err) else 400, str(err)) from None
-        return JSONResponse({k: state[k] for k in ("id", "pool", "tier", "stage", "status", "history")})
+        # Queued, never waited for: the answer says which profile is being rendered (or null).
+        rendering = await run_in_threadpool(queue_render, state)
+        return JSONResponse({**{k: state[k] for k in ("id", "pool", "tier", "stage", "status", "history", "file",
+                                                      "profile")}, "render_queued": rendering})
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})

@@ -34,6 +34,8 @@ from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_tr
 from pipeline.config import Config
 from pipeline.captions import captions_for
 from pipeline.render import Rendered, render_captioned
+from pipeline.rerender import render_promoted
+from pipeline.rules import Profile, load_rules
 from pipeline.run import Ranking, check_output_dir, clips_to_render, finish, rank
 from workers.app import app
 from workers.jobs import Jobs, connect
@@ -228,7 +230,9 @@ def render(self, job_id: str, clip_id: str) -> None:
             stored = store.load(job_id, "transcript") if config.transcript.captions != "off" else None
             segments = Transcript.from_dict(stored).segments if stored else None
             captions = captions_for(clip, ranking.probe, segments, config)
-            result = render_captioned(ranking.probe, clip, record["out"], config.render, captions=captions)
+            profile = load_rules(config.tag.rules).profile_of(clip.pool)
+            result = render_captioned(ranking.probe, clip, record["out"], config.render, captions=captions,
+                                      profile=profile)
             store.put_item(job_id, "renders", clip_id, asdict(result))
         advance(store, job_id, only="finalize")
 
@@ -247,12 +251,37 @@ def finalize(self, job_id: str) -> None:
         rendered = [Rendered(**{**r, "cut": tuple(r["cut"]) if r["cut"] else None}) for r in renders.values()]
         manifest = finish(ranking, rendered, record["out"], config)
         path = os.path.join(record["out"], "manifest.json")
-        RedisTierState(store.r).ensure(manifest)  # the clips' tier state, for feedback through the queue
+        RedisTierState(store.r).ensure(manifest, job_id)  # the clips' tier state, for feedback through the queue
         store.set_state(job_id, "success", manifest=path)
         if config.queue.callback_url:
             send_notify(job_id, config.queue.callback_url, {"job_id": job_id, "state": "success", "manifest": path,
                                   "clips": [{k: c[k] for k in ("id", "rank", "start", "end", "score", "stage", "tier", "file")}
                                             for c in manifest["clips"]], "warnings": manifest["warnings"]})
+
+
+@app.task(name="peakclip.render_promoted", bind=True, autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=60,
+          retry_jitter=True, max_retries=app.peakclip_config.queue.retries, acks_late=True,
+          **time_limits(app.peakclip_config.queue.render_time_limit))
+def render_promoted_clip(self, job_id: str, clip_id: str, profile: dict) -> None:
+    """Render a clip of a finished job again at the profile of the pool feedback promoted it to
+    (``pipeline/rerender.py``); the job's manifest and the clip's tier state then point at the
+    new file. Not a step of the job: the job stays done, and a failure is logged, not the job's."""
+    store = jobs()
+    tiers = RedisTierState(store.r)
+    try:
+        entry = render_promoted(store.get(job_id)["out"], clip_id, Profile(**profile))
+    except TRANSIENT:
+        raise   # retried with backoff, the render still claimed
+    except (UserError, SoftTimeLimitExceeded) as err:
+        tiers.release_render(clip_id)   # the next feedback may queue it again
+        logging.getLogger("peakclip.tasks").error("job %s: clip %s not rendered at %s: %s", job_id, clip_id,
+                                                  profile["name"], err)
+        return
+    except BaseException:
+        tiers.release_render(clip_id)
+        raise
+    tiers.set_render(clip_id, entry["file"], entry["profile"])
+    tiers.release_render(clip_id)
 
 
 def send_notify(job_id: str, url: str, summary: dict) -> None:
@@ -309,7 +338,7 @@ def watch(self, job_id: str) -> None:
                          if i in stored],
                         [Provisional.from_dict(p) for p in store.items(job_id, "provisional").values()])
         manifest = follower.run()
-        RedisTierState(store.r).ensure(manifest)
+        RedisTierState(store.r).ensure(manifest, job_id)
         store.set_state(job_id, "success", manifest=os.path.join(record["out"], "manifest.json"))
 
 

@@ -1,0 +1,106 @@
+"""Rendering a promoted clip again, at the profile of the pool it was promoted to.
+
+A clip starts in a pool whose profile may be cheap (``preview``: 720p, a fast preset); when
+feedback moves it to a pool that asks for another profile (``full``), it is rendered again from
+the recording: the same span, formats, fill, title, watermark and captions as the job's own run
+(the manifest records the render settings, the source and each clip's captions file), under new
+file names (``pipeline/render.py: file_stem``). Then manifest.json is rewritten to point at the
+new files, under a lock so that two clips promoted at once both land. The earlier files stay:
+the report and anyone holding their address keep working; a rerun of the job removes them.
+
+Both executors call ``render_promoted``: ``peakclip feedback DIR`` in its own process, and the
+``peakclip.render_promoted`` task of the queue.
+"""
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+from contextlib import contextmanager
+
+from detectors.errors import UserError
+from detectors.probe import probe
+from pipeline.captions import srt_cues
+from pipeline.config import RenderConfig
+from pipeline.manifest import read_json, write_json_atomic
+from pipeline.render import render_clip
+from pipeline.rules import Profile, Rules
+from pipeline.tag import Clip
+
+
+def profile_wanted(rendered: str | None, pool: str, rules: Rules) -> Profile | None:
+    """The profile a clip rendered at ``rendered`` must be rendered at again now that it is in
+    ``pool``, or None: its files already are, or it has none to redo (never rendered; ``--copy``
+    and manifests from before profiles record none, and both are the recording's full quality)."""
+    if not rendered:
+        return None
+    wanted = rules.profile_of(pool)
+    return None if wanted.name == rendered else wanted
+
+
+def manifest_path(out_dir: str) -> str:
+    return os.path.join(out_dir, "manifest.json")
+
+
+def read_manifest(out_dir: str) -> dict:
+    return read_json(manifest_path(out_dir), f"no manifest.json in {out_dir}: give a job's output folder or a job id")
+
+
+def clip_entry(manifest: dict, clip_id: str) -> dict:
+    for entry in manifest["clips"]:
+        if entry["id"] == clip_id:
+            return entry
+    raise UserError(f"no clip {clip_id} in the manifest")
+
+
+@contextmanager
+def manifest_lock(out_dir: str):
+    """One writer of manifest.json at a time (other feedback, other workers on shared storage)."""
+    with open(os.path.join(out_dir, ".manifest.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def recorded_render(manifest: dict, out_dir: str) -> RenderConfig:
+    """The render settings the job ran with, as its manifest recorded them."""
+    settings = (manifest.get("render") or {}).get("settings")
+    if not settings:
+        raise UserError(f"the manifest in {out_dir} records no render settings (rendered without profiles, or "
+                        "not rendered): run the job again to render its clips at their pools' profiles")
+    known = {f.name for f in dataclasses.fields(RenderConfig)}
+    return RenderConfig(**{k: v for k, v in settings.items() if k in known})
+
+
+def clip_of(entry: dict) -> Clip:
+    known = {f.name for f in dataclasses.fields(Clip)}
+    return Clip(**{k: v for k, v in entry.items() if k in known})
+
+
+def render_promoted(out_dir: str, clip_id: str, profile: Profile) -> dict:
+    """Render clip ``clip_id`` of the job in ``out_dir`` at ``profile`` and point the manifest at
+    the new files; returns the clip's manifest entry. A clip already at ``profile`` is left as it
+    is (a task delivered twice renders once, unless both run at the same moment)."""
+    manifest = read_manifest(out_dir)
+    entry = clip_entry(manifest, clip_id)
+    if entry.get("profile") == profile.name:
+        return entry
+    config = recorded_render(manifest, out_dir)
+    source = probe(manifest["render"]["source"])
+    source.audio_track = manifest["source"].get("audio_track", 0)
+    captions = None
+    if entry.get("captions"):
+        with open(os.path.join(out_dir, entry["captions"]), encoding="utf-8") as handle:
+            captions = srt_cues(handle.read())
+    result = render_clip(source, clip_of(entry), out_dir, config, captions=captions, profile=profile)
+    if result.error:
+        raise UserError(result.error)
+    with manifest_lock(out_dir):
+        manifest = read_manifest(out_dir)   # again: another clip's promotion may have landed meanwhile
+        entry = clip_entry(manifest, clip_id)
+        entry.update(file=result.files[config.formats[0]], files=result.files, thumbnail=result.thumbnail,
+                     preview=result.preview, captions=result.srt, profile=result.profile)
+        write_json_atomic(manifest_path(out_dir), manifest)
+    return entry

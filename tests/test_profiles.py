@@ -1,0 +1,238 @@
+"""Render profiles per pool: a clip starting in the test pool is rendered cheaply (720x1280, a
+faster preset); feedback promoting it to a pool that asks for the full profile renders it again,
+through the CLI in place and through the queue as a task, and the manifest and the tier state
+point at the new file. Real ffmpeg renders checked with ffprobe, a real Redis, real Celery
+workers and real HTTP against the service."""
+import json
+import os
+import time
+
+import pytest
+
+from conftest import VERTICAL, ffprobe, run_cli
+from detectors.errors import UserError
+from detectors.probe import Probe
+from pipeline.render import output_size
+from pipeline.rules import BUNDLED, FULL, Profile, load_rules
+from samples.generate import generate
+
+RULES = load_rules()
+# A calm generated stream: nothing stands out, so its best moments are tier C, in the test pool.
+CALM = ["--min-score", "0.1", "--min-len", "5", "--max-len", "6"]
+PROMOTING = ["--impressions", "400", "--plays", "300", "--watch-seconds", "1000", "--clicks", "20", "--orders", "1"]
+
+
+def bundled_without_profiles() -> str:
+    """The bundled rules as a custom rules file from before profiles: no [profiles], no pool profile."""
+    lines = open(BUNDLED, encoding="utf-8").read().split("\n")
+    kept, skipping = [], False
+    for line in lines:
+        if line.startswith("[profiles."):
+            skipping = True
+        elif line.startswith("[") or line.startswith("#"):
+            skipping = False
+        if not skipping and not line.startswith("profile ="):
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def test_bundled_rules_render_the_test_pool_at_preview_and_the_rest_full():
+    assert {p.name: p.profile for p in RULES.pools} == {"test": "preview", "small": "full", "medium": "full",
+                                                         "large": "full"}
+    preview = RULES.profile_of("test")
+    assert (preview.short_side, preview.preset) == (720, "superfast")
+    assert RULES.profile_of("large") == Profile(FULL)   # full: the render config as it is
+
+
+def test_a_rules_file_without_profiles_still_loads_and_renders_everything_full(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text(bundled_without_profiles())
+    old = load_rules(str(path))
+    assert [p.name for p in old.pools] == ["test", "small", "medium", "large"]
+    assert all(old.profile_of(p.name) == Profile(FULL) for p in old.pools)
+
+
+@pytest.mark.parametrize("change, message", [
+    (('profile = "preview"', 'profile = "cheap"'), "unknown profile 'cheap'"),
+    (("short_side = 720 ", "short_side = 719 "), "even number"),
+    (('preset = "superfast"', 'preset = "quick"'), "preset must be one of"),
+    (("crf = 26 ", "crf = 99 "), "crf must be 0 to 51"),
+    (("crf = 26 ", "bitrate = 26 "), "unknown keys bitrate"),
+])
+def test_bad_profiles_are_one_line(tmp_path, change, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(open(BUNDLED, encoding="utf-8").read().replace(*change))
+    with pytest.raises(UserError) as err:
+        load_rules(str(path))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_sizes_scale_with_the_profile_and_stay_even():
+    source = Probe("x", 10.0, True, True, display_width=1280, display_height=720)
+    assert output_size(source, "vertical", 720) == (720, 1280)
+    assert output_size(source, "portrait", 720) == (720, 900)
+    assert output_size(source, "horizontal", 540) == (960, 540)
+    assert output_size(source, "square", 720) == (720, 720)
+    assert output_size(source, "vertical") == (1080, 1920)
+    assert output_size(source, "source", 540) == (960, 540)      # a larger source comes down ...
+    assert output_size(source, "source", 1080) == (1280, 720)    # ... a smaller one is never blown up
+    assert all(v % 2 == 0 for v in output_size(source, "portrait", 362))
+
+
+@pytest.fixture(scope="module")
+def calm(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("calm")
+    generate(str(folder), seed=5, duration=40.0, highlights=[], distractors=[], size=(320, 180))
+    return str(folder / "stream.mp4")
+
+
+def load(out) -> dict:
+    with open(os.path.join(out, "manifest.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def size_of(path) -> tuple[int, int]:
+    video = [s for s in ffprobe(path)["streams"] if s["codec_type"] == "video"][0]
+    return video["width"], video["height"]
+
+
+@pytest.mark.integration
+def test_cli_feedback_renders_a_promoted_test_pool_clip_at_full(calm, fast_config, tmp_path):
+    out = str(tmp_path / "out")
+    result = run_cli("clip", calm, "--out", out, "--clips", "1", *CALM, "--config", fast_config, "--quiet")
+    assert result.returncode == 0, result.stderr
+    clip = load(out)["clips"][0]
+    assert (clip["tier"], clip["pool"], clip["profile"]) == ("C", "test", "preview")
+    assert size_of(os.path.join(out, clip["file"])) == (720, 1280)
+    preview_file = clip["file"]
+
+    result = run_cli("feedback", out, clip["id"], *PROMOTING, "--config", fast_config)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert "pool small" in lines[0] and lines[1].startswith(f"{clip['id']}: rendered at profile full")
+    promoted = load(out)["clips"][0]
+    assert promoted["profile"] == "full" and promoted["file"] != preview_file
+    assert size_of(os.path.join(out, promoted["file"])) == (1080, 1920)
+    assert float(ffprobe(os.path.join(out, promoted["file"]))["format"]["duration"]) == \
+        pytest.approx(clip["end"] - clip["start"], abs=0.1)                       # the same span
+    assert os.path.isfile(os.path.join(out, promoted["thumbnail"])) and promoted["thumbnail"] != clip["thumbnail"]
+    assert os.path.isfile(os.path.join(out, preview_file))   # the earlier file stays for whoever holds it
+    state = json.loads(run_cli("tiers", out, "--json").stdout)[0]
+    assert (state["pool"], state["file"], state["profile"]) == ("small", promoted["file"], "full")
+    assert not [n for n in os.listdir(os.path.join(out, "clips")) if "partial" in n]
+
+    # More feedback in the new pool renders nothing again.
+    again = run_cli("feedback", out, clip["id"], "--impressions", "10", "--config", fast_config)
+    assert again.returncode == 0 and len(again.stdout.strip().splitlines()) == 1
+
+
+@pytest.mark.integration
+def test_without_profiles_every_clip_renders_full_and_feedback_renders_nothing(calm, tmp_path):
+    rules = tmp_path / "old.toml"
+    rules.write_text(bundled_without_profiles())
+    config = tmp_path / "old-config.toml"
+    config.write_text(f'[render]\npreset = "superfast"\ncrf = 30\n[tag]\nrules = "{rules}"\n')
+    out = str(tmp_path / "out")
+    assert run_cli("clip", calm, "--out", out, "--clips", "1", *CALM, "--config", str(config), "--quiet").returncode == 0
+    clip = load(out)["clips"][0]
+    assert (clip["pool"], clip["profile"]) == ("test", "full")
+    assert size_of(os.path.join(out, clip["file"])) == (1080, 1920)
+    result = run_cli("feedback", out, clip["id"], *PROMOTING, "--config", str(config))
+    assert result.returncode == 0 and len(result.stdout.strip().splitlines()) == 1 and "pool small" in result.stdout
+
+
+# ---- the queue and the service --------------------------------------------------------------
+
+SECRET = "profiles-secret-3b7e"
+
+
+@pytest.fixture(scope="module")
+def fleet_and_service(calm, tmp_path_factory):
+    from services import Fleet, RedisServer, Service
+
+    root, outputs = tmp_path_factory.mktemp("recordings"), tmp_path_factory.mktemp("outputs")
+    os.symlink(calm, root / "calm.mp4")
+    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
+    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
+    fleet.env.update(PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root), PEAKCLIP_OUTPUT_ROOT=str(outputs),
+                     PEAKCLIP_RENDER_PRESET="superfast", PEAKCLIP_RENDER_CRF="30")
+    fleet.start("w1")
+    service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
+    yield {"fleet": fleet, "service": service, "root": root, "outputs": outputs}
+    service.stop()
+    fleet.stop_all()
+    redis_server.stop()
+
+
+def post_metrics(service, clip_id, payload):
+    from workers.signing import sign
+
+    body = json.dumps(payload).encode()
+    return service.request("POST", f"/clips/{clip_id}/metrics", body,
+                           {"Content-Type": "application/json",
+                            "X-Peakclip-Signature": sign(SECRET, int(time.time()), body)})
+
+
+def wait_for_profile(manifest_path, clip_id, profile, timeout=120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(manifest_path, encoding="utf-8") as handle:
+            entry = next(c for c in json.load(handle)["clips"] if c["id"] == clip_id)
+        if entry["profile"] == profile:
+            return entry
+        time.sleep(0.3)
+    raise AssertionError(f"clip {clip_id} was not rendered at {profile}: {entry}")
+
+
+def rendered_state(tiers, clip_id, timeout=10) -> dict:
+    """The clip's tier state once it names the full render (written just after the manifest)."""
+    deadline = time.monotonic() + timeout
+    state = tiers.clip(clip_id)
+    while state["profile"] != "full" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        state = tiers.clip(clip_id)
+    return state
+
+
+@pytest.mark.integration
+def test_promotion_through_the_service_and_the_queue_renders_full(fleet_and_service):
+    from workers.jobs import connect
+    from workers.tierstate import RedisTierState
+
+    fleet, service = fleet_and_service["fleet"], fleet_and_service["service"]
+    out = str(fleet_and_service["outputs"] / "calm")
+    job_id = fleet.submit(str(fleet_and_service["root"] / "calm.mp4"), "--out", out, "--clips", "2", *CALM)
+    done = fleet.status(job_id, wait=True)
+    assert done["state"] == "success", done
+    clips = load(out)["clips"]
+    assert len(clips) == 2 and all((c["pool"], c["profile"]) == ("test", "preview") for c in clips)
+    assert all(size_of(os.path.join(out, c["file"])) == (720, 1280) for c in clips)
+    tiers = RedisTierState(connect(fleet.env["PEAKCLIP_RESULT_BACKEND"]))
+
+    # The service: the answer comes at once and says a render is queued; the worker renders it.
+    first = clips[0]
+    metrics = {"impressions": 400, "plays": 300, "watch_seconds": 1000, "clicks": 20, "orders": 1}
+    status, _, body = post_metrics(service, first["id"], metrics)
+    answer = json.loads(body)
+    assert status == 200 and answer["pool"] == "small" and answer["render_queued"] == "full", answer
+    assert answer["profile"] == "preview"   # not waited for: the file is still the preview
+    status, _, body = post_metrics(service, first["id"], {"impressions": 5})   # while it renders: no second one
+    assert status == 200 and json.loads(body)["render_queued"] in ("full", None)
+    entry = wait_for_profile(done["manifest"], first["id"], "full")
+    assert size_of(os.path.join(out, entry["file"])) == (1080, 1920)
+    state = rendered_state(tiers, first["id"])
+    assert (state["pool"], state["file"], state["profile"]) == ("small", entry["file"], "full")
+    served = json.loads(service.request("GET", f"/jobs/{job_id}")[2])["manifest"]["clips"][0]
+    assert served["file"] == entry["file"]
+
+    # `peakclip feedback JOBID ...`: the same through the queue's tier state.
+    second = clips[1]
+    result = fleet.cli("feedback", job_id, second["id"], *PROMOTING)
+    assert result.returncode == 0, result.stderr
+    assert f"{second['id']}: render at profile full queued for pool small" in result.stdout
+    entry = wait_for_profile(done["manifest"], second["id"], "full")
+    assert size_of(os.path.join(out, entry["file"])) == (1080, 1920)
+    state = rendered_state(tiers, second["id"])
+    assert (state["file"], state["profile"]) == (entry["file"], "full")
+    both = load(out)["clips"]
+    assert [c["profile"] for c in both] == ["full", "full"]   # neither promotion's manifest write lost the other's
