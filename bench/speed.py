@@ -94,12 +94,13 @@ def phases(video: str, chat: str, config: Config) -> dict[str, float]:
     audio_features(video, 0.0, info.duration, a.hop, a.audio_rate)
     out["audio"] = time.perf_counter() - started
     started = time.perf_counter()
-    visual_features(video, 0.0, info.duration, a.hop, a.visual_width, a.visual_height, a.cut_threshold)
-    out["visual"] = time.perf_counter() - started
+    visual_features(video, 0.0, info.duration, a.hop, a.visual_width, a.visual_height, a.cut_threshold,
+                    cuts=a.cuts == "all")
+    out["visual (packets" + (", every key frame)" if a.cuts == "all" else ")")] = time.perf_counter() - started
     analysis = analyze(video, chat, config)
     started = time.perf_counter()
     rank(analysis, config)
-    out["fusion + selection"] = time.perf_counter() - started
+    out["fusion + selection" + (" + cuts near edges" if a.cuts == "edges" else "")] = time.perf_counter() - started
     return out
 
 

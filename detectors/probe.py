@@ -4,7 +4,6 @@ Reads container headers through ``ffmpeg.probe`` (ffprobe); decodes nothing.
 """
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -101,6 +100,7 @@ def probe(path: str) -> Probe:
         raise MediaError(f"cannot tell how long {path} is (no duration in its headers)")
 
     result = Probe(path=path, duration=duration, has_audio=bool(audios), has_video=bool(videos))
+    _ORIGINS[path] = _start_time(info)
     # An MPEG-TS file is a run of 188-byte packets (192 in M2TS): a file that stops part-way
     # through one was cut off. Its length is read from its timestamps, so nothing else shows it.
     container = info.get("format", {}).get("format_name", "")
@@ -123,18 +123,26 @@ def probe(path: str) -> Probe:
     return result
 
 
-@functools.lru_cache(maxsize=64)
+# Each recording's clock origin, learnt by ``probe`` (which reads it anyway) or by one ffprobe call.
+_ORIGINS: dict[str, float] = {}
+
+
+def _start_time(info: dict) -> float:
+    try:
+        return float(info.get("format", {}).get("start_time") or 0.0)
+    except ValueError:
+        return 0.0
+
+
 def clock_origin(path: str) -> float:
     """The container's timestamp of the recording's start (``format.start_time``).
 
     ffprobe reports packet times on the container's clock, while ffmpeg's ``-ss`` counts from the
     recording's start; an MPEG-TS recording often starts at 1.4 s, or hours in when a live clock
     carried on. Subtracting this puts packet times on the same clock as everything else."""
-    try:
-        info = ffmpeg.probe(path, show_entries="format=start_time")
-    except ffmpeg.Error:
-        return 0.0
-    try:
-        return float(info.get("format", {}).get("start_time") or 0.0)
-    except ValueError:
-        return 0.0
+    if path not in _ORIGINS:
+        try:
+            _ORIGINS[path] = _start_time(ffmpeg.probe(path, show_entries="format=start_time"))
+        except ffmpeg.Error:
+            return 0.0
+    return _ORIGINS[path]
