@@ -6,9 +6,10 @@
 Makes (or takes) a stream of real camera footage as OBS sends it: the real recording in
 tests/media looped to ``--minutes``, 1080p30, H.264 at a constant 6 Mbit/s with a 2 s GOP, AAC
 sound, and a generated chat log beside it. Then, ``--rounds`` times: ``peakclip clip --no-render``
-(analysis) and ``peakclip clip`` with the default rules and render settings (analysis + five
-vertical clips). CPU time is what the child processes used (user + system), which a busy shared
-machine disturbs far less than wall time. Prints the medians: analysis in CPU-seconds per
+(analysis), ``peakclip clip`` with the default rules and render settings (analysis + the vertical
+clips, each at the render profile of the pool it starts in) and the same with every pool at the
+full profile (rendering as it was before profiles). CPU time is what the child processes used
+(user + system), which a busy shared machine disturbs far less than wall time. Prints the medians: analysis in CPU-seconds per
 stream-hour (it grows with the stream), rendering per clip and per stream-hour for broadcasts of
 ``--broadcast-hours`` (a broadcast gets its clips once), and how many 2-core machines each queue
 needs for 10,000 stream-hours a day at ``--utilisation``.
@@ -28,30 +29,11 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import numpy as np  # noqa: E402
-
-from samples.generate import chat, plan, real_footage, twitchdownloader_json  # noqa: E402
+from bench.streams import footage_stream  # noqa: E402
 
 PEAKCLIP = os.path.join(os.path.dirname(sys.executable), "peakclip")
 DAY = 86400.0
 CORES_PER_MACHINE = 2
-
-
-def footage_stream(folder: str, minutes: float) -> tuple[str, str]:
-    """The real recording looped to ``minutes`` at 1080p30 6 Mbit/s CBR, and a chat log for it."""
-    video = os.path.join(folder, "stream.mp4")
-    seconds = minutes * 60
-    rng = np.random.default_rng(5)
-    moments = max(1, min(3, int(seconds // 90)))   # as many as fit, margins included
-    truth = plan(rng, seconds, ["crowd", "chat", "action"][:moments], ["spam", "bots"][:moments - 1])
-    log = os.path.join(folder, "chat.json")
-    with open(log, "w", encoding="utf-8") as out:
-        json.dump(twitchdownloader_json(chat(rng, truth), seconds), out)
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-stream_loop", "-1", "-i", real_footage()[0],
-                    "-t", str(seconds), "-vf", "scale=1920:1080,fps=30", "-c:v", "libx264", "-preset", "veryfast",
-                    "-b:v", "6M", "-maxrate", "6M", "-bufsize", "12M", "-g", "60", "-keyint_min", "60",
-                    "-sc_threshold", "0", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", video], check=True)
-    return video, log
 
 
 def cpu_seconds(args: list[str]) -> tuple[float, float]:
@@ -62,6 +44,21 @@ def cpu_seconds(args: list[str]) -> tuple[float, float]:
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
+
+
+def all_full_config(folder: str) -> str:
+    """A config whose rules are the bundled ones with every pool at the full profile: rendering
+    as it was before render profiles."""
+    from pipeline.rules import BUNDLED
+
+    with open(BUNDLED, encoding="utf-8") as handle:
+        rules = handle.read().replace('profile = "preview"', 'profile = "full"')
+    rules_path, config_path = os.path.join(folder, "all-full-rules.toml"), os.path.join(folder, "all-full.toml")
+    with open(rules_path, "w", encoding="utf-8") as handle:
+        handle.write(rules)
+    with open(config_path, "w", encoding="utf-8") as handle:
+        handle.write(f'[tag]\nrules = "{rules_path}"\n')
+    return config_path
 
 
 def machines(cpu_per_hour: float, hours_a_day: float, utilisation: float) -> float:
@@ -83,25 +80,34 @@ def main() -> int:
         video, log = (args.source, args.chat) if args.source else footage_stream(scratch, args.minutes)
         seconds = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
                                         video], capture_output=True, text=True, check=True).stdout)
-        analysis, full, walls, clips = [], [], [], 0
+        every_clip_full = all_full_config(scratch)
+        cpu: dict[str, list[float]] = {"analysis": [], "default rules": [], "all full": []}
+        walls, clips, tiers = [], 0, ""
         for round_ in range(args.rounds):
             out = os.path.join(scratch, f"out-{round_}")
             base = [PEAKCLIP, "clip", video, "--quiet", "--no-report"] + (["--chat", log] if log else [])
-            cpu, wall = cpu_seconds(base + ["--no-render", "--out", out + "-a"])
-            analysis.append(cpu)
+            used, wall = cpu_seconds(base + ["--no-render", "--out", out + "-a"])
+            cpu["analysis"].append(used)
             walls.append(wall)
-            full.append(cpu_seconds(base + ["--out", out + "-r"])[0])
+            cpu["default rules"].append(cpu_seconds(base + ["--out", out + "-r"])[0])
+            cpu["all full"].append(cpu_seconds(base + ["--out", out + "-f", "--config", every_clip_full])[0])
             with open(os.path.join(out + "-r", "manifest.json"), encoding="utf-8") as handle:
-                clips = sum(1 for c in json.load(handle)["clips"] if c.get("file"))
-    analyse = statistics.median(analysis) * 3600.0 / seconds
-    per_clip = max(0.0, statistics.median(full) - statistics.median(analysis)) / max(1, clips)
+                rendered = [c for c in json.load(handle)["clips"] if c.get("file")]
+            clips = len(rendered)
+            tiers = ", ".join(f"{c['tier']} ({c['profile']})" for c in rendered)
+    median = {name: statistics.median(values) for name, values in cpu.items()}
+    analyse = median["analysis"] * 3600.0 / seconds
     # A broadcast gets its clips once, whatever its length: per stream-hour, rendering costs the
     # clips of one broadcast spread over its hours.
-    render = per_clip * args.clips_per_broadcast / args.broadcast_hours
+    per_clip = {name: max(0.0, median[name] - median["analysis"]) / max(1, clips) for name in ("default rules", "all full")}
+    render = per_clip["default rules"] * args.clips_per_broadcast / args.broadcast_hours
     print(f"stream: {seconds / 60:.1f} min of real camera footage, 1080p30, 6 Mbit/s CBR, 2 s GOP; {args.rounds} round(s)")
-    print(f"analysis: {analyse:,.0f} CPU-s per stream-hour ({statistics.median(walls):.1f} s wall for this stream)")
-    print(f"render: {per_clip:,.1f} CPU-s per clip (of {clips} vertical clips, default rules); {render:,.0f} CPU-s per "
-          f"stream-hour for {args.broadcast_hours:g}-hour broadcasts with {args.clips_per_broadcast} clips each")
+    print(f"analysis: {analyse:,.0f} CPU-s per stream-hour ({statistics.median(walls):.2f} s wall for this stream)")
+    print(f"render: {per_clip['default rules']:,.1f} CPU-s per clip at the default rules' profiles ({clips} vertical "
+          f"clips: {tiers}), {per_clip['all full']:,.1f} with every clip at full (as before profiles): "
+          f"{1 - per_clip['default rules'] / max(1e-9, per_clip['all full']):.0%} less")
+    print(f"render: {render:,.0f} CPU-s per stream-hour for {args.broadcast_hours:g}-hour broadcasts with "
+          f"{args.clips_per_broadcast} clips each")
     for name, cost in (("analysis", analyse), ("render", render)):
         print(f"{name} queue: {machines(cost, 10_000, args.utilisation):.2f} two-core machines per 10,000 "
               f"stream-hours a day at {args.utilisation:.0%} utilisation")

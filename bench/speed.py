@@ -1,6 +1,6 @@
 """Analysis speed and memory: peakclip's three-signal analysis against PySceneDetect, one run.
 
-    python bench/speed.py [--minutes 3] [--rounds 3] [--source FILE --chat FILE]
+    python bench/speed.py [--minutes 3] [--rounds 3] [--source FILE --chat FILE | --footage [--noise 40]]
     python bench/speed.py --memory 2        peak memory: 10 minutes against 2 hours
     python bench/speed.py --cuts 180        scene cuts against a stream made with known cuts
 
@@ -32,6 +32,7 @@ from detectors.visual import visual_features  # noqa: E402
 from pipeline.analyze import analyze  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.run import rank  # noqa: E402
+from bench.streams import footage_stream  # noqa: E402
 from samples.generate import generate  # noqa: E402
 
 BENCH_VENV = os.path.join(REPO, ".venv-bench")
@@ -67,20 +68,6 @@ def scenedetect_cuts(video: str, scenedetect: str, scratch: str) -> list[float]:
     header = next(i for i, row in enumerate(rows) if "Start Time (seconds)" in row)
     column = rows[header].index("Start Time (seconds)")
     return [float(row[column]) for row in rows[header + 2:] if len(row) > column]   # scene 1 starts at 0
-
-
-def compare_cuts(video: str, scenedetect: str, scratch: str, peakclip_manifest: str) -> str:
-    """How many of PySceneDetect's cuts peakclip also reports within 1 s: all of them, and the
-    isolated ones (no other cut within 3 s; in a fast montage peakclip reports one per GOP)."""
-    import json
-
-    theirs = scenedetect_cuts(video, scenedetect, scratch)
-    with open(peakclip_manifest, encoding="utf-8") as handle:
-        ours = json.load(handle)["events"]["cuts"]
-    isolated = [t for t in theirs if not any(0 < abs(t - u) < 3 for u in theirs)]
-    hit = lambda cuts: sum(1 for t in cuts if any(abs(t - u) <= 1.0 for u in ours))  # noqa: E731
-    return (f"cuts: PySceneDetect {len(theirs)}, peakclip {len(ours)}; within 1 s: {hit(theirs)}/{len(theirs)} of all, "
-            f"{hit(isolated)}/{len(isolated)} of the isolated ones")
 
 
 def phases(video: str, chat: str, config: Config) -> dict[str, float]:
@@ -160,7 +147,7 @@ def cuts_check(scratch: str, seconds: float) -> None:
     scenedetect = scenedetect_command()
     out = os.path.join(scratch, "out")
     subprocess.run([os.path.join(REPO, ".venv", "bin", "peakclip"), "clip", video, "--out", out, "--no-render",
-                    "--no-report", "--quiet"], check=True)
+                    "--no-report", "--quiet", "--cuts", "all"], check=True)
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as handle:
         ours = json.load(handle)["events"]["cuts"]
     theirs = scenedetect_cuts(video, scenedetect, scratch)
@@ -178,6 +165,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--source")
     parser.add_argument("--chat")
+    parser.add_argument("--footage", action="store_true",
+                        help="the real camera recording looped to --minutes at 1080p30, 6 Mbit/s CBR (bench/streams.py)")
+    parser.add_argument("--noise", type=int, default=0, metavar="N",
+                        help="with --footage: heavy sensor noise of strength N (e.g. 40)")
     parser.add_argument("--memory", type=float, metavar="HOURS",
                         help="instead: peak memory on a 10-minute and a HOURS-long (small-picture) stream")
     parser.add_argument("--cuts", type=float, metavar="SECONDS",
@@ -194,7 +185,9 @@ def main() -> int:
     scenedetect = scenedetect_command()
     with tempfile.TemporaryDirectory() as scratch:
         video, chat = args.source, args.chat
-        if not video:
+        if not video and args.footage:
+            video, chat = footage_stream(os.path.join(scratch, "stream"), args.minutes, args.noise)
+        elif not video:
             folder = os.path.join(scratch, "stream")
             generate(folder, seed=5, duration=args.minutes * 60, highlights=3, size=(1920, 1080), bitrate="6M")
             video, chat = os.path.join(folder, "stream.mp4"), os.path.join(folder, "chat.json")
@@ -208,7 +201,6 @@ def main() -> int:
             runs["peakclip"].append(timed(peakclip))
             runs["PySceneDetect"].append(timed(others))
         split = phases(video, chat, Config()) if chat else {}
-        cuts = compare_cuts(video, scenedetect, scratch, os.path.join(scratch, "out", "manifest.json"))
     medians = {name: statistics.median(t for t, _ in values) for name, values in runs.items()}
     rss = {name: max(m for _, m in values) for name, values in runs.items()}
     print(f"source: {info.width}x{info.height} {info.fps:g} fps, {info.duration:.0f} s, {bitrate:.1f} Mbit/s; "
@@ -219,7 +211,6 @@ def main() -> int:
     print(f"PySceneDetect / peakclip: {medians['PySceneDetect'] / medians['peakclip']:.2f}x")
     for name, seconds in split.items():
         print(f"  phase {name:20} {seconds:6.2f} s")
-    print(cuts)
     return 0
 
 

@@ -13,6 +13,7 @@ the second asks about the same edges as the first.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, TypeVar
 
 import numpy as np
@@ -62,12 +63,17 @@ class CutsOnDemand:
                           c.cut_threshold, self.warnings)
 
 
-def settle(choose: Callable[[Edges], T], edges: Edges) -> T:
+def settle(choose: Callable[[Edges], T], edges: Edges, rounds: int = 6) -> T:
     """``choose(edges)``, run again until it asks about no window whose cuts are unknown (once,
-    when ``edges`` is a plain list of times)."""
+    when ``edges`` is a plain list of times). Each round can only add windows, and in practice
+    the second asks for nothing new; should ``rounds`` not be enough, every cut is decoded and
+    the last run cannot ask for anything new."""
     if not isinstance(edges, CutsOnDemand):
         return choose(edges)
-    while True:
+    for _ in range(rounds):
         chosen = choose(edges)
         if not edges.decode_missing():
             return chosen
+    edges.missing = [(0.0, math.inf)]
+    edges.decode_missing()
+    return choose(edges)

@@ -99,6 +99,17 @@ def test_selection_settles_on_the_spans_every_cut_gives(seed):
     assert len(lookup.cuts) < len(cuts) / 4
 
 
+def test_selection_that_keeps_asking_ends_with_every_cut_decoded():
+    lookup = KnownCuts([5.0, 50.0], [])
+    asked = []
+
+    def restless(near):            # asks about a new window every run
+        asked.append(len(asked))
+        return list(near(float(len(asked)), float(len(asked)) + 1.0))
+    settle(restless, lookup, rounds=3)
+    assert len(asked) == 4 and lookup.decoded[-1] == (0.0, float("inf")) and list(lookup.cuts) == [5.0, 50.0]
+
+
 def test_the_lookup_decodes_only_windows_it_was_asked_about(sample):
     config = Config()
     analysis = analyze(sample["video"], None, config)
