@@ -27,7 +27,8 @@ from detectors.rolling import rolling_max
 from detectors.series import Series, bins_for
 
 SILENCE_DB = -100.0
-BLOCK_BINS = 240          # bins decoded per read: 2 minutes at 0.5 s bins, ~1 MB of float32 at 8 kHz
+BLOCK_BINS = 40           # bins per block read: 20 s at 0.5 s bins (640 KB of float32 at 8 kHz), small enough
+                          # that working on one overlaps decoding the next
 PAUSE_FRAME = 0.05        # seconds per frame of the pause finder
 PAUSE_MIN = 0.15          # shortest gap that counts as a pause
 PAUSE_DROP_DB = 20.0      # how far under the surrounding level a pause must fall

@@ -6,12 +6,16 @@ kept in ``warnings`` rather than raised: a truncated recording is analysed as fa
 """
 from __future__ import annotations
 
+import queue
 import subprocess
 import tempfile
+import threading
 from typing import Iterator
 
 
 from detectors.errors import MediaError
+
+READ_AHEAD = 3    # blocks read ahead of the caller (memory: a few blocks, whatever the length)
 
 
 class PipeDecoder:
@@ -27,10 +31,16 @@ class PipeDecoder:
         with tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(self.node.compile(), stdout=subprocess.PIPE, stderr=err,
                                     stdin=subprocess.DEVNULL)
+            # A thread drains the pipe while the caller works on the block before: read only
+            # between blocks, ffmpeg would stall on the full pipe for as long as the caller
+            # computes, and decoding and computing would take turns instead of overlapping.
+            ready: queue.Queue[bytes] = queue.Queue(maxsize=READ_AHEAD)
+            reader = threading.Thread(target=_drain, args=(proc.stdout, block_bytes, ready), daemon=True)
+            reader.start()
             got_any = False
             try:
                 while True:
-                    block = _read_exactly(proc.stdout, block_bytes)
+                    block = ready.get()
                     if not block:
                         break
                     got_any = True
@@ -38,6 +48,11 @@ class PipeDecoder:
             finally:
                 if proc.poll() is None:
                     proc.kill()
+                while reader.is_alive():          # a reader waiting on a full queue: let it finish
+                    try:
+                        ready.get(timeout=0.1)
+                    except queue.Empty:
+                        pass
                 proc.stdout.close()
                 code = proc.wait()
             err.seek(0)
@@ -50,6 +65,19 @@ class PipeDecoder:
             elif text:
                 # Decoding went on but ffmpeg complained (damaged packets): worth a line, not a failure.
                 self.warnings.append(f"{self.label}: {text.splitlines()[-1]}")
+
+
+def _drain(pipe, block_bytes: int, ready: "queue.Queue[bytes]") -> None:
+    """Read ``pipe`` in blocks into ``ready``, then an empty block: the end (or a closed pipe)."""
+    try:
+        while True:
+            block = _read_exactly(pipe, block_bytes)
+            if not block:
+                break
+            ready.put(block)
+    except (OSError, ValueError):
+        pass
+    ready.put(b"")
 
 
 def _read_exactly(pipe, size: int) -> bytes:

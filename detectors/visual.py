@@ -99,21 +99,25 @@ def as_frames(data: np.ndarray, width: int, height: int) -> np.ndarray:
     return data[:count * width * height].reshape(count, height, width)
 
 
-def key_frame_runs(path: str, runs: list[tuple[float, float]], width: int, height: int,
+def key_frame_runs(path: str, runs: list[tuple[float, int]], width: int, height: int,
                    warnings: list[str] | None = None) -> list[np.ndarray]:
-    """The key frames of each (first, last) run of key frames, decoded by one ffmpeg that seeks to
-    each run in turn (a process per run would cost more to start than its few frames to decode)."""
+    """The key frames of each run (the time of its first key frame, how many), decoded by one
+    ffmpeg that seeks to each run in turn (a process per run would cost more to start than its
+    few frames to decode)."""
     if not runs:
         return []
     with tempfile.TemporaryDirectory(prefix="peakclip-keys-") as scratch:
         outputs = []
-        for index, (first, last) in enumerate(runs):
+        for index, (first, count) in enumerate(runs):
             # One decoding thread per run: a run is a handful of frames, not worth a thread pool.
-            video = ffmpeg.input(path, ss=max(0.0, first - SEEK_SLACK), t=last - first + 2 * SEEK_SLACK,
-                                 skip_frame="nokey", threads=1)["V:0"]
+            # Seek a hair before the run's first key frame (ffmpeg drops what decodes before it:
+            # a container's index may point at an earlier key frame), and stop after the run's
+            # own key frames: with a duration instead, ffmpeg decodes the next one too, to see
+            # that it is past the end.
+            video = ffmpeg.input(path, ss=max(0.0, first - SEEK_SLACK), skip_frame="nokey", threads=1)["V:0"]
             outputs.append(video.filter("scale", width, height, flags="area")
                            .output(os.path.join(scratch, f"{index}.gray"), format="rawvideo", pix_fmt="gray",
-                                   fps_mode="passthrough"))
+                                   fps_mode="passthrough", vframes=count))
         command = ffmpeg.merge_outputs(*outputs).global_args("-nostdin", "-hide_banner", "-loglevel", "error")
         done = subprocess.run(command.compile(), capture_output=True, stdin=subprocess.DEVNULL)
         problem = done.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -141,16 +145,17 @@ def frame_changes(frames: np.ndarray) -> np.ndarray:
     return changes
 
 
-def runs_for(keys: np.ndarray, windows: list[tuple[float, float]]) -> list[tuple[int, int]]:
+def runs_for(spots: np.ndarray, windows: list[tuple[float, float]]) -> list[tuple[int, int]]:
     """For each window ``[lo, hi)``, the first and last index of the key frames that can bound a
-    cut inside it (a cut lies after one key frame and at or before the next), overlapping runs
-    joined."""
+    cut inside it: a cut between key frames k-1 and k lies at ``spots[k]``, so only the pairs
+    whose spot is inside matter. Overlapping runs are joined."""
     runs = []
     for lo, hi in sorted(windows):
-        first = max(0, int(np.searchsorted(keys, lo, "left")) - 1)
-        last = min(len(keys) - 1, int(np.searchsorted(keys, hi, "left")))
-        if last <= first:
+        inside = np.flatnonzero((spots >= lo) & (spots < hi))
+        inside = inside[inside >= 1]          # the first key frame has none before it to differ from
+        if not len(inside):
             continue
+        first, last = int(inside[0]) - 1, int(inside[-1])
         if runs and first <= runs[-1][1]:
             runs[-1] = (runs[-1][0], max(runs[-1][1], last))
         else:
@@ -165,11 +170,11 @@ def scene_cuts(path: str, keys: list[float], spots: list[float], windows: list[t
     them only; ``keys`` and ``spots`` are ``visual_features``' (the whole stream's, or enough of
     it around the windows). ``processes``: ffmpeg processes side by side (0: one per core)."""
     key_times, spot_times = np.asarray(keys, float), np.asarray(spots, float)
-    runs = runs_for(key_times, windows)
+    runs = runs_for(spot_times, windows)
     groups = max(1, min(len(runs), processes or os.cpu_count() or 1))
     shares = [runs[g::groups] for g in range(groups)]
     with ThreadPoolExecutor(max_workers=groups) as pool:
-        decoded = pool.map(lambda share: key_frame_runs(path, [(key_times[a], key_times[b]) for a, b in share],
+        decoded = pool.map(lambda share: key_frame_runs(path, [(key_times[a], b - a + 1) for a, b in share],
                                                         width, height, warnings), shares)
         frames_of = {run: frames for share, frames in zip(shares, decoded) for run, frames in zip(share, frames)}
     cuts = set()

@@ -125,11 +125,13 @@ class Plan:
                    [Chunk(**c) for c in data["chunks"]], data["media"], data["warnings"])
 
 
-def plan_analysis(path: str, chat_path: str | None, config: Config, parallel: int = 1) -> Plan:
+def plan_analysis(path: str, chat_path: str | None, config: Config, parallel: int = 1,
+                  source: Probe | None = None) -> Plan:
     """Probe the recording, check the chat log is one, and cut the work into chunks: at most
     ``analysis.chunk_seconds`` long, and short enough that ``parallel`` of them run side by side
-    (never shorter than ``analysis.min_chunk_seconds``: each chunk decodes a little context)."""
-    source = probe(path)
+    (never shorter than ``analysis.min_chunk_seconds``: each chunk costs two ffmpeg starts).
+    ``source``: the recording's probe, when the caller already has it."""
+    source = source or probe(path)
     a = config.analysis
     if source.has_audio and a.audio_track >= source.audio_tracks:
         raise UserError(f"--audio-track {a.audio_track}: {path} has {source.audio_tracks} audio track(s), "
@@ -216,11 +218,11 @@ def assemble(plan: Plan, results: list[ChunkResult], chat: ChatLog | None, confi
 
 
 def analyze(path: str, chat_path: str | None, config: Config,
-            progress: Callable[[int, int], None] | None = None) -> Analysis:
+            progress: Callable[[int, int], None] | None = None, source: Probe | None = None) -> Analysis:
     """The whole analysis in this process: ``analysis.workers`` chunks at a time (default one per
     core; the decoding runs in ffmpeg processes, so threads are enough), then assembled."""
     parallel = config.analysis.workers or os.cpu_count() or 1
-    plan = plan_analysis(path, chat_path, config, parallel)
+    plan = plan_analysis(path, chat_path, config, parallel, source)
     # The chat log and transcript are read before any decoding: a bad file should fail in a
     # second, not after an hour.
     chat = read_plan_chat(plan, config)

@@ -28,9 +28,10 @@ CAPTIONS = ("off", "auto")
 class AnalysisConfig:
     hop: float = 0.5               # seconds per bin of every series
     chunk_seconds: float = 300.0   # longest independently analysed chunk
-    # A short stream is cut into chunks of at least this length so the CLI can use every core
-    # (each chunk decodes ~20 s of key-frame context, so shorter chunks would waste it).
-    min_chunk_seconds: float = 60.0
+    # A short stream is cut into chunks of at least this length so the CLI can use every core.
+    # Not shorter: a chunk's audio and packet scan already run side by side, and each costs an
+    # ffmpeg start (~0.1 CPU-s with a distribution's ffmpeg), more than 150 s of either takes.
+    min_chunk_seconds: float = 150.0
     workers: int = 0               # chunks analysed side by side by `peakclip clip` (0: one per core)
     audio_rate: int = 8000         # Hz of the mono PCM ffmpeg decodes for the audio detector
     audio_track: int = 0           # which audio stream (0 = first)

@@ -248,13 +248,14 @@ def check_output_dir(out_dir: str) -> None:
 
 def run_clip(path: str, chat_path: str | None, out_dir: str, config: Config,
              on_progress: Callable[[str, int, int], None] | None = None,
-             on_note: Callable[[str], None] | None = None) -> dict:
+             on_note: Callable[[str], None] | None = None, source: Probe | None = None) -> dict:
     """Run the whole job in this process and write ``out_dir/manifest.json``; returns the manifest.
-    ``on_note`` hears what a person at the terminal should know that is not a warning."""
+    ``on_note`` hears what a person at the terminal should know that is not a warning; ``source``
+    is the recording's probe when the caller has it already."""
     check_captions(config.transcript)
     check_output_dir(out_dir)
     progress = on_progress or (lambda step, done, total: None)
-    analysis = analyze(path, chat_path, config, lambda done, total: progress("analyse", done, total))
+    analysis = analyze(path, chat_path, config, lambda done, total: progress("analyse", done, total), source)
     ranking = rank(analysis, config)
     clips = clips_to_render(ranking, config)
     rendered: list[Rendered] = []

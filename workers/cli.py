@@ -167,11 +167,19 @@ def note_printer(quiet: bool):
 
 
 def cmd_clip(args: argparse.Namespace) -> int:
-    from pipeline.config import load_config
-    from pipeline.run import run_clip
+    from concurrent.futures import ThreadPoolExecutor
 
+    from detectors.probe import probe
+
+    # ffprobe reads the recording while Python imports the pipeline: on a short stream the two
+    # together are a third of the run, one after the other.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        probed = pool.submit(probe, args.input)
+        from pipeline.config import load_config
+        from pipeline.run import run_clip
     config = load_config(args.config, overrides=clip_overrides(args))
-    manifest = run_clip(args.input, chat_log_of(args), args.out, config, Progress(args.quiet), note_printer(args.quiet))
+    manifest = run_clip(args.input, chat_log_of(args), args.out, config, Progress(args.quiet), note_printer(args.quiet),
+                        probed.result())
     failed = [c for c in manifest["clips"] if config.render.enabled and manifest["source"]["has_video"] and not c["file"]]
     if not args.quiet:
         for clip in manifest["clips"]:
