@@ -179,11 +179,10 @@ def scene_cuts(path: str, keys: list[float], spots: list[float], windows: list[t
         frames_of = {run: frames for share, frames in zip(shares, decoded) for run, frames in zip(share, frames)}
     cuts = set()
     for (first, last), frames in frames_of.items():
-        if len(frames) != last - first + 1:
-            # A frame that would not decode: pair up the ones that did, from the last backwards.
-            first = last - len(frames) + 1
+        # A run cut short (a recording that stops decoding) pairs up the frames it has, from its
+        # first: each run starts at a seek to its first key frame.
         changes = frame_changes(frames)
-        for offset in range(1, len(frames)):
+        for offset in range(1, min(len(frames), last - first + 1)):
             at = float(spot_times[first + offset])
             if changes[offset] > cut_threshold and any(lo <= at < hi for lo, hi in windows):
                 cuts.add(round(at, 3))
