@@ -31,6 +31,7 @@ a few seconds of them, a few dozen key frames of a stream's thousands.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -99,38 +100,54 @@ def as_frames(data: np.ndarray, width: int, height: int) -> np.ndarray:
     return data[:count * width * height].reshape(count, height, width)
 
 
+# showinfo's line for each frame a run's filter passes on: which run, and the frame's time.
+SHOWN = re.compile(r"\[showinfo@run(\d+) @ [^\]]*\] \[info\] n:\s*\d+ pts:\s*-?\d+ pts_time:(-?[0-9.]+)")
+
+
 def key_frame_runs(path: str, runs: list[tuple[float, int]], width: int, height: int,
-                   warnings: list[str] | None = None) -> list[np.ndarray]:
-    """The key frames of each run (the time of its first key frame, how many), decoded by one
-    ffmpeg that seeks to each run in turn (a process per run would cost more to start than its
-    few frames to decode)."""
+                   warnings: list[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The key frames of each run (the time of its first key frame, how many), each with its time
+    (seconds from the recording's start), decoded by one ffmpeg that seeks to each run in turn (a
+    process per run would cost more to start than its few frames to decode). The times come from
+    ffmpeg itself (``showinfo``): a seek in a file without an index can miss a frame, and a frame
+    is only ever compared with the one it really follows."""
     if not runs:
         return []
     with tempfile.TemporaryDirectory(prefix="peakclip-keys-") as scratch:
         outputs = []
         for index, (first, count) in enumerate(runs):
             # One decoding thread per run: a run is a handful of frames, not worth a thread pool.
-            # Seek a hair before the run's first key frame (ffmpeg drops what decodes before it:
-            # a container's index may point at an earlier key frame), and stop after the run's
-            # own key frames: with a duration instead, ffmpeg decodes the next one too, to see
-            # that it is past the end.
+            # Seek a hair before the run's first key frame (ffmpeg drops what decodes before it),
+            # and stop after the run's own key frames: with a duration instead, ffmpeg decodes
+            # the next one too, to see that it is past the end.
             video = ffmpeg.input(path, ss=max(0.0, first - SEEK_SLACK), skip_frame="nokey", threads=1)["V:0"]
-            outputs.append(video.filter("scale", width, height, flags="area")
+            outputs.append(video.filter("scale", width, height, flags="area").filter(f"showinfo@run{index}")
                            .output(os.path.join(scratch, f"{index}.gray"), format="rawvideo", pix_fmt="gray",
                                    fps_mode="passthrough", vframes=count))
-        command = ffmpeg.merge_outputs(*outputs).global_args("-nostdin", "-hide_banner", "-loglevel", "error")
+        command = ffmpeg.merge_outputs(*outputs).global_args("-nostdin", "-hide_banner", "-nostats",
+                                                             "-loglevel", "level+info")
         done = subprocess.run(command.compile(), capture_output=True, stdin=subprocess.DEVNULL)
-        problem = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        frames = []
+        log = done.stderr.decode("utf-8", "replace").splitlines()
+        times: list[list[float]] = [[] for _ in runs]
+        for line in log:
+            shown = SHOWN.search(line)
+            if shown:
+                run = int(shown.group(1))
+                times[run].append(max(0.0, runs[run][0] - SEEK_SLACK) + float(shown.group(2)))
+        decoded = []
         for index in range(len(runs)):
             name = os.path.join(scratch, f"{index}.gray")
-            data = np.fromfile(name, np.uint8) if os.path.exists(name) else np.zeros(0, np.uint8)
-            frames.append(as_frames(data, width, height))
-    if done.returncode != 0 and not any(len(f) for f in frames):
-        raise MediaError(f"could not decode the key frames of {path}: {problem[-1] if problem else 'ffmpeg failed'}")
-    if problem and warnings is not None:
-        warnings.append(f"key frames of {path}: {problem[-1]}")
-    return frames
+            frames = as_frames(np.fromfile(name, np.uint8) if os.path.exists(name) else np.zeros(0, np.uint8),
+                               width, height)
+            count = min(len(frames), len(times[index]))   # showinfo also sees a frame the output then refused
+            decoded.append((frames[:count], np.asarray(times[index][:count])))
+    problems = [line for line in log if "[error]" in line or "[fatal]" in line]
+    if done.returncode != 0 and not any(len(f) for f, _ in decoded):
+        last = problems[-1] if problems else (log[-1] if log else "ffmpeg failed")
+        raise MediaError(f"could not decode the key frames of {path}: {last}")
+    if problems and warnings is not None:
+        warnings.append(f"key frames of {path}: {problems[-1]}")
+    return decoded
 
 
 def frame_changes(frames: np.ndarray) -> np.ndarray:
@@ -174,17 +191,24 @@ def scene_cuts(path: str, keys: list[float], spots: list[float], windows: list[t
     groups = max(1, min(len(runs), processes or os.cpu_count() or 1))
     shares = [runs[g::groups] for g in range(groups)]
     with ThreadPoolExecutor(max_workers=groups) as pool:
-        decoded = pool.map(lambda share: key_frame_runs(path, [(key_times[a], b - a + 1) for a, b in share],
-                                                        width, height, warnings), shares)
-        frames_of = {run: frames for share, frames in zip(shares, decoded) for run, frames in zip(share, frames)}
+        decoded = [run for share in pool.map(lambda share: key_frame_runs(
+            path, [(key_times[a], b - a + 1) for a, b in share], width, height, warnings), shares) for run in share]
+    # Name each decoded frame by its key frame, and compare only a key frame with the one before it.
+    tolerance = min(0.25, float(np.min(np.diff(key_times))) / 2) if len(key_times) > 1 else 0.25
     cuts = set()
-    for (first, last), frames in frames_of.items():
-        # A run cut short (a recording that stops decoding) pairs up the frames it has, from its
-        # first: each run starts at a seek to its first key frame.
+    for frames, times in decoded:
+        if len(frames) < 2:
+            continue
+        nearest = np.clip(np.searchsorted(key_times, times), 1, len(key_times) - 1)
+        nearest = np.where(np.abs(key_times[nearest - 1] - times) < np.abs(key_times[nearest] - times), nearest - 1, nearest)
+        named = np.abs(key_times[nearest] - times) <= tolerance
         changes = frame_changes(frames)
-        for offset in range(1, min(len(frames), last - first + 1)):
-            at = float(spot_times[first + offset])
-            if changes[offset] > cut_threshold and any(lo <= at < hi for lo, hi in windows):
+        for i in range(1, len(frames)):
+            k = int(nearest[i])
+            if not (named[i] and named[i - 1] and nearest[i - 1] == k - 1):
+                continue
+            at = float(spot_times[k])
+            if changes[i] > cut_threshold and any(lo <= at < hi for lo, hi in windows):
                 cuts.add(round(at, 3))
     return sorted(cuts)
 
