@@ -1,5 +1,6 @@
-"""Render profiles per pool: a clip starting in the test pool is rendered cheaply (720x1280, a
-faster preset); feedback promoting it to a pool that asks for the full profile renders it again,
+"""Render profiles per pool: a clip starting in a trial pool (test, small) is rendered cheaply
+(720x1280, a faster preset); feedback promoting it to a pool that asks for the full profile
+(medium) renders it again,
 through the CLI in place and through the queue as a task, and the manifest and the tier state
 point at the new file. Real ffmpeg renders checked with ffprobe, a real Redis, real Celery
 workers and real HTTP against the service."""
@@ -20,6 +21,8 @@ RULES = load_rules()
 # A calm generated stream: nothing stands out, so its best moments are tier C, in the test pool.
 CALM = ["--min-score", "0.1", "--min-len", "5", "--max-len", "6"]
 PROMOTING = ["--impressions", "400", "--plays", "300", "--watch-seconds", "1000", "--clicks", "20", "--orders", "1"]
+# ... and out of small (2,000 impressions; completion 0.45, click-through 0.04, conversion 0.03)
+TO_MEDIUM = ["--impressions", "2500", "--plays", "2000", "--watch-seconds", "9000", "--clicks", "150", "--orders", "10"]
 
 
 def bundled_without_profiles() -> str:
@@ -36,9 +39,10 @@ def bundled_without_profiles() -> str:
     return "\n".join(kept)
 
 
-def test_bundled_rules_render_the_test_pool_at_preview_and_the_rest_full():
-    assert {p.name: p.profile for p in RULES.pools} == {"test": "preview", "small": "full", "medium": "full",
+def test_bundled_rules_render_the_trial_pools_at_preview_and_the_rest_full():
+    assert {p.name: p.profile for p in RULES.pools} == {"test": "preview", "small": "preview", "medium": "full",
                                                          "large": "full"}
+    assert RULES.start["S"] == "small"     # so every clip starts at the preview
     preview = RULES.profile_of("test")
     assert (preview.short_side, preview.preset) == (720, "superfast")
     assert RULES.profile_of("large") == Profile(FULL)   # full: the render config as it is
@@ -106,10 +110,15 @@ def test_cli_feedback_renders_a_promoted_test_pool_clip_at_full(calm, fast_confi
     assert size_of(os.path.join(out, clip["file"])) == (720, 1280)
     preview_file = clip["file"]
 
+    # test -> small: the same profile, nothing rendered
     result = run_cli("feedback", out, clip["id"], *PROMOTING, "--config", fast_config)
+    assert result.returncode == 0 and len(result.stdout.strip().splitlines()) == 1 and "pool small" in result.stdout
+    assert load(out)["clips"][0]["file"] == preview_file
+    # small -> medium: the full profile
+    result = run_cli("feedback", out, clip["id"], *TO_MEDIUM, "--config", fast_config)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert "pool small" in lines[0] and lines[1].startswith(f"{clip['id']}: rendered at profile full")
+    assert "pool medium" in lines[0] and lines[1].startswith(f"{clip['id']}: rendered at profile full")
     promoted = load(out)["clips"][0]
     assert promoted["profile"] == "full" and promoted["file"] != preview_file
     assert size_of(os.path.join(out, promoted["file"])) == (1080, 1920)
@@ -118,7 +127,7 @@ def test_cli_feedback_renders_a_promoted_test_pool_clip_at_full(calm, fast_confi
     assert os.path.isfile(os.path.join(out, promoted["thumbnail"])) and promoted["thumbnail"] != clip["thumbnail"]
     assert os.path.isfile(os.path.join(out, preview_file))   # the earlier file stays for whoever holds it
     state = json.loads(run_cli("tiers", out, "--json").stdout)[0]
-    assert (state["pool"], state["file"], state["profile"]) == ("small", promoted["file"], "full")
+    assert (state["pool"], state["file"], state["profile"]) == ("medium", promoted["file"], "full")
     assert not [n for n in os.listdir(os.path.join(out, "clips")) if "partial" in n]
 
     # More feedback in the new pool renders nothing again.
@@ -214,22 +223,27 @@ def test_promotion_through_the_service_and_the_queue_renders_full(fleet_and_serv
     metrics = {"impressions": 400, "plays": 300, "watch_seconds": 1000, "clicks": 20, "orders": 1}
     status, _, body = post_metrics(service, first["id"], metrics)
     answer = json.loads(body)
-    assert status == 200 and answer["pool"] == "small" and answer["render_queued"] == "full", answer
+    assert status == 200 and answer["pool"] == "small" and answer["render_queued"] is None, answer   # still a preview pool
+    to_medium = {"impressions": 2500, "plays": 2000, "watch_seconds": 9000, "clicks": 150, "orders": 10}
+    status, _, body = post_metrics(service, first["id"], to_medium)
+    answer = json.loads(body)
+    assert status == 200 and answer["pool"] == "medium" and answer["render_queued"] == "full", answer
     assert answer["profile"] == "preview"   # not waited for: the file is still the preview
     status, _, body = post_metrics(service, first["id"], {"impressions": 5})   # while it renders: no second one
     assert status == 200 and json.loads(body)["render_queued"] in ("full", None)
     entry = wait_for_profile(done["manifest"], first["id"], "full")
     assert size_of(os.path.join(out, entry["file"])) == (1080, 1920)
     state = rendered_state(tiers, first["id"])
-    assert (state["pool"], state["file"], state["profile"]) == ("small", entry["file"], "full")
+    assert (state["pool"], state["file"], state["profile"]) == ("medium", entry["file"], "full")
     served = json.loads(service.request("GET", f"/jobs/{job_id}")[2])["manifest"]["clips"][0]
     assert served["file"] == entry["file"]
 
     # `peakclip feedback JOBID ...`: the same through the queue's tier state.
     second = clips[1]
-    result = fleet.cli("feedback", job_id, second["id"], *PROMOTING)
+    assert fleet.cli("feedback", job_id, second["id"], *PROMOTING).returncode == 0
+    result = fleet.cli("feedback", job_id, second["id"], *TO_MEDIUM)
     assert result.returncode == 0, result.stderr
-    assert f"{second['id']}: render at profile full queued for pool small" in result.stdout
+    assert f"{second['id']}: render at profile full queued for pool medium" in result.stdout
     entry = wait_for_profile(done["manifest"], second["id"], "full")
     assert size_of(os.path.join(out, entry["file"])) == (1080, 1920)
     state = rendered_state(tiers, second["id"])
