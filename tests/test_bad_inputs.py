@@ -280,12 +280,18 @@ def test_disk_filling_up_during_the_render_leaves_no_partial_clip(sample, fast_c
     assert not [n for n in os.listdir(os.path.join(out, "clips")) if n.endswith(".mp4")]
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    """Ctrl-C reaches the CLI as it would at a terminal: a test run started in the background
+    (``cmd &`` in a script) ignores SIGINT, and every process it starts inherits that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_the_render_then_a_rerun_resumes(sample, fast_config, tmp_path):
     out = str(tmp_path / "out")
     command = [sys.executable, "-m", "workers.cli", "clip", sample["video"], "--chat", sample["chat"], "--out", out,
-               "--config", fast_config, "--clips", "3", "--jobs", "1", "--format", "vertical,square,horizontal"]
+               "--config", fast_config, "--clips", "3", "--jobs", "1", "--format", "vertical,square"]
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=ctrl_c_as_at_a_terminal)
     clips = os.path.join(out, "clips")
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (os.path.isdir(clips) and
@@ -296,9 +302,7 @@ def test_ctrl_c_during_the_render_then_a_rerun_resumes(sample, fast_config, tmp_
     assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
     assert leftovers(out) == [] and not os.path.exists(os.path.join(out, "manifest.json"))
     finished = {n: os.stat(os.path.join(clips, n)).st_mtime_ns for n in os.listdir(clips) if n.endswith(".mp4")}
-    # the first clip in its three formats, not all three clips (three formats a clip: test-pool
-    # clips render at the quick preview profile, and the rest must still be running at the signal)
-    assert 3 <= len(finished) < 9
+    assert 2 <= len(finished) < 6                           # the first clip in both formats, not all three clips
     done = len([n for n in os.listdir(clips) if n.endswith(".done.json")])
     rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
