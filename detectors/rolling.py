@@ -15,12 +15,16 @@ PAD_MODES = {"reflect": "symmetric", "nearest": "edge", "mirror": "reflect"}
 BLOCK = 8192          # rows of windows taken at once: memory stays small on a day-long series
 
 
-def _windows(values: np.ndarray, size: int, mode: str) -> np.ndarray:
-    """Every window of ``size`` centred on each value (scipy's origin 0: for an even size the
-    window reaches one further back than forward), the array extended by ``mode``."""
+def _padded(values: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """``values`` extended by ``mode`` so that each has a window of ``size`` centred on it
+    (scipy's origin 0: for an even size the window reaches one further back than forward)."""
     before = size // 2
-    padded = np.pad(np.asarray(values, dtype=float), (before, size - 1 - before), mode=PAD_MODES[mode])
-    return sliding_window_view(padded, size)
+    return np.pad(np.asarray(values, dtype=float), (before, size - 1 - before), mode=PAD_MODES[mode])
+
+
+def _windows(values: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """Every window of ``size`` centred on each value."""
+    return sliding_window_view(_padded(values, size, mode), size)
 
 
 def rolling_median(values: np.ndarray, size: int, mode: str = "reflect") -> np.ndarray:
@@ -45,7 +49,5 @@ def rolling_mean(values: np.ndarray, size: int, mode: str = "nearest") -> np.nda
     """``scipy.ndimage.uniform_filter1d(values, size, mode=mode)`` (equal to rounding error)."""
     if len(values) == 0:
         return np.zeros(0)
-    before = size // 2
-    padded = np.pad(np.asarray(values, dtype=float), (before, size - 1 - before), mode=PAD_MODES[mode])
-    sums = np.concatenate([[0.0], np.cumsum(padded)])
+    sums = np.concatenate([[0.0], np.cumsum(_padded(values, size, mode))])
     return (sums[size:] - sums[:-size]) / size
