@@ -18,9 +18,9 @@ returns ``VisualFeatures`` for ``[start, end)``:
 
 ``scene_cuts(path, keys, spots, windows, ...)`` returns the cuts inside the given time windows.
 A cut is judged from the two key frames around it: decoded shrunk to ``width`` x ``height`` grey
-(``skip_frame=nokey``), they differ by more than ``cut_threshold`` grey levels. So the cuts of a
-window need only the key frames from the one before it to the first one after it, and a window
-gives exactly the cuts a pass over every key frame gives there.
+(``skip_frame=nokey``), they differ by more than ``cut_threshold`` grey levels, and it lies at
+the later one's spot. So the cuts of a window need only the pairs of key frames whose spot is
+inside it, and a window gives exactly the cuts a pass over every key frame gives there.
 
 The picture is the first video stream that is not an attached cover picture (ffmpeg's ``V``).
 
