@@ -30,6 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from bench.streams import footage_stream  # noqa: E402
+from bench.warm import compile_peakclip  # noqa: E402
 
 PEAKCLIP = os.path.join(os.path.dirname(sys.executable), "peakclip")
 DAY = 86400.0
@@ -76,6 +77,7 @@ def main() -> int:
     parser.add_argument("--broadcast-hours", type=float, default=3.0, help="how long a typical broadcast is")
     parser.add_argument("--clips-per-broadcast", type=int, default=5, help="clips rendered for each broadcast")
     args = parser.parse_args()
+    compile_peakclip()
     with tempfile.TemporaryDirectory() as scratch:
         video, log = (args.source, args.chat) if args.source else footage_stream(scratch, args.minutes)
         seconds = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",

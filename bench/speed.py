@@ -33,6 +33,7 @@ from pipeline.analyze import analyze  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.run import rank  # noqa: E402
 from bench.streams import footage_stream  # noqa: E402
+from bench.warm import compile_peakclip  # noqa: E402
 from samples.generate import generate  # noqa: E402
 
 BENCH_VENV = os.path.join(REPO, ".venv-bench")
@@ -183,6 +184,7 @@ def main() -> int:
             memory_check(scratch, args.memory)
         return 0
     scenedetect = scenedetect_command()
+    compile_peakclip()
     with tempfile.TemporaryDirectory() as scratch:
         video, chat = args.source, args.chat
         if not video and args.footage:

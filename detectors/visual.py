@@ -6,7 +6,8 @@ returns ``VisualFeatures`` for ``[start, end)``:
 - ``motion``: Series ``visual``, log2 of the mean size in bytes of the bin's predicted (non-key)
   video packets. An encoder spends bytes on what changes between frames: motion, action, cuts;
   a still or slowly moving picture costs few. Reading packet sizes is demuxing only: nothing is
-  decoded. (Doubling the bytes adds 1.)
+  decoded, and in an MP4 not even read (its index lists every packet: ``mp4_index``). (Doubling
+  the bytes adds 1.)
 - ``keys``: the times of the key frames in ``[start, end)``, and ``spots``, for each of them,
   where a cut between it and the key frame before would be placed: at the largest predicted
   packet of that group of pictures (a cut costs the encoder a burst of intra blocks), or at the
@@ -41,7 +42,8 @@ import ffmpeg
 import numpy as np
 
 from detectors.errors import MediaError
-from detectors.probe import clock_origin
+from detectors.mp4_index import indexed_packets
+from detectors.probe import clock_origin, is_url
 from detectors.series import Series, bins_for
 
 KEYFRAME_LEAD = 10.0   # seconds before a chunk to look for the key frame preceding it
@@ -60,7 +62,21 @@ class VisualFeatures:
 
 def packet_scan(path: str, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Presentation time (from the recording's start), size and key flag of every video packet
-    from ``start`` to ``end``. (CSV, not JSON: a stream-hour has 100,000 packets.)"""
+    from ``start`` to ``end``: from an MP4's index when it has one this reader follows (nothing
+    else is read), otherwise from ffprobe (CSV, not JSON: a stream-hour has 100,000 packets)."""
+    indexed = None if is_url(path) else indexed_packets(path)
+    if indexed is None:
+        return ffprobe_packets(path, start, end)
+    times, sizes, keys = indexed
+    times = np.round(times, 6) - clock_origin(path)     # to the microsecond, as ffprobe prints them
+    inside = (times >= start) & (times < end)
+    return times[inside], sizes[inside], keys[inside]
+
+
+def ffprobe_packets(path: str, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``packet_scan`` by ffprobe, for any container: it reads the packets from the key frame
+    before ``start``, and stops at the first one past ``end`` in decode order (so a B-frame just
+    before ``end`` that comes after it is not seen: callers read a little past what they need)."""
     origin = clock_origin(path)
     command = ["ffprobe", "-v", "error", "-select_streams", "V:0", "-show_entries", "packet=pts_time,size,flags",
                "-of", "csv=p=0", "-read_intervals", f"{origin + max(0.0, start)}%{origin + end}", path]

@@ -503,11 +503,12 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     196 MB at 2 hours). Two arenas keep it level (150 MB both); measured with bench/speed.py
     --memory. A no-op where the C library is not glibc."""
     import ctypes
-    import ctypes.util
 
     m_arena_max = -8
     try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(m_arena_max, arenas)
+        # The running program's own symbols: libc is loaded already (find_library would run
+        # ldconfig in a subprocess at every start just to learn its name).
+        ctypes.CDLL(None).mallopt(m_arena_max, arenas)
     except (OSError, AttributeError):
         pass
 
