@@ -77,8 +77,10 @@ def timeline_svg(timeline: dict, duration: float, stages: list[dict], clips: lis
         values = np.asarray(series[name], dtype=float)
         top = lane * (LANE + GAP) + 14
         peak = max(float(values.max()) if len(values) else 0.0, 1e-9)
-        points = " ".join(f"{x((i + 0.5) * step):.1f},{top + LANE - 14 - (LANE - 14) * max(v, 0.0) / peak:.1f}"
-                          for i, v in enumerate(values))
+        # x() and the lane's y over whole arrays: a stream-hour has thousands of points per series.
+        xs = 60 + (WIDTH - 100) * np.clip((np.arange(len(values)) + 0.5) * step, 0.0, duration) / max(duration, 1e-9)
+        ys = top + LANE - 14 - (LANE - 14) * np.maximum(values, 0.0) / peak
+        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs.tolist(), ys.tolist()))
         label = "fused score" if name == "score" else name
         parts.append(f'<text x="4" y="{top + LANE / 2:.0f}" font-size="12" fill="{COLOURS[name]}">{label}</text>')
         parts.append(f'<line x1="60" x2="{WIDTH - 40}" y1="{top + LANE - 14}" y2="{top + LANE - 14}" stroke="#ddd"/>')

@@ -88,6 +88,28 @@ def test_chunked_analysis_equals_one_pass(sample, cuts):
     assert whole.events["pauses"] == parts.events["pauses"] and len(whole.events["pauses"]) > 10
 
 
+def test_frame_changes_are_opencvs_blur_and_difference():
+    """The cut judge's numpy blur and mean difference are OpenCV's GaussianBlur (3x3), absdiff and
+    mean, bit for bit, on pictures of every size a cut is judged at and on edges of all kinds."""
+    import cv2
+
+    from detectors.visual import blur3, frame_changes
+
+    rng = np.random.default_rng(5)
+    for k in range(300):
+        shape = (36, 64) if k % 2 else tuple(int(n) for n in rng.integers(3, 60, 2))
+        noise = rng.integers(0, 256, shape, dtype=np.uint8)
+        smooth = np.clip(rng.normal(128, 70, shape), 0, 255).astype(np.uint8)
+        for frame in (noise, smooth):
+            assert np.array_equal(blur3(frame), cv2.GaussianBlur(frame, (3, 3), 0))
+    frames = rng.integers(0, 256, (6, 36, 64), dtype=np.uint8)
+    frames[3] = frames[2]                                     # no change at all
+    blurred = [cv2.GaussianBlur(f, (3, 3), 0) for f in frames]
+    expected = [np.nan] + [cv2.mean(cv2.absdiff(blurred[i], blurred[i - 1]))[0] for i in range(1, len(frames))]
+    np.testing.assert_array_equal(frame_changes(frames), expected)
+    assert frame_changes(frames)[3] == 0.0
+
+
 def test_audio_levels_and_flatness_match_librosa():
     """The audio detector's numpy RMS level and spectral flatness are librosa's, frame for frame."""
     import librosa
