@@ -48,7 +48,6 @@ from detectors.series import Series, bins_for
 
 KEYFRAME_LEAD = 10.0   # seconds before a chunk to look for the key frame preceding it
 CUT_PACKET_CONTRAST = 1.4  # a cut's packet against the median packet of its group of pictures
-SEEK_SLACK = 0.005     # seconds: a key frame's time as ffprobe prints it may round either way
 
 
 @dataclass
@@ -116,6 +115,10 @@ def as_frames(data: np.ndarray, width: int, height: int) -> np.ndarray:
     return data[:count * width * height].reshape(count, height, width)
 
 
+def seek_to(time: float) -> float:
+    return max(0.0, round(float(time), 6))
+
+
 # showinfo's line for each frame a run's filter passes on: which run, and the frame's time.
 SHOWN = re.compile(r"\[showinfo@run(\d+) @ [^\]]*\] \[info\] n:\s*\d+ pts:\s*-?\d+ pts_time:(-?[0-9.]+)")
 
@@ -133,10 +136,12 @@ def key_frame_runs(path: str, runs: list[tuple[float, int]], width: int, height:
         outputs = []
         for index, (first, count) in enumerate(runs):
             # One decoding thread per run: a run is a handful of frames, not worth a thread pool.
-            # Seek a hair before the run's first key frame (ffmpeg drops what decodes before it),
-            # and stop after the run's own key frames: with a duration instead, ffmpeg decodes
-            # the next one too, to see that it is past the end.
-            video = ffmpeg.input(path, ss=max(0.0, first - SEEK_SLACK), skip_frame="nokey", threads=1)["V:0"]
+            # Seek to the run's first key frame exactly (to the microsecond: ffmpeg rounds that
+            # to the nearest tick of the stream's clock, so it lands on the frame; any earlier and
+            # it would decode the key frame before too, only to drop it), and stop after the run's
+            # own key frames: with a duration instead, ffmpeg decodes the next one to see that it
+            # is past the end.
+            video = ffmpeg.input(path, ss=seek_to(first), skip_frame="nokey", threads=1)["V:0"]
             outputs.append(video.filter("scale", width, height, flags="area").filter(f"showinfo@run{index}")
                            .output(os.path.join(scratch, f"{index}.gray"), format="rawvideo", pix_fmt="gray",
                                    fps_mode="passthrough", vframes=count))
@@ -149,7 +154,7 @@ def key_frame_runs(path: str, runs: list[tuple[float, int]], width: int, height:
             shown = SHOWN.search(line)
             if shown:
                 run = int(shown.group(1))
-                times[run].append(max(0.0, runs[run][0] - SEEK_SLACK) + float(shown.group(2)))
+                times[run].append(seek_to(runs[run][0]) + float(shown.group(2)))
         decoded = []
         for index in range(len(runs)):
             name = os.path.join(scratch, f"{index}.gray")

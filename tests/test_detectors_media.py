@@ -6,7 +6,7 @@ from detectors.audio import audio_features
 from detectors.chunks import plan_chunks
 from detectors.errors import MediaError
 from detectors.probe import probe
-from detectors.visual import visual_features
+from detectors.visual import scene_cuts, visual_features
 from pipeline.analyze import analyze_chunk, merge_chunks
 from pipeline.config import AnalysisConfig
 
@@ -147,3 +147,9 @@ def test_cuts_are_on_the_recordings_own_clock_in_every_container(sample, tmp_pat
     np.testing.assert_allclose(whole.cuts, reference.cuts, atol=0.1)
     assert [t for p in parts for t in p.cuts] == whole.cuts
     assert np.corrcoef(whole.motion.values, reference.motion.values)[0, 1] > 0.95
+    # A window's decoder seeks straight to the key frame before each cut: on every container's
+    # clock it lands there (a miss would lose the pair, and the cut).
+    coarse = visual_features(remuxed, 0.0, 150.0, 0.5, cuts=False)
+    for cut in whole.cuts:
+        window = [(cut - 1.0, cut + 1.0)]
+        assert scene_cuts(remuxed, coarse.keys, coarse.spots, window) == [t for t in whole.cuts if abs(t - cut) < 1]
