@@ -22,6 +22,8 @@ import struct
 
 import numpy as np
 
+from detectors.probe import looks_like_mp4
+
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"}
 TABLES = {b"mvhd", b"mdhd", b"hdlr", b"elst", b"stts", b"ctts", b"stss", b"stsz", b"stsc", b"stco", b"co64", b"mvex"}
 
@@ -205,10 +207,9 @@ def _indexed(path: str, file_size: int, mtime: float) -> tuple[np.ndarray, np.nd
 def indexed_packets(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Times, sizes and key flags of the first video track's packets from the MP4 index, or None."""
     try:
+        if not looks_like_mp4(path):
+            return None
         stat = os.stat(path)
-        with open(path, "rb") as handle:
-            if handle.read(8)[4:8] not in (b"ftyp", b"moov", b"free", b"wide", b"skip", b"mdat"):
-                return None
     except OSError:
         return None
     return _indexed(path, stat.st_size, stat.st_mtime)

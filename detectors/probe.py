@@ -57,12 +57,13 @@ def _last_line(stderr: bytes | None) -> str:
 
 
 def looks_like_mp4(path: str) -> bool:
-    """Whether the file starts with an MP4 box (``ftyp``, or ``mdat``/``free``/``wide`` of a
-    writer that never got to the end), rather than being some other file with an .mp4 name."""
+    """Whether the file starts with an MP4 box (``ftyp``, an old QuickTime file's ``moov``, or
+    ``mdat``/``free``/``wide`` of a writer that never got to the end), rather than being some
+    other file with an .mp4 name."""
     if is_url(path):
         return False
     with open(path, "rb") as handle:
-        return handle.read(8)[4:8] in (b"ftyp", b"mdat", b"free", b"wide", b"skip")
+        return handle.read(8)[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
 
 
 def probe(path: str) -> Probe:

@@ -116,6 +116,7 @@ def as_frames(data: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def seek_to(time: float) -> float:
+    """``-ss`` for a key frame at ``time``: to the microsecond, as ffmpeg reads it."""
     return max(0.0, round(float(time), 6))
 
 
