@@ -270,16 +270,17 @@ def compose(video, source: Probe, fmt: str, config: RenderConfig, sendcmd_file: 
     return stacked, regions
 
 
-def decorate(video, fmt_size: tuple[int, int], config: RenderConfig, title_file: str | None, font: str | None):
-    """Title near the top and watermark in the top-right corner, sized to the output."""
+def decorate(video, fmt_size: tuple[int, int], title_file: str | None, font: str | None, mark=None):
+    """Title near the top and the watermark picture ``mark`` (a stream) in the top-right corner,
+    sized to the output."""
     width, height = fmt_size
     if title_file and font:
         video = video.filter("drawtext", textfile=title_file, fontfile=font, fontsize=max(16, width // 18),
                              fontcolor="white", box=1, boxcolor="black@0.45", boxborderw=max(8, width // 60),
                              x="(w-text_w)/2", y=f"{int(height * 0.07)}")
-    if config.watermark:
-        mark = ffmpeg.input(config.watermark).filter("scale", max(16, int(width * 0.15) // 2 * 2), -1)
+    if mark is not None:
         margin = max(8, width // 40)
+        mark = mark.filter("scale", max(16, int(width * 0.15) // 2 * 2), -1)
         video = ffmpeg.overlay(video, mark, x=f"W-w-{margin}", y=f"{margin}")
     return video
 
@@ -323,6 +324,10 @@ def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: Rende
     source_input = ffmpeg.input(source.path, ss=clip.start, t=length, **({"threads": threads} if threads else {}))
     picture = source_input["V:0"]
     pictures = picture.split() if len(outputs) > 1 else None
+    # One watermark input, split like the picture: ffmpeg-python would make two formats of the
+    # same width (vertical and square) share one scaled mark, one output pad feeding two overlays.
+    mark = ffmpeg.input(config.watermark) if config.watermark else None
+    marks = mark.split() if mark is not None and len(outputs) > 1 else None
     sound = None
     if source.has_audio:
         sound = source_input[f"a:{source.audio_track}"]
@@ -349,7 +354,7 @@ def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: Rende
             # At output size (the script's pixels are the picture's), under title and watermark;
             # the font's folder first, so Chinese is drawn with the titles' font.
             video = video.filter("subtitles", captions[fmt], fontsdir=os.path.dirname(os.path.abspath(font)))
-        video = (decorate(video, size, config, title_file, font)
+        video = (decorate(video, size, title_file, font, marks[index] if marks is not None else mark)
                  .filter("fps", fps=fps)
                  .filter("format", "yuv420p")
                  .filter("fade", type="in", start_time=0, duration=fade)

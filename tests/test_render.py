@@ -144,6 +144,14 @@ def test_watermark_in_the_corner_and_a_failed_render_leaves_nothing(sample, tmp_
     frame = frame_at(os.path.join(tmp_path, "ok", result.files["square"]), 1.5, 1080, 1080).astype(int)
     corner = frame[40:100, 900:1030]
     assert corner[..., 0].mean() > 180 and corner[..., 1].mean() < 80   # red, top-right
+    # Formats of the same width (vertical and square are both 1080 wide) each get their own mark.
+    both = render_clip(source, make_clip(2.0, 5.0), str(tmp_path / "both"),
+                       fast(formats=["vertical", "square"], watermark=str(mark)), threads=2)
+    assert both.error is None
+    for fmt, (width, height) in (("vertical", (1080, 1920)), ("square", (1080, 1080))):
+        frame = frame_at(os.path.join(tmp_path, "both", both.files[fmt]), 1.5, width, height).astype(int)
+        corner = frame[40:100, 900:1030]
+        assert corner[..., 0].mean() > 180 and corner[..., 1].mean() < 80, fmt
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG not really")
     failed = render_clip(source, make_clip(2.0, 5.0), str(tmp_path / "bad"), fast(formats=["square"], watermark=str(broken)), threads=2)
