@@ -4,8 +4,9 @@ by side and why each was picked.
 - a timeline of the whole stream drawn as SVG: each signal against its own baseline (the robust
   z-scores fusion combines, chat already moved back by its lag), the fused score, the stage
   boundaries, and the chosen spans shaded and numbered by rank;
-- a card per clip: thumbnail, a playable ``<video>``, rank, tier, pool, stage, start/end, and the
-  score broken down by signal as bars;
+- a card per clip: thumbnail, a playable ``<video>``, rank, tier, pool, stage, start/end, the
+  render profile, the score broken down by signal as bars, what is said in it (with captions:
+  the transcript's words) and links to every format and the ``.srt``;
 - the warnings, in plain words.
 
 Self-contained: the SVG and the thumbnails are inline, the clips are linked relatively (they sit
@@ -141,17 +142,24 @@ def clip_card(clip: dict, out_dir: str, bar_top: float) -> str:
         media = f'<img src="{poster}" alt="thumbnail of clip {clip["rank"]}">'
     else:
         media = '<div class="nomedia">not rendered</div>'
-    formats = " ".join(f'<a href="{e(path)}">{e(name)}</a>' for name, path in (clip.get("files") or {}).items())
+    links = list((clip.get("files") or {}).items())
+    if clip.get("captions"):
+        links.append(("captions (.srt)", clip["captions"]))
+    formats = " ".join(f'<a href="{e(path)}">{e(name)}</a>' for name, path in links)
+    # What is said in the clip (transcript or recognised), so a seller can judge it without playing it.
+    said = f'<p class="said">“{e(clip["text"])}”</p>' if clip.get("text") else ""
     return f"""<article class="card" id="clip-{e(clip['id'])}" data-rank="{clip['rank']}">
 <h2>#{clip['rank']} <span class="tier tier-{e(clip['tier'])}">{e(clip['tier'])}</span></h2>
 {media}
 <dl>
 <dt>time</dt><dd class="time">{clock(clip['start'])} – {clock(clip['end'])} ({clip['end'] - clip['start']:.1f}&nbsp;s)</dd>
 <dt>stage</dt><dd>{clip['stage']}</dd><dt>pool</dt><dd>{e(clip.get('pool') or '-')}</dd>
+{f"<dt>render</dt><dd>{e(clip['profile'])}</dd>" if clip.get('profile') else ''}
 <dt>score</dt><dd>{clip['score']:.2f} (peak at {clock(clip['peak'])})</dd>
 {product_rows(clip)}
 </dl>
 <div class="bars">{signal_bars(clip.get('signals') or {}, bar_top)}</div>
+{said}
 {f'<p class="formats">{formats}</p>' if formats else ''}
 </article>"""
 
@@ -219,6 +227,7 @@ h1{font-size:1.4em;margin:0 0 .2em} .meta{color:#555;margin:0 0 1em}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:1em}
 .card{background:#fff;border:1px solid #ddd;padding:.8em} .card h2{font-size:1.1em;margin:0 0 .4em}
 .card video,.card img{width:100%;max-height:420px;background:#000}
+.card .said{font-style:italic;color:#333;font-size:.9em}
 dl{display:grid;grid-template-columns:auto 1fr;gap:.1em .6em;font-size:.9em} dt{color:#666} dd{margin:0}
 dd.time{white-space:nowrap}
 .legend{font-size:.85em;color:#444;margin:0 0 1.2em;max-width:70em} .legend dl{font-size:1em}

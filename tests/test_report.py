@@ -145,3 +145,20 @@ def test_no_report_and_a_bad_export_name(sample, tmp_path):
     assert "report" not in json.loads((tmp_path / "a" / "manifest.json").read_text())
     result = run_cli("clip", sample["video"], "--out", str(tmp_path / "b"), "--export", "edl,avid")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "avid" in result.stderr
+
+
+def test_a_card_says_what_is_said_and_links_the_captions(tmp_path):
+    """A captioned clip's card shows its words (escaped) and links its .srt beside the formats;
+    the render profile it was made at is listed."""
+    from pipeline.report import clip_card
+
+    clip = {"id": "abc", "rank": 1, "tier": "A", "pool": "test", "stage": 1, "start": 10.0, "end": 25.0,
+            "peak": 18.0, "score": 4.2, "signals": {"chat": 2.0}, "profile": "preview",
+            "files": {"vertical": "clips/01-abc.preview.mp4"}, "captions": "clips/01-abc.preview.srt",
+            "text": "two for <one> & free shipping"}
+    card = clip_card(clip, str(tmp_path), 2.0)
+    assert "two for &lt;one&gt; &amp; free shipping" in card and "<one>" not in card
+    assert 'href="clips/01-abc.preview.srt"' in card and 'href="clips/01-abc.preview.mp4"' in card
+    assert "<dt>render</dt><dd>preview</dd>" in card
+    plain = clip_card({**clip, "text": None, "captions": None, "profile": None}, str(tmp_path), 2.0)
+    assert 'class="said"' not in plain and ".srt" not in plain and "<dt>render</dt>" not in plain
