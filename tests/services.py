@@ -1,5 +1,6 @@
 """Real services for integration tests (and bench/chaos.py): redis-server, rabbitmq-server, Celery
 worker processes, the webhook server."""
+import contextlib
 import json
 import os
 import signal
@@ -201,3 +202,31 @@ class Service:
     def stop(self):
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def webhook_stack(tmp_path_factory, **env):
+    """A Redis, one worker (``w1``) on it and the webhook service, all with the ``PEAKCLIP_*``
+    settings ``env``; stopped afterwards, the service first."""
+    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
+    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
+    fleet.env.update(env)
+    try:
+        fleet.start("w1")
+        service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
+        try:
+            yield redis_server, fleet, service
+        finally:
+            service.stop()
+    finally:
+        fleet.stop_all()
+        redis_server.stop()
+
+
+def post_signed(service, secret, path, payload, timestamp=None):
+    """POST ``payload`` (JSON, or bytes as they are) signed with ``secret``, as a platform would."""
+    from workers.signing import sign
+
+    body = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
+    header = sign(secret, int(timestamp or time.time()), body)
+    return service.request("POST", path, body, {"Content-Type": "application/json", "X-Peakclip-Signature": header})

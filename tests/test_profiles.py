@@ -157,29 +157,20 @@ SECRET = "profiles-secret-3b7e"
 
 @pytest.fixture(scope="module")
 def fleet_and_service(calm, tmp_path_factory):
-    from services import Fleet, RedisServer, Service
+    from services import webhook_stack
 
     root, outputs = tmp_path_factory.mktemp("recordings"), tmp_path_factory.mktemp("outputs")
     os.symlink(calm, root / "calm.mp4")
-    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
-    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
-    fleet.env.update(PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root), PEAKCLIP_OUTPUT_ROOT=str(outputs),
-                     PEAKCLIP_RENDER_PRESET="superfast", PEAKCLIP_RENDER_CRF="30")
-    fleet.start("w1")
-    service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
-    yield {"fleet": fleet, "service": service, "root": root, "outputs": outputs}
-    service.stop()
-    fleet.stop_all()
-    redis_server.stop()
+    with webhook_stack(tmp_path_factory, PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root),
+                       PEAKCLIP_OUTPUT_ROOT=str(outputs), PEAKCLIP_RENDER_PRESET="superfast",
+                       PEAKCLIP_RENDER_CRF="30") as (_, fleet, service):
+        yield {"fleet": fleet, "service": service, "root": root, "outputs": outputs}
 
 
 def post_metrics(service, clip_id, payload):
-    from workers.signing import sign
+    from services import post_signed
 
-    body = json.dumps(payload).encode()
-    return service.request("POST", f"/clips/{clip_id}/metrics", body,
-                           {"Content-Type": "application/json",
-                            "X-Peakclip-Signature": sign(SECRET, int(time.time()), body)})
+    return post_signed(service, SECRET, f"/clips/{clip_id}/metrics", payload)
 
 
 def wait_for_profile(manifest_path, clip_id, profile, timeout=120) -> dict:

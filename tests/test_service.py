@@ -10,8 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import write_srt
-from services import Fleet, RedisServer, Service
-from workers.signing import sign
+import services
 
 pytestmark = pytest.mark.integration
 SECRET = "test-secret-9f1c"
@@ -25,22 +24,14 @@ def setup(sample, tmp_path_factory):
     shutil.copy(sample["chat"], root / "show.json")
     (root / "shopgirl.mp4").symlink_to("show.mp4")           # a link that stays inside: fine (the Twitch template's file)
     os.symlink("/etc", root / "escape")                      # a link leading out of the root: refused
-    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
-    fleet = Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")))
-    fleet.env.update(PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root), PEAKCLIP_OUTPUT_ROOT=str(outputs),
-                     PEAKCLIP_SERVICE_MAX_BODY="4096", PEAKCLIP_RENDER_ENABLED="false")
-    fleet.start("w1")
-    service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
-    yield {"service": service, "fleet": fleet, "root": root, "outputs": outputs, "redis": redis_server}
-    service.stop()
-    fleet.stop_all()
-    redis_server.stop()
+    with services.webhook_stack(tmp_path_factory, PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root),
+                                PEAKCLIP_OUTPUT_ROOT=str(outputs), PEAKCLIP_SERVICE_MAX_BODY="4096",
+                                PEAKCLIP_RENDER_ENABLED="false") as (redis_server, fleet, service):
+        yield {"service": service, "fleet": fleet, "root": root, "outputs": outputs, "redis": redis_server}
 
 
 def post_signed(service, path, payload, timestamp=None, secret=SECRET):
-    body = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
-    header = sign(secret, int(timestamp or time.time()), body)
-    return service.request("POST", path, body, {"Content-Type": "application/json", "X-Peakclip-Signature": header})
+    return services.post_signed(service, secret, path, payload, timestamp)
 
 
 def event(event_id, recording="show.mp4", **extra):
