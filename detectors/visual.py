@@ -194,32 +194,42 @@ def frame_changes(frames: np.ndarray) -> np.ndarray:
     return changes
 
 
-def runs_for(spots: np.ndarray, windows: list[tuple[float, float]]) -> list[tuple[int, int]]:
-    """For each window ``[lo, hi)``, the first and last index of the key frames that can bound a
-    cut inside it: a cut between key frames k-1 and k lies at ``spots[k]``, so only the pairs
-    whose spot is inside matter. Overlapping runs are joined."""
-    runs = []
-    for lo, hi in sorted(windows):
-        inside = np.flatnonzero((spots >= lo) & (spots < hi))
-        inside = inside[inside >= 1]          # the first key frame has none before it to differ from
-        if not len(inside):
-            continue
-        first, last = int(inside[0]) - 1, int(inside[-1])
-        if runs and first <= runs[-1][1]:
-            runs[-1] = (runs[-1][0], max(runs[-1][1], last))
+def pairs_for(spots: np.ndarray, windows: list[tuple[float, float]]) -> list[int]:
+    """The key frames ``k`` whose pair (k-1, k) can put a cut inside one of the ``windows``
+    (``[lo, hi)``): a cut between key frames k-1 and k lies at ``spots[k]``."""
+    inside = np.zeros(len(spots), bool)
+    for lo, hi in windows:
+        inside |= (spots >= lo) & (spots < hi)
+    inside[:1] = False                    # the first key frame has none before it to differ from
+    return [int(k) for k in np.flatnonzero(inside)]
+
+
+def runs_for(pairs: list[int]) -> list[tuple[int, int]]:
+    """The first and last index of the key frames to decode for the ``pairs`` (each k: k-1 and
+    k), pairs that share a key frame joined into one run."""
+    runs: list[tuple[int, int]] = []
+    for k in sorted(set(pairs)):
+        if runs and k - 1 <= runs[-1][1]:
+            runs[-1] = (runs[-1][0], k)
         else:
-            runs.append((first, last))
+            runs.append((k - 1, k))
     return runs
 
 
 def scene_cuts(path: str, keys: list[float], spots: list[float], windows: list[tuple[float, float]],
                width: int = 64, height: int = 36, cut_threshold: float = 20.0,
-               warnings: list[str] | None = None, processes: int = 0) -> list[float]:
+               warnings: list[str] | None = None, processes: int = 0,
+               judged: dict[float, float] | None = None) -> list[float]:
     """The scene cuts inside the ``windows`` (``[lo, hi)`` seconds), from the key frames around
     them only; ``keys`` and ``spots`` are ``visual_features``' (the whole stream's, or enough of
-    it around the windows). ``processes``: ffmpeg processes side by side (0: one per core)."""
+    it around the windows). ``processes``: ffmpeg processes side by side (0: one per core).
+    ``judged``: the change measured between each key frame (by its time) and the one before, for
+    pairs decoded before; they are not decoded again, and the pairs decoded now are added (a
+    live watch ranks the growing stream again after every chunk, asking about the same edges)."""
     key_times, spot_times = np.asarray(keys, float), np.asarray(spots, float)
-    runs = runs_for(spot_times, windows)
+    judged = {} if judged is None else judged
+    needed = pairs_for(spot_times, windows)
+    runs = runs_for([k for k in needed if round(key_times[k], 6) not in judged])
     groups = max(1, min(len(runs), processes or os.cpu_count() or 1))
     shares = [runs[g::groups] for g in range(groups)]
     with ThreadPoolExecutor(max_workers=groups) as pool:
@@ -227,7 +237,6 @@ def scene_cuts(path: str, keys: list[float], spots: list[float], windows: list[t
             path, [(key_times[a], b - a + 1) for a, b in share], width, height, warnings), shares) for run in share]
     # Name each decoded frame by its key frame, and compare only a key frame with the one before it.
     tolerance = min(0.25, float(np.min(np.diff(key_times))) / 2) if len(key_times) > 1 else 0.25
-    cuts = set()
     for frames, times in decoded:
         if len(frames) < 2:
             continue
@@ -237,11 +246,10 @@ def scene_cuts(path: str, keys: list[float], spots: list[float], windows: list[t
         changes = frame_changes(frames)
         for i in range(1, len(frames)):
             k = int(nearest[i])
-            if not (named[i] and named[i - 1] and nearest[i - 1] == k - 1):
-                continue
-            at = float(spot_times[k])
-            if changes[i] > cut_threshold and any(lo <= at < hi for lo, hi in windows):
-                cuts.add(round(at, 3))
+            if named[i] and named[i - 1] and nearest[i - 1] == k - 1:
+                judged[round(key_times[k], 6)] = float(changes[i])
+    cuts = {round(float(spot_times[k]), 3) for k in needed
+            if judged.get(round(key_times[k], 6), -np.inf) > cut_threshold}
     return sorted(cuts)
 
 

@@ -30,8 +30,11 @@ class CutsOnDemand:
     scene cuts of the windows decoded so far."""
 
     def __init__(self, path: str, keys: list[float], spots: list[float], pauses: list[float],
-                 config: AnalysisConfig, warnings: list[str] | None = None):
+                 config: AnalysisConfig, warnings: list[str] | None = None, judged: dict[float, float] | None = None):
         self.path, self.keys, self.spots, self.config = path, keys, spots, config
+        # Key-frame pairs measured so far (scene_cuts' ``judged``): a caller that ranks the same
+        # recording again (a live watch, after every chunk) passes the same dict each time.
+        self.judged = {} if judged is None else judged
         self.pauses = np.sort(np.asarray(pauses, float))
         self.cuts = np.zeros(0)
         self.decoded: list[tuple[float, float]] = []     # windows whose cuts are all known
@@ -60,7 +63,7 @@ class CutsOnDemand:
     def find(self, windows: list[tuple[float, float]]) -> list[float]:
         c = self.config
         return scene_cuts(self.path, self.keys, self.spots, windows, c.visual_width, c.visual_height,
-                          c.cut_threshold, self.warnings)
+                          c.cut_threshold, self.warnings, judged=self.judged)
 
 
 def settle(choose: Callable[[Edges], T], edges: Edges, rounds: int = 6) -> T:

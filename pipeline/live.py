@@ -190,6 +190,10 @@ class Watch:
     provisional: list[Provisional] = field(default_factory=list)
     analysed: float = 0.0
     chat_follower: ChatFollower | None = None
+    # The change across each key-frame pair decoded for a ranking so far (by the later key frame's
+    # time): the stream is ranked again after every chunk, mostly about the same clip edges, and a
+    # pair's pictures never change once recorded.
+    judged: dict[float, float] = field(default_factory=dict)
 
     def __post_init__(self):
         check_captions(self.config.transcript)
@@ -358,7 +362,7 @@ class Watch:
             if ready and not ended:
                 plan.probe.duration = self.analysed
                 analysis = assemble(plan, self.results, self.chat(self.analysed), self.config)
-                ranking = rank(analysis, self.config)
+                ranking = rank(analysis, self.config, self.judged)
                 self.confirm(path, ranking)
                 self.write_live_manifest(ranking.probe, ranking.warnings)   # how far the watch has got
             if ended:
@@ -370,7 +374,7 @@ class Watch:
         plan.probe.duration = self.analysed
         transcript, problems = self.transcript(path)
         ranking = rank(assemble(plan, self.results, self.chat(self.analysed, whole=True), self.config, transcript),
-                       self.config)
+                       self.config, self.judged)
         ranking.warnings += problems
         if self.chat_path and not os.path.exists(self.chat_path):
             ranking.warnings.append(f"chat log {self.chat_path} never appeared: clipped without chat")

@@ -101,14 +101,16 @@ def nothing_to_clip(fused: Fused, duration: float, config: Config) -> str:
             + (f"; --min-score {lower:g} clips the best moments there are (tier C)" if lower > 0 else ""))
 
 
-def edges_of(analysis: Analysis, config: Config, warnings: list[str]) -> list[float] | CutsOnDemand:
+def edges_of(analysis: Analysis, config: Config, warnings: list[str],
+             judged: dict[float, float] | None = None) -> list[float] | CutsOnDemand:
     """Where clip edges may land: every cut and pause, when the chunk pass decoded every key frame
-    (``analysis.cuts = "all"``); else the pauses and a lookup that decodes cuts near edges only."""
+    (``analysis.cuts = "all"``); else the pauses and a lookup that decodes cuts near edges only
+    (``judged``: key-frame pairs measured by an earlier ranking of the same recording)."""
     pauses = analysis.events.get("pauses", [])
     if "cuts" in analysis.events or "keys" not in analysis.events:
         return sorted(analysis.events.get("cuts", []) + pauses)
     return CutsOnDemand(analysis.probe.path, analysis.events["keys"], analysis.events["spots"], pauses,
-                        config.analysis, warnings)
+                        config.analysis, warnings, judged)
 
 
 def found_cuts(analysis: Analysis, edges: list[float] | CutsOnDemand) -> list[float]:
@@ -118,11 +120,12 @@ def found_cuts(analysis: Analysis, edges: list[float] | CutsOnDemand) -> list[fl
     return list(analysis.events.get("cuts", []))
 
 
-def rank(analysis: Analysis, config: Config) -> Ranking:
-    """Fused score -> spans -> tagged clips, with the stages and warnings."""
+def rank(analysis: Analysis, config: Config, judged: dict[float, float] | None = None) -> Ranking:
+    """Fused score -> spans -> tagged clips, with the stages and warnings. ``judged``: see
+    ``edges_of`` (a live watch keeps one for the whole stream)."""
     warnings = list(analysis.warnings)
     fused = fuse(analysis.signals, config.fuse, config.chat, analysis.extras)
-    edges = edges_of(analysis, config, warnings)
+    edges = edges_of(analysis, config, warnings, judged)
     rules = load_rules(config.tag.rules)
     stages = make_stages(analysis, config, warnings)
     quotas = [(s.start, s.end, rules.quota) for s in stages] if len(stages) > 1 else []

@@ -31,6 +31,24 @@ def test_a_windows_cuts_are_the_full_pass_cuts_there(sample):
     assert scene_cuts(sample["video"], coarse.keys, coarse.spots, [(a + 2.0, b - 2.0) for a, b in calm]) == []
 
 
+def test_pairs_measured_once_are_not_decoded_again(sample, tmp_path):
+    """A live watch ranks the growing stream after every chunk: the key-frame pairs measured for
+    one ranking answer the next without decoding, and new windows decode only their new pairs."""
+    full = visual_features(sample["video"], 0.0, 150.0, 0.5)
+    coarse = visual_features(sample["video"], 0.0, 150.0, 0.5, cuts=False)
+    windows = [(cut - 1.0, cut + 1.0) for cut in full.cuts]
+    judged: dict[float, float] = {}
+    assert scene_cuts(sample["video"], coarse.keys, coarse.spots, windows, judged=judged) == full.cuts
+    assert len(judged) >= len(full.cuts)
+    # Every pair is known: nothing is decoded (a file that is not there is never opened).
+    assert scene_cuts(str(tmp_path / "gone.mp4"), coarse.keys, coarse.spots, windows, judged=judged) == full.cuts
+    wide = [(cut - 5.0, cut + 5.0) for cut in full.cuts]
+    before = dict(judged)
+    found = scene_cuts(sample["video"], coarse.keys, coarse.spots, wide, judged=judged)
+    assert found == [t for t in full.cuts if any(lo <= t < hi for lo, hi in wide)]
+    assert len(judged) > len(before) and all(judged[k] == v for k, v in before.items())
+
+
 def full_and_coarse(video: str, config: Config) -> tuple:
     everything = dataclasses.replace(config, analysis=dataclasses.replace(config.analysis, cuts="all"))
     full = rank(analyze(video, config.chat.events or None, everything), everything)
