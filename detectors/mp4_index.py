@@ -28,6 +28,9 @@ CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"}
 TABLES = {b"mvhd", b"mdhd", b"hdlr", b"elst", b"stts", b"ctts", b"stss", b"stsz", b"stsc", b"stco", b"co64", b"mvex"}
 
 
+MAX_SAMPLES = 50_000_000   # nine days at 60 fps: a table that claims more is damaged, not read
+
+
 class Unsupported(Exception):
     """A layout this reader does not vouch for."""
 
@@ -81,6 +84,13 @@ def _collect(data: memoryview, start: int, end: int, into: dict) -> None:
             _collect(data, lo, hi, into)
         elif kind in TABLES:
             into.setdefault(kind, data[lo:hi])   # the first: a QuickTime minf has a data-handler hdlr too
+
+
+def _expand(runs: np.ndarray) -> np.ndarray:
+    """(count, value) rows as the values repeated, refusing a damaged table that claims billions."""
+    if (runs[:, 0] < 0).any() or runs[:, 0].sum() > MAX_SAMPLES:
+        raise Unsupported("a table longer than any recording")
+    return np.repeat(runs[:, 1], runs[:, 0])
 
 
 def _be32(table: memoryview, offset: int, count: int, signed: bool = False) -> np.ndarray:
@@ -145,12 +155,14 @@ def _sample_offsets(boxes: dict, sizes: np.ndarray) -> np.ndarray:
     table = boxes[b"stsc"]
     runs = _be32(table, 8, 3 * struct.unpack_from(">I", table, 4)[0]).reshape(-1, 3)
     first_chunks, per_chunk = runs[:, 0] - 1, runs[:, 1]
+    if (per_chunk > len(sizes)).any():
+        raise Unsupported("a chunk of more samples than the track has")
     run_ends = np.append(first_chunks[1:], len(chunk_offsets))
-    samples_per_chunk = np.repeat(per_chunk, np.maximum(0, run_ends - first_chunks))
+    samples_per_chunk = _expand(np.stack([np.maximum(0, run_ends - first_chunks), per_chunk], axis=1))
+    samples_per_chunk = samples_per_chunk[:len(chunk_offsets)]
     if samples_per_chunk.sum() < len(sizes):
         raise Unsupported("the chunk table holds fewer samples than the size table")
-    samples_per_chunk = samples_per_chunk[:len(chunk_offsets)]
-    chunk_of = np.repeat(np.arange(len(samples_per_chunk)), samples_per_chunk)[:len(sizes)]
+    chunk_of = np.searchsorted(np.cumsum(samples_per_chunk), np.arange(len(sizes)), side="right")
     ends = np.cumsum(sizes)
     starts = ends - sizes
     chunk_first = np.concatenate([[0], np.cumsum(samples_per_chunk)])[chunk_of]
@@ -166,10 +178,12 @@ def _indexed(path: str, file_size: int, mtime: float) -> tuple[np.ndarray, np.nd
         scale = struct.unpack_from(">I", mdhd, 20 if mdhd[0] == 1 else 12)[0]
         table = boxes[b"stsz"]
         uniform, count = struct.unpack_from(">II", table, 4)
+        if count > MAX_SAMPLES:
+            raise Unsupported("a size table longer than any recording")
         sizes = np.full(count, uniform, np.int64) if uniform else _be32(table, 12, count)
         table = boxes[b"stts"]
         runs = _be32(table, 8, 2 * struct.unpack_from(">I", table, 4)[0]).reshape(-1, 2)
-        deltas = np.repeat(runs[:, 1], runs[:, 0])
+        deltas = _expand(runs)
         if len(deltas) < count or not scale:
             raise Unsupported("the time table is shorter than the size table")
         dts = np.concatenate([[0], np.cumsum(deltas[:count - 1])]) if count else np.zeros(0, np.int64)
@@ -177,7 +191,7 @@ def _indexed(path: str, file_size: int, mtime: float) -> tuple[np.ndarray, np.nd
         if b"ctts" in boxes:
             table = boxes[b"ctts"]
             runs = _be32(table, 8, 2 * struct.unpack_from(">I", table, 4)[0], signed=True).reshape(-1, 2)
-            offsets = np.repeat(runs[:, 1], runs[:, 0])
+            offsets = _expand(runs)
             if len(offsets) < count:
                 raise Unsupported("the composition table is shorter than the size table")
             pts += offsets[:count]
@@ -200,7 +214,7 @@ def _indexed(path: str, file_size: int, mtime: float) -> tuple[np.ndarray, np.nd
                 kept += 1
             sizes = sizes[:kept]
         return pts[:kept] / scale + shift, sizes.astype(float), keys[:kept]
-    except (Unsupported, KeyError, struct.error, ValueError, OSError):
+    except (Unsupported, KeyError, IndexError, struct.error, ValueError, OSError):
         return None
 
 

@@ -118,3 +118,24 @@ def test_no_index_or_no_picture_is_declined(folder, tmp_path):
     junk.write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(4000))
     assert indexed_packets(str(junk)) is None
     assert indexed_packets(str(tmp_path / "missing.mp4")) is None
+
+
+def test_a_damaged_index_is_declined_without_reading_what_it_claims(folder, tmp_path):
+    """Tables that claim billions of samples (a damaged or hostile file) are refused before
+    anything that size is made; ffprobe then has its say."""
+    import struct
+
+    whole = make(folder, "for-damage.mp4", LAYOUTS["no-b-frames.mp4"])
+    data = bytearray(open(whole, "rb").read())
+    for table in (b"stts", b"stsz", b"stsc"):
+        damaged = bytearray(data)
+        at = damaged.index(table) + 4 + 4            # the box's payload: version/flags, then the first count
+        if table == b"stsz":
+            struct.pack_into(">II", damaged, at, 1000, 0xFFFFFFF0)          # uniform size, ~4 billion samples
+        elif table == b"stts":
+            struct.pack_into(">III", damaged, at, 1, 0xFFFFFFF0, 1)        # one run of ~4 billion samples
+        else:
+            struct.pack_into(">IIII", damaged, at, 1, 1, 0xFFFFFFF0, 1)    # ~4 billion samples a chunk
+        path = tmp_path / f"damaged-{table.decode()}.mp4"
+        path.write_bytes(bytes(damaged))
+        assert indexed_packets(str(path)) is None, table
