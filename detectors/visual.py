@@ -228,8 +228,12 @@ def scene_cuts(path: str, keys: list[float], spots: list[float], windows: list[t
     live watch ranks the growing stream again after every chunk, asking about the same edges)."""
     key_times, spot_times = np.asarray(keys, float), np.asarray(spots, float)
     judged = {} if judged is None else judged
+
+    def pair(k: int) -> float:          # a pair's name in ``judged``: its later key frame's time
+        return round(float(key_times[k]), 6)
+
     needed = pairs_for(spot_times, windows)
-    runs = runs_for([k for k in needed if round(key_times[k], 6) not in judged])
+    runs = runs_for([k for k in needed if pair(k) not in judged])
     groups = max(1, min(len(runs), processes or os.cpu_count() or 1))
     shares = [runs[g::groups] for g in range(groups)]
     with ThreadPoolExecutor(max_workers=groups) as pool:
@@ -247,9 +251,8 @@ def scene_cuts(path: str, keys: list[float], spots: list[float], windows: list[t
         for i in range(1, len(frames)):
             k = int(nearest[i])
             if named[i] and named[i - 1] and nearest[i - 1] == k - 1:
-                judged[round(key_times[k], 6)] = float(changes[i])
-    cuts = {round(float(spot_times[k]), 3) for k in needed
-            if judged.get(round(key_times[k], 6), -np.inf) > cut_threshold}
+                judged[pair(k)] = float(changes[i])
+    cuts = {round(float(spot_times[k]), 3) for k in needed if judged.get(pair(k), -np.inf) > cut_threshold}
     return sorted(cuts)
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import VERTICAL, ffprobe, run_cli
+from conftest import ffprobe, run_cli
 from detectors.errors import UserError
 from detectors.probe import Probe
 from pipeline.render import output_size
