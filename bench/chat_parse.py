@@ -52,7 +52,7 @@ def write_log(path: str, fmt: str, n: int) -> None:
 def parse_once(path: str) -> None:
     """Child process: parse, print messages, seconds and peak RSS as JSON."""
     sys.path.insert(0, REPO)
-    from detectors.chat import ChatConfig, read_chat
+    from peakclip.detectors.chat import ChatConfig, read_chat
 
     started = time.perf_counter()
     log = read_chat(path, ChatConfig(), 0.5, HOURS * 3600.0)

@@ -50,7 +50,7 @@ def cpu_seconds(args: list[str]) -> tuple[float, float]:
 def all_full_config(folder: str) -> str:
     """A config whose rules are the bundled ones with every pool at the full profile: rendering
     as it was before render profiles."""
-    from pipeline.rules import BUNDLED
+    from peakclip.pipeline.ranking.rules import BUNDLED
 
     with open(BUNDLED, encoding="utf-8") as handle:
         rules = handle.read().replace('profile = "preview"', 'profile = "full"')

@@ -29,8 +29,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from detectors.chat import ChatConfig  # noqa: E402
-from samples.generate import generate  # noqa: E402
+from peakclip.detectors.chat import ChatConfig  # noqa: E402
+from peakclip.samples.generate import generate  # noqa: E402
 
 PEAKCLIP = os.path.join(REPO, ".venv", "bin", "peakclip")
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import ffmpeg
 import numpy as np
 
-from detectors.decode import PipeDecoder
-from detectors.rolling import rolling_max
-from detectors.series import Series, bins_for
+from peakclip.detectors.decode import PipeDecoder
+from peakclip.detectors.rolling import rolling_max
+from peakclip.detectors.series import Series, bins_for
 
 SILENCE_DB = -100.0
 BLOCK_BINS = 40           # bins per block read: 20 s at 0.5 s bins (640 KB of float32 at 8 kHz), small enough

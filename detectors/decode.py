@@ -13,7 +13,7 @@ import threading
 from typing import Iterator
 
 
-from detectors.errors import MediaError
+from peakclip.detectors.errors import MediaError
 
 READ_AHEAD = 3    # blocks read ahead of the caller (memory: a few blocks, whatever the length)
 

@@ -22,7 +22,7 @@ import struct
 
 import numpy as np
 
-from detectors.probe import looks_like_mp4
+from peakclip.detectors.probe import looks_like_mp4
 
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"}
 TABLES = {b"mvhd", b"mdhd", b"hdlr", b"elst", b"stts", b"ctts", b"stss", b"stsz", b"stsc", b"stco", b"co64", b"mvex"}

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import ffmpeg
 
-from detectors.errors import MediaError
+from peakclip.detectors.errors import MediaError
 
 
 @dataclass

@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 import ffmpeg
 import numpy as np
 
-from detectors.errors import MediaError
-from detectors.mp4_index import indexed_packets
-from detectors.probe import clock_origin, is_url
-from detectors.series import Series, bins_for
+from peakclip.detectors.errors import MediaError
+from peakclip.detectors.mp4_index import indexed_packets
+from peakclip.detectors.probe import clock_origin, is_url
+from peakclip.detectors.series import Series, bins_for
 
 KEYFRAME_LEAD = 10.0   # seconds before a chunk to look for the key frame preceding it
 CUT_PACKET_CONTRAST = 1.4  # a cut's packet against the median packet of its group of pictures

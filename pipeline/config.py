@@ -12,9 +12,9 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from detectors.chat import ChatConfig  # defined beside the code that reads it
-from detectors.errors import UserError
-from detectors.transcript import FORMATS as TRANSCRIPT_FORMATS
+from peakclip.detectors.chat import ChatConfig  # defined beside the code that reads it
+from peakclip.detectors.errors import UserError
+from peakclip.detectors.transcript import FORMATS as TRANSCRIPT_FORMATS
 
 SIGNALS = ("chat", "audio", "visual")
 CUTS = ("edges", "all")

@@ -44,7 +44,7 @@ class ChaosResult:
 def calm_clips(video: str, chat: str, options: list[str], config: str, out: str) -> list[dict]:
     """The clips the in-process CLI makes of the same job (analysis only: the spans, scores and
     tags; the queued job's files are checked on their own)."""
-    result = subprocess.run([sys.executable, "-m", "workers.cli", "clip", video, "--chat", chat, "--out", out,
+    result = subprocess.run([sys.executable, "-m", "peakclip", "clip", video, "--chat", chat, "--out", out,
                              "--config", config, "--no-render", "--quiet", *options],
                             capture_output=True, text=True, cwd=REPO, timeout=600)
     assert result.returncode == 0, result.stderr

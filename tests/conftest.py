@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from samples.generate import generate
+from peakclip.samples.generate import generate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEDIA = os.path.join(REPO, "tests", "media")     # real files, each with its licence note (README there)
@@ -89,7 +89,7 @@ VERTICAL = {"full": (1080, 1920), "preview": (720, 1280)}
 
 def run_cli(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
     """Run the real console entry point in a child process, as a user would."""
-    return subprocess.run([sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "peakclip", *args], capture_output=True, text=True,
                           cwd=cwd or REPO, timeout=600)
 
 

@@ -130,7 +130,7 @@ class Fleet:
 
     def start(self, name, queues="analyze,render", pool="solo", concurrency=1, **env):
         log = open(os.path.join(self.logs, f"{name}.log"), "w")
-        proc = subprocess.Popen([sys.executable, "-m", "workers.cli", "worker", "--pool", pool, "--concurrency",
+        proc = subprocess.Popen([sys.executable, "-m", "peakclip", "worker", "--pool", pool, "--concurrency",
                                  str(concurrency), "--hostname", f"{name}@test", "--loglevel", "info", "--queues", queues],
                                 cwd=REPO, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -158,7 +158,7 @@ class Fleet:
                 os.killpg(proc.pid, signal.SIGKILL)
 
     def cli(self, *args, timeout=600):
-        return subprocess.run([sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True, cwd=REPO,
+        return subprocess.run([sys.executable, "-m", "peakclip", *args], capture_output=True, text=True, cwd=REPO,
                               env=self.env, timeout=timeout)
 
     def submit(self, *args) -> str:
@@ -178,7 +178,7 @@ class Service:
     def __init__(self, env, log_path):
         self.port = free_port()
         self.log = open(log_path, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "workers.cli", "serve", "--port", str(self.port)], cwd=REPO,
+        self.proc = subprocess.Popen([sys.executable, "-m", "peakclip", "serve", "--port", str(self.port)], cwd=REPO,
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -225,7 +225,7 @@ def webhook_stack(tmp_path_factory, **env):
 
 def post_signed(service, secret, path, payload, timestamp=None):
     """POST ``payload`` (JSON, or bytes as they are) signed with ``secret``, as a platform would."""
-    from workers.signing import sign
+    from peakclip.workers.signing import sign
 
     body = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
     header = sign(secret, int(timestamp or time.time()), body)

@@ -17,11 +17,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import REPO, ffprobe, real_media, run_cli
-from detectors.probe import probe
-from pipeline.analyze import analyze
-from pipeline.config import Config, RenderConfig
-from pipeline.render import render_clip
-from pipeline.tag import Clip
+from peakclip.detectors.probe import probe
+from peakclip.pipeline.analysis.analyze import analyze
+from peakclip.pipeline.config import Config, RenderConfig
+from peakclip.pipeline.output.render import render_clip
+from peakclip.pipeline.ranking.tag import Clip
 
 pytestmark = pytest.mark.integration
 
@@ -269,7 +269,7 @@ def test_disk_filling_up_during_the_render_leaves_no_partial_clip(sample, fast_c
         resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
 
     out = str(tmp_path / "out")
-    result = subprocess.run([sys.executable, "-m", "workers.cli", "clip", sample["video"], "--chat", sample["chat"],
+    result = subprocess.run([sys.executable, "-m", "peakclip", "clip", sample["video"], "--chat", sample["chat"],
                              "--out", out, "--config", fast_config, "--clips", "2"], capture_output=True, text=True,
                             cwd=REPO, preexec_fn=small_disk, timeout=600)
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -288,7 +288,7 @@ def ctrl_c_as_at_a_terminal() -> None:
 
 def test_ctrl_c_during_the_render_then_a_rerun_resumes(sample, fast_config, tmp_path):
     out = str(tmp_path / "out")
-    command = [sys.executable, "-m", "workers.cli", "clip", sample["video"], "--chat", sample["chat"], "--out", out,
+    command = [sys.executable, "-m", "peakclip", "clip", sample["video"], "--chat", sample["chat"], "--out", out,
                "--config", fast_config, "--clips", "3", "--jobs", "1", "--format", "vertical,square"]
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=ctrl_c_as_at_a_terminal)

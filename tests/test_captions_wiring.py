@@ -10,9 +10,9 @@ import pytest
 from scipy.ndimage import binary_dilation
 
 from conftest import VERTICAL, real_media, run_cli
-from pipeline.captions import caption_layout
-from pipeline.config import RenderConfig
-from samples.generate import generate
+from peakclip.pipeline.output.captions import caption_layout
+from peakclip.pipeline.config import RenderConfig
+from peakclip.samples.generate import generate
 from test_captions import ocr_words
 from test_render import frame_at
 

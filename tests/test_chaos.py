@@ -10,7 +10,7 @@ import redis
 
 from chaos import run_chaos
 from conftest import run_cli
-from samples.generate import generate
+from peakclip.samples.generate import generate
 from services import Fleet, RedisServer
 from test_live import push
 
@@ -59,8 +59,8 @@ def test_chaos_on_rabbitmq_with_the_broker_killed(streams, chaos_config, tmp_pat
 
 
 def test_a_watch_whose_worker_is_killed_mid_stream_is_taken_over(sample, tmp_path):
-    from pipeline.config import load_config
-    from workers.queue import submit_watch
+    from peakclip.pipeline.config import load_config
+    from peakclip.workers.queue import submit_watch
 
     server = RedisServer(tmp_path / "redis")
     fleet = Fleet(server, 0, str(tmp_path), PEAKCLIP_LIVE_POLL="0.5", PEAKCLIP_RENDER_PRESET="ultrafast")

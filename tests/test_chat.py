@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import real_media
-from detectors.chat import Audience, ChatConfig, FORMATS, Message, Skipped, detect_format, read_chat
-from detectors.chat.records import parse_amount
-from detectors.errors import ChatError
+from peakclip.detectors.chat import Audience, ChatConfig, FORMATS, Message, Skipped, detect_format, read_chat
+from peakclip.detectors.chat.records import parse_amount
+from peakclip.detectors.errors import ChatError
 
 HOP = 0.5
 START = 1_763_900_000.0  # the recording's start, UNIX seconds (2025-11-23T12:13:20Z)
@@ -20,7 +20,7 @@ def messages_of(path, **config):
     """Parse with the detected format; returns (format, messages, skipped) for exact checks."""
     cfg = ChatConfig(**config)
     fmt = cfg.format or detect_format(str(path))
-    from detectors.chat.records import open_text
+    from peakclip.detectors.chat.records import open_text
     with open_text(str(path)) as text:
         items = list(FORMATS[fmt][1](text))
     return fmt, [i for i in items if isinstance(i, Message)], [i for i in items if isinstance(i, Skipped)]
@@ -341,7 +341,7 @@ def test_out_of_order_records_do_not_break_the_count():
 def test_a_growing_log_read_piece_by_piece_equals_reading_it_whole(tmp_path):
     """What a live watch does: read the lines added since the last look, a line cut in the middle
     of being written waits for the next look, and the result is the whole log's."""
-    from detectors.chat.log import ChatFollower
+    from peakclip.detectors.chat.log import ChatFollower
 
     rows = [json.dumps({"t": i * 0.7, "user": f"u{i % 13}", "text": "LUL" if i % 5 == 0 else "hi"}) for i in range(300)]
     rows[40] = '{"t": broken'

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 import test_chat
 import test_products
-from detectors.chat import ChatConfig, Message, ProductBook, read_chat
-from detectors.chat.log import FORMATS
-from detectors.errors import ChatError
+from peakclip.detectors.chat import ChatConfig, Message, ProductBook, read_chat
+from peakclip.detectors.chat.log import FORMATS
+from peakclip.detectors.errors import ChatError
 
 HOP = 0.5
 # The valid logs the chat tests build, by name: one of each format, and live-commerce event logs

@@ -1,7 +1,7 @@
 import pytest
 
-from detectors.errors import UserError
-from pipeline.config import captions_overrides, load_config
+from peakclip.detectors.errors import UserError
+from peakclip.pipeline.config import captions_overrides, load_config
 
 
 def test_precedence_defaults_toml_env_flags(tmp_path):

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from detectors.visual import scene_cuts, visual_features
-from pipeline.analyze import analyze
-from pipeline.config import Config
-from pipeline.config import SelectConfig
-from pipeline.cuts import CutsOnDemand, settle
-from pipeline.fuse import Fused
-from pipeline.run import edges_of, rank
-from pipeline.select import select_spans
+from peakclip.detectors.visual import scene_cuts, visual_features
+from peakclip.pipeline.analysis.analyze import analyze
+from peakclip.pipeline.config import Config
+from peakclip.pipeline.config import SelectConfig
+from peakclip.pipeline.ranking.cuts import CutsOnDemand, settle
+from peakclip.pipeline.ranking.fuse import Fused
+from peakclip.pipeline.executors.run import edges_of, rank
+from peakclip.pipeline.ranking.select import select_spans
 
 
 def test_a_windows_cuts_are_the_full_pass_cuts_there(sample):
@@ -74,7 +74,7 @@ def test_cuts_near_edges_choose_the_clips_a_full_pass_chooses(sample, signals):
 
 
 def test_per_product_clips_are_the_full_pass_clips(tmp_path):
-    from samples.generate import generate
+    from peakclip.samples.generate import generate
 
     generate(str(tmp_path), seed=4, duration=400.0, size=(160, 90), fps=10, commerce=True)
     config = Config()

@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from detectors.audio import audio_features
-from detectors.chunks import plan_chunks
-from detectors.errors import MediaError
-from detectors.probe import probe
-from detectors.visual import scene_cuts, visual_features
-from pipeline.analyze import analyze_chunk, merge_chunks
-from pipeline.config import AnalysisConfig
+from peakclip.detectors.audio import audio_features
+from peakclip.detectors.chunks import plan_chunks
+from peakclip.detectors.errors import MediaError
+from peakclip.detectors.probe import probe
+from peakclip.detectors.visual import scene_cuts, visual_features
+from peakclip.pipeline.analysis.analyze import analyze_chunk, merge_chunks
+from peakclip.pipeline.config import AnalysisConfig
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +93,7 @@ def test_frame_changes_are_opencvs_blur_and_difference():
     mean, bit for bit, on pictures of every size a cut is judged at and on edges of all kinds."""
     import cv2
 
-    from detectors.visual import blur3, frame_changes
+    from peakclip.detectors.visual import blur3, frame_changes
 
     rng = np.random.default_rng(5)
     for k in range(300):
@@ -114,7 +114,7 @@ def test_audio_levels_and_flatness_match_librosa():
     """The audio detector's numpy RMS level and spectral flatness are librosa's, frame for frame."""
     import librosa
 
-    from detectors.audio import bin_flatness, frame_db
+    from peakclip.detectors.audio import bin_flatness, frame_db
 
     rng = np.random.default_rng(3)
     t = np.arange(8000 * 3 + 1234) / 8000

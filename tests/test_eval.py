@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import REPO, run_cli
-from samples.generate import generate_suite
+from peakclip.samples.generate import generate_suite
 
 pytestmark = pytest.mark.integration
 
@@ -55,14 +55,14 @@ def test_eval_with_one_signal_set_and_bad_input(suite, tmp_path):
 
 
 def test_sample_generator_says_what_it_made_and_refuses_impossible_streams(tmp_path):
-    made = subprocess.run([sys.executable, "-m", "samples.generate", str(tmp_path / "s"), "--duration", "90",
+    made = subprocess.run([sys.executable, "-m", "peakclip.samples.generate", str(tmp_path / "s"), "--duration", "90",
                            "--highlights", "1", "--size", "160x90"], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert made.returncode == 0, made.stderr
     truth = json.loads((tmp_path / "s" / "truth.json").read_text())
     (kind, start, end), = [(h["kind"], h["start"], h["end"]) for h in truth["highlights"]]
     assert made.stderr.startswith("sample stream: ") and f"planted highlights: {kind} {start:.1f}-{end:.1f} s" in made.stderr
     for args, words in ((["--duration", "40"], "cannot fit"), (["--size", "12"], "--size")):
-        bad = subprocess.run([sys.executable, "-m", "samples.generate", str(tmp_path / "t"), *args],
+        bad = subprocess.run([sys.executable, "-m", "peakclip.samples.generate", str(tmp_path / "t"), *args],
                              capture_output=True, text=True, cwd=REPO, timeout=60)
         assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
         assert words in bad.stderr and "Traceback" not in bad.stderr
@@ -72,10 +72,10 @@ def test_stream_edges_with_greetings_make_no_clip(tmp_path):
     """A real stream's edges: a "starting soon" card with a jingle while a crowd of people say
     hello, an outro card while they say goodbye. None of it is a highlight; the two in between are."""
     from conftest import overlaps
-    from pipeline.config import Config
-    from pipeline.evaluate import analyse_sample
-    from pipeline.run import rank
-    from samples.generate import generate
+    from peakclip.pipeline.config import Config
+    from peakclip.pipeline.executors.evaluate import analyse_sample
+    from peakclip.pipeline.executors.run import rank
+    from peakclip.samples.generate import generate
 
     truth = generate(str(tmp_path), seed=31, duration=150.0, highlights=["crowd", "chat"], distractors=[],
                      size=(320, 180), edges=True)
@@ -89,7 +89,7 @@ def test_stream_edges_with_greetings_make_no_clip(tmp_path):
 
 
 def test_every_clip_counts_not_only_the_top_n():
-    from pipeline.evaluate import judge
+    from peakclip.pipeline.executors.evaluate import judge
 
     truth = {"highlights": [{"start": 50, "end": 58, "kind": "crowd"}],
              "distractors": [{"start": 100, "end": 120, "kind": "music"}]}
@@ -107,7 +107,7 @@ def test_every_clip_counts_not_only_the_top_n():
 def test_a_small_streamers_chat_has_few_people_even_in_floods_and_greetings():
     import numpy as np
 
-    from samples.generate import HELDOUT, SUITE, chat, plan
+    from peakclip.samples.generate import HELDOUT, SUITE, chat, plan
 
     rng = np.random.default_rng(5)
     truth = plan(rng, 300.0, ["crowd", "chat"], ["giveaway", "bots"], edges=True)
@@ -124,10 +124,10 @@ def test_a_small_streamers_chat_has_few_people_even_in_floods_and_greetings():
 def test_other_ways_of_planting_on_real_footage_are_found(tmp_path):
     """Applause over a shaking real camera, a slow wave of buying talk under a price card, a
     rumbling fast pan: each is found, and nothing that is no highlight is tiered above C."""
-    from pipeline.config import Config
-    from pipeline.evaluate import analyse_sample, judge
-    from pipeline.run import rank
-    from samples.generate import generate, real_footage
+    from peakclip.pipeline.config import Config
+    from peakclip.pipeline.executors.evaluate import analyse_sample, judge
+    from peakclip.pipeline.executors.run import rank
+    from peakclip.samples.generate import generate, real_footage
 
     truth = generate(str(tmp_path), seed=41, duration=170.0, distractors=["camera", "spam"], size=(320, 180),
                      highlights=["crowd:applause", "chat:price-drop", "action:rumble-pan"], footage=real_footage())

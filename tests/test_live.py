@@ -49,7 +49,7 @@ def test_watch_clips_while_on_air_and_ends_equal_to_batch(sample, fast_config, t
     config = tmp_path / "live.toml"
     config.write_text(open(fast_config).read() + "\n[live]\npoll = 0.5\n")
     pusher, writer = push(sample, str(hls), chat)
-    watcher = subprocess.Popen([sys.executable, "-m", "workers.cli", "watch", str(hls / "stream.m3u8"), "--chat", chat,
+    watcher = subprocess.Popen([sys.executable, "-m", "peakclip", "watch", str(hls / "stream.m3u8"), "--chat", chat,
                                 "--out", out, "--config", str(config), "--format", "horizontal", "--clips", "3"],
                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen_on_air = []

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import REPO, ffprobe, run_cli
-from detectors.chat import ProductWindow
-from pipeline.config import SelectConfig
-from pipeline.fuse import Fused
-from pipeline.products import buying_bonus, clip_title, pick_products
+from peakclip.detectors.chat import ProductWindow
+from peakclip.pipeline.config import SelectConfig
+from peakclip.pipeline.ranking.fuse import Fused
+from peakclip.pipeline.ranking.per_product import buying_bonus, clip_title, pick_products
 
 SEEDS = (3, 5, 8, 13)
 DURATION = 370.0    # the shortest commerce stream the generator makes (six items of 60 s)
@@ -21,7 +21,7 @@ DURATION = 370.0    # the shortest commerce stream the generator makes (six item
 
 @pytest.fixture(scope="module")
 def commerce_streams(tmp_path_factory):
-    from samples.generate import generate
+    from peakclip.samples.generate import generate
 
     streams = []
     for seed in SEEDS:
@@ -184,7 +184,7 @@ def test_clip_titles_from_a_template():
 # ---- two logs, one audience -------------------------------------------------------------------
 
 def test_the_chat_and_the_events_log_read_as_one_chat_log(commerce_streams):
-    from detectors.chat import ChatConfig, read_chat
+    from peakclip.detectors.chat import ChatConfig, read_chat
 
     folder, truth = commerce_streams[0]
     chat_only = read_chat(str(folder / "chat.json"), ChatConfig(), 0.5, DURATION)
@@ -198,8 +198,8 @@ def test_the_chat_and_the_events_log_read_as_one_chat_log(commerce_streams):
 
 
 def test_a_growing_chat_and_a_later_events_log_followed_equal_both_read_whole(tmp_path):
-    from detectors.chat import ChatConfig, read_chat
-    from detectors.chat.log import ChatFollower
+    from peakclip.detectors.chat import ChatConfig, read_chat
+    from peakclip.detectors.chat.log import ChatFollower
 
     chat = [json.dumps({"t": i * 0.9, "user": f"u{i % 7}", "text": "wow" if i % 4 else "hi"}) for i in range(200)]
     events = [json.dumps({"t": 20.0 + 50 * k, "type": "product", "item": f"SKU-{k}", "title": f"Item {k}"}) for k in range(3)]
@@ -256,7 +256,7 @@ def test_watch_renders_a_products_clip_when_the_next_product_starts(commerce_str
     logger = threading.Thread(target=log_events, daemon=True)
     logger.start()
     time.sleep(2)
-    watcher = subprocess.Popen([sys.executable, "-m", "workers.cli", "watch", recording, "--chat", str(folder / "chat.json"),
+    watcher = subprocess.Popen([sys.executable, "-m", "peakclip", "watch", recording, "--chat", str(folder / "chat.json"),
                                 "--events", str(events), "--per-product", "--format", "source", "--out", str(out),
                                 "--config", str(config), "--quiet"], cwd=REPO, stderr=subprocess.PIPE, text=True)
     on_air: dict[str, dict] = {}

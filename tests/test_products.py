@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detectors.chat import ChatConfig, Message, ProductBook, ProductWindow, read_chat
-from detectors.chat.audience import Audience
+from peakclip.detectors.chat import ChatConfig, Message, ProductBook, ProductWindow, read_chat
+from peakclip.detectors.chat.audience import Audience
 
 HOP = 0.5
 REPO = Path(__file__).resolve().parents[1]
@@ -207,7 +207,7 @@ def test_the_audience_ignores_product_switches_whoever_sends_them():
 
 @pytest.fixture(scope="module")
 def commerce_stream(tmp_path_factory):
-    from samples.generate import generate
+    from peakclip.samples.generate import generate
 
     folder = tmp_path_factory.mktemp("commerce")
     truth = generate(str(folder), seed=21, duration=480.0, size=(160, 90), fps=10, commerce=True)
@@ -215,7 +215,7 @@ def commerce_stream(tmp_path_factory):
 
 
 def test_a_commerce_stream_presents_items_and_plants_a_price_reveal_in_each_one_that_sells(commerce_stream):
-    from samples.generate import BUYING_AFTER, ITEMS, PRESENTATION, UNSOLD
+    from peakclip.samples.generate import BUYING_AFTER, ITEMS, PRESENTATION, UNSOLD
 
     folder, truth = commerce_stream
     products = truth["products"]
@@ -268,7 +268,7 @@ def test_a_commerce_streams_chat_still_reads_and_reacts_at_the_reveals(commerce_
 
 
 def test_a_commerce_stream_too_short_for_six_items_is_refused_in_one_line(tmp_path):
-    refused = subprocess.run([sys.executable, "-m", "samples.generate", str(tmp_path / "s"), "--commerce",
+    refused = subprocess.run([sys.executable, "-m", "peakclip.samples.generate", str(tmp_path / "s"), "--commerce",
                               "--duration", "300", "--size", "160x90"], capture_output=True, text=True, cwd=REPO,
                              timeout=120)
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr

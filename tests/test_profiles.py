@@ -11,11 +11,11 @@ import time
 import pytest
 
 from conftest import ffprobe, run_cli
-from detectors.errors import UserError
-from detectors.probe import Probe
-from pipeline.render import output_size
-from pipeline.rules import BUNDLED, FULL, Profile, load_rules
-from samples.generate import generate
+from peakclip.detectors.errors import UserError
+from peakclip.detectors.probe import Probe
+from peakclip.pipeline.output.render import output_size
+from peakclip.pipeline.ranking.rules import BUNDLED, FULL, Profile, load_rules
+from peakclip.samples.generate import generate
 
 RULES = load_rules()
 # A calm generated stream: nothing stands out, so its best moments are tier C, in the test pool.
@@ -196,8 +196,8 @@ def rendered_state(tiers, clip_id, timeout=10) -> dict:
 
 @pytest.mark.integration
 def test_promotion_through_the_service_and_the_queue_renders_full(fleet_and_service):
-    from workers.jobs import connect
-    from workers.tierstate import RedisTierState
+    from peakclip.workers.jobs import connect
+    from peakclip.workers.tierstate import RedisTierState
 
     fleet, service = fleet_and_service["fleet"], fleet_and_service["service"]
     out = str(fleet_and_service["outputs"] / "calm")

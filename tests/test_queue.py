@@ -69,7 +69,7 @@ def test_a_queued_job_with_a_transcript_equals_the_cli(sample, fleet, queue_conf
     write_srt(talk, 150.0, seed=4)
     args = [sample["video"], "--chat", sample["chat"], "--no-render", "--config", queue_config]
     # submitted from the transcript's folder: the workers, started elsewhere, must still find it
-    submitted = subprocess.run([sys.executable, "-m", "workers.cli", "submit", *args, "--transcript", "talk.srt",
+    submitted = subprocess.run([sys.executable, "-m", "peakclip", "submit", *args, "--transcript", "talk.srt",
                                 "--out", str(tmp_path / "queued")],
                                capture_output=True, text=True, cwd=tmp_path, env={**fleet.env, "PYTHONPATH": REPO},
                                timeout=120)
@@ -194,10 +194,10 @@ class LosingBroker:
 
 
 def test_a_step_lost_again_and_again_fails_its_job_with_the_reason(redis_server):
-    from pipeline.config import QueueConfig
-    from workers.jobs import Jobs, connect
-    from workers.reconcile import sweep
-    from workers.steps import send_step
+    from peakclip.pipeline.config import QueueConfig
+    from peakclip.workers.jobs import Jobs, connect
+    from peakclip.workers.reconcile import sweep
+    from peakclip.workers.steps import send_step
 
     store = Jobs(connect(redis_server.url(9)))
     config = QueueConfig(stall_timeout=10.0, worker_gone=5.0, max_attempts=2)
@@ -223,25 +223,25 @@ def test_a_step_lost_again_and_again_fails_its_job_with_the_reason(redis_server)
 
 def test_no_broker_is_one_clear_line(sample, tmp_path):
     env = {**os.environ, "PEAKCLIP_BROKER_URL": "redis://127.0.0.1:1/0", "PEAKCLIP_RESULT_BACKEND": "redis://127.0.0.1:1/1"}
-    result = subprocess.run([sys.executable, "-m", "workers.cli", "submit", sample["video"], "--out", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "peakclip", "submit", sample["video"], "--out", str(tmp_path)],
                             capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "redis://127.0.0.1:1/0" in result.stderr
     assert "the broker (PEAKCLIP_BROKER_URL)" in result.stderr
     # status reads the job store, not the broker: the line names the store and its own URL
-    result = subprocess.run([sys.executable, "-m", "workers.cli", "status", "0" * 20], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "peakclip", "status", "0" * 20], capture_output=True, text=True,
                             cwd=REPO, env=env, timeout=60)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "cannot reach the job store (PEAKCLIP_RESULT_BACKEND) at redis://127.0.0.1:1/1" in result.stderr
 
 
 def test_python_interface(sample, fleet, tmp_path):
-    import workers
-    from pipeline.config import load_config
+    import peakclip
+    from peakclip.pipeline.config import load_config
 
     config = load_config(environ=fleet.env, overrides={"render": {"enabled": False}, "select": {"clips": 2}})
-    job_id = workers.submit(sample["video"], chat=sample["chat"], out=str(tmp_path / "py"), config=config)
-    done = workers.wait(job_id, timeout=240, config=config)
-    assert done["state"] == "success" and workers.status(job_id, config)["manifest"] == done["manifest"]
+    job_id = peakclip.submit(sample["video"], chat=sample["chat"], out=str(tmp_path / "py"), config=config)
+    done = peakclip.wait(job_id, timeout=240, config=config)
+    assert done["state"] == "success" and peakclip.status(job_id, config)["manifest"] == done["manifest"]
     manifest, clips = clips_of(done["manifest"])
     assert len(clips) == 2

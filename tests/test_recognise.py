@@ -9,9 +9,9 @@ import subprocess
 import pytest
 from pocketsphinx import Endpointer
 
-from detectors.transcript.recognise import (PocketSphinx, Recogniser, clean_words, covers, get_recogniser,
+from peakclip.detectors.transcript.recognise import (PocketSphinx, Recogniser, clean_words, covers, get_recogniser,
                                             group_words, read_pcm, speech_regions)
-from detectors.transcript.records import Segment, TranscriptError, Word
+from peakclip.detectors.transcript.records import Segment, TranscriptError, Word
 from conftest import real_media
 
 # What two passes agree on (example.mp4 over 5-25 s, and the whole file): the speaker's words as

@@ -1,9 +1,9 @@
 """The reconciler's judgement, case by case (pure), and the step names the tasks and it share."""
 import pytest
 
-from pipeline.config import QueueConfig
-from workers.reconcile import Run, StepState, judge
-from workers.steps import chunk_step, render_step, task_of
+from peakclip.pipeline.config import QueueConfig
+from peakclip.workers.reconcile import Run, StepState, judge
+from peakclip.workers.steps import chunk_step, render_step, task_of
 
 CONFIG = QueueConfig(stall_timeout=30.0, worker_gone=10.0)
 NOW = 1_000.0

@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from conftest import ffprobe, run_cli
-from detectors.probe import probe
-from pipeline.config import RenderConfig
-from pipeline.render import find_font, key_frames, render_clip
-from pipeline.tag import Clip
+from peakclip.detectors.probe import probe
+from peakclip.pipeline.config import RenderConfig
+from peakclip.pipeline.output.render import find_font, key_frames, render_clip
+from peakclip.pipeline.ranking.tag import Clip
 
 pytestmark = pytest.mark.integration
 

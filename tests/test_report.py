@@ -150,7 +150,7 @@ def test_no_report_and_a_bad_export_name(sample, tmp_path):
 def test_a_card_says_what_is_said_and_links_the_captions(tmp_path):
     """A captioned clip's card shows its words (escaped) and links its .srt beside the formats;
     the render profile it was made at is listed."""
-    from pipeline.report import clip_card
+    from peakclip.pipeline.output.report import clip_card
 
     clip = {"id": "abc", "rank": 1, "tier": "A", "pool": "test", "stage": 1, "start": 10.0, "end": 25.0,
             "peak": 18.0, "score": 4.2, "signals": {"chat": 2.0}, "profile": "preview",

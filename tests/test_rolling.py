@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter1d
 
-from detectors.rolling import rolling_max, rolling_mean, rolling_median
+from peakclip.detectors.rolling import rolling_max, rolling_mean, rolling_median
 
 
 @pytest.mark.parametrize("length", [1, 2, 5, 37, 240, 1201])

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from detectors.chunks import plan_chunks
-from detectors.series import Series, bins_for, concat
+from peakclip.detectors.chunks import plan_chunks
+from peakclip.detectors.series import Series, bins_for, concat
 
 
 @pytest.mark.parametrize("duration", [10.0, 299.9, 300.0, 301.3, 1000.25, 3600.0])

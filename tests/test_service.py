@@ -186,9 +186,9 @@ def test_completion_callback_is_signed_and_carries_the_summary(setup, sample):
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    import workers
-    from pipeline.config import load_config
-    from workers.signing import verify
+    import peakclip
+    from peakclip.pipeline.config import load_config
+    from peakclip.workers.signing import verify
 
     received = []
 
@@ -207,8 +207,8 @@ def test_completion_callback_is_signed_and_carries_the_summary(setup, sample):
     try:
         config = load_config(environ=setup["fleet"].env, overrides={
             "queue": {"callback_url": f"http://127.0.0.1:{server.server_port}/done"}, "select": {"clips": 1}})
-        job_id = workers.submit(str(setup["root"] / "show.mp4"), out=str(setup["outputs"] / "cb"), config=config)
-        assert workers.wait(job_id, timeout=180, config=config)["state"] == "success"
+        job_id = peakclip.submit(str(setup["root"] / "show.mp4"), out=str(setup["outputs"] / "cb"), config=config)
+        assert peakclip.wait(job_id, timeout=180, config=config)["state"] == "success"
         deadline = time.monotonic() + 60
         while not received and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -221,10 +221,10 @@ def test_completion_callback_is_signed_and_carries_the_summary(setup, sample):
 
 
 def add_through_redis(url, clip_id, count):
-    from pipeline.promotion import Feedback
-    from pipeline.rules import load_rules
-    from workers.jobs import connect
-    from workers.tierstate import RedisTierState
+    from peakclip.pipeline.promotion.pools import Feedback
+    from peakclip.pipeline.ranking.rules import load_rules
+    from peakclip.workers.jobs import connect
+    from peakclip.workers.tierstate import RedisTierState
 
     state, rules = RedisTierState(connect(url)), load_rules()
     for _ in range(count):
@@ -254,8 +254,8 @@ def test_tier_state_in_redis_adds_up_across_processes_and_survives_a_restart(set
     assert [c["id"] for c in listed] == [c["id"] for c in json.load(open(done["manifest"]))["clips"]]
     setup["redis"].stop()
     setup["redis"].start()
-    from workers.jobs import connect
-    from workers.tierstate import RedisTierState
+    from peakclip.workers.jobs import connect
+    from peakclip.workers.tierstate import RedisTierState
 
     state = RedisTierState(connect(url)).clip(clip["id"])
     assert state["counts"]["impressions"] == 4 * 40 + 5 and state["counts"]["watch_seconds"] == 4 * 40 * 1.5

@@ -21,9 +21,9 @@ import os
 from celery import Celery
 from kombu import Exchange, Queue
 
-from pipeline.config import Config, load_config
-from workers.reconcile import HeartbeatStep
-from workers.steps import TASKS as STEP_TASKS
+from peakclip.pipeline.config import Config, load_config
+from peakclip.workers.reconcile import HeartbeatStep
+from peakclip.workers.steps import TASKS as STEP_TASKS
 
 QUEUES = ("analyze", "render", "live")
 
@@ -34,7 +34,7 @@ def is_amqp(url: str) -> bool:
 
 def make_app(config: Config) -> Celery:
     q = config.queue
-    app = Celery("peakclip", broker=q.broker_url, backend=q.result_backend, include=["workers.tasks"])
+    app = Celery("peakclip", broker=q.broker_url, backend=q.result_backend, include=["peakclip.workers.tasks"])
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -28,8 +28,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from detectors.errors import UserError
-from detectors.probe import is_url
+from peakclip.detectors.errors import UserError
+from peakclip.detectors.probe import is_url
 
 PREFIX = "peakclip:job:"
 OPEN = "peakclip:jobs:open"

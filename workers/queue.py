@@ -5,17 +5,17 @@ import json
 import os
 import time
 
-from detectors.errors import UserError
-from detectors.probe import is_url
-from detectors.transcript.embedded import NAME as EMBEDDED
-from pipeline.captions import check_captions
-from pipeline.config import Config, load_config
-from pipeline.rerender import profile_wanted
-from pipeline.rules import Rules
-from workers.app import declare_queues, make_app
-from workers.jobs import Jobs, check_broker, connect, job_id_for
-from workers.steps import send_step
-from workers.tierstate import RedisTierState
+from peakclip.detectors.errors import UserError
+from peakclip.detectors.probe import is_url
+from peakclip.detectors.transcript.embedded import NAME as EMBEDDED
+from peakclip.pipeline.output.captions import check_captions
+from peakclip.pipeline.config import Config, load_config
+from peakclip.pipeline.promotion.rerender import profile_wanted
+from peakclip.pipeline.ranking.rules import Rules
+from peakclip.workers.app import declare_queues, make_app
+from peakclip.workers.jobs import Jobs, check_broker, connect, job_id_for
+from peakclip.workers.steps import send_step
+from peakclip.workers.tierstate import RedisTierState
 
 
 def submit(input: str, chat: str | None = None, out: str = "peakclip-out", config: Config | None = None,

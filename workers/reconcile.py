@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 from celery import bootsteps
 
-from pipeline.config import QueueConfig
-from detectors.errors import UserError
-from workers.jobs import OPEN, Jobs, connect
-from workers.steps import missing_steps, queue_of, send_step
+from peakclip.pipeline.config import QueueConfig
+from peakclip.detectors.errors import UserError
+from peakclip.workers.jobs import OPEN, Jobs, connect
+from peakclip.workers.steps import missing_steps, queue_of, send_step
 
 log = logging.getLogger("peakclip.reconcile")
 LOCK = "peakclip:reconciler"

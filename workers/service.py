@@ -32,14 +32,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from detectors.errors import UserError
-from detectors.transcript.embedded import NAME as EMBEDDED
-from pipeline.config import CAPTIONS, Config, captions_overrides
-from pipeline.promotion import Feedback
-from pipeline.rules import load_rules
-from workers.jobs import Jobs, connect
-from workers.signing import verify, verify_twitch
-from workers.tierstate import RedisTierState
+from peakclip.detectors.errors import UserError
+from peakclip.detectors.transcript.embedded import NAME as EMBEDDED
+from peakclip.pipeline.config import CAPTIONS, Config, captions_overrides
+from peakclip.pipeline.promotion.pools import Feedback
+from peakclip.pipeline.ranking.rules import load_rules
+from peakclip.workers.jobs import Jobs, connect
+from peakclip.workers.signing import verify, verify_twitch
+from peakclip.workers.tierstate import RedisTierState
 
 EVENT_TTL = 7 * 24 * 3600
 # The options of a stream-end event: peakclip clip's long option names -> config fields.
@@ -135,7 +135,7 @@ def create_app(config: Config) -> Starlette:
     render_app = []   # the Celery app that sends renders of promoted clips, made on first use
 
     def queue_render(state: dict) -> str | None:
-        from workers.queue import queue_app, queue_promoted_render
+        from peakclip.workers.queue import queue_app, queue_promoted_render
 
         if not render_app:
             render_app.append(queue_app(config))
@@ -177,7 +177,7 @@ def create_app(config: Config) -> Starlette:
         if chat is None and job_config.chat.events:   # the events log alone: it is the chat log
             chat, job_config.chat.events = job_config.chat.events, None
         out = os.path.join(service.output_root, safe_name(event.stream_id), safe_name(event.event_id))
-        from workers.queue import submit
+        from peakclip.workers.queue import submit
 
         job_id = submit(recording, chat, out, job_config)
         if not store.r.set(key, job_id, nx=True, ex=EVENT_TTL):
@@ -270,7 +270,7 @@ def create_app(config: Config) -> Starlette:
             return Response(status_code=204)
         app_name, name = form.get("app", ""), form.get("name") or "stream"
         key = f"peakclip:live:{app_name}/{name}"
-        from workers.queue import stop_watch, submit_watch
+        from peakclip.workers.queue import stop_watch, submit_watch
 
         if form["call"] == "publish_done":
             job_id = store.r.get(key)

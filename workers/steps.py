@@ -14,7 +14,7 @@ import uuid
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from workers.jobs import Jobs
+from peakclip.workers.jobs import Jobs
 
 log = logging.getLogger("peakclip.steps")
 

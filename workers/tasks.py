@@ -27,21 +27,21 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError
 
-from detectors.chunks import Chunk
-from detectors.errors import UserError
-from detectors.transcript import Transcript
-from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_transcript, plan_analysis, read_plan_chat
-from pipeline.config import Config
-from pipeline.captions import captions_for
-from pipeline.render import Rendered, render_captioned
-from pipeline.rerender import render_promoted
-from pipeline.rules import Profile, load_rules
-from pipeline.run import Ranking, check_output_dir, clips_to_render, finish, rank
-from workers.app import app
-from workers.jobs import Jobs, connect
-from workers.signing import sign
-from workers.steps import chunk_step, missing_steps, render_step, send_step, queue_of
-from workers.tierstate import RedisTierState
+from peakclip.detectors.chunks import Chunk
+from peakclip.detectors.errors import UserError
+from peakclip.detectors.transcript import Transcript
+from peakclip.pipeline.analysis.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_transcript, plan_analysis, read_plan_chat
+from peakclip.pipeline.config import Config
+from peakclip.pipeline.output.captions import captions_for
+from peakclip.pipeline.output.render import Rendered, render_captioned
+from peakclip.pipeline.promotion.rerender import render_promoted
+from peakclip.pipeline.ranking.rules import Profile, load_rules
+from peakclip.pipeline.executors.run import Ranking, check_output_dir, clips_to_render, finish, rank
+from peakclip.workers.app import app
+from peakclip.workers.jobs import Jobs, connect
+from peakclip.workers.signing import sign
+from peakclip.workers.steps import chunk_step, missing_steps, render_step, send_step, queue_of
+from peakclip.workers.tierstate import RedisTierState
 
 # Redis (the job store) or the broker away for a moment
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError, OperationalError)
@@ -301,7 +301,7 @@ def watch(self, job_id: str) -> None:
     to a second worker while the first still runs it. If its worker dies, the reconciler sends it
     again and the next worker takes over from the chunks and provisional clips stored so far.
     Its chunks go to the analyze queue."""
-    from pipeline.live import Provisional, Watch
+    from peakclip.pipeline.executors.live import Provisional, Watch
 
     with job_step(self, job_id) as store:
         job = begin_job(store, job_id)

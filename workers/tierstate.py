@@ -15,9 +15,9 @@ import json
 
 import redis
 
-from detectors.errors import UserError
-from pipeline.promotion import COUNTS, Feedback, apply_feedback
-from pipeline.rules import Rules
+from peakclip.detectors.errors import UserError
+from peakclip.pipeline.promotion.pools import COUNTS, Feedback, apply_feedback
+from peakclip.pipeline.ranking.rules import Rules
 
 PREFIX = "peakclip:tiers:"
 

@@ -5,10 +5,10 @@ One module per format (``twitchdownloader``, ``chatdownloader``, ``ytdlp``, ``tw
 | Skipped]``; ``log.FORMATS`` is the registry. ``audience`` turns messages into the ``chat`` series;
 ``products`` keeps live commerce per item (what the host presented when, what sold of each).
 """
-from detectors.chat.audience import Audience, ChatConfig
-from detectors.chat.log import FORMATS, ChatLog, detect_format, read_chat
-from detectors.chat.products import ProductBook, ProductWindow
-from detectors.chat.records import Message, Skipped
+from peakclip.detectors.chat.audience import Audience, ChatConfig
+from peakclip.detectors.chat.log import FORMATS, ChatLog, detect_format, read_chat
+from peakclip.detectors.chat.products import ProductBook, ProductWindow
+from peakclip.detectors.chat.records import Message, Skipped
 
 __all__ = ["Audience", "ChatConfig", "ChatLog", "FORMATS", "Message", "ProductBook", "ProductWindow", "Skipped",
            "detect_format", "read_chat"]

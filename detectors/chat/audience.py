@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from detectors.chat.records import CONTEXT_KINDS, MONEY_KINDS, Message
-from detectors.series import Series
+from peakclip.detectors.chat.records import CONTEXT_KINDS, MONEY_KINDS, Message
+from peakclip.detectors.series import Series
 
 DEFAULT_REACTIONS = (
     r"\b(?:lul|lol|lmao|rofl|kekw|omegalul|pog\w*|omg|wow|hype|clip\s*(?:it|that)|no\s*way|gg|xd+)\b"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Iterator
 
-from detectors.chat.records import Message, RepairedUtf8, Skipped
-from detectors.errors import ChatError
+from peakclip.detectors.chat.records import Message, RepairedUtf8, Skipped
+from peakclip.detectors.errors import ChatError
 
 NAME = "bilibili"
 

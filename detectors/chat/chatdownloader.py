@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from detectors.chat.jsonstream import stream_items
-from detectors.chat.records import EPOCH, OFFSET, Message, Skipped, number
+from peakclip.detectors.chat.jsonstream import stream_items
+from peakclip.detectors.chat.records import EPOCH, OFFSET, Message, Skipped, number
 
 NAME = "chat-downloader"
 TYPES = {"text_message": "message", "paid_message": "paid", "paid_sticker": "paid",

@@ -5,8 +5,8 @@ from typing import Iterator
 
 import ijson
 
-from detectors.chat.records import RepairedUtf8, Skipped
-from detectors.errors import ChatError
+from peakclip.detectors.chat.records import RepairedUtf8, Skipped
+from peakclip.detectors.errors import ChatError
 
 
 def first_line(err: Exception) -> str:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from datetime import datetime, timezone
 
-from detectors.chat import bilibili, chatdownloader, generic, twitchdownloader, twitchirc, ytdlp
-from detectors.chat.audience import Audience, ChatConfig
-from detectors.chat.products import ProductBook, ProductWindow
-from detectors.chat.records import CONTEXT_KINDS, EPOCH, TIME_OF_DAY, Message, Skipped, open_text, parse_stream_start
-from detectors.errors import ChatError
-from detectors.series import Series, bins_for
+from peakclip.detectors.chat import bilibili, chatdownloader, generic, twitchdownloader, twitchirc, ytdlp
+from peakclip.detectors.chat.audience import Audience, ChatConfig
+from peakclip.detectors.chat.products import ProductBook, ProductWindow
+from peakclip.detectors.chat.records import CONTEXT_KINDS, EPOCH, TIME_OF_DAY, Message, Skipped, open_text, parse_stream_start
+from peakclip.detectors.errors import ChatError
+from peakclip.detectors.series import Series, bins_for
 
 MAX_SKIPPED_LINES_REPORTED = 5
 MAX_UNKNOWN_ITEMS_REPORTED = 5

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.chat.records import MONEY_KINDS, Message
+from peakclip.detectors.chat.records import MONEY_KINDS, Message
 
 COLUMNS = ("carts", "orders", "paid")
 CARTS, ORDERS, PAID = range(len(COLUMNS))

@@ -48,7 +48,7 @@ class Skipped:
 
 def open_binary(path: str) -> io.BufferedIOBase:
     """Open a log for reading bytes, gunzipping transparently."""
-    from detectors.errors import ChatError, open_input
+    from peakclip.detectors.errors import ChatError, open_input
 
     raw = open_input(path, "chat log", ChatError)
     if raw.peek(2)[:2] == b"\x1f\x8b":
@@ -146,7 +146,7 @@ def parse_stream_start(text: str | None) -> float | None:
     """``--stream-start``: ISO 8601 or UNIX seconds; None when not given."""
     if text in (None, ""):
         return None
-    from detectors.errors import ChatError
+    from peakclip.detectors.errors import ChatError
 
     try:
         return parse_time(text)[0]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from detectors.chat.jsonstream import stream_items
-from detectors.chat.records import Message, Skipped, number
+from peakclip.detectors.chat.jsonstream import stream_items
+from peakclip.detectors.chat.records import Message, Skipped, number
 
 NAME = "twitchdownloader"
 

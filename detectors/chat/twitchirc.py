@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from detectors.chat.records import EPOCH, TIME_OF_DAY, Message, Skipped
+from peakclip.detectors.chat.records import EPOCH, TIME_OF_DAY, Message, Skipped
 
 NAME = "twitch-irc"
 TEXT_NAME = "chat-text"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from detectors.chat.records import Message, Skipped, number, parse_amount
+from peakclip.detectors.chat.records import Message, Skipped, number, parse_amount
 
 NAME = "yt-dlp"
 RENDERERS = {"liveChatTextMessageRenderer": "message", "liveChatPaidMessageRenderer": "paid",

@@ -6,9 +6,9 @@ Each format's module (``srt``, ``webvtt``, ``whisper_json``) has ``sniff(head) -
 registry and ``read_transcript`` the entry point. ``read_embedded`` reads a recording's own
 subtitle stream through ffmpeg.
 """
-from detectors.transcript.embedded import read_embedded
-from detectors.transcript.read import FORMATS, detect_format, read_transcript
-from detectors.transcript.records import Segment, Skipped, Transcript, TranscriptError, Word
+from peakclip.detectors.transcript.embedded import read_embedded
+from peakclip.detectors.transcript.read import FORMATS, detect_format, read_transcript
+from peakclip.detectors.transcript.records import Segment, Skipped, Transcript, TranscriptError, Word
 
 __all__ = ["FORMATS", "Segment", "Skipped", "Transcript", "TranscriptError", "Word", "detect_format",
            "read_embedded", "read_transcript"]

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from detectors.transcript.records import Segment, Skipped, Word
+from peakclip.detectors.transcript.records import Segment, Skipped, Word
 
 # [hours:]minutes:seconds[.,fraction]; digit runs are bounded so a damaged file cannot make a huge int
 CLOCK = r"(?:(\d{1,9}):)?(\d{1,2}):(\d{1,2})(?:[.,](\d{1,9}))?"

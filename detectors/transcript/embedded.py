@@ -13,9 +13,9 @@ import subprocess
 
 import ffmpeg
 
-from detectors.transcript import webvtt
-from detectors.transcript.read import decode, transcript_of
-from detectors.transcript.records import Transcript, TranscriptError
+from peakclip.detectors.transcript import webvtt
+from peakclip.detectors.transcript.read import decode, transcript_of
+from peakclip.detectors.transcript.records import Transcript, TranscriptError
 
 NAME = "embedded"
 PICTURE_CODECS = {"dvd_subtitle", "dvb_subtitle", "hdmv_pgs_subtitle", "xsub", "dvb_teletext"}

@@ -11,9 +11,9 @@ from __future__ import annotations
 import codecs
 from dataclasses import replace
 
-from detectors.errors import open_input
-from detectors.transcript import srt, webvtt, whisper_json
-from detectors.transcript.records import Segment, Skipped, Transcript, TranscriptError, Word
+from peakclip.detectors.errors import open_input
+from peakclip.detectors.transcript import srt, webvtt, whisper_json
+from peakclip.detectors.transcript.records import Segment, Skipped, Transcript, TranscriptError, Word
 
 MAX_SKIPPED_LINES_REPORTED = 5
 SNIFF_CHARS = 64 * 1024

@@ -18,7 +18,7 @@ import subprocess
 import threading
 from typing import Iterable, Iterator, Protocol, runtime_checkable
 
-from detectors.transcript.records import Segment, TranscriptError, Word
+from peakclip.detectors.transcript.records import Segment, TranscriptError, Word
 
 SAMPLE_RATE = 16000          # what the bundled acoustic model was trained on
 FRAMES_PER_SECOND = 100      # PocketSphinx's segmentation frame rate (its "frate")

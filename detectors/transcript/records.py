@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from detectors.errors import UserError
+from peakclip.detectors.errors import UserError
 
 
 class TranscriptError(UserError):

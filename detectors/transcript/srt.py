@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from detectors.transcript.cues import TIMING, cues_and_strays, is_index, segments
-from detectors.transcript.records import Segment, Skipped
+from peakclip.detectors.transcript.cues import TIMING, cues_and_strays, is_index, segments
+from peakclip.detectors.transcript.records import Segment, Skipped
 
 NAME = "srt"
 # The first timing line is the second line; look further, so that a few broken cues at the top

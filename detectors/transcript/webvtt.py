@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from detectors.transcript.cues import cues_and_strays, segments
-from detectors.transcript.records import Segment, Skipped
+from peakclip.detectors.transcript.cues import cues_and_strays, segments
+from peakclip.detectors.transcript.records import Segment, Skipped
 
 NAME = "webvtt"
 HEADER = re.compile(r"\s*WEBVTT(?:\s|$)")

@@ -18,8 +18,8 @@ import math
 import re
 from typing import Iterator
 
-from detectors.transcript.cues import fold, parse_clock
-from detectors.transcript.records import Segment, Skipped, TranscriptError, Word
+from peakclip.detectors.transcript.cues import fold, parse_clock
+from peakclip.detectors.transcript.records import Segment, Skipped, TranscriptError, Word
 
 NAME = "whisper-json"
 SEGMENT_LISTS = ("segments", "transcription")          # OpenAI and its kin; whisper.cpp

@@ -22,21 +22,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from detectors.chat import ChatLog, read_chat
-from detectors.chat.log import ChatFollower
-from detectors.chunks import Chunk
-from detectors.errors import MediaError, UserError
-from detectors.probe import Probe, probe
-from detectors.transcript import Segment, Transcript
-from detectors.visual import KEYFRAME_LEAD
-from pipeline.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_transcript, media_signals
-from pipeline.config import Config
-from pipeline.manifest import write_atomic, write_json_atomic
-from pipeline.captions import captions_for, check_captions, clip_captions
-from pipeline.render import render_captioned, render_clips, resumed_note
-from pipeline.rules import load_rules
-from pipeline.run import Ranking, check_output_dir, finish, rank
-from pipeline.tag import Clip
+from peakclip.detectors.chat import ChatLog, read_chat
+from peakclip.detectors.chat.log import ChatFollower
+from peakclip.detectors.chunks import Chunk
+from peakclip.detectors.errors import MediaError, UserError
+from peakclip.detectors.probe import Probe, probe
+from peakclip.detectors.transcript import Segment, Transcript
+from peakclip.detectors.visual import KEYFRAME_LEAD
+from peakclip.pipeline.analysis.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_transcript, media_signals
+from peakclip.pipeline.config import Config
+from peakclip.pipeline.output.manifest import write_atomic, write_json_atomic
+from peakclip.pipeline.output.captions import captions_for, check_captions, clip_captions
+from peakclip.pipeline.output.render import render_captioned, render_clips, resumed_note
+from peakclip.pipeline.ranking.rules import load_rules
+from peakclip.pipeline.executors.run import Ranking, check_output_dir, finish, rank
+from peakclip.pipeline.ranking.tag import Clip
 
 
 # ---- what of the recording exists now -----------------------------------------------------------

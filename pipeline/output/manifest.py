@@ -5,10 +5,10 @@ import json
 import os
 import uuid
 
-from detectors.errors import UserError
-from detectors.probe import Probe
-from pipeline.stages import Stage
-from pipeline.tag import Clip
+from peakclip.detectors.errors import UserError
+from peakclip.detectors.probe import Probe
+from peakclip.pipeline.ranking.broadcast import Stage
+from peakclip.pipeline.ranking.tag import Clip
 
 SCHEMA = "peakclip/manifest@1"
 

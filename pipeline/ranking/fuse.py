@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.chat import ChatConfig
-from detectors.rolling import rolling_mean, rolling_median
-from detectors.series import Series
-from pipeline.config import FuseConfig
+from peakclip.detectors.chat import ChatConfig
+from peakclip.detectors.rolling import rolling_mean, rolling_median
+from peakclip.detectors.series import Series
+from peakclip.pipeline.config import FuseConfig
 
 
 @dataclass

@@ -7,7 +7,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
-from detectors.errors import UserError
+from peakclip.detectors.errors import UserError
 
 TIERS = ("S", "A", "B", "C")
 METRICS = ("completion", "ctr", "conversion")

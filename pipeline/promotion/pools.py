@@ -19,9 +19,9 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from detectors.errors import UserError
-from pipeline.manifest import read_json
-from pipeline.rules import Pool, Rules
+from peakclip.detectors.errors import UserError
+from peakclip.pipeline.output.manifest import read_json
+from peakclip.pipeline.ranking.rules import Pool, Rules
 
 COUNTS = ("impressions", "plays", "watch_seconds", "clicks", "orders")
 STATE_FILE = "tiers.sqlite"

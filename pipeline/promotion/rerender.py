@@ -18,14 +18,14 @@ import fcntl
 import os
 from contextlib import contextmanager
 
-from detectors.errors import UserError
-from detectors.probe import probe
-from pipeline.captions import srt_cues
-from pipeline.config import RenderConfig
-from pipeline.manifest import read_json, write_json_atomic
-from pipeline.render import render_clip
-from pipeline.rules import Profile, Rules
-from pipeline.tag import Clip
+from peakclip.detectors.errors import UserError
+from peakclip.detectors.probe import probe
+from peakclip.pipeline.output.captions import srt_cues
+from peakclip.pipeline.config import RenderConfig
+from peakclip.pipeline.output.manifest import read_json, write_json_atomic
+from peakclip.pipeline.output.render import render_clip
+from peakclip.pipeline.ranking.rules import Profile, Rules
+from peakclip.pipeline.ranking.tag import Clip
 
 
 def profile_wanted(rendered: str | None, pool: str, rules: Rules) -> Profile | None:

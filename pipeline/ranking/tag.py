@@ -5,10 +5,10 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from detectors.transcript import Segment
-from pipeline.rules import TIERS, Rules
-from pipeline.select import Span
-from pipeline.stages import Stage
+from peakclip.detectors.transcript import Segment
+from peakclip.pipeline.ranking.rules import TIERS, Rules
+from peakclip.pipeline.ranking.select import Span
+from peakclip.pipeline.ranking.broadcast import Stage
 
 
 @dataclass

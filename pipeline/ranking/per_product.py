@@ -19,11 +19,11 @@ from typing import Sequence
 
 import numpy as np
 
-from detectors.chat import ProductWindow
-from detectors.transcript import Segment
-from pipeline.config import SelectConfig
-from pipeline.fuse import Fused
-from pipeline.select import Span, select_spans
+from peakclip.detectors.chat import ProductWindow
+from peakclip.detectors.transcript import Segment
+from peakclip.pipeline.config import SelectConfig
+from peakclip.pipeline.ranking.fuse import Fused
+from peakclip.pipeline.ranking.select import Span, select_spans
 
 # Every peak scores more than this: the fallback's "no threshold" (not -inf, which select_spans
 # would take for a candidate when every bin is blocked).

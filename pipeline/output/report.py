@@ -22,8 +22,8 @@ import os
 
 import numpy as np
 
-from pipeline.fuse import Fused
-from pipeline.rules import TIERS, Rules
+from peakclip.pipeline.ranking.fuse import Fused
+from peakclip.pipeline.ranking.rules import TIERS, Rules
 
 MAX_POINTS = 1200          # points per plotted series, whatever the stream's length (peaks kept)
 COLOURS = {"chat": "#2f7ed8", "audio": "#e4572e", "visual": "#4caf50", "score": "#222222"}

@@ -18,9 +18,9 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
-from detectors.visual import scene_cuts
-from pipeline.config import AnalysisConfig
-from pipeline.select import Edges
+from peakclip.detectors.visual import scene_cuts
+from peakclip.pipeline.config import AnalysisConfig
+from peakclip.pipeline.ranking.select import Edges
 
 T = TypeVar("T")
 

@@ -16,11 +16,11 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
-from detectors.errors import UserError
-from pipeline.analyze import Analysis, analyze
-from pipeline.config import Config
-from pipeline.manifest import read_json
-from pipeline.run import rank
+from peakclip.detectors.errors import UserError
+from peakclip.pipeline.analysis.analyze import Analysis, analyze
+from peakclip.pipeline.config import Config
+from peakclip.pipeline.output.manifest import read_json
+from peakclip.pipeline.executors.run import rank
 
 COVER_SLACK = 1.0
 

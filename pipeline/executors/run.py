@@ -16,23 +16,23 @@ from typing import Callable
 
 import numpy as np
 
-from detectors.chat import ChatLog
-from detectors.errors import UserError
-from detectors.probe import Probe, is_url
-from pipeline.analyze import Analysis, analyze
-from pipeline.captions import check_captions, clip_captions
-from pipeline.config import Config
-from pipeline.fuse import Fused, fuse
-from pipeline.export import write_exports
-from pipeline.products import ProductPick, label_products, pick_products, unclipped_note
-from pipeline.manifest import build_manifest, write_atomic, write_json_atomic
-from pipeline.render import Rendered, render_clips, resumed_note
-from pipeline.report import build_report, clock, timeline_of
-from pipeline.cuts import CutsOnDemand, settle
-from pipeline.select import Edges, Span, select_spans
-from pipeline.rules import load_rules
-from pipeline.stages import Stage, auto_stages, equal_stages, explicit_stages
-from pipeline.tag import Clip, spoken_between, tag_spans
+from peakclip.detectors.chat import ChatLog
+from peakclip.detectors.errors import UserError
+from peakclip.detectors.probe import Probe, is_url
+from peakclip.pipeline.analysis.analyze import Analysis, analyze
+from peakclip.pipeline.output.captions import check_captions, clip_captions
+from peakclip.pipeline.config import Config
+from peakclip.pipeline.ranking.fuse import Fused, fuse
+from peakclip.pipeline.output.export import write_exports
+from peakclip.pipeline.ranking.per_product import ProductPick, label_products, pick_products, unclipped_note
+from peakclip.pipeline.output.manifest import build_manifest, write_atomic, write_json_atomic
+from peakclip.pipeline.output.render import Rendered, render_clips, resumed_note
+from peakclip.pipeline.output.report import build_report, clock, timeline_of
+from peakclip.pipeline.ranking.cuts import CutsOnDemand, settle
+from peakclip.pipeline.ranking.select import Edges, Span, select_spans
+from peakclip.pipeline.ranking.rules import load_rules
+from peakclip.pipeline.ranking.broadcast import Stage, auto_stages, equal_stages, explicit_stages
+from peakclip.pipeline.ranking.tag import Clip, spoken_between, tag_spans
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.errors import UserError
+from peakclip.detectors.errors import UserError
 
 BLOCK_SECONDS = 60.0
 

@@ -11,16 +11,16 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Callable
 
-from detectors.audio import audio_features
-from detectors.chat import ChatLog, detect_format, read_chat
-from detectors.chunks import Chunk, plan_chunks
-from detectors.errors import MediaError, UserError
-from detectors.probe import Probe, probe
-from detectors.series import Series, bins_for, concat
-from detectors.transcript import Transcript, read_embedded, read_transcript
-from detectors.transcript.embedded import NAME as EMBEDDED
-from detectors.visual import visual_features
-from pipeline.config import AnalysisConfig, Config, TranscriptConfig
+from peakclip.detectors.audio import audio_features
+from peakclip.detectors.chat import ChatLog, detect_format, read_chat
+from peakclip.detectors.chunks import Chunk, plan_chunks
+from peakclip.detectors.errors import MediaError, UserError
+from peakclip.detectors.probe import Probe, probe
+from peakclip.detectors.series import Series, bins_for, concat
+from peakclip.detectors.transcript import Transcript, read_embedded, read_transcript
+from peakclip.detectors.transcript.embedded import NAME as EMBEDDED
+from peakclip.detectors.visual import visual_features
+from peakclip.pipeline.config import AnalysisConfig, Config, TranscriptConfig
 
 
 @dataclass

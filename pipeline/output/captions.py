@@ -14,11 +14,11 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
-from detectors.probe import Probe
-from detectors.transcript.recognise import check_language, get_recogniser
-from detectors.transcript.records import Segment, Transcript
-from pipeline.config import Config, RenderConfig, TranscriptConfig
-from pipeline.tag import Clip, spoken_between
+from peakclip.detectors.probe import Probe
+from peakclip.detectors.transcript.recognise import check_language, get_recogniser
+from peakclip.detectors.transcript.records import Segment, Transcript
+from peakclip.pipeline.config import Config, RenderConfig, TranscriptConfig
+from peakclip.pipeline.ranking.tag import Clip, spoken_between
 
 LINES_PER_CUE = 2
 LINE_HEIGHT = 1.25     # a line's height as a share of the font size (ascent, descent, the outline)

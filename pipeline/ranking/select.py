@@ -17,9 +17,9 @@ from typing import Callable, NamedTuple, Sequence, Union
 
 import numpy as np
 
-from detectors.transcript import Segment
-from pipeline.config import SelectConfig
-from pipeline.fuse import Fused
+from peakclip.detectors.transcript import Segment
+from peakclip.pipeline.config import SelectConfig
+from peakclip.pipeline.ranking.fuse import Fused
 
 # Where a clip edge may land between two times (seconds, ``lo <= t < hi``), sorted: a fixed list of
 # cut and pause times, or a lookup that finds scene cuts only when an edge asks (pipeline/cuts.py).

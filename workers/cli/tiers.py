@@ -1,0 +1,100 @@
+"""``feedback`` and ``tiers``: a clip's performance in, its pool and history out."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from peakclip.detectors.errors import UserError
+
+
+def tier_state(target: str, config_path: str | None):
+    """Where TARGET's clip states live: SQLite beside an output folder, or Redis for a job id."""
+    if os.path.isdir(target):
+        from peakclip.pipeline.promotion.pools import open_store
+
+        return open_store(target), None
+    import re
+
+    if re.fullmatch(r"[0-9a-f]{20}", target):
+        from peakclip.pipeline.config import load_config
+        from peakclip.pipeline.output.manifest import read_json
+        from peakclip.workers.jobs import Jobs, connect
+        from peakclip.workers.tierstate import RedisTierState
+
+        jobs = Jobs(connect(load_config(config_path).queue.result_backend, check=True))
+        current = jobs.status(target)
+        if current["state"] != "success":
+            raise UserError(f"job {target} is {current['state']}: its clips are not tagged yet")
+        manifest = read_json(current["manifest"], f"the manifest of job {target} is gone: {current['manifest']}")
+        return RedisTierState(jobs.r), [c["id"] for c in manifest["clips"]]
+    raise UserError(f"{target} is neither an output folder nor a job id")
+
+
+def render_for_pool(target: str, store, state: dict, rules, config) -> str | None:
+    """The render a clip's pool asks for, if its files are at another profile: done here for an
+    output folder, queued for a queued job's clip. Returns the line that says so, or None."""
+    from peakclip.pipeline.promotion.rerender import profile_wanted, render_promoted
+    from peakclip.pipeline.promotion.pools import PromotionStore
+
+    if not isinstance(store, PromotionStore):
+        from peakclip.workers.queue import queue_app, queue_promoted_render
+
+        profile = queue_promoted_render(store, state, rules, queue_app(config), config)
+        return f"{state['id']}: render at profile {profile} queued for pool {state['pool']}" if profile else None
+    profile = profile_wanted(state["profile"], state["pool"], rules) if state["status"] == "active" else None
+    if profile is None:
+        return None
+    entry = render_promoted(target, state["id"], profile)
+    store.set_render(state["id"], entry["file"], entry["profile"])
+    return f"{state['id']}: rendered at profile {profile.name} for pool {state['pool']}: {entry['file']}"
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from peakclip.pipeline.config import load_config
+    from peakclip.pipeline.promotion.pools import Feedback
+    from peakclip.pipeline.ranking.rules import load_rules
+
+    config = load_config(args.config)
+    rules = load_rules(config.tag.rules)
+    store, _ = tier_state(args.target, args.config)
+    state = store.add(args.clip_id, Feedback(args.impressions, args.plays, args.watch_seconds, args.clicks, args.orders), rules)
+    last = state["history"][-1] if state["history"] else None
+    print(f"{state['id']}: pool {state['pool']} ({state['status']}), tier {state['tier']}"
+          + (f"; last move: {last['action']} {last['from']} -> {last['to']}" if last else ""), flush=True)
+    rendered = render_for_pool(args.target, store, state, rules, config)
+    if rendered:
+        print(rendered)
+    return 0
+
+
+def cmd_tiers(args: argparse.Namespace) -> int:
+    store, clip_ids = tier_state(args.target, args.config)
+    states = store.clips() if clip_ids is None else [store.clip(c) for c in clip_ids]
+    if args.json:
+        print(json.dumps([{k: s[k] for k in ("id", "pool", "tier", "stage", "file", "profile", "history")} for s in states]))
+        return 0
+    print(f"{'clip':12} {'stage':>5} {'tier':>4}  {'pool':8} {'status':8} {'impr.':>8} {'moves'}")
+    for s in states:
+        moves = "; ".join(f"{h['action']} {h['from']}->{h['to']} (completion {h['metrics']['completion']:.2f}, "
+                          f"ctr {h['metrics']['ctr']:.3f}, conversion {h['metrics']['conversion']:.3f})" for h in s["history"])
+        print(f"{s['id']:12} {s['stage']:>5} {s['tier']:>4}  {s['pool']:8} {s['status']:8} "
+              f"{int(s['counts']['impressions']):>8} {moves or '-'}")
+    return 0
+
+
+def add_commands(commands) -> None:
+    """feedback, tiers."""
+    feedback = commands.add_parser("feedback", help="add a clip's performance numbers; it may move pools")
+    feedback.add_argument("target", metavar="TARGET", help="a job's output folder, or a queued job's id")
+    feedback.add_argument("clip_id")
+    for name, kind in (("impressions", int), ("plays", int), ("watch-seconds", float), ("clicks", int), ("orders", int)):
+        feedback.add_argument(f"--{name}", type=kind, default=0, metavar="N")
+    feedback.add_argument("--config", metavar="TOML", help="configuration file (for the rules)")
+    feedback.set_defaults(handler=cmd_feedback)
+
+    tiers = commands.add_parser("tiers", help="each clip's current pool, tier and history")
+    tiers.add_argument("target", metavar="TARGET", help="a job's output folder, or a queued job's id")
+    tiers.add_argument("--json", action="store_true")
+    tiers.add_argument("--config", metavar="TOML", help="configuration file")
+    tiers.set_defaults(handler=cmd_tiers)
