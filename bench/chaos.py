@@ -28,6 +28,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [REPO, os.path.join(REPO, "tests")]
 
 from chaos import run_chaos  # noqa: E402
+
 from peakclip.samples.generate import generate  # noqa: E402
 
 OPTION_SETS = [["--clips", "3"], ["--clips", "5"], ["--clips", "2", "--stages", "1"],

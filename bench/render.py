@@ -37,11 +37,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from peakclip.detectors.probe import probe  # noqa: E402
 from peakclip.detectors.transcript import Segment  # noqa: E402
-from peakclip.pipeline.output.captions import ClipCaptions, caption_cues  # noqa: E402
 from peakclip.pipeline.config import RenderConfig  # noqa: E402
+from peakclip.pipeline.output.captions import ClipCaptions, caption_cues  # noqa: E402
 from peakclip.pipeline.output.render import render_clips  # noqa: E402
+from peakclip.pipeline.ranking.clip import Clip
 from peakclip.pipeline.ranking.rules import Profile, load_rules  # noqa: E402
-from peakclip.pipeline.ranking.tag import Clip  # noqa: E402
 from peakclip.samples.generate import generate, parse_size  # noqa: E402
 
 

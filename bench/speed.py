@@ -25,15 +25,15 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from bench.streams import footage_stream  # noqa: E402
+from bench.warm import compile_peakclip  # noqa: E402
 from peakclip.detectors.audio import audio_features  # noqa: E402
 from peakclip.detectors.chat import read_chat  # noqa: E402
 from peakclip.detectors.probe import probe  # noqa: E402
 from peakclip.detectors.visual import visual_features  # noqa: E402
 from peakclip.pipeline.analysis.analyze import analyze  # noqa: E402
 from peakclip.pipeline.config import Config  # noqa: E402
-from peakclip.pipeline.executors.run import rank  # noqa: E402
-from bench.streams import footage_stream  # noqa: E402
-from bench.warm import compile_peakclip  # noqa: E402
+from peakclip.pipeline.ranking.rank import rank
 from peakclip.samples.generate import generate  # noqa: E402
 
 BENCH_VENV = os.path.join(REPO, ".venv-bench")

@@ -12,7 +12,6 @@ import tempfile
 import threading
 from typing import Iterator
 
-
 from peakclip.detectors.errors import MediaError
 
 READ_AHEAD = 3    # blocks read ahead of the caller (memory: a few blocks, whatever the length)

@@ -15,13 +15,13 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from conftest import REPO, ffprobe, real_media, run_cli
+
 from peakclip.detectors.probe import probe
 from peakclip.pipeline.analysis.analyze import analyze
 from peakclip.pipeline.config import Config, RenderConfig
 from peakclip.pipeline.output.render import render_clip
-from peakclip.pipeline.ranking.tag import Clip
+from peakclip.pipeline.ranking.clip import Clip
 
 pytestmark = pytest.mark.integration
 

@@ -6,15 +6,15 @@ import subprocess
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import real_media
+from PIL import Image
+from test_render import fast, frame_at, make_clip
+
 from peakclip.detectors.probe import probe
 from peakclip.detectors.transcript.records import Segment, Word
-from peakclip.pipeline.output.captions import Cue, ass_text, caption_cues, caption_layout, srt_text, text_width
 from peakclip.pipeline.config import RenderConfig
+from peakclip.pipeline.output.captions import Cue, ass_text, caption_cues, caption_layout, srt_text, text_width
 from peakclip.pipeline.output.render import clip_graph, render_clip
-from test_render import fast, frame_at, make_clip
 
 LATIN = ("so the price drops today for everyone who is watching right now and the link is in the bio as "
          "always thanks for coming")

@@ -7,14 +7,14 @@ import re
 
 import numpy as np
 import pytest
-from scipy.ndimage import binary_dilation
-
 from conftest import VERTICAL, real_media, run_cli
-from peakclip.pipeline.output.captions import caption_layout
-from peakclip.pipeline.config import RenderConfig
-from peakclip.samples.generate import generate
+from scipy.ndimage import binary_dilation
 from test_captions import ocr_words
 from test_render import frame_at
+
+from peakclip.pipeline.config import RenderConfig
+from peakclip.pipeline.output.captions import caption_layout
+from peakclip.samples.generate import generate
 
 pytestmark = pytest.mark.integration
 

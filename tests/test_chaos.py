@@ -7,12 +7,12 @@ import time
 
 import pytest
 import redis
-
 from chaos import run_chaos
 from conftest import run_cli
-from peakclip.samples.generate import generate
 from services import Fleet, RedisServer
 from test_live import push
+
+from peakclip.samples.generate import generate
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import real_media
-from peakclip.detectors.chat import Audience, ChatConfig, FORMATS, Message, Skipped, detect_format, read_chat
+
+from peakclip.detectors.chat import FORMATS, Audience, ChatConfig, Message, Skipped, detect_format, read_chat
 from peakclip.detectors.chat.records import parse_amount
 from peakclip.detectors.errors import ChatError
 

@@ -5,11 +5,11 @@ import os
 import tempfile
 
 import pytest
+import test_chat
+import test_products
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import test_chat
-import test_products
 from peakclip.detectors.chat import ChatConfig, Message, ProductBook, read_chat
 from peakclip.detectors.chat.log import FORMATS
 from peakclip.detectors.errors import ChatError

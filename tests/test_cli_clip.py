@@ -4,7 +4,6 @@ import os
 import subprocess
 
 import pytest
-
 from conftest import VERTICAL, ffprobe, overlaps, run_cli
 
 pytestmark = pytest.mark.integration

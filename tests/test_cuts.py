@@ -4,15 +4,14 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
+
 from peakclip.detectors.visual import scene_cuts, visual_features
 from peakclip.pipeline.analysis.analyze import analyze
-from peakclip.pipeline.config import Config
-from peakclip.pipeline.config import SelectConfig
+from peakclip.pipeline.config import Config, SelectConfig
 from peakclip.pipeline.ranking.cuts import CutsOnDemand, settle
 from peakclip.pipeline.ranking.fuse import Fused
-from peakclip.pipeline.executors.run import edges_of, rank
+from peakclip.pipeline.ranking.rank import edges_of, rank
 from peakclip.pipeline.ranking.select import select_spans
 
 

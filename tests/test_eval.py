@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, run_cli
+
 from peakclip.samples.generate import generate_suite
 
 pytestmark = pytest.mark.integration
@@ -72,9 +72,10 @@ def test_stream_edges_with_greetings_make_no_clip(tmp_path):
     """A real stream's edges: a "starting soon" card with a jingle while a crowd of people say
     hello, an outro card while they say goodbye. None of it is a highlight; the two in between are."""
     from conftest import overlaps
+
     from peakclip.pipeline.config import Config
     from peakclip.pipeline.executors.evaluate import analyse_sample
-    from peakclip.pipeline.executors.run import rank
+    from peakclip.pipeline.ranking.rank import rank
     from peakclip.samples.generate import generate
 
     truth = generate(str(tmp_path), seed=31, duration=150.0, highlights=["crowd", "chat"], distractors=[],
@@ -126,7 +127,7 @@ def test_other_ways_of_planting_on_real_footage_are_found(tmp_path):
     rumbling fast pan: each is found, and nothing that is no highlight is tiered above C."""
     from peakclip.pipeline.config import Config
     from peakclip.pipeline.executors.evaluate import analyse_sample, judge
-    from peakclip.pipeline.executors.run import rank
+    from peakclip.pipeline.ranking.rank import rank
     from peakclip.samples.generate import generate, real_footage
 
     truth = generate(str(tmp_path), seed=41, duration=170.0, distractors=["camera", "spam"], size=(320, 180),

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from peakclip.detectors.series import Series
+from peakclip.detectors.transcript import Segment
 from peakclip.pipeline.config import ChatConfig, FuseConfig, SelectConfig
 from peakclip.pipeline.ranking.fuse import Fused, chat_shift_seconds, fuse, robust_z
-from peakclip.detectors.transcript import Segment
 from peakclip.pipeline.ranking.select import select_spans, sentence_edges, snap_edges, snap_to_sentences
 
 HOP = 0.5

@@ -10,7 +10,6 @@ import threading
 import time
 
 import pytest
-
 from conftest import REPO, run_cli, write_srt
 
 pytestmark = pytest.mark.integration

@@ -7,11 +7,11 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import real_media
 
 from peakclip.detectors.mp4_index import indexed_packets
 from peakclip.detectors.probe import probe
 from peakclip.detectors.visual import ffprobe_packets, packet_scan
-from conftest import real_media
 
 SOURCE = ["-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=12", "-f", "lavfi", "-i", "sine=f=440:d=12"]
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-g", "45", "-c:a", "aac"]

@@ -8,7 +8,6 @@ import time
 from contextlib import contextmanager
 
 import pytest
-
 from conftest import ffprobe, run_cli
 from services import Fleet, RedisServer, Service, free_port
 

@@ -8,8 +8,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
 from conftest import REPO, ffprobe, run_cli
+
 from peakclip.detectors.chat import ProductWindow
 from peakclip.pipeline.config import SelectConfig
 from peakclip.pipeline.ranking.fuse import Fused

@@ -9,8 +9,8 @@ import os
 import time
 
 import pytest
-
 from conftest import ffprobe, run_cli
+
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.probe import Probe
 from peakclip.pipeline.output.render import output_size

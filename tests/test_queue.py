@@ -7,7 +7,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO, ffprobe, run_cli, write_srt
 from services import Fleet, RedisServer
 

@@ -7,12 +7,20 @@ import re
 import subprocess
 
 import pytest
+from conftest import real_media
 from pocketsphinx import Endpointer
 
-from peakclip.detectors.transcript.recognise import (PocketSphinx, Recogniser, clean_words, covers, get_recogniser,
-                                            group_words, read_pcm, speech_regions)
+from peakclip.detectors.transcript.recognise import (
+    PocketSphinx,
+    Recogniser,
+    clean_words,
+    covers,
+    get_recogniser,
+    group_words,
+    read_pcm,
+    speech_regions,
+)
 from peakclip.detectors.transcript.records import Segment, TranscriptError, Word
-from conftest import real_media
 
 # What two passes agree on (example.mp4 over 5-25 s, and the whole file): the speaker's words as
 # recognised, except "uses", which PocketSphinx hears as "users".

@@ -4,13 +4,13 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import ffprobe, run_cli
 from PIL import Image
 
-from conftest import ffprobe, run_cli
 from peakclip.detectors.probe import probe
 from peakclip.pipeline.config import RenderConfig
 from peakclip.pipeline.output.render import find_font, key_frames, render_clip
-from peakclip.pipeline.ranking.tag import Clip
+from peakclip.pipeline.ranking.clip import Clip
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,6 @@ import os
 import pathlib
 
 import pytest
-
 from conftest import REPO, VERTICAL, run_cli
 
 pytestmark = pytest.mark.integration

@@ -8,9 +8,8 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
-from conftest import write_srt
 import services
+from conftest import write_srt
 
 pytestmark = pytest.mark.integration
 SECRET = "test-secret-9f1c"

@@ -5,15 +5,15 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
+
 from peakclip.detectors.errors import UserError
 from peakclip.pipeline.config import SelectConfig
-from peakclip.pipeline.ranking.fuse import Fused
 from peakclip.pipeline.promotion.pools import Feedback, PromotionStore, decide, open_store
+from peakclip.pipeline.ranking.broadcast import auto_stages, equal_stages, explicit_stages
+from peakclip.pipeline.ranking.fuse import Fused
 from peakclip.pipeline.ranking.rules import Pool, load_rules
 from peakclip.pipeline.ranking.select import select_spans
-from peakclip.pipeline.ranking.broadcast import auto_stages, equal_stages, explicit_stages
 from peakclip.pipeline.ranking.tag import stage_of, tag_spans, tier_of
 from peakclip.samples.generate import generate
 

@@ -9,11 +9,21 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_chat_fuzz import EDITS, mutate  # the same byte edits that damage the chat logs
 
-from peakclip.detectors.transcript import (FORMATS, Segment, Skipped, Transcript, TranscriptError, Word, detect_format,
-                                  read_embedded, read_transcript)
-from peakclip.detectors.transcript import srt, webvtt
-from test_chat_fuzz import EDITS, mutate      # the same byte edits that damage the chat logs
+from peakclip.detectors.transcript import (
+    FORMATS,
+    Segment,
+    Skipped,
+    Transcript,
+    TranscriptError,
+    Word,
+    detect_format,
+    read_embedded,
+    read_transcript,
+    srt,
+    webvtt,
+)
 
 # ---- one piece of speech, four sentences, written by hand in each format --------------------------
 

@@ -4,7 +4,6 @@ import json
 import os
 
 import pytest
-
 from conftest import run_cli, write_srt
 
 TOLERANCE = 1e-3     # the manifest rounds times to milliseconds

@@ -8,8 +8,8 @@ import time
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.probe import is_url
 from peakclip.detectors.transcript.embedded import NAME as EMBEDDED
-from peakclip.pipeline.output.captions import check_captions
 from peakclip.pipeline.config import Config, load_config
+from peakclip.pipeline.output.captions import check_captions
 from peakclip.pipeline.promotion.rerender import profile_wanted
 from peakclip.pipeline.ranking.rules import Rules
 from peakclip.workers.app import declare_queues, make_app

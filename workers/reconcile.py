@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from celery import bootsteps
 
-from peakclip.pipeline.config import QueueConfig
 from peakclip.detectors.errors import UserError
+from peakclip.pipeline.config import QueueConfig
 from peakclip.workers.jobs import OPEN, Jobs, connect
 from peakclip.workers.steps import missing_steps, queue_of, send_step
 

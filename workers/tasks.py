@@ -30,17 +30,26 @@ from kombu.exceptions import OperationalError
 from peakclip.detectors.chunks import Chunk
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.transcript import Transcript
-from peakclip.pipeline.analysis.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_transcript, plan_analysis, read_plan_chat
+from peakclip.pipeline.analysis.analyze import (
+    ChunkResult,
+    Plan,
+    analyze_chunk,
+    assemble,
+    load_transcript,
+    plan_analysis,
+    read_plan_chat,
+)
 from peakclip.pipeline.config import Config
 from peakclip.pipeline.output.captions import captions_for
+from peakclip.pipeline.output.finish import check_output_dir, clips_to_render, finish
 from peakclip.pipeline.output.render import Rendered, render_captioned
 from peakclip.pipeline.promotion.rerender import render_promoted
+from peakclip.pipeline.ranking.rank import Ranking, rank
 from peakclip.pipeline.ranking.rules import Profile, load_rules
-from peakclip.pipeline.executors.run import Ranking, check_output_dir, clips_to_render, finish, rank
 from peakclip.workers.app import app
 from peakclip.workers.jobs import Jobs, connect
 from peakclip.workers.signing import sign
-from peakclip.workers.steps import chunk_step, missing_steps, render_step, send_step, queue_of
+from peakclip.workers.steps import chunk_step, missing_steps, queue_of, render_step, send_step
 from peakclip.workers.tierstate import RedisTierState
 
 # Redis (the job store) or the broker away for a moment

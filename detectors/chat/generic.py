@@ -16,7 +16,16 @@ import csv
 import json
 from typing import Iterator
 
-from peakclip.detectors.chat.records import CONTEXT_KINDS, KINDS, OFFSET, Message, Skipped, number, parse_amount, parse_time
+from peakclip.detectors.chat.records import (
+    CONTEXT_KINDS,
+    KINDS,
+    OFFSET,
+    Message,
+    Skipped,
+    number,
+    parse_amount,
+    parse_time,
+)
 
 JSONL_NAME = "jsonl"
 CSV_NAME = "csv"

@@ -11,14 +11,22 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import numpy as np
-from datetime import datetime, timezone
 
 from peakclip.detectors.chat import bilibili, chatdownloader, generic, twitchdownloader, twitchirc, ytdlp
 from peakclip.detectors.chat.audience import Audience, ChatConfig
 from peakclip.detectors.chat.products import ProductBook, ProductWindow
-from peakclip.detectors.chat.records import CONTEXT_KINDS, EPOCH, TIME_OF_DAY, Message, Skipped, open_text, parse_stream_start
+from peakclip.detectors.chat.records import (
+    CONTEXT_KINDS,
+    EPOCH,
+    TIME_OF_DAY,
+    Message,
+    Skipped,
+    open_text,
+    parse_stream_start,
+)
 from peakclip.detectors.errors import ChatError
 from peakclip.detectors.series import Series, bins_for
 

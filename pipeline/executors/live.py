@@ -27,17 +27,24 @@ from peakclip.detectors.chat.log import ChatFollower
 from peakclip.detectors.chunks import Chunk
 from peakclip.detectors.errors import MediaError, UserError
 from peakclip.detectors.probe import Probe, probe
+from peakclip.detectors.storage import write_atomic, write_json_atomic
 from peakclip.detectors.transcript import Segment, Transcript
 from peakclip.detectors.visual import KEYFRAME_LEAD
-from peakclip.pipeline.analysis.analyze import ChunkResult, Plan, analyze_chunk, assemble, load_transcript, media_signals
+from peakclip.pipeline.analysis.analyze import (
+    ChunkResult,
+    Plan,
+    analyze_chunk,
+    assemble,
+    load_transcript,
+    media_signals,
+)
 from peakclip.pipeline.config import Config
-from peakclip.pipeline.output.manifest import write_atomic, write_json_atomic
 from peakclip.pipeline.output.captions import captions_for, check_captions, clip_captions
+from peakclip.pipeline.output.finish import check_output_dir, finish
 from peakclip.pipeline.output.render import render_captioned, render_clips, resumed_note
+from peakclip.pipeline.ranking.clip import Clip
+from peakclip.pipeline.ranking.rank import Ranking, rank
 from peakclip.pipeline.ranking.rules import load_rules
-from peakclip.pipeline.executors.run import Ranking, check_output_dir, finish, rank
-from peakclip.pipeline.ranking.tag import Clip
-
 
 # ---- what of the recording exists now -----------------------------------------------------------
 

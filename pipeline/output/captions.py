@@ -18,7 +18,8 @@ from peakclip.detectors.probe import Probe
 from peakclip.detectors.transcript.recognise import check_language, get_recogniser
 from peakclip.detectors.transcript.records import Segment, Transcript
 from peakclip.pipeline.config import Config, RenderConfig, TranscriptConfig
-from peakclip.pipeline.ranking.tag import Clip, spoken_between
+from peakclip.pipeline.ranking.clip import Clip
+from peakclip.pipeline.ranking.tag import spoken_between
 
 LINES_PER_CUE = 2
 LINE_HEIGHT = 1.25     # a line's height as a share of the font size (ascent, descent, the outline)

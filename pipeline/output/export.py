@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pathlib
 
-from peakclip.pipeline.output.manifest import partial_name
+from peakclip.detectors.storage import partial_name
 
 # format name (config.EXPORT_FORMATS) -> (file name, OpenTimelineIO adapter)
 EXPORTS = {"edl": ("timeline.edl", "cmx_3600"), "otio": ("timeline.otio", "otio_json"),

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from peakclip.detectors.errors import UserError
-from peakclip.pipeline.output.manifest import read_json
+from peakclip.detectors.storage import read_json
 from peakclip.pipeline.ranking.rules import Pool, Rules
 
 COUNTS = ("impressions", "plays", "watch_seconds", "clicks", "orders")

@@ -20,12 +20,13 @@ from contextlib import contextmanager
 
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.probe import probe
-from peakclip.pipeline.output.captions import srt_cues
+from peakclip.detectors.storage import read_json, write_json_atomic
 from peakclip.pipeline.config import RenderConfig
-from peakclip.pipeline.output.manifest import read_json, write_json_atomic
+from peakclip.pipeline.output.captions import srt_cues
 from peakclip.pipeline.output.render import render_clip
+from peakclip.pipeline.promotion.pools import PromotionStore
+from peakclip.pipeline.ranking.clip import Clip
 from peakclip.pipeline.ranking.rules import Profile, Rules
-from peakclip.pipeline.ranking.tag import Clip
 
 
 def profile_wanted(rendered: str | None, pool: str, rules: Rules) -> Profile | None:
@@ -104,3 +105,14 @@ def render_promoted(out_dir: str, clip_id: str, profile: Profile) -> dict:
                      preview=result.preview, captions=result.srt, profile=result.profile)
         write_json_atomic(manifest_path(out_dir), manifest)
     return entry
+
+
+def render_for_pool(out_dir: str, store: PromotionStore, state: dict, rules: Rules) -> str | None:
+    """Render a clip of the output folder ``out_dir`` at the profile its pool asks for, if its
+    files are at another, and record it in ``store``; returns the line that says so, or None."""
+    profile = profile_wanted(state["profile"], state["pool"], rules) if state["status"] == "active" else None
+    if profile is None:
+        return None
+    entry = render_promoted(out_dir, state["id"], profile)
+    store.set_render(state["id"], entry["file"], entry["profile"])
+    return f"{state['id']}: rendered at profile {profile.name} for pool {state['pool']}: {entry['file']}"

@@ -17,8 +17,8 @@ def tier_state(target: str, config_path: str | None):
     import re
 
     if re.fullmatch(r"[0-9a-f]{20}", target):
+        from peakclip.detectors.storage import read_json
         from peakclip.pipeline.config import load_config
-        from peakclip.pipeline.output.manifest import read_json
         from peakclip.workers.jobs import Jobs, connect
         from peakclip.workers.tierstate import RedisTierState
 
@@ -34,20 +34,16 @@ def tier_state(target: str, config_path: str | None):
 def render_for_pool(target: str, store, state: dict, rules, config) -> str | None:
     """The render a clip's pool asks for, if its files are at another profile: done here for an
     output folder, queued for a queued job's clip. Returns the line that says so, or None."""
-    from peakclip.pipeline.promotion.rerender import profile_wanted, render_promoted
     from peakclip.pipeline.promotion.pools import PromotionStore
 
-    if not isinstance(store, PromotionStore):
-        from peakclip.workers.queue import queue_app, queue_promoted_render
+    if isinstance(store, PromotionStore):
+        from peakclip.pipeline.promotion.rerender import render_for_pool as render_here
 
-        profile = queue_promoted_render(store, state, rules, queue_app(config), config)
-        return f"{state['id']}: render at profile {profile} queued for pool {state['pool']}" if profile else None
-    profile = profile_wanted(state["profile"], state["pool"], rules) if state["status"] == "active" else None
-    if profile is None:
-        return None
-    entry = render_promoted(target, state["id"], profile)
-    store.set_render(state["id"], entry["file"], entry["profile"])
-    return f"{state['id']}: rendered at profile {profile.name} for pool {state['pool']}: {entry['file']}"
+        return render_here(target, store, state, rules)
+    from peakclip.workers.queue import queue_app, queue_promoted_render
+
+    profile = queue_promoted_render(store, state, rules, queue_app(config), config)
+    return f"{state['id']}: render at profile {profile} queued for pool {state['pool']}" if profile else None
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:

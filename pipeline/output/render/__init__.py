@@ -39,12 +39,12 @@ import numpy as np
 from peakclip.detectors.decode import PipeDecoder
 from peakclip.detectors.probe import Probe
 from peakclip.detectors.rolling import rolling_mean, rolling_median
+from peakclip.detectors.storage import partial_name, write_atomic
 from peakclip.detectors.visual import packet_scan
-from peakclip.pipeline.output.captions import ClipCaptions, Cue, ass_text, caption_layout, srt_text
 from peakclip.pipeline.config import RenderConfig
-from peakclip.pipeline.output.manifest import partial_name, write_atomic
+from peakclip.pipeline.output.captions import ClipCaptions, Cue, ass_text, caption_layout, srt_text
+from peakclip.pipeline.ranking.clip import Clip
 from peakclip.pipeline.ranking.rules import FULL, Profile
-from peakclip.pipeline.ranking.tag import Clip
 
 SIZES = {"vertical": (1080, 1920), "portrait": (1080, 1350), "square": (1080, 1080), "horizontal": (1920, 1080)}
 QUIET = ("-nostdin", "-hide_banner", "-loglevel", "error")

@@ -1,0 +1,107 @@
+"""Finishing a job: the renders recorded on the clips, the report and the exports written, then
+the manifest last (its presence says the job is done), and what an earlier run left removed."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+
+from peakclip.detectors.errors import UserError
+from peakclip.detectors.probe import is_url
+from peakclip.detectors.storage import write_atomic, write_json_atomic
+from peakclip.pipeline.config import Config
+from peakclip.pipeline.output.export import write_exports
+from peakclip.pipeline.output.manifest import build_manifest
+from peakclip.pipeline.output.render import Rendered
+from peakclip.pipeline.output.report import build_report
+from peakclip.pipeline.ranking.clip import Clip
+from peakclip.pipeline.ranking.rank import Ranking
+from peakclip.pipeline.ranking.rules import load_rules
+
+
+def clips_to_render(ranking: Ranking, config: Config) -> list[Clip]:
+    """The clips the render step should make (none when rendering is off or there is no picture)."""
+    if not config.render.enabled or not ranking.clips:
+        return []
+    if not ranking.probe.has_video:
+        ranking.warnings.append("no video stream: clips are listed but not rendered (a clip needs a picture)")
+        return []
+    return ranking.clips
+
+
+def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Config, extra: dict | None = None) -> dict:
+    """Record the renders on the clips, write the report and the exports asked for, then
+    ``out_dir/manifest.json`` last (its presence says the job is done); returns the manifest."""
+    by_id = {r.clip_id: r for r in rendered}
+    warnings = list(ranking.warnings)
+    for clip in ranking.clips:
+        result = by_id.get(clip.id)
+        if result is None:
+            continue
+        if result.heard is not None:
+            clip.text = result.heard
+        if result.error:
+            warnings.append(result.error)
+            continue
+        clip.file, clip.files = result.files[config.render.formats[0]], result.files
+        clip.thumbnail, clip.preview, clip.captions = result.thumbnail, result.preview, result.srt
+        clip.profile = result.profile
+        if result.cut:
+            clip.span = {"start": clip.start, "end": clip.end}
+            clip.start, clip.end = result.cut
+    manifest = build_manifest(ranking.probe, ranking.chat, ranking.signals, ranking.stages, ranking.clips, warnings,
+                              ranking.rules_version, ranking.cuts, ranking.transcript, ranking.products)
+    if config.render.enabled:
+        # What rendering a clip again takes (a promotion to a pool with another profile): the
+        # recording wherever the job ran from, and the render settings before any profile was
+        # applied (how many at once is no setting).
+        path = ranking.probe.path
+        manifest["render"] = {"source": path if is_url(path) else os.path.abspath(path),
+                              "settings": {k: v for k, v in dataclasses.asdict(config.render).items() if k != "jobs"}}
+    manifest.update(extra or {})
+    manifest["exports"] = write_exports(manifest, ranking.probe.fps, out_dir, config.output.exports)
+    if config.output.report:
+        report = build_report(manifest, ranking.timeline, out_dir, load_rules(config.tag.rules))
+        write_atomic(os.path.join(out_dir, "report.html"), report)
+        manifest["report"] = "report.html"
+    write_json_atomic(os.path.join(out_dir, "manifest.json"), manifest)
+    if config.render.enabled:
+        remove_stale_clips(out_dir, manifest)
+    return manifest
+
+
+# What peakclip writes into DIR/clips: NN-<id>[.format].mp4/.jpg/.webp/.srt, and hidden done records
+# and partial files (.NAME.<pid>-<random>.partial, manifest.partial_name). Nothing else in the folder is touched.
+OWN_FILE = re.compile(r"^\.{0,2}\d{2,}-[0-9a-f]{10}(\.[a-z][a-z0-9-]*){0,2}\.(mp4|jpg|webp|srt|done\.json|"
+                      r"(mp4|jpg|webp|srt|done\.json)\.\d+-[0-9a-f]{8}\.partial)$")
+
+
+def remove_stale_clips(out_dir: str, manifest: dict) -> None:
+    """After a rerun into the same folder, remove the clips of the earlier run that this one did
+    not keep (other spans, other formats) and partial files a killed render left, so the folder
+    holds what the manifest lists."""
+    folder = os.path.join(out_dir, "clips")
+    keep = set()
+    for clip in manifest["clips"]:
+        keep.update(os.path.basename(f) for f in [*(clip.get("files") or {}).values(), clip.get("thumbnail"),
+                                                  clip.get("preview"), clip.get("captions")] if f)
+        keep.add(f".{clip['rank']:02d}-{clip['id']}.done.json")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if OWN_FILE.match(name) and name not in keep:
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def check_output_dir(out_dir: str) -> None:
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create output folder {out_dir}: {err.strerror}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise UserError(f"output folder is not writable: {out_dir}")
