@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	test -f $(SAMPLE)/stream.mp4 || $(BIN)/python -m samples.generate $(SAMPLE)
+	test -f $(SAMPLE)/stream.mp4 || $(BIN)/python -m peakclip.samples.generate $(SAMPLE)
 	$(BIN)/peakclip clip $(SAMPLE)/stream.mp4 --chat $(SAMPLE)/chat.json --out out/demo
 
 # The tests use a real Redis, a real RabbitMQ, a real RTMP recording server, headless Chromium

@@ -14,5 +14,5 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def compile_peakclip() -> None:
-    for package in ("detectors", "pipeline", "workers"):
+    for package in ("peakclip", "detectors", "pipeline", "workers"):
         compileall.compile_dir(os.path.join(REPO, package), quiet=1)

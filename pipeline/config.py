@@ -26,6 +26,8 @@ CAPTIONS = ("off", "auto")
 
 @dataclass
 class AnalysisConfig:
+    """How the recording is read: the time grid (seconds a bin), chunks, which signals, decoding
+    sizes."""
     hop: float = 0.5               # seconds per bin of every series
     chunk_seconds: float = 300.0   # longest independently analysed chunk
     # A short stream is cut into chunks of at least this length so the CLI can use every core.
@@ -46,6 +48,7 @@ class AnalysisConfig:
 
 @dataclass
 class TranscriptConfig:
+    """What was said: a transcript file or the recording's own subtitles, and burned-in captions."""
     # What was said, when: an SRT, WebVTT or Whisper JSON file, or "embedded" (the recording's own
     # subtitle stream). With one, clip edges fall on sentence boundaries and clips carry their text.
     path: str | None = None
@@ -62,6 +65,7 @@ class TranscriptConfig:
 
 @dataclass
 class FuseConfig:
+    """How the signals become one score: baselines (seconds), caps (z units), weights, agreement."""
     baseline_window: float = 120.0  # seconds of the rolling median/MAD each signal is judged against
     smooth: float = 3.0            # seconds of the moving average applied to the fused score
     z_cap: float = 12.0            # one signal can add at most this many robust deviations
@@ -97,6 +101,7 @@ class FuseConfig:
 
 @dataclass
 class SelectConfig:
+    """How spans are chosen from the score: how many, their lengths (seconds), the floor (z units)."""
     clips: int = 5                 # how many clips at most
     min_len: float = 15.0          # seconds
     max_len: float = 60.0
@@ -128,6 +133,7 @@ class SelectConfig:
 
 @dataclass
 class TagConfig:
+    """Broadcast stages and the tier rules (rules.toml) that tag each clip."""
     stages: str = "3"              # N equal stages, or "auto": where the audience level shifts
     stage_at: list[str] = field(default_factory=list)  # explicit stage boundaries (01:20:00,...), instead
     auto_min_stage: float = 300.0  # auto: shortest stage, seconds
@@ -138,6 +144,8 @@ class TagConfig:
 
 @dataclass
 class RenderConfig:
+    """How clips are encoded: formats, fill, x264 settings, loudness (LUFS, dBTP, LU), titles,
+    captions."""
     enabled: bool = True
     formats: list[str] = field(default_factory=lambda: ["vertical"])  # rendered from one decode
     fill: str = "blur"             # vertical/portrait/square: "blur" (fit over a blurred copy) or "crop" (follow the motion)
@@ -169,12 +177,15 @@ class RenderConfig:
 
 @dataclass
 class OutputConfig:
+    """What a job writes beside its clips: the review report and editor timelines."""
     report: bool = True            # DIR/report.html: the review page (timeline, a card per clip)
     exports: list[str] = field(default_factory=list)  # timelines for an editor: edl, otio, fcpxml
 
 
 @dataclass
 class LiveConfig:
+    """Live mode: how a growing recording is followed (chunks, polling, when it has ended) and when
+    a highlight is confirmed; all in seconds."""
     chunk_seconds: float = 10.0    # `peakclip watch`: analyse the growing recording in chunks this long
     poll: float = 2.0              # seconds between looks at the recording
     idle_end: float = 30.0         # a growing file that has not grown for this long has ended
@@ -185,6 +196,8 @@ class LiveConfig:
 
 @dataclass
 class QueueConfig:
+    """The worker fleet: broker and job store URLs, queue kind, heartbeats and time limits
+    (seconds)."""
     broker_url: str = "redis://127.0.0.1:6379/0"      # also PEAKCLIP_BROKER_URL
     result_backend: str = "redis://127.0.0.1:6379/1"  # also PEAKCLIP_RESULT_BACKEND; job records live here too
     visibility_timeout: float = 3600.0  # seconds before a task a dead worker held is handed to another
@@ -210,6 +223,7 @@ class QueueConfig:
 
 @dataclass
 class ServiceConfig:
+    """The webhook service: where it listens, its secrets, and the folder events may name files in."""
     host: str = "127.0.0.1"
     port: int = 8080
     secret: str | None = None           # PEAKCLIP_WEBHOOK_SECRET: HMAC key of signed hooks and of the completion callback
@@ -229,6 +243,8 @@ class ServiceConfig:
 
 @dataclass
 class Config:
+    """Every setting, by section: built-in defaults < TOML file (--config) < PEAKCLIP_* environment
+    < flags."""
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
     transcript: TranscriptConfig = field(default_factory=TranscriptConfig)
@@ -386,6 +402,9 @@ def env_overrides(environ: Mapping[str, str]) -> dict:
 
 def load_config(path: str | None = None, environ: Mapping[str, str] | None = None,
                 overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+    """The configuration from the defaults, the TOML file at ``path``, the environment
+    (``PEAKCLIP_SECTION_FIELD``) and ``overrides`` (``{section: {field: value}}``), each over the
+    one before; a bad value is a one-line UserError."""
     config = Config()
     if path:
         try:

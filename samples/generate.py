@@ -30,9 +30,9 @@ What real streams do, and the generator imitates:
   stray orders later while it is on show; truth lists the ``products`` and each one's orders.
 
 Usage:
-  python -m samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
+  python -m peakclip.samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
                                      [--edges] [--commerce] [--footage FILE ...] [--speech FILE]
-  python -m samples.generate --suite DIR [--split tune|heldout] [--count N]
+  python -m peakclip.samples.generate --suite DIR [--split tune|heldout] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)
 """
 from __future__ import annotations
@@ -738,14 +738,14 @@ class SampleError(ValueError):
 
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):
-        self.exit(2, f"samples.generate: error: {message} (see --help)\n")
+        self.exit(2, f"peakclip.samples.generate: error: {message} (see --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         return generate_from_args(argv)
     except SampleError as err:
-        print(f"samples.generate: error: {err}", file=sys.stderr)
+        print(f"peakclip.samples.generate: error: {err}", file=sys.stderr)
         return 2
 
 
@@ -763,7 +763,7 @@ parse_size.__name__ = "size"
 
 
 def generate_from_args(argv: list[str] | None) -> int:
-    parser = OneLineParser(prog="python -m samples.generate", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m peakclip.samples.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", nargs="?")
     parser.add_argument("--suite", metavar="DIR", help="write the evaluation set into DIR")
     parser.add_argument("--split", choices=sorted(SPLITS), default="tune",

@@ -14,7 +14,8 @@ from peakclip.detectors.probe import probe
 from peakclip.detectors.transcript.records import Segment, Word
 from peakclip.pipeline.config import RenderConfig
 from peakclip.pipeline.output.captions import Cue, ass_text, caption_cues, caption_layout, srt_text, text_width
-from peakclip.pipeline.output.render import clip_graph, render_clip
+from peakclip.pipeline.output.render import render_clip
+from peakclip.pipeline.output.render.graph import clip_graph
 
 LATIN = ("so the price drops today for everyone who is watching right now and the link is in the bio as "
          "always thanks for coming")

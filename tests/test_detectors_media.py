@@ -7,7 +7,8 @@ from peakclip.detectors.chunks import plan_chunks
 from peakclip.detectors.errors import MediaError
 from peakclip.detectors.probe import probe
 from peakclip.detectors.visual import scene_cuts, visual_features
-from peakclip.pipeline.analysis.analyze import analyze_chunk, merge_chunks
+from peakclip.pipeline.analysis.assemble import merge_chunks
+from peakclip.pipeline.analysis.chunk import analyze_chunk
 from peakclip.pipeline.config import AnalysisConfig
 
 pytestmark = pytest.mark.integration

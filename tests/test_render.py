@@ -9,7 +9,8 @@ from PIL import Image
 
 from peakclip.detectors.probe import probe
 from peakclip.pipeline.config import RenderConfig
-from peakclip.pipeline.output.render import find_font, key_frames, render_clip
+from peakclip.pipeline.output.render import render_clip
+from peakclip.pipeline.output.render.measure import find_font, key_frames
 from peakclip.pipeline.ranking.clip import Clip
 
 pytestmark = pytest.mark.integration

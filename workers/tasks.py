@@ -30,18 +30,13 @@ from kombu.exceptions import OperationalError
 from peakclip.detectors.chunks import Chunk
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.transcript import Transcript
-from peakclip.pipeline.analysis.analyze import (
-    ChunkResult,
-    Plan,
-    analyze_chunk,
-    assemble,
-    load_transcript,
-    plan_analysis,
-    read_plan_chat,
-)
+from peakclip.pipeline.analysis.assemble import assemble
+from peakclip.pipeline.analysis.chunk import ChunkResult, analyze_chunk
+from peakclip.pipeline.analysis.plan import Plan, load_transcript, plan_analysis, read_plan_chat
 from peakclip.pipeline.config import Config
 from peakclip.pipeline.output.captions import captions_for
 from peakclip.pipeline.output.finish import check_output_dir, clips_to_render, finish
+from peakclip.pipeline.output.names import MANIFEST
 from peakclip.pipeline.output.render import Rendered, render_captioned
 from peakclip.pipeline.promotion.rerender import render_promoted
 from peakclip.pipeline.ranking.rank import Ranking, rank
@@ -259,7 +254,7 @@ def finalize(self, job_id: str) -> None:
             return   # sent before its time: the last render (or the reconciler) sends it again
         rendered = [Rendered(**{**r, "cut": tuple(r["cut"]) if r["cut"] else None}) for r in renders.values()]
         manifest = finish(ranking, rendered, record["out"], config)
-        path = os.path.join(record["out"], "manifest.json")
+        path = os.path.join(record["out"], MANIFEST)
         RedisTierState(store.r).ensure(manifest, job_id)  # the clips' tier state, for feedback through the queue
         store.set_state(job_id, "success", manifest=path)
         if config.queue.callback_url:
@@ -348,7 +343,7 @@ def watch(self, job_id: str) -> None:
                         [Provisional.from_dict(p) for p in store.items(job_id, "provisional").values()])
         manifest = follower.run()
         RedisTierState(store.r).ensure(manifest, job_id)
-        store.set_state(job_id, "success", manifest=os.path.join(record["out"], "manifest.json"))
+        store.set_state(job_id, "success", manifest=os.path.join(record["out"], MANIFEST))
 
 
 @app.task(name="peakclip.notify", bind=True, autoretry_for=(OSError,), retry_backoff=5, retry_backoff_max=600,

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.storage import read_json
-from peakclip.pipeline.analysis.analyze import Analysis, analyze
+from peakclip.pipeline.analysis.analyze import analyze
+from peakclip.pipeline.analysis.assemble import Analysis
 from peakclip.pipeline.config import Config
 from peakclip.pipeline.ranking.rank import rank
 
@@ -27,6 +28,7 @@ COVER_SLACK = 1.0
 
 @dataclass
 class Score:
+    """How a run's clips matched the planted truth (counts add up across streams)."""
     planted: int = 0
     found: int = 0
     false_picks: int = 0
@@ -56,10 +58,12 @@ class Score:
 
 
 def overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
+    """Seconds two spans share."""
     return max(0.0, min(a_end, b_end) - max(a_start, b_start))
 
 
 def judge(clips: list[dict], truth: dict) -> Score:
+    """Score the clips of one run (manifest dicts, seconds) against the stream's truth."""
     planted = truth["highlights"]
     top = sorted(clips, key=lambda c: c["rank"])[:len(planted)]
     score = Score(planted=len(planted))
@@ -93,6 +97,7 @@ def judge(clips: list[dict], truth: dict) -> Score:
 
 
 def load_truth(folder: str) -> dict:
+    """A sample folder's truth.json; a folder without one is a one-line UserError."""
     path = os.path.join(folder, "truth.json")
     truth = read_json(path, f"no truth.json in {folder}: eval needs sample folders made by samples.generate")
     if not isinstance(truth.get("highlights"), list):

@@ -30,17 +30,13 @@ from peakclip.detectors.probe import Probe, probe
 from peakclip.detectors.storage import write_atomic, write_json_atomic
 from peakclip.detectors.transcript import Segment, Transcript
 from peakclip.detectors.visual import KEYFRAME_LEAD
-from peakclip.pipeline.analysis.analyze import (
-    ChunkResult,
-    Plan,
-    analyze_chunk,
-    assemble,
-    load_transcript,
-    media_signals,
-)
+from peakclip.pipeline.analysis.assemble import assemble
+from peakclip.pipeline.analysis.chunk import ChunkResult, analyze_chunk, media_signals
+from peakclip.pipeline.analysis.plan import Plan, load_transcript
 from peakclip.pipeline.config import Config
 from peakclip.pipeline.output.captions import captions_for, check_captions, clip_captions
 from peakclip.pipeline.output.finish import check_output_dir, finish
+from peakclip.pipeline.output.names import MANIFEST
 from peakclip.pipeline.output.render import render_captioned, render_clips, resumed_note
 from peakclip.pipeline.ranking.clip import Clip
 from peakclip.pipeline.ranking.rank import Ranking, rank
@@ -50,6 +46,7 @@ from peakclip.pipeline.ranking.rules import load_rules
 
 @dataclass
 class Playlist:
+    """An HLS playlist as read so far: its segments and whether the stream has ended."""
     segments: list[tuple[str, float]]   # absolute path or URL of each segment, its length in seconds
     ended: bool                         # #EXT-X-ENDLIST: the recording server closed the stream
 
@@ -163,6 +160,7 @@ class GrowingSource:
 
 @dataclass
 class Provisional:
+    """A clip cut while the stream was on air, and what became of it at the end."""
     clip: Clip
     decided_at: float                      # seconds of the stream analysed when it was confirmed
     outcome: str = "pending"               # kept, re-tiered, withdrawn (at stream end)
@@ -332,7 +330,7 @@ class Watch:
                 self.on_clip(item)
 
     def write_live_manifest(self, source: Probe, warnings: list[str]) -> None:
-        write_json_atomic(os.path.join(self.out_dir, "manifest.json"), {
+        write_json_atomic(os.path.join(self.out_dir, MANIFEST), {
             "schema": "peakclip/manifest@1", "live": {"state": "on air", "analysed_until": round(self.analysed, 3)},
             "source": {"path": source.path, "duration": round(self.analysed, 3), "has_audio": source.has_audio,
                        "has_video": source.has_video},
@@ -419,4 +417,5 @@ def product_window(clip: Clip, products: list[dict] | None) -> tuple[float, floa
 
 
 def overlap(a: Clip, b: Clip) -> float:
+    """Seconds two clips share."""
     return max(0.0, min(a.end, b.end) - max(a.start, b.start))

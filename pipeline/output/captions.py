@@ -30,6 +30,7 @@ WORD_JOINER = "\u2060"
 
 @dataclass(frozen=True)
 class Cue:
+    """A caption on the clip's clock: start and end in seconds, its text."""
     start: float   # seconds on the clip's clock
     end: float
     text: str      # one or two lines, joined by "\n"
@@ -246,6 +247,7 @@ def ass_text(cues: list[Cue], width: int, height: int, font_name: str, config: R
 
 @dataclass(frozen=True)
 class ClipCaptions:
+    """A clip's captions (cues on its clock) and, when recognised, what was heard."""
     cues: list[Cue]          # on the clip's clock
     # What the recogniser heard in the clip, for its text in the manifest; None when the cues
     # come from the transcript, whose words the clip's text holds already.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.probe import is_url
@@ -12,6 +11,7 @@ from peakclip.detectors.storage import write_atomic, write_json_atomic
 from peakclip.pipeline.config import Config
 from peakclip.pipeline.output.export import write_exports
 from peakclip.pipeline.output.manifest import build_manifest
+from peakclip.pipeline.output.names import CLIPS_FOLDER, MANIFEST, OWN_FILE, REPORT, done_record_name
 from peakclip.pipeline.output.render import Rendered
 from peakclip.pipeline.output.report import build_report
 from peakclip.pipeline.ranking.clip import Clip
@@ -30,8 +30,10 @@ def clips_to_render(ranking: Ranking, config: Config) -> list[Clip]:
 
 
 def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Config, extra: dict | None = None) -> dict:
-    """Record the renders on the clips, write the report and the exports asked for, then
-    ``out_dir/manifest.json`` last (its presence says the job is done); returns the manifest."""
+    """Record the renders on the clips (files relative to ``out_dir``; with ``--copy`` the span
+    actually cut, in seconds, replaces the chosen one, which is kept as ``span``), write the report
+    and the exports asked for, then ``out_dir/manifest.json`` last (its presence says the job is
+    done); ``extra`` joins the manifest's top level. Returns the manifest."""
     by_id = {r.clip_id: r for r in rendered}
     warnings = list(ranking.warnings)
     for clip in ranking.clips:
@@ -62,30 +64,24 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
     manifest["exports"] = write_exports(manifest, ranking.probe.fps, out_dir, config.output.exports)
     if config.output.report:
         report = build_report(manifest, ranking.timeline, out_dir, load_rules(config.tag.rules))
-        write_atomic(os.path.join(out_dir, "report.html"), report)
-        manifest["report"] = "report.html"
-    write_json_atomic(os.path.join(out_dir, "manifest.json"), manifest)
+        write_atomic(os.path.join(out_dir, REPORT), report)
+        manifest["report"] = REPORT
+    write_json_atomic(os.path.join(out_dir, MANIFEST), manifest)
     if config.render.enabled:
         remove_stale_clips(out_dir, manifest)
     return manifest
-
-
-# What peakclip writes into DIR/clips: NN-<id>[.format].mp4/.jpg/.webp/.srt, and hidden done records
-# and partial files (.NAME.<pid>-<random>.partial, manifest.partial_name). Nothing else in the folder is touched.
-OWN_FILE = re.compile(r"^\.{0,2}\d{2,}-[0-9a-f]{10}(\.[a-z][a-z0-9-]*){0,2}\.(mp4|jpg|webp|srt|done\.json|"
-                      r"(mp4|jpg|webp|srt|done\.json)\.\d+-[0-9a-f]{8}\.partial)$")
 
 
 def remove_stale_clips(out_dir: str, manifest: dict) -> None:
     """After a rerun into the same folder, remove the clips of the earlier run that this one did
     not keep (other spans, other formats) and partial files a killed render left, so the folder
     holds what the manifest lists."""
-    folder = os.path.join(out_dir, "clips")
+    folder = os.path.join(out_dir, CLIPS_FOLDER)
     keep = set()
     for clip in manifest["clips"]:
         keep.update(os.path.basename(f) for f in [*(clip.get("files") or {}).values(), clip.get("thumbnail"),
                                                   clip.get("preview"), clip.get("captions")] if f)
-        keep.add(f".{clip['rank']:02d}-{clip['id']}.done.json")
+        keep.add(done_record_name(clip["rank"], clip["id"]))
     try:
         names = os.listdir(folder)
     except OSError:
@@ -99,6 +95,7 @@ def remove_stale_clips(out_dir: str, manifest: dict) -> None:
 
 
 def check_output_dir(out_dir: str) -> None:
+    """Make the output folder; one that cannot be made or written is a one-line UserError."""
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as err:

@@ -37,6 +37,8 @@ def tick_step(duration: float) -> float:
 
 
 def timeline_svg(timeline: dict, duration: float, stages: list[dict], clips: list[dict]) -> str:
+    """The timeline as an SVG: each signal and the score over the stream (seconds), stages and clips
+    marked."""
     series = timeline["series"]
     names = [n for n in ("chat", "audio", "visual") if n in series] + ["score"]
     step = timeline["step"]
@@ -82,6 +84,7 @@ def timeline_svg(timeline: dict, duration: float, stages: list[dict], clips: lis
 
 
 def inline_image(out_dir: str, relative: str | None, mime: str = "image/jpeg") -> str | None:
+    """A file of the output folder as a data: URL, so the report is one self-contained page."""
     if not relative:
         return None
     try:
@@ -111,6 +114,7 @@ def signal_bars(signals: dict[str, float], top: float) -> str:
 
 
 def clip_card(clip: dict, out_dir: str, bar_top: float) -> str:
+    """One clip's card: thumbnail and preview, times, tier and pool, signal bars, what is said."""
     e = html.escape
     poster = inline_image(out_dir, clip.get("thumbnail"))
     if clip.get("file") and os.path.exists(os.path.join(out_dir, clip["file"])):
@@ -238,6 +242,7 @@ for the whole page.</dd>
 
 
 def build_report(manifest: dict, timeline: dict | None, out_dir: str, rules: Rules) -> str:
+    """The review page (HTML) of a finished job: its timeline and a card per clip."""
     e = html.escape
     source = manifest["source"]
     chat = manifest.get("chat") or {}

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.storage import read_json
+from peakclip.pipeline.output.names import MANIFEST
 from peakclip.pipeline.ranking.rules import Pool, Rules
 
 COUNTS = ("impressions", "plays", "watch_seconds", "clicks", "orders")
@@ -29,6 +30,7 @@ STATE_FILE = "tiers.sqlite"
 
 @dataclass
 class Feedback:
+    """A clip's performance numbers as reported: counts, and seconds watched."""
     impressions: int = 0
     plays: int = 0
     watch_seconds: float = 0.0
@@ -43,6 +45,8 @@ class Feedback:
 
 
 def metrics(counts: dict, clip_length: float) -> dict[str, float]:
+    """Completion (share of the clip watched per play), click-through and conversion from the counts
+    (``clip_length`` in seconds)."""
     plays, impressions, clicks = counts["plays"], counts["impressions"], counts["clicks"]
     return {"completion": round(counts["watch_seconds"] / (plays * clip_length), 4) if plays and clip_length else 0.0,
             "ctr": round(clicks / impressions, 4) if impressions else 0.0,
@@ -162,7 +166,7 @@ class PromotionStore:
 
 def open_store(out_dir: str) -> PromotionStore:
     """The state of the job whose output is ``out_dir``, created from its manifest on first use."""
-    manifest = read_json(os.path.join(out_dir, "manifest.json"),
+    manifest = read_json(os.path.join(out_dir, MANIFEST),
                          f"no manifest.json in {out_dir}: give a job's output folder or a job id")
     store = PromotionStore(os.path.join(out_dir, STATE_FILE))
     store.ensure(manifest)

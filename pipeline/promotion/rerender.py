@@ -4,7 +4,7 @@ A clip starts in a pool whose profile may be cheap (``preview``: 720p, a fast pr
 feedback moves it to a pool that asks for another profile (``full``), it is rendered again from
 the recording: the same span, formats, fill, title, watermark and captions as the job's own run
 (the manifest records the render settings, the source and each clip's captions file), under new
-file names (``pipeline/render.py: file_stem``). Then manifest.json is rewritten to point at the
+file names (``pipeline/output/names.py``). Then manifest.json is rewritten to point at the
 new files, under a lock so that two clips promoted at once both land. The earlier files stay:
 the report and anyone holding their address keep working; a rerun of the job removes them.
 
@@ -23,6 +23,7 @@ from peakclip.detectors.probe import probe
 from peakclip.detectors.storage import read_json, write_json_atomic
 from peakclip.pipeline.config import RenderConfig
 from peakclip.pipeline.output.captions import srt_cues
+from peakclip.pipeline.output.names import MANIFEST
 from peakclip.pipeline.output.render import render_clip
 from peakclip.pipeline.promotion.pools import PromotionStore
 from peakclip.pipeline.ranking.clip import Clip
@@ -40,14 +41,17 @@ def profile_wanted(rendered: str | None, pool: str, rules: Rules) -> Profile | N
 
 
 def manifest_path(out_dir: str) -> str:
-    return os.path.join(out_dir, "manifest.json")
+    """The job's manifest.json in ``out_dir``."""
+    return os.path.join(out_dir, MANIFEST)
 
 
 def read_manifest(out_dir: str) -> dict:
+    """The manifest of the job in ``out_dir``; a missing one is a one-line UserError."""
     return read_json(manifest_path(out_dir), f"no manifest.json in {out_dir}: give a job's output folder or a job id")
 
 
 def clip_entry(manifest: dict, clip_id: str) -> dict:
+    """The manifest's entry for ``clip_id``; an unknown id is a one-line UserError."""
     for entry in manifest["clips"]:
         if entry["id"] == clip_id:
             return entry
@@ -76,6 +80,7 @@ def recorded_render(manifest: dict, out_dir: str) -> RenderConfig:
 
 
 def clip_of(entry: dict) -> Clip:
+    """A manifest entry as a Clip."""
     known = {f.name for f in dataclasses.fields(Clip)}
     return Clip(**{k: v for k, v in entry.items() if k in known})
 

@@ -22,6 +22,7 @@ BLOCK_SECONDS = 60.0
 
 @dataclass
 class Stage:
+    """A part of the broadcast judged on its own: index (from 1), start and end in seconds."""
     index: int
     start: float
     end: float
@@ -33,6 +34,7 @@ def _from_bounds(duration: float, bounds: list[float]) -> list[Stage]:
 
 
 def equal_stages(duration: float, count: int) -> list[Stage]:
+    """``count`` stages of equal length over ``duration`` seconds."""
     return _from_bounds(duration, [duration * i / count for i in range(1, count)])
 
 
@@ -48,6 +50,8 @@ def parse_clock(text: str) -> float:
 
 
 def explicit_stages(duration: float, times: list[str]) -> list[Stage]:
+    """Stages split at the given clock times (``01:20:00``); times outside the recording are a
+    UserError."""
     bounds = sorted(parse_clock(t) for t in times)
     if any(not 0 < b < duration for b in bounds) or len(set(bounds)) != len(bounds):
         raise UserError(f"--stage-at times must be distinct and inside the recording (0 to {duration:.0f}s)")
@@ -71,6 +75,9 @@ def _best_split(levels: np.ndarray, min_blocks: int) -> tuple[int, float] | None
 
 def auto_stages(audience: np.ndarray, hop: float, duration: float, min_stage: float = 300.0,
                 max_stages: int = 5, min_ratio: float = 2.0) -> list[Stage]:
+    """Stages where the audience level (chat per bin of ``hop`` seconds) shifts: split while a part
+    is at least ``min_ratio`` times busier or quieter than its neighbour, each at least
+    ``min_stage`` seconds, at most ``max_stages``."""
     per_block = max(1, int(round(BLOCK_SECONDS / hop)))
     n_blocks = max(1, len(audience) // per_block)
     # The median of each block: a burst of reactions is a moment, not a new audience.

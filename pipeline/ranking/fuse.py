@@ -28,6 +28,7 @@ from peakclip.pipeline.config import FuseConfig
 
 @dataclass
 class Fused:
+    """The fused highlight score and each signal's part in it, per bin of ``hop`` seconds."""
     hop: float
     score: np.ndarray                 # the fused, smoothed score per bin
     signals: dict[str, np.ndarray]    # each signal's weighted, capped z-score per bin, lag-corrected
@@ -57,6 +58,7 @@ def shift_back(values: np.ndarray, bins: int) -> np.ndarray:
 
 
 def chat_shift_seconds(chat: ChatConfig) -> float:
+    """How far back (seconds) the chat series is moved to sit on the moment the audience reacted to."""
     # The chat series counts a trailing window, so its rise also trails by about half a window.
     return chat.lag + chat.window / 2
 
@@ -82,6 +84,12 @@ def combine(weighted: list[np.ndarray], agreement: float, audience_witness: np.n
 
 def fuse(signals: dict[str, Series], config: FuseConfig, chat: ChatConfig,
          extras: dict[str, Series] | None = None) -> Fused:
+    """One highlight score per bin from the raw series of the whole stream (all on one grid of
+    ``hop`` seconds): each signal as robust z-scores against its own local baseline
+    (``config.baseline_window`` seconds), capped, the audio damped where it sounds like music
+    (``extras["audio_flatness"]``), the chat shifted back by the audience's reaction lag
+    (seconds), weighted, combined with a bonus where signals agree, and smoothed over
+    ``config.smooth`` seconds. The score is in z units (2.0 is ``select.min_score``'s default)."""
     hop = next(iter(signals.values())).hop
     extras = extras or {}
     window_bins = int(round(config.baseline_window / hop))

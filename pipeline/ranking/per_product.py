@@ -33,6 +33,8 @@ SALES = ("carts", "orders", "paid")
 
 @dataclass
 class ProductPick:
+    """The span chosen for a product on air, and whether it was only the best there was
+    (``fallback``)."""
     span: Span
     item: str
     title: str
@@ -48,6 +50,7 @@ def on_air(windows: Sequence[ProductWindow]) -> dict[str, list[ProductWindow]]:
 
 
 def fit_bins(values: np.ndarray | None, n: int) -> np.ndarray:
+    """``values`` cut or zero-padded to ``n`` bins."""
     out = np.zeros(n)
     if values is not None:
         out[:min(n, len(values))] = values[:n]
@@ -123,6 +126,7 @@ def sales_between(sales: dict[str, np.ndarray] | None, start: float, end: float,
 
 
 def sales_on_air(sales: dict[str, np.ndarray] | None, windows: list[ProductWindow], hop: float) -> dict:
+    """An item's carts, orders and paid money over all its windows on air."""
     parts = [sales_between(sales, w.start, w.end, hop) for w in windows]
     return {"carts": sum(p["carts"] for p in parts), "orders": sum(p["orders"] for p in parts),
             "paid": round(sum(p["paid"] for p in parts), 2)}

@@ -14,7 +14,7 @@ import numpy as np
 
 from peakclip.detectors.chat import ChatLog
 from peakclip.detectors.probe import Probe
-from peakclip.pipeline.analysis.analyze import Analysis
+from peakclip.pipeline.analysis.assemble import Analysis
 from peakclip.pipeline.config import Config
 from peakclip.pipeline.ranking.broadcast import Stage, auto_stages, equal_stages, explicit_stages
 from peakclip.pipeline.ranking.clip import Clip
@@ -67,6 +67,8 @@ def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
 
 
 def make_stages(analysis: Analysis, config: Config, warnings: list[str]) -> list[Stage]:
+    """The broadcast stages (seconds) the config asks for: explicit times, N equal ones, or where
+    the audience level shifts (auto)."""
     tag, duration = config.tag, analysis.probe.duration
     if tag.stage_at:
         return explicit_stages(duration, tag.stage_at)
@@ -113,8 +115,13 @@ def found_cuts(analysis: Analysis, edges: list[float] | CutsOnDemand) -> list[fl
 
 
 def rank(analysis: Analysis, config: Config, judged: dict[float, float] | None = None) -> Ranking:
-    """Fused score -> spans -> tagged clips, with the stages and warnings. ``judged``: see
-    ``edges_of`` (a live watch keeps one for the whole stream)."""
+    """Fused score -> spans -> tagged clips, with the stages and warnings: the analysis of the
+    whole stream (raw series on one grid of ``config.analysis.hop`` seconds) becomes clips whose
+    start, end and peak are seconds of the recording, scored in fused z units, ranked, tiered and
+    pooled; with ``select.per_product``, one clip (or ``clips_per_product``) per product on air.
+    Scene cuts are decoded only near the chosen edges (``edges_of``). ``judged``: key-frame
+    pairs measured by an earlier ranking (times in seconds -> change), which a live watch keeps
+    for the whole stream."""
     warnings = list(analysis.warnings)
     fused = fuse(analysis.signals, config.fuse, config.chat, analysis.extras)
     edges = edges_of(analysis, config, warnings, judged)

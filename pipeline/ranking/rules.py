@@ -30,6 +30,8 @@ class Profile:
 
 @dataclass
 class Pool:
+    """A traffic pool: its audience size, the impressions before it judges a clip, and the rates
+    that promote or retire one."""
     name: str
     viewers: int
     min_impressions: int
@@ -40,6 +42,8 @@ class Pool:
 
 @dataclass
 class Rules:
+    """The tier and promotion rules of rules.toml: tier floors (z units), stage quota, start pools,
+    pools, render profiles."""
     version: str
     tiers: dict[str, float]
     quota: int
@@ -66,6 +70,8 @@ class Rules:
 
 
 def load_rules(path: str | None = None) -> Rules:
+    """The rules at ``path`` (default: the bundled rules.toml), checked; a bad file is a one-line
+    UserError."""
     path = path or BUNDLED
     try:
         with open(path, "rb") as handle:
@@ -99,6 +105,7 @@ def load_rules(path: str | None = None) -> Rules:
 
 
 def optional(value, kind):
+    """``kind(value)``, or None for None."""
     return None if value is None else kind(value)
 
 

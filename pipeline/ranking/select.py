@@ -32,6 +32,7 @@ SENTENCE_END = re.compile(r"[.!?。！？][\"'”’)\]」』]*\s*$")
 
 @dataclass
 class Span:
+    """A chosen moment: start, end and peak in seconds of the recording; score in fused z units."""
     start: float
     end: float
     score: float          # fused score at the peak
@@ -246,7 +247,11 @@ def snap_span(start: float, end: float, peak: float, edges: EdgeLookup, speech: 
 def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: Edges = None,
                  quotas: list[tuple[float, float, int]] | None = None,
                  segments: Sequence[Segment] | None = None, within: tuple[float, float] | None = None) -> list[Span]:
-    """Pick spans; ``edges``, the times of scene cuts and speech pauses to snap to (or a lookup);
+    """Pick spans (start, end and peak in seconds of the recording; score in the fused score's z
+    units) around the peaks of ``fused.score`` (bins of ``fused.hop`` seconds), each between
+    ``config.min_len`` and ``config.max_len`` seconds long, none overlapping, at most
+    ``config.clips`` of them, strongest first. ``duration``: the recording's, seconds;
+    ``edges``, the times of scene cuts and speech pauses to snap to (or a lookup);
     ``quotas`` are (start, end, n): each such window first gets its n best spans (if they score
     at least ``min_score``), then the strongest peaks anywhere fill the rest; ``segments``, a
     transcript's, put the edges on sentence boundaries; ``within`` (start, end) keeps every

@@ -31,6 +31,7 @@ def spoken_between(segments: Sequence[Segment], start: float, end: float) -> str
 
 
 def stage_of(t: float, stages: list[Stage]) -> int:
+    """The index of the broadcast stage that time ``t`` (seconds) falls in."""
     for stage in stages:
         if t < stage.end:
             return stage.index
@@ -52,6 +53,10 @@ def clip_id(source_name: str, span: Span) -> str:
 
 
 def tag_spans(spans: list[Span], stages: list[Stage], source_name: str, rules: Rules) -> list[Clip]:
+    """Spans (seconds, fused-score units) as ranked clips: rank 1 the highest score, the broadcast
+    stage its peak falls in, its tier from the score (``rules.tiers``; the best clip of a stage
+    lifted one tier, never to S, when ``rules.lift``), and the traffic pool that tier starts in.
+    A clip's id is stable: a hash of the recording's name and the span."""
     ranked = sorted(spans, key=lambda s: -s.score)
     clips = [Clip(id=clip_id(source_name, span), rank=rank, start=span.start, end=span.end, score=span.score,
                   peak=span.peak, signals=span.signals, stage=stage_of(span.peak, stages), tier=tier_of(span.score, rules))

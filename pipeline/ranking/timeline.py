@@ -27,5 +27,6 @@ def timeline_of(fused: Fused, max_points: int = MAX_POINTS) -> dict:
 
 
 def clock(seconds: float) -> str:
+    """``seconds`` as H:MM:SS."""
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
