@@ -23,10 +23,13 @@ demo: setup
 	$(BIN)/peakclip clip $(SAMPLE)/stream.mp4 --chat $(SAMPLE)/chat.json --out out/demo
 
 # The tests use a real Redis, a real RabbitMQ, a real RTMP recording server, headless Chromium
-# to open the review report, and tesseract to read burned-in captions back.
+# to open the review report, and tesseract to read burned-in captions back. Then the docs are
+# built as the site would be, into the ignored site/ (strict: a broken link or a page left out of
+# mkdocs.yml fails; not --quiet, which hides the warnings --strict counts).
 test: setup
 	.ci/install-system-deps redis-server rabbitmq-server nginx libnginx-mod-rtmp chromium chromium-driver tesseract-ocr
 	$(BIN)/pytest
+	$(BIN)/mkdocs build --strict -d site
 
 clean:
 	rm -rf out $(SAMPLE)
