@@ -41,7 +41,7 @@ class AnalysisConfig:
     visual_height: int = 36
     cut_threshold: float = 20.0    # grey-level difference (0-255) between sampled frames that is a scene cut
     # Scene cuts only move clip edges: "edges" decodes the key frames near the chosen clips' edges
-    # only (pipeline/cuts.py); "all" decodes every key frame, so the manifest lists every cut.
+    # only (pipeline/ranking/cuts.py); "all" decodes every key frame, so the manifest lists every cut.
     cuts: str = "edges"
     signals: list[str] = field(default_factory=lambda: list(SIGNALS))
 
@@ -139,7 +139,7 @@ class TagConfig:
     auto_min_stage: float = 300.0  # auto: shortest stage, seconds
     auto_max_stages: int = 5       # auto: most stages
     auto_min_ratio: float = 2.0    # auto: how many times busier (or quieter) a new stage must be
-    rules: str | None = None       # tier and promotion rules (TOML); default: pipeline/rules.toml
+    rules: str | None = None       # tier and promotion rules (TOML); default: pipeline/ranking/rules.toml
 
 
 @dataclass

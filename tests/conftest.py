@@ -82,7 +82,7 @@ def fast_config(tmp_path_factory):
     return str(path)
 
 
-# A vertical clip's picture at each render profile of the bundled rules (pipeline/rules.toml): a
+# A vertical clip's picture at each render profile of the bundled rules (pipeline/ranking/rules.toml): a
 # clip starting in the test pool is rendered at preview, one starting higher at full.
 VERTICAL = {"full": (1080, 1920), "preview": (720, 1280)}
 

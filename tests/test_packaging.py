@@ -8,6 +8,7 @@ own dependencies come from the test run's environment, added after the new venv'
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -24,8 +25,16 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     folder = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(folder), REPO], check=True,
-                   capture_output=True, timeout=600)
+    # Built from a copy of the files git knows (setuptools builds in the source folder: build/).
+    source = tmp_path_factory.mktemp("source")
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True,
+                            check=True).stdout.splitlines()
+    for name in listed:
+        if os.path.isfile(os.path.join(REPO, name)):
+            os.makedirs(os.path.dirname(source / name), exist_ok=True)
+            shutil.copy2(os.path.join(REPO, name), source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(folder), str(source)],
+                   check=True, capture_output=True, timeout=600)
     [built] = [f for f in os.listdir(folder) if f.endswith(".whl")]
     return str(folder / built)
 

@@ -79,6 +79,6 @@ def declare_queues(app: Celery) -> None:
             queue.bind(channel).declare()
 
 
-# ``celery -A workers.app worker`` and the tasks use this one; configured from PEAKCLIP_CONFIG
+# ``celery -A peakclip.workers.app worker`` and the tasks use this one; configured from PEAKCLIP_CONFIG
 # (a TOML file) and the environment.
 app = make_app(load_config(os.environ.get("PEAKCLIP_CONFIG") or None))

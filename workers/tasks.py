@@ -268,7 +268,7 @@ def finalize(self, job_id: str) -> None:
           **time_limits(app.peakclip_config.queue.render_time_limit))
 def render_promoted_clip(self, job_id: str, clip_id: str, profile: dict) -> None:
     """Render a clip of a finished job again at the profile of the pool feedback promoted it to
-    (``pipeline/rerender.py``); the job's manifest and the clip's tier state then point at the
+    (``pipeline/promotion/rerender.py``); the job's manifest and the clip's tier state then point at the
     new file. Not a step of the job: the job stays done, and a failure is logged, not the job's."""
     store = jobs()
     tiers = RedisTierState(store.r)
@@ -299,7 +299,7 @@ def send_notify(job_id: str, url: str, summary: dict) -> None:
 
 @job_task("peakclip.watch", lambda job_id: "watch", acks_late=False)
 def watch(self, job_id: str) -> None:
-    """Follow a stream on air to its end (``pipeline.live.Watch``): provisional clips as its
+    """Follow a stream on air to its end (``pipeline.executors.live.Watch``): provisional clips as its
     highlights are confirmed, the final manifest when it ends. Acknowledged when it starts: a
     watch lasts as long as its stream, longer than any visibility timeout, and must not be handed
     to a second worker while the first still runs it. If its worker dies, the reconciler sends it

@@ -1,5 +1,5 @@
 """Clip tier state in Redis, for the queue and the webhook service (the CLI's default is SQLite
-beside a job's output, ``pipeline/promotion.py``; both apply the same ``apply_feedback``).
+beside a job's output, ``pipeline/promotion/pools.py``; both apply the same ``apply_feedback``).
 
 Keys: ``peakclip:tiers:<clip id>`` (a hash: pool, status, tier, stage, length, the counts of the
 current pool, the job it belongs to, and the file and render profile it has now),

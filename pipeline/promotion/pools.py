@@ -2,14 +2,14 @@
 
 Feedback (impressions, plays, watch seconds, clicks, orders) adds to the counts of the pool a clip
 is in. Once the pool's ``min_impressions`` are reached, ``decide`` compares the clip's completion
-rate, click-through and conversion with the pool's thresholds (``pipeline/rules.toml``): promote
+rate, click-through and conversion with the pool's thresholds (``pipeline/ranking/rules.toml``): promote
 to the next pool (counts start again there), retire, or hold. Every move is recorded with the
 numbers that caused it.
 
 State lives in SQLite beside a job's output (``tiers.sqlite``): each feedback is one
 ``BEGIN IMMEDIATE`` transaction, so feedback from many processes at once adds up exactly, and the
 state survives restarts. Beside a clip's pool it keeps the file and render profile the clip has
-now: a promotion to a pool with another profile renders it again (``pipeline/rerender.py``).
+now: a promotion to a pool with another profile renders it again (``pipeline/promotion/rerender.py``).
 """
 from __future__ import annotations
 

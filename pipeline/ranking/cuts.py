@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 class CutsOnDemand:
-    """An edge lookup (``pipeline.select.EdgeLookup``): pauses, which are always known, and the
+    """An edge lookup (``pipeline.ranking.select.EdgeLookup``): pauses, which are always known, and the
     scene cuts of the windows decoded so far."""
 
     def __init__(self, path: str, keys: list[float], spots: list[float], pauses: list[float],

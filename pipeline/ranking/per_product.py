@@ -156,7 +156,7 @@ def products_summary(windows: Sequence[ProductWindow], sales: dict[str, dict[str
 def label_products(clips: list, picks: list[ProductPick], windows: Sequence[ProductWindow],
                    sales: dict[str, dict[str, np.ndarray]], hop: float, config: SelectConfig,
                    template: str | None, fallback_pool: str) -> list[dict]:
-    """Mark each clip (``pipeline.tag.Clip``) with its product, title and the item's sales (a
+    """Mark each clip (``pipeline.ranking.clip.Clip``) with its product, title and the item's sales (a
     fallback clip is tiered C whatever its stage's lift says: it is no moment, only the best
     span); returns the manifest's ``products``."""
     shown = on_air(windows)

@@ -1,4 +1,4 @@
-"""The traffic-tier rules (``pipeline/rules.toml``): tiers, stage quota, start pools, the pool
+"""The traffic-tier rules (``pipeline/ranking/rules.toml``): tiers, stage quota, start pools, the pool
 ladder, the promotion thresholds and the render profile of each pool, as one typed, versioned object."""
 from __future__ import annotations
 

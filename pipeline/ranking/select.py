@@ -22,7 +22,7 @@ from peakclip.pipeline.config import SelectConfig
 from peakclip.pipeline.ranking.fuse import Fused
 
 # Where a clip edge may land between two times (seconds, ``lo <= t < hi``), sorted: a fixed list of
-# cut and pause times, or a lookup that finds scene cuts only when an edge asks (pipeline/cuts.py).
+# cut and pause times, or a lookup that finds scene cuts only when an edge asks (pipeline/ranking/cuts.py).
 EdgeLookup = Callable[[float, float], np.ndarray]
 Edges = Union[Sequence[float], np.ndarray, EdgeLookup, None]
 
