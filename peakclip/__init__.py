@@ -6,10 +6,15 @@ time series), ``peakclip.pipeline`` (series -> ranked, rendered clips), ``peakcl
 
 The Python interface, imported on first use so that the command line starts fast:
 
-- ``clip(input, chat=None, out="peakclip-out", **options) -> manifest``: the ``peakclip clip``
-  job in this process;
-- ``submit(input, chat=None, out=..., **options) -> job_id``: the same job queued for the fleet;
+- ``clip(input, chat=None, out="peakclip-out", config=None, **options) -> manifest``: the
+  ``peakclip clip`` job in this process;
+- ``submit(input, chat=None, out=..., config=None, **options) -> job_id``: the same job queued
+  for the fleet;
 - ``status(job_id) -> dict`` and ``wait(job_id, timeout=None) -> dict``.
+
+``options`` are ``peakclip clip``'s options by name (``clips=2`` is ``--clips 2``, ``no_render=True``
+is ``--no-render``; the table is ``peakclip.pipeline.options``), checked as the flags are;
+``config`` is a ``Config`` or the path of a TOML file.
 """
 
 __all__ = ["clip", "submit", "status", "wait"]

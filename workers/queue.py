@@ -9,6 +9,7 @@ from peakclip.detectors.errors import UserError
 from peakclip.detectors.probe import is_url
 from peakclip.detectors.transcript.embedded import NAME as EMBEDDED
 from peakclip.pipeline.config import Config, load_config
+from peakclip.pipeline.options import chat_log_of, job_config
 from peakclip.pipeline.output.captions import check_captions
 from peakclip.pipeline.promotion.rerender import profile_wanted
 from peakclip.pipeline.ranking.rules import Rules
@@ -18,13 +19,18 @@ from peakclip.workers.steps import send_step
 from peakclip.workers.tierstate import RedisTierState
 
 
-def submit(input: str, chat: str | None = None, out: str = "peakclip-out", config: Config | None = None,
+def submit(input: str, chat: str | None = None, out: str = "peakclip-out", config: Config | str | None = None,
            **options) -> str:
     """Queue a clip job; returns its id. The same input, chat, output folder and options give the
     same id, and a job that exists and has not failed is not queued again.
 
-    ``options`` are config overrides by section, e.g. ``select={"clips": 3}``."""
-    config = config or load_config(overrides=options or None)
+    ``config``: a Config, a TOML file, or None (the defaults and the environment). ``options`` are
+    ``peakclip clip``'s options by name (peakclip.pipeline.options), applied over it and checked as
+    its flags are, e.g. ``submit(path, clips=3, min_len=10)``; ``events=FILE`` without ``chat`` is
+    the job's chat log, as ``--events`` alone is."""
+    given = {"chat": chat, **options}
+    config = job_config(config, given)
+    chat = chat_log_of(given)
     if not is_url(input) and not os.path.isfile(input):
         raise UserError(f"input not found: {input}")
     if chat and not os.path.isfile(chat):

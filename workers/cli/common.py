@@ -4,6 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+# The argument types every command shares are the clip options' converters (one set for the CLI
+# and for options given as data: peakclip.pipeline.options).
+from peakclip.pipeline.options import positive_int, score_value, seconds  # noqa: F401
+
 EXIT_USER_ERROR = 2
 EXIT_PARTIAL = 1
 
@@ -13,32 +17,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_USER_ERROR, f"peakclip: error: {message} (see --help)\n")
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def seconds(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
-
-
-def score_value(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-positive_int.__name__ = "whole number"
-score_value.__name__ = "score"
-seconds.__name__ = "number of seconds"
 
 
 class Progress:
