@@ -364,6 +364,8 @@ class Chaos:
         """Make the next planned fault if a job is at its moment; True if it was made."""
         what, at = self.plan[0]
         moment = MOMENTS[at]
+        if not any(moment.within(p) for p in progress):
+            return False
         try:
             if not hits(moment, progress, self.running_now()):
                 return False
