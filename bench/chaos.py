@@ -79,6 +79,8 @@ def main() -> int:
     print(f"{args.broker} ({args.restart_mode} x{args.restarts}), {args.kills} worker SIGKILLs: {result.summary()}")
     for what, at in result.unmade:
         print(f"  never made: {what} at {at}")
+    for why in result.died:
+        print(f"  {why}")
     for event in result.events:
         print(" ", event)
     for job_id, status in result.jobs.items():
@@ -88,8 +90,10 @@ def main() -> int:
         print("  ", problem)
     with open(os.path.join(folder, f"result-{args.broker}-{args.restart_mode}.json"), "w") as handle:
         json.dump({"summary": result.summary(), "plan": plan, "events": result.events, "jobs": result.jobs,
-                   "mismatched": result.mismatched, "strays": result.strays, "unmade": result.unmade}, handle, indent=1)
-    ok = result.succeeded == len(result.jobs) and not result.mismatched and not result.strays and not result.unmade
+                   "mismatched": result.mismatched, "strays": result.strays, "unmade": result.unmade,
+                   "died": result.died}, handle, indent=1)
+    ok = (result.succeeded == len(result.jobs) and not result.mismatched and not result.strays and not result.unmade
+          and not result.died)
     return 0 if ok else 1
 
 

@@ -165,6 +165,7 @@ class ChaosResult:
     events: list[str] = field(default_factory=list)          # what the chaos did, when
     faults: list[MadeFault] = field(default_factory=list)    # the planned faults made, in order
     unmade: list[Fault] = field(default_factory=list)        # the planned faults whose moment never came
+    died: list[str] = field(default_factory=list)            # workers that exited unbidden, and why
     resent: int = 0                                          # steps the reconcilers sent again
     seconds: float = 0.0
 
@@ -178,6 +179,7 @@ class ChaosResult:
             states[status["state"]] = states.get(status["state"], 0) + 1
         return (f"{self.succeeded}/{len(self.jobs)} succeeded ({states}), {len(self.mismatched)} with other clips, "
                 f"{len(self.strays)} stray files, {len(self.faults)} faults made, {len(self.unmade)} unmade, "
+                f"{len(self.died)} workers died unbidden, "
                 f"{self.resent} steps sent again, {self.seconds:.0f} s")
 
 
@@ -228,6 +230,14 @@ def reconciler_resends(logs: str) -> int:
         with open(os.path.join(logs, name), encoding="utf-8", errors="replace") as handle:
             count += sum(bool(sent_again.search(line)) for line in handle)
     return count
+
+
+def last_words(log: str) -> str:
+    """The line of a worker's log that says why it stopped (its last critical or error line)."""
+    with open(log, encoding="utf-8", errors="replace") as handle:
+        lines = [line.strip() for line in handle if line.strip()]
+    telling = [line for line in lines if "CRITICAL" in line or "ERROR" in line]
+    return (telling or lines or ["(empty log)"])[-1]
 
 
 def group_members(pgid: int) -> list[int]:
@@ -284,6 +294,7 @@ class Chaos:
         self.unsubmitted = list(enumerate(jobs))
         self.outs: dict[str, tuple[int, str]] = {}        # job id -> (job number, output folder)
         self.ended: dict[str, JobProgress] = {}           # jobs that ended (final: never read again)
+        self.gone: set[str] = set()                       # workers known dead: killed by the plan, or died
         self.result = ChaosResult()
         self.names = itertools.count(1)
         self.started = time.monotonic()
@@ -393,9 +404,20 @@ class Chaos:
         if what == "kill a worker":
             victim = hit.task.worker.split("@", 1)[0]
             self.fleet.kill(victim)          # the whole process group, paused or not
+            self.gone.add(victim)
             return f"SIGKILL {victim} (process group)", lambda: self.note(f"started {self.start_worker()}")
         (self.target.kill if what == "SIGKILL the broker" else self.target.stop)()
         return f"{self.broker} {BROKER_FAULTS[what]}", self.restart_broker
+
+    def note_deaths(self) -> None:
+        """Workers that exited though no fault killed them (a crash the chaos brought out): each
+        is noted with the line of its log that says why; no new worker takes its place."""
+        for name, proc in self.fleet.workers.items():
+            if name not in self.gone and proc.poll() is not None:
+                self.gone.add(name)
+                why = f"{name} exited unbidden (code {proc.returncode}): {last_words(os.path.join(self.logs, name + '.log'))}"
+                self.result.died.append(why)
+                self.note(why)
 
     def restart_broker(self) -> None:
         time.sleep(BROKER_OUTAGE)
@@ -411,6 +433,10 @@ class Chaos:
         deadline = self.started + timeout
         last_seen, last_change = None, time.monotonic()
         while time.monotonic() < deadline:
+            self.note_deaths()
+            if not self.alive():
+                self.note("no worker left: given up")
+                break
             progress = self.progress()
             if progress is not None:
                 if not self.unsubmitted and all(p.ended for p in progress):

@@ -46,8 +46,14 @@ RABBITMQ_PLAN = [("kill a worker", "chunks half done"), ("SIGKILL the broker", "
 STEP_AT = {"chunks half done": "analyze chunk ", "a render running": "render "}
 
 
-def assert_every_job_ended_as_calm(result, jobs):
+def assert_no_worker_died_unbidden(result):
     print(result.summary(), *result.events, sep="\n")
+    # Only the plan kills workers: one that exits by itself (a crash on a broker restart, say)
+    # is a failure of its own, whether or not the jobs got done without it.
+    assert result.died == [], "\n".join(result.died)
+
+
+def assert_every_job_ended_as_calm(result, jobs):
     assert len(result.jobs) == jobs, result.summary()
     stuck = {j: s for j, s in result.jobs.items() if s["state"] != "success"}
     assert not stuck, f"{result.summary()}\n" + "\n".join(result.events) + f"\n{json.dumps(stuck, indent=1)}"
@@ -63,6 +69,7 @@ def assert_every_fault_made_at_its_moment(result, plan):
 
 def test_chaos_on_redis_every_job_succeeds_with_the_calm_clips(streams, chaos_config, tmp_path):
     result = run_chaos(str(tmp_path), streams, OPTION_SETS, chaos_config, REDIS_PLAN, broker="redis", wave=2)
+    assert_no_worker_died_unbidden(result)
     assert_every_fault_made_at_its_moment(result, REDIS_PLAN)
     assert_every_job_ended_as_calm(result, 6)
     assert sum("SIGKILL w" in e for e in result.events) == 3
@@ -72,6 +79,7 @@ def test_chaos_on_redis_every_job_succeeds_with_the_calm_clips(streams, chaos_co
 def test_chaos_on_rabbitmq_with_the_broker_killed(streams, chaos_config, tmp_path):
     result = run_chaos(str(tmp_path), streams[:1], OPTION_SETS, chaos_config, RABBITMQ_PLAN, broker="rabbitmq",
                        wave=2)
+    assert_no_worker_died_unbidden(result)
     assert_every_fault_made_at_its_moment(result, RABBITMQ_PLAN)
     assert_every_job_ended_as_calm(result, 3)
     assert sum("SIGKILL w" in e for e in result.events) == 2
