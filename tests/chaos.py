@@ -1,24 +1,160 @@
 """A chaos run of the queue: many jobs, workers SIGKILLed as when machines die, the broker (or
 Redis) restarted under them, then every job checked against a calm in-process run.
 
+The faults follow a plan tied to the jobs' progress, not to the clock: each one waits until the
+job store says a job is at the moment it is meant to hit (``MOMENTS``: a chunk being analysed
+with half the chunks done, a clip being rendered...). It is made with every worker paused
+(SIGSTOP), once the job store, read again, still says so: so the fault hits what it names, and
+the events record which step of which job it hit. Jobs are submitted in waves, and the next wave
+only once no job in flight can still reach the next fault's moment: however fast or slow the
+machine, the jobs cannot all end before the plan is carried out (nor must one wait on a clock).
+
 Used by ``tests/test_chaos.py`` (small, for CI) and ``bench/chaos.py`` (the full-size run).
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import random
+import re
+import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
+
+import redis
 
 from conftest import REPO, ffprobe
+from peakclip.detectors.errors import UserError
+from peakclip.workers.jobs import Jobs, connect
 from services import Fleet, RabbitServer, RedisServer
 
 FIELDS = ("id", "rank", "start", "end", "score", "stage", "tier", "pool", "signals")
+
+# How often the job store is read while waiting for a moment: the sampling rate, not a pace (a
+# moment lasts a whole chunk analysis or render; nothing is decided by how long anything takes).
+POLL = 0.05
+# How long a broker stays down when a fault takes it away: part of the fault's shape (workers
+# see their connections fail and retry), not a pace.
+BROKER_OUTAGE = 2.0
+
+# A planned fault: (what, the moment it hits), e.g. ("kill a worker", "chunks half done").
+Fault = tuple[str, str]
+BROKER_FAULTS = {"restart the broker": "shut down", "SIGKILL the broker": "SIGKILLed"}
+FAULTS = ("kill a worker", *BROKER_FAULTS)
+
+
+@dataclass
+class Task:
+    """A task marked active in the job store: ``step`` of the job, on ``worker`` since ``since``."""
+    step: str
+    worker: str
+    task_id: str
+    since: float
+
+
+@dataclass
+class JobProgress:
+    """One job as its record in the job store (``workers/jobs.py``) says it is now."""
+    job_id: str
+    state: str
+    updated: str                     # when a step of it last started or ended
+    chunks: int | None               # chunks in its plan (None until planned)
+    chunks_done: int
+    renders: int | None              # clips it renders (None until ranked)
+    renders_done: int
+    running: list[Task]              # the tasks marked active
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ("success", "failure")
+
+    def summary(self) -> str:
+        chunks = f"chunks {self.chunks_done}/{self.chunks if self.chunks is not None else '?'}"
+        return chunks + (f", renders {self.renders_done}/{self.renders}" if self.renders is not None else "")
+
+
+def read_progress(store: Jobs, job_id: str) -> JobProgress:
+    record = store.get(job_id)
+    plan = store.load(job_id, "plan")
+    render_ids = record.get("render_ids")      # written last by the rank step: the job is ranked
+    return JobProgress(job_id, record["state"], record.get("updated", ""),
+                       len(plan["chunks"]) if plan else None, store.count(job_id, "chunks"),
+                       len(json.loads(render_ids)) if render_ids is not None else None,
+                       store.count(job_id, "renders"),
+                       sorted((Task(e["task"], e["worker"], task_id, float(e["since"]))
+                               for task_id, e in store.active(job_id).items()), key=lambda t: t.since))
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A point in a job's life that a fault is meant to hit: ``within`` says the job is there,
+    ``step`` which of its running tasks the fault hits (a prefix of step names, workers/steps.py),
+    ``passed`` that the job is past the point for good (a stored chunk or render stays stored)."""
+    name: str
+    step: str
+    within: Callable[[JobProgress], bool]
+    passed: Callable[[JobProgress], bool]
+
+
+def analysing(p: JobProgress) -> bool:
+    return p.chunks is not None and p.chunks_done < p.chunks
+
+
+def rendering(p: JobProgress) -> bool:
+    return p.renders is not None and p.renders_done < p.renders
+
+
+MOMENTS = {m.name: m for m in (
+    Moment("a chunk running", "analyze chunk ", within=analysing,
+           passed=lambda p: p.ended or p.renders is not None),
+    Moment("chunks half done", "analyze chunk ", within=lambda p: analysing(p) and 2 * p.chunks_done >= p.chunks,
+           passed=lambda p: p.ended or p.renders is not None),
+    Moment("a render running", "render ", within=rendering,
+           passed=lambda p: p.ended or (p.renders is not None and not rendering(p))),
+)}
+
+
+def check_plan(plan: list[Fault]) -> None:
+    for what, at in plan:
+        if what not in FAULTS or at not in MOMENTS:
+            raise ValueError(f"unknown fault {(what, at)}: what is one of {FAULTS}, at one of {tuple(MOMENTS)}")
+
+
+def spread_plan(kills: int, broker_faults: int, broker_fault: str, moments: tuple[str, ...]) -> list[Fault]:
+    """``kills`` worker kills with ``broker_faults`` broker faults spread evenly among them, the
+    moments taken in turn."""
+    total = kills + broker_faults
+    broker_at = {int((i + 0.5) * total / broker_faults) for i in range(broker_faults)} if broker_faults else set()
+    return [(broker_fault if n in broker_at else "kill a worker", moments[n % len(moments)]) for n in range(total)]
+
+
+@dataclass
+class Hit:
+    """A task at the moment a fault is meant to hit."""
+    job: JobProgress
+    task: Task
+
+    def describe(self) -> str:
+        return f"{self.task.step} of job {self.job.job_id} on {self.task.worker} ({self.job.summary()})"
+
+
+def hits(moment: Moment, progress: list[JobProgress], running: Callable[[Task], bool]) -> list[Hit]:
+    """The tasks at ``moment`` now, of those the ``running`` test accepts."""
+    return [Hit(p, task) for p in progress if moment.within(p)
+            for task in p.running if task.step.startswith(moment.step) and running(task)]
+
+
+@dataclass
+class MadeFault:
+    what: str
+    at: str            # the moment it was planned for
+    step: str          # the step it hit, as the job store said with every worker paused
+    seconds: float
 
 
 @dataclass
@@ -27,6 +163,10 @@ class ChaosResult:
     mismatched: list[str] = field(default_factory=list)      # jobs whose clips differ from the calm run
     strays: list[str] = field(default_factory=list)          # files no manifest lists (partial renders...)
     events: list[str] = field(default_factory=list)          # what the chaos did, when
+    faults: list[MadeFault] = field(default_factory=list)    # the planned faults made, in order
+    unmade: list[Fault] = field(default_factory=list)        # the planned faults whose moment never came
+    died: list[str] = field(default_factory=list)            # workers that exited unbidden, and why
+    resent: int = 0                                          # steps the reconcilers sent again
     seconds: float = 0.0
 
     @property
@@ -38,7 +178,9 @@ class ChaosResult:
         for status in self.jobs.values():
             states[status["state"]] = states.get(status["state"], 0) + 1
         return (f"{self.succeeded}/{len(self.jobs)} succeeded ({states}), {len(self.mismatched)} with other clips, "
-                f"{len(self.strays)} stray files, {self.seconds:.0f} s")
+                f"{len(self.strays)} stray files, {len(self.faults)} faults made, {len(self.unmade)} unmade, "
+                f"{len(self.died)} workers died unbidden, "
+                f"{self.resent} steps sent again, {self.seconds:.0f} s")
 
 
 def calm_clips(video: str, chat: str, options: list[str], config: str, out: str) -> list[dict]:
@@ -80,96 +222,291 @@ def check_job(status: dict, expected: list[dict], out: str, result: ChaosResult)
     result.strays += strays_in(out, manifest)
 
 
-def run_chaos(folder: str, samples: list[tuple[str, str]], option_sets: list[list[str]], config: str, *,
-              broker: str = "redis", workers: int = 2, concurrency: int = 2, kills: int = 3,
-              kill_every: float = 6.0, restarts: int = 1, restart_mode: str = "term",
-              restart_at: float = 8.0, timeout: float = 900.0, seed: int = 1, env: dict | None = None) -> ChaosResult:
-    """Submit every (sample, option set) job to a fleet of ``workers`` prefork workers, SIGKILL
-    one worker's whole process group every ``kill_every`` s (``kills`` times, a new worker taking
-    its place each time), and restart the broker ``restarts`` times, the first at ``restart_at``
-    s (``restart_mode``: ``term`` shuts it down, ``kill`` SIGKILLs it); with ``broker`` "redis"
-    the broker is the Redis that also holds the job records, with "rabbitmq" a RabbitMQ node.
-    Waits until every job has ended (or ``timeout``) and checks each against the calm run."""
-    rng = random.Random(seed)
-    result = ChaosResult()
-    logs = os.path.join(folder, "logs")
-    os.makedirs(logs, exist_ok=True)
+def reconciler_resends(logs: str) -> int:
+    """How many steps the workers' reconcilers sent again (their log lines, workers/reconcile.py)."""
+    sent_again = re.compile(r"job \w+: sent .+ again \(")
+    count = 0
+    for name in os.listdir(logs):
+        with open(os.path.join(logs, name), encoding="utf-8", errors="replace") as handle:
+            count += sum(bool(sent_again.search(line)) for line in handle)
+    return count
+
+
+def last_words(log: str) -> str:
+    """The line of a worker's log that says why it stopped (its last critical or error line)."""
+    with open(log, encoding="utf-8", errors="replace") as handle:
+        lines = [line.strip() for line in handle if line.strip()]
+    telling = [line for line in lines if "CRITICAL" in line or "ERROR" in line]
+    return (telling or lines or ["(empty log)"])[-1]
+
+
+def group_members(pgid: int) -> list[int]:
+    members = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue        # ended meanwhile
+        if int(fields[2]) == pgid:
+            members.append(int(pid))
+    return members
+
+
+def process_state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"          # gone
+
+
+def wait_stopped(pgids: list[int], limit: float = 10.0) -> None:
+    """Until no process of the groups can run on: SIGSTOP is delivered asynchronously, and a
+    process still running could change the job store after the harness read it. Stopped (T),
+    gone (Z, X) or in uninterruptible sleep (D) will do: a process in D runs no code of its own
+    before it stops (a parent in vfork, waiting for a child stopped before its exec, stays in D
+    until both are continued). ``limit`` is a safety net, not expected to be reached."""
+    deadline = time.monotonic() + limit
+    pending = [pid for pgid in pgids for pid in group_members(pgid)]
+    while pending and time.monotonic() < deadline:
+        pending = [pid for pid in pending if process_state(pid) not in ("T", "t", "Z", "X", "D")]
+        if pending:
+            time.sleep(0.005)
+
+
+def signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
+
+
+class Chaos:
+    """One chaos run: the servers, the fleet, the jobs not yet submitted, the plan's faults not
+    yet made, and what happened."""
+
+    def __init__(self, folder: str, jobs: list[tuple[str, str, list[str]]], config: str, plan: list[Fault], *,
+                 broker: str, concurrency: int, wave: int, seed: int, env: dict):
+        self.folder, self.config, self.broker = folder, config, broker
+        self.plan = list(plan)
+        self.concurrency, self.wave, self.rng = concurrency, wave, random.Random(seed)
+        self.logs = os.path.join(folder, "logs")
+        os.makedirs(self.logs, exist_ok=True)
+        self.unsubmitted = list(enumerate(jobs))
+        self.outs: dict[str, tuple[int, str]] = {}        # job id -> (job number, output folder)
+        self.ended: dict[str, JobProgress] = {}           # jobs that ended (final: never read again)
+        self.gone: set[str] = set()                       # workers known dead: killed by the plan, or died
+        self.result = ChaosResult()
+        self.names = itertools.count(1)
+        self.started = time.monotonic()
+        self.redis = RedisServer(os.path.join(folder, "redis"))
+        try:
+            self.rabbit = RabbitServer(os.path.join(folder, "rabbitmq")) if broker == "rabbitmq" else None
+        except BaseException:
+            self.redis.stop()
+            raise
+        self.target = self.rabbit or self.redis
+        self.fleet = Fleet(self.redis, 0, self.logs, broker_url=self.rabbit.url() if self.rabbit else None, **env)
+        self.store = Jobs(connect(self.fleet.env["PEAKCLIP_RESULT_BACKEND"]))
+        self.broker_back = 0.0          # when the broker last came back (time.time(), as heartbeats say)
+
+    def note(self, text: str) -> None:
+        self.result.events.append(f"{time.monotonic() - self.started:6.1f}s {text}")
+
+    def start_worker(self) -> str:
+        name = f"w{next(self.names)}"
+        self.fleet.start(name, pool="prefork", concurrency=self.concurrency)
+        return name
+
+    def alive(self) -> dict[str, subprocess.Popen]:
+        """The fleet's live workers by the hostname they mark their tasks with (services.Fleet)."""
+        return {f"{name}@test": proc for name, proc in self.fleet.workers.items() if proc.poll() is None}
+
+    def running_now(self) -> Callable[[Task], bool]:
+        """Which tasks marked active are running now: on a live worker whose heartbeat, written
+        since the broker last came back, lists the task or came before it started. (A killed
+        worker's entries stay until the reconciler clears them; so does the entry of a task that
+        ended while Redis was away. Neither is a target.)"""
+        alive = set(self.alive())
+        beats = {w: b for w, b in self.store.live_workers().items() if w in alive and b["at"] > self.broker_back}
+        return lambda task: task.worker in beats and (task.task_id in beats[task.worker]["tasks"]
+                                                      or task.since > beats[task.worker]["at"])
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Every live worker's process group stopped (SIGSTOP), then continued: meanwhile the job
+        store holds still, so a moment read from it is still there when the fault is made."""
+        groups = [proc.pid for proc in self.alive().values()]
+        for pgid in groups:
+            signal_group(pgid, signal.SIGSTOP)
+        try:
+            wait_stopped(groups)
+            yield
+        finally:
+            for pgid in groups:
+                signal_group(pgid, signal.SIGCONT)   # a group SIGKILLed meanwhile is gone: no matter
+
+    def progress(self) -> list[JobProgress] | None:
+        """Every submitted job's progress, or None while the job store cannot be read (Redis just
+        restarted and still loading its append-only file, say)."""
+        try:
+            progress = [self.ended.get(job_id) or read_progress(self.store, job_id) for job_id in self.outs]
+        except (redis.RedisError, UserError):
+            return None
+        self.ended.update((p.job_id, p) for p in progress if p.ended)
+        return progress
+
+    def submit_wave(self, size: int) -> None:
+        wave, self.unsubmitted = self.unsubmitted[:size], self.unsubmitted[size:]
+        for n, (video, chat, options) in wave:
+            out = os.path.join(self.folder, f"job-{n}")
+            job_id = self.fleet.submit(video, "--chat", chat, "--out", out, "--config", self.config, *options)
+            self.outs[job_id] = (n, out)
+            self.note(f"submitted job {n}: {job_id}")
+
+    def next_wave_due(self, progress: list[JobProgress]) -> bool:
+        """Jobs are held back until no job in flight can still reach the next fault's moment
+        (all of them at once when the plan is done): a fault then never waits on jobs that
+        cannot come to it, and never comes too late because the jobs all ended first."""
+        if not self.unsubmitted:
+            return False
+        return not self.plan or all(MOMENTS[self.plan[0][1]].passed(p) for p in progress)
+
+    def try_fault(self, progress: list[JobProgress]) -> bool:
+        """Make the next planned fault if a job is at its moment; True if it was made."""
+        what, at = self.plan[0]
+        moment = MOMENTS[at]
+        if not any(moment.within(p) for p in progress):
+            return False
+        try:
+            if not hits(moment, progress, self.running_now()):
+                return False
+        except redis.RedisError:
+            return False
+        with self.paused():
+            # Read again with every worker stopped: the task seen a moment ago may have ended.
+            try:
+                progress, running = self.progress(), self.running_now()
+            except redis.RedisError:
+                return False
+            found = hits(moment, progress, running) if progress else []
+            if not found:
+                return False
+            hit = self.rng.choice(found)
+            done, recover = self.strike(what, hit)
+            self.note(f"{done} at {at}: {hit.describe()}")
+        self.result.faults.append(MadeFault(what, at, hit.task.step, time.monotonic() - self.started))
+        self.plan.pop(0)
+        recover()
+        return True
+
+    def strike(self, what: str, hit: Hit) -> tuple[str, Callable[[], None]]:
+        """Make the fault (workers paused); returns what was done and what brings the fleet back."""
+        if what == "kill a worker":
+            victim = hit.task.worker.split("@", 1)[0]
+            self.fleet.kill(victim)          # the whole process group, paused or not
+            self.gone.add(victim)
+            return f"SIGKILL {victim} (process group)", lambda: self.note(f"started {self.start_worker()}")
+        (self.target.kill if what == "SIGKILL the broker" else self.target.stop)()
+        return f"{self.broker} {BROKER_FAULTS[what]}", self.restart_broker
+
+    def note_deaths(self) -> None:
+        """Workers that exited though no fault killed them (a crash the chaos brought out: a
+        Celery worker can exit when its Redis broker goes away under it): each is noted with the
+        line of its log that says why, and a new worker takes its place, as the supervisor of a
+        real fleet (systemd, Kubernetes) would start one."""
+        for name, proc in list(self.fleet.workers.items()):
+            if name not in self.gone and proc.poll() is not None:
+                self.gone.add(name)
+                why = f"{name} exited unbidden (code {proc.returncode}): {last_words(os.path.join(self.logs, name + '.log'))}"
+                self.result.died.append(why)
+                self.note(why)
+                self.note(f"started {self.start_worker()} in its place")
+
+    def restart_broker(self) -> None:
+        time.sleep(BROKER_OUTAGE)
+        self.target.start()
+        self.broker_back = time.time()
+        self.note(f"{self.broker} restarted")
+
+    def drive(self, stuck_after: float, timeout: float) -> None:
+        """Submit the jobs wave by wave and make the planned faults, until every job has ended.
+        Safety nets only: no job's record changed for ``stuck_after`` s, or ``timeout`` s in all."""
+        self.started = time.monotonic()
+        self.submit_wave(self.wave)
+        deadline = self.started + timeout
+        last_seen, last_change = None, time.monotonic()
+        while time.monotonic() < deadline:
+            self.note_deaths()
+            if not self.alive():
+                self.note("no worker left: given up")
+                break
+            progress = self.progress()
+            if progress is not None:
+                if not self.unsubmitted and all(p.ended for p in progress):
+                    break
+                if self.plan and self.try_fault(progress):
+                    last_change = time.monotonic()
+                    continue
+                if self.next_wave_due(progress):
+                    self.submit_wave(self.wave if self.plan else len(self.unsubmitted))
+                    last_change = time.monotonic()
+                    continue
+                seen = [(p.state, p.updated, p.chunks_done, p.renders_done, p.running) for p in progress]
+                if seen != last_seen:
+                    last_seen, last_change = seen, time.monotonic()
+            if time.monotonic() - last_change > stuck_after:
+                self.note(f"no job moved for {stuck_after:.0f} s: given up")
+                break
+            time.sleep(POLL)
+        else:
+            self.note(f"not all jobs ended in {timeout:.0f} s: given up")
+        self.result.seconds = time.monotonic() - self.started
+        self.result.unmade = list(self.plan)
+        for fault in self.plan:
+            self.note(f"never made: {fault[0]} at {fault[1]} (no job came to it)")
+
+    def final_statuses(self) -> None:
+        for job_id in self.outs:
+            try:
+                self.result.jobs[job_id] = self.fleet.status(job_id)      # what `peakclip status` says
+            except (ValueError, subprocess.TimeoutExpired):
+                self.result.jobs[job_id] = {"job_id": job_id, "state": "unknown"}
+        for n, _ in self.unsubmitted:
+            self.result.jobs[f"job {n} (never submitted)"] = {"job_id": f"job {n}", "state": "never submitted"}
+
+    def stop(self) -> None:
+        self.fleet.stop_all()        # a warm shutdown: a render still running finishes (or cleans up) first
+        if self.rabbit:
+            self.rabbit.stop()
+        self.redis.stop()
+
+
+def run_chaos(folder: str, samples: list[tuple[str, str]], option_sets: list[list[str]], config: str,
+              plan: list[Fault], *, broker: str = "redis", workers: int = 2, concurrency: int = 2, wave: int = 2,
+              stuck_after: float = 300.0, timeout: float = 3600.0, seed: int = 1,
+              env: dict | None = None) -> ChaosResult:
+    """Queue every (sample, option set) job on a fleet of ``workers`` prefork workers and make
+    the faults of ``plan`` in order, each at its moment (``MOMENTS``): "kill a worker" SIGKILLs
+    the process group of a worker running the moment's step and starts a new worker; "restart
+    the broker" shuts the broker down, "SIGKILL the broker" kills it, and either starts it again
+    ``BROKER_OUTAGE`` s later. With ``broker`` "redis" the broker is the Redis that also holds the
+    job records, with "rabbitmq" a RabbitMQ node. Jobs go in waves of ``wave`` (``next_wave_due``).
+    Waits until every job has ended, then checks each against the calm run."""
+    check_plan(plan)
     jobs = [(video, chat, options) for (video, chat), options in itertools.product(samples, option_sets)]
     expected = [calm_clips(video, chat, options, config, os.path.join(folder, f"calm-{n}"))
                 for n, (video, chat, options) in enumerate(jobs)]
-    redis = RedisServer(os.path.join(folder, "redis"))
-    rabbit = RabbitServer(os.path.join(folder, "rabbitmq")) if broker == "rabbitmq" else None
-    target = rabbit or redis
-    fleet = Fleet(redis, 0, logs, broker_url=rabbit.url() if rabbit else None, **(env or {}))
-    names = itertools.count(1)
-    started = time.monotonic()
-    stop = threading.Event()
-
-    def note(text: str) -> None:
-        result.events.append(f"{time.monotonic() - started:6.1f}s {text}")
-
-    def start_worker() -> str:
-        name = f"w{next(names)}"
-        fleet.start(name, pool="prefork", concurrency=concurrency)
-        return name
-
-    def chaos() -> None:
-        # Kills and restarts on their own clocks, so a restart can fall between two kills.
-        plan = [(restart_at + k * 2 * kill_every, "restart") for k in range(restarts)]
-        plan += [((k + 1) * kill_every, "kill") for k in range(kills)]
-        for when, what in sorted(plan):
-            if stop.wait(max(0.0, when - (time.monotonic() - started))):
-                return
-            if what == "kill":
-                alive = [n for n, p in fleet.workers.items() if p.poll() is None]
-                victim = rng.choice(alive)
-                fleet.kill(victim)
-                note(f"SIGKILL {victim} (process group)")
-                note(f"started {start_worker()}")
-            else:
-                (target.kill if restart_mode == "kill" else target.stop)()
-                note(f"{broker} {'SIGKILLed' if restart_mode == 'kill' else 'shut down'}")
-                time.sleep(2.0)
-                target.start()
-                note(f"{broker} restarted")
-
-    outs = {}
+    chaos = Chaos(folder, jobs, config, plan, broker=broker, concurrency=concurrency, wave=wave,
+                  seed=seed, env=env or {})
     try:
         for _ in range(workers):
-            start_worker()
-        for n, (video, chat, options) in enumerate(jobs):
-            out = os.path.join(folder, f"job-{n}")
-            outs[fleet.submit(video, "--chat", chat, "--out", out, "--config", config, *options)] = (n, out)
-        started = time.monotonic()      # the chaos clock starts with every job queued
-        note(f"submitted {len(outs)} jobs")
-        chaos_thread = threading.Thread(target=chaos, daemon=True)
-        chaos_thread.start()
-        deadline = time.monotonic() + timeout
-        pending = dict(outs)
-        while pending and time.monotonic() < deadline:
-            for job_id in list(pending):
-                try:
-                    status = fleet.status(job_id)
-                except (ValueError, subprocess.TimeoutExpired):
-                    continue        # Redis is down for a moment: ask again
-                if status["state"] in ("success", "failure"):
-                    result.jobs[job_id] = status
-                    del pending[job_id]
-            time.sleep(1.0)
-        stop.set()
-        chaos_thread.join(timeout=120)
-        result.seconds = time.monotonic() - started
-        for job_id in pending:
-            try:
-                result.jobs[job_id] = fleet.status(job_id)
-            except ValueError:
-                result.jobs[job_id] = {"job_id": job_id, "state": "unknown"}
+            chaos.start_worker()
+        chaos.drive(stuck_after, timeout)
+        chaos.final_statuses()
     finally:
-        stop.set()
-        fleet.stop_all()        # a warm shutdown: a render still running finishes (or cleans up) first
-        if rabbit:
-            rabbit.stop()
-        redis.stop()
-    for job_id, (n, out) in outs.items():
+        chaos.stop()
+    result = chaos.result
+    result.resent = reconciler_resends(chaos.logs)
+    for job_id, (n, out) in chaos.outs.items():
         check_job(result.jobs[job_id], expected[n], out, result)
     return result
