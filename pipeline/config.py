@@ -19,7 +19,7 @@ from peakclip.detectors.transcript import FORMATS as TRANSCRIPT_FORMATS
 SIGNALS = ("chat", "audio", "visual")
 CUTS = ("edges", "all")
 FORMATS = ("vertical", "portrait", "square", "horizontal", "source")
-FILLS = ("blur", "crop")
+FILLS = ("auto", "blur", "crop")
 EXPORT_FORMATS = ("edl", "otio", "fcpxml")
 CAPTIONS = ("off", "auto")
 
@@ -148,7 +148,9 @@ class RenderConfig:
     captions."""
     enabled: bool = True
     formats: list[str] = field(default_factory=lambda: ["vertical"])  # rendered from one decode
-    fill: str = "blur"             # vertical/portrait/square: "blur" (fit over a blurred copy) or "crop" (follow the motion)
+    fill: str = "auto"             # vertical/portrait/square: "auto" (framed on the people, per shot: docs/framing.md),
+                                   # "blur" (fit over a blurred copy) or "crop" (follow the motion)
+    facecam: str = "auto"          # with fill auto: a streamer's webcam box "x,y,w,h" (pixels), "off", or "auto" (found)
     copy: bool = False             # with format source: cut on key frames without re-encoding
     preset: str = "veryfast"       # libx264 preset
     crf: int = 21                  # libx264 quality
@@ -173,6 +175,15 @@ class RenderConfig:
     preview_seconds: float = 3.0   # animated WebP preview around the peak
     preview_width: int = 320
     preview_fps: float = 10.0
+
+
+def facecam_box(text: str) -> tuple[int, int, int, int] | None:
+    """``render.facecam`` as a box (x, y, w, h, pixels of the recording), or None when it names none."""
+    parts = text.split(",")
+    if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
+        return None
+    x, y, w, h = (int(p) for p in parts)
+    return (x, y, w, h) if w > 0 and h > 0 else None
 
 
 @dataclass
@@ -317,6 +328,8 @@ class Config:
             raise UserError(f"--format takes a comma list of {', '.join(FORMATS)} (got {','.join(r.formats) or 'nothing'})")
         if r.fill not in FILLS:
             raise UserError(f"--fill must be one of {', '.join(FILLS)} (got {r.fill!r})")
+        if r.facecam not in ("auto", "off") and facecam_box(r.facecam) is None:
+            raise UserError(f"--facecam takes X,Y,W,H in pixels of the recording, auto or off (got {r.facecam!r})")
         if r.copy and r.formats != ["source"]:
             raise UserError("--copy cuts without re-encoding, so it needs --format source alone")
         if r.watermark and not os.path.isfile(r.watermark):

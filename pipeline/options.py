@@ -267,7 +267,12 @@ TABLE: tuple[Option, ...] = (
            field=("select", "clips_per_product")),
     Option("format", "vertical (default, 1080x1920), portrait (1080x1350), square, horizontal or source; "
                      "a comma list renders several from one decode", "LIST", comma_list, field=("render", "formats")),
-    Option("fill", "vertical/portrait/square: blur (default) or crop (follow the motion)", "HOW", field=("render", "fill")),
+    # config.FILLS, written out (tests/test_options.py checks the two agree).
+    Option("fill", "vertical/portrait/square: auto (default: framed on the people, per shot), blur (the whole "
+                   "picture over a blurred fill) or crop (follow the motion)", choices=("auto", "blur", "crop"),
+           field=("render", "fill")),
+    Option("facecam", "with --fill auto: a streamer's webcam box X,Y,W,H (pixels of the recording), stacked over the "
+                      "game; 'off': no stacked layout; default auto (found)", "BOX|off", field=("render", "facecam")),
     Option("title", "title drawn near the top of each clip; with --per-product {title} and {item} name the clip's "
                     "product (default: its title)", "TEXT", field=("render", "title")),
     Option("watermark", "image drawn in the top-right corner", "PNG", path, field=("render", "watermark"),

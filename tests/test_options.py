@@ -9,7 +9,7 @@ import pytest
 
 import services
 from peakclip.detectors.errors import UserError
-from peakclip.pipeline.config import CUTS, Config, load_config
+from peakclip.pipeline.config import CUTS, FILLS, Config, load_config
 from peakclip.pipeline.options import OPTIONS, TABLE, chat_log_of, file_options, overrides, values_of
 from peakclip.workers.cli import build_parser, main
 from peakclip.workers.jobs import Jobs, connect
@@ -25,7 +25,7 @@ SAMPLES = {
     "chat_offset": 2.5, "stream_start": "2026-11-23T12:00:00Z", "transcript": "show.srt", "transcript_offset": -1.5,
     "captions": "show.srt", "clips": 3, "min_len": 10.0, "max_len": 40.0, "min_score": 1.25,
     "signals": ["chat", "audio"], "cuts": "all", "stages": "auto", "stage_at": ["00:00:50", "00:01:40"],
-    "per_product": "strict", "clips_per_product": 2, "format": ["horizontal", "square"], "fill": "crop",
+    "per_product": "strict", "clips_per_product": 2, "format": ["horizontal", "square"], "fill": "crop", "facecam": "960,540,320,180",
     "title": "Today only", "watermark": "logo.png", "copy": True, "jobs": 2, "no_render": True, "no_report": True,
     "export": ["edl", "otio"],
 }
@@ -76,6 +76,7 @@ def test_every_option_has_a_sample_here():
 
 def test_choices_agree_with_the_config():
     assert OPTIONS["cuts"].choices == CUTS
+    assert OPTIONS["fill"].choices == FILLS
 
 
 @pytest.mark.parametrize("name", [o.name for o in TABLE])

@@ -13,7 +13,7 @@ from conftest import ffprobe, run_cli
 
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.probe import Probe
-from peakclip.pipeline.output.render.graph import output_size
+from peakclip.pipeline.output.render.compose import output_size
 from peakclip.pipeline.ranking.rules import BUNDLED, FULL, Profile, load_rules
 from peakclip.samples.generate import generate
 

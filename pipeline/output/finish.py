@@ -47,7 +47,7 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
             continue
         clip.file, clip.files = result.files[config.render.formats[0]], result.files
         clip.thumbnail, clip.preview, clip.captions = result.thumbnail, result.preview, result.srt
-        clip.profile = result.profile
+        clip.profile, clip.framing = result.profile, result.framing
         if result.cut:
             clip.span = {"start": clip.start, "end": clip.end}
             clip.start, clip.end = result.cut

@@ -26,6 +26,7 @@ class Clip:
                                                # --captions auto recognised (None: neither)
     captions: str | None = None                # the burned-in captions as SubRip beside the clip (--captions)
     profile: str | None = None                 # the render profile of its files (rules.toml; None: not rendered)
+    framing: dict[str, dict] | None = None     # --fill auto: format -> how each shot was framed (pipeline.output.framing)
     # --per-product: the product it presents, its title, the title drawn on the clip, and the
     # item's sales {"clip": during the clip and the buying lag after, "on_air": its whole windows}
     item: str | None = None
@@ -38,6 +39,8 @@ class Clip:
         if self.item is None:   # clips of a whole-stream run keep the fields they always had
             for name in PRODUCT_FIELDS:
                 del found[name]
+        if self.framing is None:
+            del found["framing"]
         return found
 
 

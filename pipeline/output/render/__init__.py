@@ -39,8 +39,11 @@ from peakclip.detectors.storage import partial_name
 from peakclip.pipeline.config import RenderConfig
 from peakclip.pipeline.output.captions import ClipCaptions, Cue, ass_text, srt_text
 from peakclip.pipeline.output.names import CLIPS_FOLDER, clip_files
-from peakclip.pipeline.output.render.graph import clip_graph, copy_graph, output_size, write_sendcmd
-from peakclip.pipeline.output.render.measure import crop_track, find_font, font_family, key_frames, measure_loudness
+from peakclip.pipeline.output.render.graph import clip_graph, copy_graph, write_sendcmd
+from peakclip.pipeline.output.framing import Framing, plan_framing
+from peakclip.pipeline.output.render.compose import FRAMED_FORMATS, SIZES, framing_commands, output_size
+from peakclip.pipeline.output.render.measure import (crop_track, faces_in_span, facecam_of, find_font, font_family,
+                                                     key_frames, measure_loudness)
 from peakclip.pipeline.output.render.resume import finished_before, render_key, resumed_note, write_done_record
 from peakclip.pipeline.output.render.running import RUNNING, RenderError, run_ffmpeg
 from peakclip.pipeline.ranking.clip import Clip
@@ -62,6 +65,7 @@ class Rendered:
     resumed: bool = False                                 # taken as an earlier run into the folder left it
     profile: str | None = None                            # the render profile (rules.toml) it was encoded at
     srt: str | None = None                                # the captions beside the clip, on its clock
+    framing: dict[str, dict] | None = None                # --fill auto: format -> Framing.to_dict()
     heard: str | None = None                              # what the recogniser heard in it (ClipCaptions.heard)
 
 
@@ -100,7 +104,7 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
             threads()   # keep the share count of the clips still to render right
         cut = tuple(earlier["cut"]) if earlier.get("cut") else None
         return Rendered(clip.id, earlier["files"], earlier["thumbnail"], earlier["preview"], cut, resumed=True,
-                        profile=profile.name, srt=earlier.get("srt"))
+                        profile=profile.name, srt=earlier.get("srt"), framing=earlier.get("framing"))
     encode_threads = threads() if callable(threads) else threads
     os.makedirs(os.path.join(out_dir, CLIPS_FOLDER), exist_ok=True)
     label = f"clip {clip.rank} ({clip.id})"
@@ -109,26 +113,27 @@ def render_clip(source: Probe, clip: Clip, out_dir: str, config: RenderConfig,
     # Unique per process: two workers rendering the same clip at once (a message redelivered
     # while a re-sent one runs) each write their own file, and the last rename wins whole.
     partials = {rel: partial_name(path) for rel, path in finals.items()}
-    cut = None
+    cut = framing = None
     try:
         outputs = {fmt: partials[rel] for fmt, rel in files.videos.items()}
         extras = (partials[files.thumbnail], partials[files.preview])
         if config.copy:
             cut = cut_on_key_frames(source, clip, outputs["source"], extras, config, label)
         else:
-            encode(source, clip, outputs, extras, config, encode_threads, captions, profile, label)
+            framing = encode(source, clip, outputs, extras, config, encode_threads, captions, profile, label)
         if files.srt:
             # --copy starts on the key frame before the clip: the sidecar follows the file's clock.
             write_srt(partials[files.srt], captions, clip.start - cut[0] if cut else 0.0)
         for rel in finals:
             os.replace(partials[rel], finals[rel])
-        write_done_record(out_dir, clip, key, files, cut)
+        write_done_record(out_dir, clip, key, files, cut, framing)
     except (RenderError, ffmpeg.Error, OSError) as err:
         for partial in partials.values():
             if os.path.exists(partial):
                 os.remove(partial)
         return Rendered(clip.id, error=failure_line(err, label))
-    return Rendered(clip.id, files.videos, files.thumbnail, files.preview, cut, profile=profile.name, srt=files.srt)
+    return Rendered(clip.id, files.videos, files.thumbnail, files.preview, cut, profile=profile.name, srt=files.srt,
+                    framing=framing)
 
 
 def cut_on_key_frames(source: Probe, clip: Clip, output: str, extras: tuple[str, str], config: RenderConfig,
@@ -143,16 +148,22 @@ def cut_on_key_frames(source: Probe, clip: Clip, output: str, extras: tuple[str,
 
 
 def encode(source: Probe, clip: Clip, outputs: dict[str, str], extras: tuple[str, str], config: RenderConfig,
-           threads: int, captions: list[Cue] | None, profile: Profile, label: str) -> None:
-    """Measure what the graph needs (loudness, the crop window's path, the font), write the
-    title and caption scripts into a scratch folder, and run the clip's one ffmpeg graph."""
+           threads: int, captions: list[Cue] | None, profile: Profile, label: str) -> dict[str, dict] | None:
+    """Measure what the graph needs (loudness, the framing or the crop window's path, the font),
+    write the title, caption and window scripts into a scratch folder, and run the clip's one
+    ffmpeg graph. Returns the framing of each framed format (``Framing.to_dict``), or None."""
     length = clip.end - clip.start
+    framed = [f for f in config.formats if f in FRAMED_FORMATS]
     with tempfile.TemporaryDirectory(prefix="peakclip-") as scratch:
         loudness = measure_loudness(source, clip.start, length, config, label) if source.has_audio else None
         sendcmd_file = None
-        if config.fill == "crop" and any(f in ("vertical", "portrait", "square") for f in config.formats):
+        framings = None
+        if config.fill == "crop" and framed:
             sendcmd_file = os.path.join(scratch, "crop.cmd")
             write_sendcmd(crop_track(source, clip.start, length, config.crop_smooth), sendcmd_file)
+        elif config.fill == "auto" and framed:
+            framings = {fmt: (framing, write_text(os.path.join(scratch, f"frame.{fmt}.cmd"), framing_commands(framing, fmt)))
+                        for fmt, framing in plan_framings(source, clip, framed, config).items()}
         title = clip.title or config.title   # a product's clip carries its own (--per-product)
         font = title_font(config, label) if title or captions else None
         title_file = write_text(os.path.join(scratch, "title.txt"), title) if title else None
@@ -164,8 +175,19 @@ def encode(source: Probe, clip: Clip, outputs: dict[str, str], extras: tuple[str
                                                       config))
                              for fmt in config.formats}
         graph = clip_graph(source, clip, outputs, config, threads, loudness, sendcmd_file, title_file, font, extras,
-                           caption_files, profile.short_side)
+                           caption_files, profile.short_side, framings)
         run_ffmpeg(graph.compile(), label)
+    return {fmt: framing.to_dict() for fmt, (framing, _) in framings.items()} if framings else None
+
+
+def plan_framings(source: Probe, clip: Clip, formats: list[str], config: RenderConfig) -> dict[str, Framing]:
+    """Each format's framing of the clip, from one look at its span (faces, cuts, motion) and the
+    stream's webcam box."""
+    length = clip.end - clip.start
+    seen = faces_in_span(source, clip.start, length)
+    facecam = facecam_of(source, config)
+    source_aspect = source.display_width / max(1, source.display_height)
+    return {fmt: plan_framing(seen, length, source_aspect, SIZES[fmt][0] / SIZES[fmt][1], facecam) for fmt in formats}
 
 
 def title_font(config: RenderConfig, label: str) -> str:

@@ -1,6 +1,7 @@
-"""The ffmpeg-python graph of one clip: the span decoded once, composed for each format (fitted
-over a blurred fill, or a crop window following the motion), titled, watermarked, faded,
-loudness-normalised and encoded, with the thumbnail and the preview cut from the same picture."""
+"""The ffmpeg-python graph of one clip: the span decoded once, composed for each format
+(``compose``: framed on the people, fitted over a blurred fill, or a crop window following the
+motion), titled, watermarked, faded, loudness-normalised and encoded, with the thumbnail and the
+preview cut from the same picture."""
 from __future__ import annotations
 
 import os
@@ -10,88 +11,10 @@ import ffmpeg
 from peakclip.detectors.probe import Probe
 from peakclip.pipeline.config import RenderConfig
 from peakclip.pipeline.output.captions import caption_layout
+from peakclip.pipeline.output.framing import Framing
+from peakclip.pipeline.output.render.compose import compose, output_size
 from peakclip.pipeline.output.render.running import QUIET
 from peakclip.pipeline.ranking.clip import Clip
-
-SIZES = {"vertical": (1080, 1920), "portrait": (1080, 1350), "square": (1080, 1080), "horizontal": (1920, 1080)}
-
-
-def output_size(source: Probe, fmt: str, short_side: int | None = None) -> tuple[int, int]:
-    """The picture size of ``fmt``; with ``short_side`` (a profile's), scaled so its shorter side
-    is that long: the feed formats up or down, the source's own size only down."""
-    width, height = (source.display_width, source.display_height) if fmt == "source" else SIZES[fmt]
-    if short_side is None or (fmt == "source" and min(width, height) <= short_side):
-        return width, height
-    scale = short_side / min(width, height)
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
-
-
-def fit_size(source: Probe, width: int, height: int) -> tuple[int, int]:
-    """The largest even size with the source's display shape that fits in ``width`` x ``height``."""
-    scale = min(width / source.display_width, height / source.display_height)
-    return (max(2, int(source.display_width * scale) // 2 * 2), max(2, int(source.display_height * scale) // 2 * 2))
-
-
-def crop_window(source: Probe, aspect: float) -> tuple[int, int]:
-    """Size in coded pixels of the largest window with display shape ``aspect`` (width/height)."""
-    sar = source.display_width / max(1, source.width)
-    if source.display_width / source.display_height > aspect:
-        return min(source.width, int(source.display_height * aspect / sar) // 2 * 2), source.height
-    return source.width, min(source.height, int(source.display_width / aspect) // 2 * 2)
-
-
-def compose(video, source: Probe, fmt: str, config: RenderConfig, sendcmd_file: str | None,
-            size: tuple[int, int] | None = None):
-    """The picture of one clip composed for ``fmt`` at ``size`` (default: the format's full size),
-    a stream of the ffmpeg-python graph, and the rectangles (x, y, w, h) of blurred fill in it,
-    which the encoder may spend fewer bits on.
-
-    Sizes are worked out here from the probe, so each branch is one scale straight from the
-    source to its final size (display pixels: non-square sources come out with the right shape)."""
-    width, height = size or output_size(source, fmt)
-    if fmt == "source":
-        return video.filter("scale", width, height).filter("setsar", 1), []
-    if config.fill == "crop" and sendcmd_file and fmt != "horizontal":
-        # Cut the window at source size (cheap), moved along the motion track, then scale it up.
-        win_w, win_h = crop_window(source, width / height)
-        return (video.filter("sendcmd", f=sendcmd_file)
-                .filter("crop@follow", win_w, win_h, (source.width - win_w) // 2, (source.height - win_h) // 2)
-                .filter("scale", width, height).filter("setsar", 1)), []
-    fit_w, fit_h = fit_size(source, width, height)
-    if (fit_w, fit_h) == (width, height):
-        return video.filter("scale", width, height).filter("setsar", 1), []
-    # The fill is made from the fitted picture (already small), shrunk to 1/blur_scale, blurred
-    # there, and only the two bands the picture leaves free are stretched back up (with the
-    # cheapest scaler: a blur has no detail to keep), at ``fill_fps`` frames a second and then
-    # repeated: no pixel is made twice, nothing is overlaid, and the encoder sees still bands.
-    fps = round(source.fps, 3) or 30
-    split = video.filter("scale", fit_w, fit_h).filter("setsar", 1).split()
-    foreground, fill = split[0], split[1]
-    small_w, small_h = width // config.blur_scale // 2 * 2, height // config.blur_scale // 2 * 2
-    cover = max(small_w / fit_w, small_h / fit_h)
-    cover_w, cover_h = max(small_w, int(round(fit_w * cover / 2)) * 2), max(small_h, int(round(fit_h * cover / 2)) * 2)
-    blurred = (fill.filter("fps", fps=min(config.fill_fps, fps))
-               .filter("scale", cover_w, cover_h, flags="fast_bilinear")
-               .filter("crop", small_w, small_h)
-               .filter("boxblur", luma_radius=min(10, small_w // 4), luma_power=2)
-               .split())
-    vertical = fit_w == width  # bands above and below; otherwise left and right
-    free = (height - fit_h) if vertical else (width - fit_w)
-    first_band = free // 2 // 2 * 2
-    bands = []
-    for index, (offset, size) in enumerate(((0, first_band), (first_band + (fit_h if vertical else fit_w), free - first_band))):
-        ratio = small_h / height if vertical else small_w / width
-        cut = max(2, int(round(size * ratio)))
-        start = min(int(round(offset * ratio)), (small_h if vertical else small_w) - cut)
-        piece = (blurred[index].filter("crop", small_w, cut, 0, start) if vertical
-                 else blurred[index].filter("crop", cut, small_h, start, 0))
-        bands.append(piece.filter("scale", *((width, size) if vertical else (size, height)), flags="fast_bilinear")
-                     .filter("setsar", 1).filter("fps", fps=fps))
-    stacked = ffmpeg.filter([bands[0], foreground, bands[1]], "vstack" if vertical else "hstack", inputs=3)
-    second = first_band + (fit_h if vertical else fit_w)
-    regions = ([(0, 0, width, first_band), (0, second, width, height - second)] if vertical
-               else [(0, 0, first_band, height), (second, 0, width - second, height)])
-    return stacked, regions
 
 
 def decorate(video, fmt_size: tuple[int, int], title_file: str | None, font: str | None, mark=None):
@@ -136,10 +59,12 @@ def rows_outside(region: tuple[int, int, int, int], top: int, bottom: int) -> li
 def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: RenderConfig, threads: int,
                loudness: dict | None, sendcmd_file: str | None, title_file: str | None, font: str | None,
                extras: tuple[str, str] | None = None, captions: dict[str, str] | None = None,
-               short_side: int | None = None):
+               short_side: int | None = None, framings: dict[str, tuple[Framing, str]] | None = None):
     """One ffmpeg run: decode the span once, encode every format in ``outputs`` (format -> path),
     and cut the thumbnail and preview (``extras``: their paths) from the first format.
     ``captions``: an ASS script per format (format -> path) burned into its picture.
+    ``framings``: per format framed on its people (``--fill auto``), the framing and the path of
+    the ``sendcmd`` script that moves its windows.
     ``short_side``: the profile's (``output_size``); title, watermark and captions scale with it."""
     length = clip.end - clip.start
     fade = min(config.fade, length / 4)
@@ -173,7 +98,8 @@ def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: Rende
     for index, (fmt, path) in enumerate(outputs.items()):
         video = pictures[index] if pictures is not None else picture
         size = output_size(source, fmt, short_side)
-        video, fill_regions = compose(video, source, fmt, config, sendcmd_file, size)
+        framing, commands = (framings or {}).get(fmt, (None, sendcmd_file))
+        video, fill_regions = compose(video, source, fmt, config, size, commands, framing)
         if captions:
             # At output size (the script's pixels are the picture's), under title and watermark;
             # the font's folder first, so Chinese is drawn with the titles' font.
@@ -217,7 +143,7 @@ def copy_graph(source: Probe, start: float, end: float, path: str, peak: float,
     source_input = ffmpeg.input(source.path, ss=start, t=end - start)
     streams = [source_input["V:0"]] + ([source_input[f"a:{source.audio_track}"]] if source.has_audio else [])
     cut = ffmpeg.output(*streams, path, format="mp4", c="copy", movflags="+faststart", avoid_negative_ts="make_zero")
-    picture, _ = compose(ffmpeg.input(source.path, ss=start, t=end - start)["V:0"], source, "source", config, None)
+    picture, _ = compose(ffmpeg.input(source.path, ss=start, t=end - start)["V:0"], source, "source", config)
     extra = still_and_preview(picture, peak - start, end - start, *extras, config, round(source.fps, 3) or 30)
     return ffmpeg.merge_outputs(cut, *extra).global_args(*QUIET).overwrite_output()
 

@@ -1,6 +1,7 @@
-"""Measurements taken before a clip is encoded: its loudness, where the motion is (for the crop
-window), the key frames a cut without re-encoding lands on, and the font for titles and captions.
-Each reads only the clip's span."""
+"""Measurements taken before a clip is encoded: its loudness, its people and scene cuts (for the
+framing), where the motion is (for the crop window), the key frames a cut without re-encoding
+lands on, and the font for titles and captions. Each reads only the clip's span, but the webcam
+box of a streamer's layout, read once a stream and process."""
 from __future__ import annotations
 
 import functools
@@ -12,10 +13,11 @@ import ffmpeg
 import numpy as np
 
 from peakclip.detectors.decode import PipeDecoder
+from peakclip.detectors.faces import SpanFaces, find_facecam, span_faces
 from peakclip.detectors.probe import Probe
 from peakclip.detectors.rolling import rolling_mean, rolling_median
 from peakclip.detectors.visual import packet_scan
-from peakclip.pipeline.config import RenderConfig
+from peakclip.pipeline.config import RenderConfig, facecam_box
 from peakclip.pipeline.output.render.running import RenderError, run_ffmpeg
 
 CROP_TRACK_FPS = 4.0
@@ -60,6 +62,30 @@ def crop_track(source: Probe, start: float, length: float, smooth: float) -> lis
     path = rolling_median(np.asarray(centres), 5, "nearest")
     path = rolling_mean(path, max(1, int(smooth * CROP_TRACK_FPS)), "nearest")
     return [(round(i / CROP_TRACK_FPS, 3), float(x)) for i, x in enumerate(path)]
+
+
+def faces_in_span(source: Probe, start: float, length: float) -> SpanFaces:
+    """What ``span_faces`` sees in ``[start, start + length)`` seconds of the recording."""
+    return span_faces(source.path, start, length, source.display_width, source.display_height, source.fps)
+
+
+def facecam_of(source: Probe, config: RenderConfig) -> tuple[float, float, float, float] | None:
+    """The webcam box (shares of the picture) ``render.facecam`` names, or the one found in the
+    recording (``auto``), or None (``off``, or none found)."""
+    if config.facecam == "off":
+        return None
+    box = facecam_box(config.facecam)
+    if box is not None:
+        x, y, w, h = box
+        width, height = source.display_width, source.display_height
+        return (x / width, y / height, min(w, width - x) / width, min(h, height - y) / height)
+    return stream_facecam(source.path, source.duration, source.display_width, source.display_height)
+
+
+@functools.lru_cache(maxsize=16)
+def stream_facecam(path: str, duration: float, width: int, height: int) -> tuple[float, float, float, float] | None:
+    """``find_facecam``, once a recording (and length: a growing one is looked at again) a process."""
+    return find_facecam(path, duration, width, height)
 
 
 @functools.lru_cache(maxsize=1)

@@ -46,11 +46,13 @@ def done_record(out_dir: str, clip: Clip) -> str:
     return os.path.join(out_dir, CLIPS_FOLDER, done_record_name(clip.rank, clip.id))
 
 
-def write_done_record(out_dir: str, clip: Clip, key: str, files: ClipFiles, cut: tuple[float, float] | None) -> None:
+def write_done_record(out_dir: str, clip: Clip, key: str, files: ClipFiles, cut: tuple[float, float] | None,
+                      framing: dict | None = None) -> None:
     """Written once every file of the clip is in place (the record says they are)."""
     write_atomic(done_record(out_dir, clip), json.dumps({"key": key, "files": files.videos, "thumbnail": files.thumbnail,
                                                         "preview": files.preview, "cut": cut,
-                                                        **({"srt": files.srt} if files.srt else {})}))
+                                                        **({"srt": files.srt} if files.srt else {}),
+                                                        **({"framing": framing} if framing else {})}))
 
 
 def finished_before(out_dir: str, clip: Clip, key: str) -> dict | None:
