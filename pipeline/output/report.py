@@ -137,6 +137,7 @@ def clip_card(clip: dict, out_dir: str, bar_top: float) -> str:
 <dt>time</dt><dd class="time">{clock(clip['start'])} – {clock(clip['end'])} ({clip['end'] - clip['start']:.1f}&nbsp;s)</dd>
 <dt>stage</dt><dd>{clip['stage']}</dd><dt>pool</dt><dd>{e(clip.get('pool') or '-')}</dd>
 {f"<dt>render</dt><dd>{e(clip['profile'])}</dd>" if clip.get('profile') else ''}
+{framing_rows(clip)}
 <dt>score</dt><dd>{clip['score']:.2f} (peak at {clock(clip['peak'])})</dd>
 {product_rows(clip)}
 </dl>
@@ -144,6 +145,22 @@ def clip_card(clip: dict, out_dir: str, bar_top: float) -> str:
 {said}
 {f'<p class="formats">{formats}</p>' if formats else ''}
 </article>"""
+
+
+def framing_rows(clip: dict) -> str:
+    """How each format of the clip was framed (``--fill auto``): every shot's time and mode, and
+    for a window that moves, how far (shares of the source's width)."""
+    rows = []
+    for fmt, framing in (clip.get("framing") or {}).items():
+        shots = []
+        for shot in framing["shots"]:
+            xs = [x for _, x in shot.get("path") or []]
+            moved = f" ({max(xs) - min(xs):.0%} of the width)" if shot["mode"] == "track" and xs else ""
+            shots.append(f'<span class="shot" data-mode="{html.escape(shot["mode"])}">{clock(clip["start"] + shot["start"])}'
+                         f' {html.escape(shot["mode"])}{moved}</span>')
+        rows.append(f"<dt>framing</dt><dd class=\"framing\" data-format=\"{html.escape(fmt)}\">{html.escape(fmt)}: "
+                    f"{', '.join(shots)}</dd>")
+    return "".join(rows)
 
 
 def product_rows(clip: dict) -> str:
