@@ -69,6 +69,9 @@ def test_render_vertical_clips_with_thumbnails(sample, fast_config, tmp_path):
         assert f"rank={clip['rank']}" in info["format"]["tags"]["comment"]
         thumb = ffprobe(os.path.join(out, clip["thumbnail"]))
         assert thumb["streams"][0]["codec_name"] == "mjpeg"
+        # The sample's drawn shapes have no face: --fill auto (the default) falls back to the
+        # whole picture over a blurred fill, as docs/framing.md says.
+        assert {shot["mode"] for shot in clip["framing"]["vertical"]["shots"]} == {"fit"}
     # +faststart: the index (moov) comes before the media data (mdat)
     with open(os.path.join(out, manifest["clips"][0]["file"]), "rb") as handle:
         head = handle.read(1 << 16)
