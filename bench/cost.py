@@ -6,10 +6,11 @@
 Makes (or takes) a stream of real camera footage as OBS sends it: the real recording in
 tests/media looped to ``--minutes``, 1080p30, H.264 at a constant 6 Mbit/s with a 2 s GOP, AAC
 sound, and a generated chat log beside it. Then, ``--rounds`` times: ``peakclip clip --no-render``
-(analysis), ``peakclip clip`` with the default rules and render settings (analysis + the vertical
-clips, each at the render profile of the pool it starts in) and the same with every pool at the
-full profile (rendering as it was before profiles). CPU time is what the child processes used
-(user + system), which a busy shared machine disturbs far less than wall time. Prints the medians: analysis in CPU-seconds per
+(analysis), ``peakclip clip --profiles pools`` with the default rules and render settings (analysis +
+the vertical clips, each at the render profile of the pool it starts in, as the queue renders them)
+and the same with ``--profiles full`` (every clip at the full profile, as ``peakclip clip`` renders
+by default). CPU time is what the child processes used (user + system), which a busy shared
+machine disturbs far less than wall time. Prints the medians: analysis in CPU-seconds per
 stream-hour (it grows with the stream), rendering per clip and per stream-hour for broadcasts of
 ``--broadcast-hours`` (a broadcast gets its clips once), and how many 2-core machines each queue
 needs for 10,000 stream-hours a day at ``--utilisation``.
@@ -47,21 +48,6 @@ def cpu_seconds(args: list[str]) -> tuple[float, float]:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
-def all_full_config(folder: str) -> str:
-    """A config whose rules are the bundled ones with every pool at the full profile: rendering
-    as it was before render profiles."""
-    from peakclip.pipeline.ranking.rules import BUNDLED
-
-    with open(BUNDLED, encoding="utf-8") as handle:
-        rules = handle.read().replace('profile = "preview"', 'profile = "full"')
-    rules_path, config_path = os.path.join(folder, "all-full-rules.toml"), os.path.join(folder, "all-full.toml")
-    with open(rules_path, "w", encoding="utf-8") as handle:
-        handle.write(rules)
-    with open(config_path, "w", encoding="utf-8") as handle:
-        handle.write(f'[tag]\nrules = "{rules_path}"\n')
-    return config_path
-
-
 def machines(cpu_per_hour: float, hours_a_day: float, utilisation: float) -> float:
     """2-core machines kept ``utilisation`` busy that process ``hours_a_day`` stream-hours a day."""
     return cpu_per_hour * hours_a_day / (DAY * CORES_PER_MACHINE * utilisation)
@@ -82,7 +68,6 @@ def main() -> int:
         video, log = (args.source, args.chat) if args.source else footage_stream(scratch, args.minutes)
         seconds = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
                                         video], capture_output=True, text=True, check=True).stdout)
-        every_clip_full = all_full_config(scratch)
         cpu: dict[str, list[float]] = {"analysis": [], "default rules": [], "all full": []}
         walls, clips, tiers = [], 0, ""
         for round_ in range(args.rounds):
@@ -91,8 +76,8 @@ def main() -> int:
             used, wall = cpu_seconds(base + ["--no-render", "--out", out + "-a"])
             cpu["analysis"].append(used)
             walls.append(wall)
-            cpu["default rules"].append(cpu_seconds(base + ["--out", out + "-r"])[0])
-            cpu["all full"].append(cpu_seconds(base + ["--out", out + "-f", "--config", every_clip_full])[0])
+            cpu["default rules"].append(cpu_seconds(base + ["--profiles", "pools", "--out", out + "-r"])[0])
+            cpu["all full"].append(cpu_seconds(base + ["--profiles", "full", "--out", out + "-f"])[0])
             with open(os.path.join(out + "-r", "manifest.json"), encoding="utf-8") as handle:
                 rendered = [c for c in json.load(handle)["clips"] if c.get("file")]
             clips = len(rendered)
@@ -106,7 +91,7 @@ def main() -> int:
     print(f"stream: {seconds / 60:.1f} min of real camera footage, 1080p30, 6 Mbit/s CBR, 2 s GOP; {args.rounds} round(s)")
     print(f"analysis: {analyse:,.0f} CPU-s per stream-hour ({statistics.median(walls):.2f} s wall for this stream)")
     print(f"render: {per_clip['default rules']:,.1f} CPU-s per clip at the default rules' profiles ({clips} vertical "
-          f"clips: {tiers}), {per_clip['all full']:,.1f} with every clip at full (as before profiles): "
+          f"clips: {tiers}), {per_clip['all full']:,.1f} with every clip at full: "
           f"{1 - per_clip['default rules'] / max(1e-9, per_clip['all full']):.0%} less")
     print(f"render: {render:,.0f} CPU-s per stream-hour for {args.broadcast_hours:g}-hour broadcasts with "
           f"{args.clips_per_broadcast} clips each")

@@ -22,6 +22,14 @@ FORMATS = ("vertical", "portrait", "square", "horizontal", "source")
 FILLS = ("auto", "blur", "crop")
 EXPORT_FORMATS = ("edl", "otio", "fcpxml")
 CAPTIONS = ("off", "auto")
+# render.profiles: every clip at the full render profile (rules.toml), or each at the profile of
+# the traffic pool it starts in.
+PROFILES = ("full", "pools")
+# render.profiles unset: what each way of running a job renders at. Clips the queue, the service's
+# stream-end events and live mode make go to a platform that promotes them on feedback, so they
+# start at their pools' profiles (a cheap preview in the trial pools) and earn the full render;
+# `peakclip clip` and peakclip.clip() make clips for whoever ran them, who sends no feedback: full.
+PROFILES_BY_PATH = {"clip": "full", "queue": "pools", "live": "pools"}
 
 
 @dataclass
@@ -152,6 +160,11 @@ class RenderConfig:
                                    # "blur" (fit over a blurred copy) or "crop" (follow the motion)
     facecam: str = "auto"          # with fill auto: a streamer's webcam box "x,y,w,h" (pixels), "off", or "auto" (found)
     copy: bool = False             # with format source: cut on key frames without re-encoding
+    # "full": every clip at the full profile (1080x1920 vertical, preset and crf below); "pools":
+    # each at the profile of the pool its tier starts in (bundled rules: the trial pools' preview,
+    # 720x1280), rendered again at full when feedback promotes it. Unset: full for `peakclip clip`
+    # and peakclip.clip(), pools for the queue (submit, stream-end events) and live mode.
+    profiles: str | None = None
     preset: str = "veryfast"       # libx264 preset
     crf: int = 21                  # libx264 quality
     audio_bitrate: str = "128k"
@@ -277,6 +290,13 @@ class Config:
         config.update(data, origin="config")
         return config
 
+    def for_path(self, path: str) -> "Config":
+        """The configuration a job run on ``path`` renders with ("clip": ``peakclip clip`` and
+        peakclip.clip(); "queue"; "live"): a copy whose ``render.profiles``, where unset, is that
+        path's default (``PROFILES_BY_PATH``)."""
+        profiles = self.render.profiles or PROFILES_BY_PATH[path]
+        return dataclasses.replace(self, render=dataclasses.replace(self.render, profiles=profiles))
+
     def update(self, data: Mapping[str, Any], origin: str) -> None:
         """Apply ``{section: {field: value}}``, converting and checking each value."""
         for section_name, values in data.items():
@@ -330,6 +350,8 @@ class Config:
             raise UserError(f"--fill must be one of {', '.join(FILLS)} (got {r.fill!r})")
         if r.facecam not in ("auto", "off") and facecam_box(r.facecam) is None:
             raise UserError(f"--facecam takes X,Y,W,H in pixels of the recording, auto or off (got {r.facecam!r})")
+        if r.profiles is not None and r.profiles not in PROFILES:
+            raise UserError(f"render.profiles (--profiles) must be {' or '.join(PROFILES)} (got {r.profiles!r})")
         if r.copy and r.formats != ["source"]:
             raise UserError("--copy cuts without re-encoding, so it needs --format source alone")
         if r.watermark and not os.path.isfile(r.watermark):

@@ -273,6 +273,11 @@ TABLE: tuple[Option, ...] = (
            field=("render", "fill")),
     Option("facecam", "with --fill auto: a streamer's webcam box X,Y,W,H (pixels of the recording), stacked over the "
                       "game; 'off': no stacked layout; default auto (found)", "BOX|off", field=("render", "facecam")),
+    # config.PROFILES, written out as CUTS is above.
+    Option("profiles", "'full': every clip at its full size (vertical 1080x1920); 'pools': each at the render "
+                       "profile of the traffic pool its tier starts in (bundled rules: 720x1280 in the test and "
+                       "small pools), rendered again at full when feedback promotes it (default: full for clip, "
+                       "pools for watch and submit)", choices=("full", "pools"), field=("render", "profiles")),
     Option("title", "title drawn near the top of each clip; with --per-product {title} and {item} name the clip's "
                     "product (default: its title)", "TEXT", field=("render", "title")),
     Option("watermark", "image drawn in the top-right corner", "PNG", path, field=("render", "watermark"),

@@ -27,6 +27,19 @@ def test_clip_takes_the_command_line_option_names(sample, fast_config, tmp_path)
         assert (video["width"], video["height"]) == (320, 180)     # the source's own picture
 
 
+def test_clip_renders_full_unless_asked_for_the_pools_profiles(sample, fast_config, tmp_path):
+    sizes = {}
+    for profiles in (None, "pools"):
+        out = tmp_path / str(profiles)
+        manifest = peakclip.clip(sample["video"], chat=sample["chat"], out=str(out), config=fast_config, clips=1,
+                                 no_report=True, profiles=profiles)
+        clip = manifest["clips"][0]
+        video = next(s for s in ffprobe(str(out / clip["file"]))["streams"] if s["codec_type"] == "video")
+        sizes[profiles] = (clip["pool"], clip["profile"], video["width"], video["height"])
+    assert sizes[None] == (sizes["pools"][0], "full", 1080, 1920)          # the same pool, rendered full
+    assert sizes["pools"][1:] == ("preview", 720, 1280)                     # its pool's profile (test or small)
+
+
 def test_clip_takes_a_config_object_and_leaves_it_as_it_was(sample, tmp_path):
     config = load_config(environ={}, overrides={"select": {"clips": 4}})
     manifest = peakclip.clip(sample["video"], out=str(tmp_path / "out"), config=config, clips=1, no_render=True,

@@ -74,7 +74,7 @@ def test_auto_captions_of_a_real_recording_are_burned_in_and_read_back(fast_conf
     assert " ".join(text for _, _, text in cues).split() == heard
     assert all(0 <= start < end <= clip["end"] - clip["start"] + 1e-3 for start, end, _ in cues)
     # Burned in: tesseract reads the caption band of frames in the middle of the fullest cues.
-    size = VERTICAL[clip["profile"]]   # a calm recording's clip starts in the test pool: preview
+    size = VERTICAL[clip["profile"]]   # `peakclip clip` renders at full
     top, bottom = caption_layout(*size, RenderConfig()).rows()
     for start, end, text in sorted(cues, key=lambda cue: -len(cue[2].split()))[:3]:
         picture = frame_at(str(out / clip["file"]), (start + end) / 2, *size)

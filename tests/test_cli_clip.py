@@ -62,7 +62,7 @@ def test_render_vertical_clips_with_thumbnails(sample, fast_config, tmp_path):
         info = ffprobe(os.path.join(out, clip["file"]))
         video = [s for s in info["streams"] if s["codec_type"] == "video"][0]
         audio = [s for s in info["streams"] if s["codec_type"] == "audio"][0]
-        assert (video["width"], video["height"]) == VERTICAL[clip["profile"]]
+        assert clip["profile"] == "full" and (video["width"], video["height"]) == VERTICAL["full"]   # the default
         assert video["codec_name"] == "h264" and video["pix_fmt"] == "yuv420p" and video["profile"] == "High"
         assert audio["codec_name"] == "aac"
         assert float(info["format"]["duration"]) == pytest.approx(clip["end"] - clip["start"], abs=0.1)
@@ -79,6 +79,40 @@ def test_render_vertical_clips_with_thumbnails(sample, fast_config, tmp_path):
     leftovers = [n for n in os.listdir(os.path.join(out, "clips")) if "partial" in n]
     assert leftovers == []
     assert not [n for n in os.listdir(out) if "partial" in n]
+
+
+def test_profiles_pools_renders_each_clip_at_its_start_pools_profile(sample, fast_config, tmp_path):
+    """--profiles pools: the queue's and live mode's way, here asked for. The clips, their tiers
+    and pools are the default run's; only the encode differs."""
+    from peakclip.pipeline.ranking.rules import load_rules
+
+    rules, out = load_rules(), str(tmp_path / "pools")
+    result = run_cli("clip", sample["video"], "--chat", sample["chat"], "--out", out, "--clips", "2",
+                     "--profiles", "pools", "--config", fast_config, "--quiet")
+    assert result.returncode == 0, result.stderr
+    manifest = load_manifest(out)
+    assert manifest["render"]["settings"]["profiles"] == "pools"
+    for clip in manifest["clips"]:
+        assert clip["profile"] == rules.profile_of(clip["pool"]).name == "preview"   # test and small: preview
+        assert clip["file"].endswith(".preview.mp4")
+        video = [s for s in ffprobe(os.path.join(out, clip["file"]))["streams"] if s["codec_type"] == "video"][0]
+        assert (video["width"], video["height"]) == VERTICAL["preview"] == (720, 1280)
+    plain = str(tmp_path / "plain")
+    assert run_cli("clip", sample["video"], "--chat", sample["chat"], "--out", plain, "--clips", "2",
+                   "--no-render", "--quiet").returncode == 0
+    tags = ("id", "start", "end", "stage", "tier", "pool")
+    assert [{k: c[k] for k in tags} for c in manifest["clips"]] == \
+        [{k: c[k] for k in tags} for c in load_manifest(plain)["clips"]]
+
+
+def test_a_bad_profiles_value_is_one_line(sample, tmp_path, monkeypatch):
+    result = run_cli("clip", sample["video"], "--out", str(tmp_path / "out"), "--profiles", "preview")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "--profiles" in lines[0]
+    monkeypatch.setenv("PEAKCLIP_RENDER_PROFILES", "preview")
+    environ = run_cli("clip", sample["video"], "--out", str(tmp_path / "out"), "--no-render")
+    lines = environ.stderr.strip().splitlines()
+    assert environ.returncode == 2 and len(lines) == 1 and "render.profiles" in lines[0]
 
 
 def strip_stream(src, dst, flag):

@@ -38,6 +38,18 @@ def test_captions_file_is_the_transcript_with_captions_on():
         captions_overrides(" ")
 
 
+def test_render_profiles_unset_is_the_default_of_the_way_a_job_runs():
+    config = load_config(None, environ={})
+    assert config.render.profiles is None
+    assert {path: config.for_path(path).render.profiles for path in ("clip", "queue", "live")} == \
+        {"clip": "full", "queue": "pools", "live": "pools"}
+    assert config.render.profiles is None                           # for_path gives a copy
+    staged = load_config(None, environ={"PEAKCLIP_RENDER_PROFILES": "pools"})
+    assert staged.for_path("clip").render.profiles == "pools"
+    full = load_config(None, environ={}, overrides={"render": {"profiles": "full"}})
+    assert full.for_path("queue").render.profiles == full.for_path("live").render.profiles == "full"
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"select": {"min_len": 50.0, "max_len": 20.0}}, "longer than --max-len"),
     ({"analysis": {"signals": "chat,smell"}}, "--signals"),
@@ -49,6 +61,7 @@ def test_captions_file_is_the_transcript_with_captions_on():
     ({"transcript": {"format": "docx"}}, "transcript.format must be one of"),
     ({"transcript": {"stream": -1}}, "transcript.stream counts from 0"),
     ({"transcript": {"captions": "talk.srt"}}, "transcript.captions must be off or auto"),
+    ({"render": {"profiles": "preview"}}, r"render.profiles \(--profiles\) must be full or pools"),
 ])
 def test_bad_values_are_user_errors(overrides, message):
     with pytest.raises(UserError, match=message):

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from conftest import REPO, run_cli, write_srt
+from conftest import REPO, ffprobe, run_cli, write_srt
 
 pytestmark = pytest.mark.integration
 READ_RATE = 2   # two seconds of stream a second: 75 s, not 2.5 min, with room for a loaded machine to keep up
@@ -83,6 +83,11 @@ def test_watch_clips_while_on_air_and_ends_equal_to_batch(sample, fast_config, t
     fields = ("id", "rank", "start", "end", "score", "stage", "tier", "pool")
     assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
     assert len(final["clips"]) == 3 and all(os.path.exists(os.path.join(out, c["file"])) for c in final["clips"])
+    # Live mode renders its final clips at their start pools' profiles (the bundled rules' trial
+    # pools: preview, 1280x720 horizontal), unlike `peakclip clip`.
+    for clip in final["clips"]:
+        video = next(s for s in ffprobe(os.path.join(out, clip["file"]))["streams"] if s["codec_type"] == "video")
+        assert clip["profile"] == "preview" and (video["width"], video["height"]) == (1280, 720), clip
 
 
 @pytest.mark.parametrize("transcript", [False, True])

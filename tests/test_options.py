@@ -9,7 +9,7 @@ import pytest
 
 import services
 from peakclip.detectors.errors import UserError
-from peakclip.pipeline.config import CUTS, FILLS, Config, load_config
+from peakclip.pipeline.config import CUTS, FILLS, PROFILES, Config, load_config
 from peakclip.pipeline.options import OPTIONS, TABLE, chat_log_of, file_options, overrides, values_of
 from peakclip.workers.cli import build_parser, main
 from peakclip.workers.jobs import Jobs, connect
@@ -25,9 +25,9 @@ SAMPLES = {
     "chat_offset": 2.5, "stream_start": "2026-11-23T12:00:00Z", "transcript": "show.srt", "transcript_offset": -1.5,
     "captions": "show.srt", "clips": 3, "min_len": 10.0, "max_len": 40.0, "min_score": 1.25,
     "signals": ["chat", "audio"], "cuts": "all", "stages": "auto", "stage_at": ["00:00:50", "00:01:40"],
-    "per_product": "strict", "clips_per_product": 2, "format": ["horizontal", "square"], "fill": "crop", "facecam": "960,540,320,180",
-    "title": "Today only", "watermark": "logo.png", "copy": True, "jobs": 2, "no_render": True, "no_report": True,
-    "export": ["edl", "otio"],
+    "per_product": "strict", "clips_per_product": 2, "format": ["horizontal", "square"], "fill": "crop",
+    "facecam": "960,540,320,180", "profiles": "pools", "title": "Today only", "watermark": "logo.png", "copy": True,
+    "jobs": 2, "no_render": True, "no_report": True, "export": ["edl", "otio"],
 }
 # What an option needs beside it to be a valid job, or to set anything (--events beside a chat log).
 COMPANIONS = {"events": {"chat": "show.json"}, "copy": {"format": ["source"]}}
@@ -77,6 +77,7 @@ def test_every_option_has_a_sample_here():
 def test_choices_agree_with_the_config():
     assert OPTIONS["cuts"].choices == CUTS
     assert OPTIONS["fill"].choices == FILLS
+    assert OPTIONS["profiles"].choices == PROFILES
 
 
 @pytest.mark.parametrize("name", [o.name for o in TABLE])
@@ -116,6 +117,7 @@ BAD = [({"clips": 0}, "clips", "at least 1"), ({"clips": "three"}, "clips", "who
        ({"min_len": -3}, "min_len", "positive number of seconds"), ({"max_len": "long"}, "max_len", "seconds"),
        ({"min_score": -1}, "min_score", "0 or more"), ({"min_score": "nan"}, "min_score", "score"),
        ({"cuts": "some"}, "cuts", "invalid choice"), ({"per_product": "loose"}, "per_product", "invalid choice"),
+       ({"profiles": "preview"}, "profiles", "invalid choice"),
        ({"no_render": "yes"}, "no_render", "true/false"), ({"signals": 5}, "signals", "comma list"),
        ({"title": ["a", "b"]}, "title", "text"), ({"explode": 1}, "explode", "unknown option"),
        ({"config": "x.toml"}, "config", "unknown option")]

@@ -1,11 +1,13 @@
-"""Render profiles per pool: a clip starting in a trial pool (test, small) is rendered cheaply
-(720x1280, a faster preset); feedback promoting it to a pool that asks for the full profile
-(medium) renders it again,
+"""Render profiles per pool: with render.profiles "pools" (the queue's and live mode's default) a
+clip starting in a trial pool (test, small) is rendered cheaply (720x1280, a faster preset);
+feedback promoting it to a pool that asks for the full profile (medium) renders it again,
 through the CLI in place and through the queue as a task, and the manifest and the tier state
-point at the new file. Real ffmpeg renders checked with ffprobe, a real Redis, real Celery
+point at the new file. A clip rendered at full from the start (`peakclip clip`'s default) is
+never rendered again. Real ffmpeg renders checked with ffprobe, a real Redis, real Celery
 workers and real HTTP against the service."""
 import json
 import os
+import shutil
 import time
 
 import pytest
@@ -14,6 +16,7 @@ from conftest import ffprobe, run_cli
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.probe import Probe
 from peakclip.pipeline.output.render.compose import output_size
+from peakclip.pipeline.promotion.rerender import profile_wanted
 from peakclip.pipeline.ranking.rules import BUNDLED, FULL, Profile, load_rules
 from peakclip.samples.generate import generate
 
@@ -46,6 +49,29 @@ def test_bundled_rules_render_the_trial_pools_at_preview_and_the_rest_full():
     preview = RULES.profile_of("test")
     assert (preview.short_side, preview.preset) == (720, "superfast")
     assert RULES.profile_of("large") == Profile(FULL)   # full: the render config as it is
+
+
+def test_a_clip_is_rendered_again_only_for_a_bigger_audiences_profile(tmp_path):
+    preview = RULES.profile_of("test")
+    assert [profile_wanted("preview", pool, RULES) for pool in ("test", "small", "medium", "large")] == \
+        [None, None, Profile(FULL), Profile(FULL)]
+    # rendered at full from the start: never again at the preview, wherever it is
+    assert [profile_wanted(FULL, pool, RULES) for pool in ("test", "small", "medium", "large")] == [None] * 4
+    assert profile_wanted(None, "medium", RULES) is None                # never rendered, or --copy
+    assert profile_wanted("gone", "test", RULES) == preview             # a profile the rules no longer have
+    # rules whose bigger pools ask for more than full: a full render stands in for the trial pools'
+    # preview, and is redone where the pools ask for the better one
+    path = tmp_path / "hq.toml"
+    path.write_text(open(BUNDLED, encoding="utf-8").read().replace('profile = "full"', 'profile = "hq"')
+                    .replace("[profiles.full]", "[profiles.hq]\npreset = \"slow\"\ncrf = 18\n\n[profiles.full]"))
+    hq = load_rules(str(path))
+    assert [profile_wanted(FULL, pool, hq) for pool in ("test", "small")] == [None] * 2
+    assert profile_wanted(FULL, "medium", hq) == profile_wanted("preview", "medium", hq) == hq.profiles["hq"]
+
+
+def test_the_start_profile_is_the_pools_or_full():
+    assert RULES.start_profile("test", "pools") == RULES.profile_of("test") != Profile(FULL)
+    assert RULES.start_profile("test", FULL) == RULES.start_profile("small", FULL) == Profile(FULL)
 
 
 def test_a_rules_file_without_profiles_still_loads_and_renders_everything_full(tmp_path):
@@ -103,7 +129,8 @@ def size_of(path) -> tuple[int, int]:
 @pytest.mark.integration
 def test_cli_feedback_renders_a_promoted_test_pool_clip_at_full(calm, fast_config, tmp_path):
     out = str(tmp_path / "out")
-    result = run_cli("clip", calm, "--out", out, "--clips", "1", *CALM, "--config", fast_config, "--quiet")
+    result = run_cli("clip", calm, "--out", out, "--clips", "1", *CALM, "--profiles", "pools", "--config", fast_config,
+                     "--quiet")
     assert result.returncode == 0, result.stderr
     clip = load(out)["clips"][0]
     assert (clip["tier"], clip["pool"], clip["profile"]) == ("C", "test", "preview")
@@ -133,6 +160,24 @@ def test_cli_feedback_renders_a_promoted_test_pool_clip_at_full(calm, fast_confi
     # More feedback in the new pool renders nothing again.
     again = run_cli("feedback", out, clip["id"], "--impressions", "10", "--config", fast_config)
     assert again.returncode == 0 and len(again.stdout.strip().splitlines()) == 1
+
+
+@pytest.mark.integration
+def test_cli_clip_renders_full_and_promotion_renders_nothing_again(calm, fast_config, tmp_path):
+    out = str(tmp_path / "out")
+    result = run_cli("clip", calm, "--out", out, "--clips", "1", *CALM, "--config", fast_config, "--quiet")
+    assert result.returncode == 0, result.stderr
+    clip = load(out)["clips"][0]
+    assert (clip["tier"], clip["pool"], clip["profile"]) == ("C", "test", "full")   # tagged as ever, rendered full
+    assert size_of(os.path.join(out, clip["file"])) == (1080, 1920) and ".preview" not in clip["file"]
+    files = sorted(os.listdir(os.path.join(out, "clips")))
+    for numbers, pool in ((PROMOTING, "small"), (TO_MEDIUM, "medium")):
+        result = run_cli("feedback", out, clip["id"], *numbers, "--config", fast_config)
+        assert result.returncode == 0, result.stderr
+        assert len(result.stdout.strip().splitlines()) == 1 and f"pool {pool}" in result.stdout   # no render line
+    assert load(out)["clips"][0] == clip and sorted(os.listdir(os.path.join(out, "clips"))) == files
+    state = json.loads(run_cli("tiers", out, "--json").stdout)[0]
+    assert (state["pool"], state["file"], state["profile"]) == ("medium", clip["file"], "full")
 
 
 @pytest.mark.integration
@@ -207,6 +252,7 @@ def test_promotion_through_the_service_and_the_queue_renders_full(fleet_and_serv
     clips = load(out)["clips"]
     assert len(clips) == 2 and all((c["pool"], c["profile"]) == ("test", "preview") for c in clips)
     assert all(size_of(os.path.join(out, c["file"])) == (720, 1280) for c in clips)
+    assert load(out)["render"]["settings"]["profiles"] == "pools"     # the queue's default
     tiers = RedisTierState(connect(fleet.env["PEAKCLIP_RESULT_BACKEND"]))
 
     # The service: the answer comes at once and says a render is queued; the worker renders it.
@@ -241,3 +287,44 @@ def test_promotion_through_the_service_and_the_queue_renders_full(fleet_and_serv
     assert (state["file"], state["profile"]) == (entry["file"], "full")
     both = load(out)["clips"]
     assert [c["profile"] for c in both] == ["full", "full"]   # neither promotion's manifest write lost the other's
+
+
+@pytest.mark.integration
+def test_a_stream_end_event_renders_at_the_pools_profiles(fleet_and_service):
+    from services import post_signed
+
+    fleet, service = fleet_and_service["fleet"], fleet_and_service["service"]
+    shutil.copy(fleet_and_service["root"] / "calm.mp4", fleet_and_service["root"] / "ended.mp4")   # inside the root
+    event = {"event_id": "calm-end", "stream_id": "calm", "recording": "ended.mp4",
+             "options": {"clips": 1, "min_score": 0.1, "min_len": 5, "max_len": 6}}
+    status, _, body = post_signed(service, SECRET, "/hooks/stream-end", event)
+    assert status == 202, body
+    done = fleet.status(json.loads(body)["job_id"], wait=True)
+    assert done["state"] == "success", done
+    with open(done["manifest"], encoding="utf-8") as handle:
+        clip = json.load(handle)["clips"][0]
+    assert (clip["pool"], clip["profile"]) == ("test", "preview")
+    assert size_of(os.path.join(os.path.dirname(done["manifest"]), clip["file"])) == (720, 1280)
+
+
+@pytest.mark.integration
+def test_a_queued_job_asked_for_full_renders_full_and_promotion_queues_nothing(fleet_and_service):
+    fleet, service = fleet_and_service["fleet"], fleet_and_service["service"]
+    out = str(fleet_and_service["outputs"] / "calm-full")
+    recording = fleet_and_service["root"] / "calm-full.mp4"   # a name of its own: clip ids (and tier states) of their own
+    os.symlink(os.path.realpath(fleet_and_service["root"] / "calm.mp4"), recording)
+    job_id = fleet.submit(str(recording), "--out", out, "--clips", "1", *CALM, "--profiles", "full")
+    done = fleet.status(job_id, wait=True)
+    assert done["state"] == "success", done
+    clip = load(out)["clips"][0]
+    assert (clip["pool"], clip["profile"]) == ("test", "full")
+    assert size_of(os.path.join(out, clip["file"])) == (1080, 1920)
+    for metrics, pool in (({"impressions": 400, "plays": 300, "watch_seconds": 1000, "clicks": 20, "orders": 1},
+                           "small"),
+                          ({"impressions": 2500, "plays": 2000, "watch_seconds": 9000, "clicks": 150, "orders": 10},
+                           "medium")):
+        status, _, body = post_metrics(service, clip["id"], metrics)
+        answer = json.loads(body)
+        assert status == 200 and answer["pool"] == pool and answer["render_queued"] is None, answer
+        assert answer["profile"] == "full" and answer["file"] == clip["file"]
+    assert load(out)["clips"][0] == clip

@@ -93,11 +93,14 @@ def test_a_queued_job_with_captions_from_a_file_equals_the_cli(sample, fleet, qu
             "--config", queue_config]
     done = fleet.status(fleet.submit(*args, "--out", str(tmp_path / "queued")), wait=True)
     assert done["state"] == "success", done
-    result = run_cli("clip", *args, "--out", str(tmp_path / "cli"), "--quiet")
+    # The queue renders at the pools' profiles by default, `peakclip clip` at full: asked for the
+    # queue's, the CLI's clips are the queued job's, file names and profile too.
+    result = run_cli("clip", *args, "--profiles", "pools", "--out", str(tmp_path / "cli"), "--quiet")
     assert result.returncode == 0, result.stderr
     queued, cli = clips_of(done["manifest"])[0], clips_of(tmp_path / "cli" / "manifest.json")[0]
     # The render task captioned its clip from the transcript the plan step stored, as the CLI did.
     assert queued["clips"] == cli["clips"] and queued["clips"][0]["text"]
+    assert queued["clips"][0]["profile"] == "preview"
     srt = queued["clips"][0]["captions"]
     assert srt.endswith(".srt")
     queued_srt, cli_srt = ((tmp_path / side / srt).read_text(encoding="utf-8") for side in ("queued", "cli"))

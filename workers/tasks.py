@@ -97,11 +97,13 @@ def job_task(name: str, step_of, **options):
 
 def live_job(store: Jobs, job_id: str, ended: tuple[str, ...] = ("failure",)) -> tuple[dict, Config] | None:
     """The job's record and config, or None when it is in one of the ``ended`` states (a late or
-    redelivered task then has nothing to do)."""
+    redelivered task then has nothing to do). The config is the one a queued job, or a watch,
+    renders with (``Config.for_path``)."""
     record = store.get(job_id)
     if record["state"] in ended:
         return None
-    return record, Config.from_dict(json.loads(record["config"]))
+    path = "live" if record.get("kind") == "watch" else "queue"
+    return record, Config.from_dict(json.loads(record["config"])).for_path(path)
 
 
 def begin_job(store: Jobs, job_id: str) -> tuple[dict, Config] | None:
@@ -234,7 +236,7 @@ def render(self, job_id: str, clip_id: str) -> None:
             stored = store.load(job_id, "transcript") if config.transcript.captions != "off" else None
             segments = Transcript.from_dict(stored).segments if stored else None
             captions = captions_for(clip, ranking.probe, segments, config)
-            profile = load_rules(config.tag.rules).profile_of(clip.pool)
+            profile = load_rules(config.tag.rules).start_profile(clip.pool, config.render.profiles)
             result = render_captioned(ranking.probe, clip, record["out"], config.render, captions=captions,
                                       profile=profile)
             store.put_item(job_id, "renders", clip_id, asdict(result))

@@ -201,6 +201,7 @@ class Watch:
     judged: dict[float, float] = field(default_factory=dict)
 
     def __post_init__(self):
+        self.config = self.config.for_path("live")   # its final clips: at their pools' profiles unless told
         check_captions(self.config.transcript)
         check_output_dir(self.out_dir)
         self.growing = GrowingSource(self.source, self.out_dir, self.config.live.idle_end)
@@ -389,7 +390,8 @@ class Watch:
             captions = clip_captions(ranking.clips, readable, transcript, self.config)
             rules = load_rules(self.config.tag.rules)
             rendered = render_clips(readable, ranking.clips, self.out_dir, self.config.render, captions=captions,
-                                    profile_of=lambda clip: rules.profile_of(clip.pool))
+                                    profile_of=lambda clip: rules.start_profile(clip.pool,
+                                                                                self.config.render.profiles))
         kept = resumed_note(rendered, self.out_dir)
         if kept:
             self.note(kept)

@@ -25,7 +25,9 @@ def run_clip(path: str, chat_path: str | None, out_dir: str, config: Config,
              on_note: Callable[[str], None] | None = None, source: Probe | None = None) -> dict:
     """Run the whole job in this process and write ``out_dir/manifest.json``; returns the manifest.
     ``on_note`` hears what a person at the terminal should know that is not a warning; ``source``
-    is the recording's probe when the caller has it already."""
+    is the recording's probe when the caller has it already. Each clip is rendered at the full
+    profile unless ``config.render.profiles`` says "pools" (the profile of the pool it starts in)."""
+    config = config.for_path("clip")
     check_captions(config.transcript)
     check_output_dir(out_dir)
     progress = on_progress or (lambda step, done, total: None)
@@ -40,7 +42,7 @@ def run_clip(path: str, chat_path: str | None, out_dir: str, config: Config,
         rules = load_rules(config.tag.rules)
         rendered = render_clips(ranking.probe, clips, out_dir, config.render,
                                 lambda r: (done.append(r), progress("render", len(done), len(clips))), captions,
-                                lambda clip: rules.profile_of(clip.pool))
+                                lambda clip: rules.start_profile(clip.pool, config.render.profiles))
         note = resumed_note(rendered, out_dir)
         if note and on_note:
             on_note(note)

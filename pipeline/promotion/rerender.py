@@ -1,7 +1,8 @@
 """Rendering a promoted clip again, at the profile of the pool it was promoted to.
 
-A clip starts in a pool whose profile may be cheap (``preview``: 720p, a fast preset); when
-feedback moves it to a pool that asks for another profile (``full``), it is rendered again from
+A clip starts in a pool whose profile may be cheap (``preview``: 720p, a fast preset; when the job
+rendered at its pools' profiles, ``render.profiles``); when feedback moves it to a pool that asks
+for a profile meant for a bigger audience (``full``), it is rendered again from
 the recording: the same span, formats, fill, title, watermark and captions as the job's own run
 (the manifest records the render settings, the source and each clip's captions file), under new
 file names (``pipeline/output/names.py``). Then manifest.json is rewritten to point at the
@@ -32,12 +33,16 @@ from peakclip.pipeline.ranking.rules import Profile, Rules
 
 def profile_wanted(rendered: str | None, pool: str, rules: Rules) -> Profile | None:
     """The profile a clip rendered at ``rendered`` must be rendered at again now that it is in
-    ``pool``, or None: its files already are, or it has none to redo (never rendered; ``--copy``
-    and manifests from before profiles record none, and both are the recording's full quality)."""
+    ``pool``, or None: its files already are, or are at a profile meant for a pool further up the
+    ladder (a clip rendered at full from the start is never rendered again at a preview), or it
+    has none to redo (never rendered; ``--copy`` and manifests from before profiles record none,
+    and both are the recording's full quality)."""
     if not rendered:
         return None
     wanted = rules.profile_of(pool)
-    return None if wanted.name == rendered else wanted
+    if wanted.name == rendered or rules.reach(rendered) >= rules.reach(wanted.name):
+        return None
+    return wanted
 
 
 def manifest_path(out_dir: str) -> str:

@@ -63,6 +63,23 @@ class Rules:
         """The render profile of the clips in ``pool``."""
         return self.profiles[self.pool(pool).profile]
 
+    def start_profile(self, pool: str, profiles: str) -> Profile:
+        """The profile a clip starting in ``pool`` is rendered at: with ``profiles`` "full" (the
+        config's render.profiles) the full one, with "pools" its pool's."""
+        return self.profiles[FULL] if profiles == FULL else self.profile_of(pool)
+
+    def reach(self, profile: str) -> int:
+        """How far up the ladder files rendered at ``profile`` serve: the index of the last pool
+        (0 the smallest) whose profile it is. Full, when no pool's, was rendered instead of a start
+        pool's profile (render.profiles "full"), so it serves as far as those do; a profile these
+        rules do not have, no pool (-1)."""
+        reached = [n for n, pool in enumerate(self.pools) if pool.profile == profile]
+        if reached:
+            return reached[-1]
+        if profile == FULL:
+            return max(self.reach(self.pool(start).profile) for start in self.start.values())
+        return -1
+
     def next_pool(self, name: str) -> str | None:
         names = [p.name for p in self.pools]
         index = names.index(name)

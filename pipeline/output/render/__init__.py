@@ -18,9 +18,9 @@ is told to spend fewer bits on the blurred fill than on the picture (regions of 
 
 Files appear only when complete (temporary name, then rename); a failed render leaves nothing.
 
-Each clip is rendered at a profile (``pipeline/ranking/rules.toml``: the one of the pool it is in): a
-smaller picture and a faster preset for a clip still being tried on a small audience, the full
-render once it has earned a bigger one.
+Each clip is rendered at a profile (``pipeline/ranking/rules.toml``): full, or with
+``render.profiles`` "pools" the one of the pool it is in: a smaller picture and a faster preset for
+a clip still being tried on a small audience, the full render once it has earned a bigger one.
 """
 from __future__ import annotations
 
@@ -233,7 +233,7 @@ def render_clips(source: Probe, clips: list[Clip], out_dir: str, config: RenderC
                  profile_of: Callable[[Clip], Profile] | None = None) -> list[Rendered]:
     """Render clips (spans in seconds of ``source``) into ``out_dir/clips`` in parallel, each with
     its captions (clip id -> ``captions_for``; cues in seconds of the clip's clock) at its profile
-    (``profile_of``, e.g. ``Rules.profile_of`` its pool; default full); returns one ``Rendered``
+    (``profile_of``, e.g. ``Rules.start_profile`` of its pool; default full); returns one ``Rendered``
     per clip, in the clips' order, ``progress`` hearing each as it ends. Each encode gets the cores
     divided by the encodes running with it, asked when it starts, so the last clip alone gets the
     whole machine: the cores are used, not oversubscribed."""

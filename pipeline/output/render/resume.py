@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 def render_key(source: Probe, clip: Clip, config: RenderConfig, captions: list[Cue] | None = None,
                profile: Profile = Profile()) -> str:
     """What a rendered clip depends on: the source file (and its size and time, so a re-recorded
-    file counts as new), the span, the render settings (not how many run at once), captions and
-    the profile (``config`` is the one the profile was applied to)."""
+    file counts as new), the span, the render settings (not how many run at once, nor which
+    profiles the job chose: the profile itself counts), captions and the profile (``config`` is the
+    one the profile was applied to)."""
     try:
         stat = os.stat(source.path)
         identity = [os.path.abspath(source.path), stat.st_size, stat.st_mtime_ns]
@@ -32,7 +33,7 @@ def render_key(source: Probe, clip: Clip, config: RenderConfig, captions: list[C
         identity = [source.path]   # a URL: taken as unchanged
     # Caption settings change nothing without captions: clips rendered before they existed resume.
     settings = {k: v for k, v in dataclasses.asdict(config).items()
-                if k != "jobs" and (captions is not None or not k.startswith("caption_"))}
+                if k not in ("jobs", "profiles") and (captions is not None or not k.startswith("caption_"))}
     data = [identity, source.audio_track, clip.id, clip.rank, clip.start, clip.end, clip.peak, settings]
     if captions is not None:
         data.append([dataclasses.astuple(cue) for cue in captions])
