@@ -115,10 +115,11 @@ def framed(video, source: Probe, framing: Framing, size: tuple[int, int], sendcm
     """The clip's picture as ``framing`` frames each shot, at ``size``; the stream and the
     rectangles of blurred fill (only when every shot is fit). ``name``: the format, naming its
     windows for ``framing_commands`` (a ``sendcmd`` reaches every filter of the graph by name)."""
+    # One branch a mode; the steady and tracking shots share one window (moved by the commands);
+    # each split shot has its own two windows.
     branches: dict[str, list[Shot]] = {}
-    for shot in framing.shots:
-        key = f"split{framing.shots.index(shot)}" if shot.mode == "split" else \
-            ("window" if shot.mode in ("steady", "track") else shot.mode)
+    for number, shot in enumerate(framing.shots):
+        key = f"split{number}" if shot.mode == "split" else ("window" if shot.mode in ("steady", "track") else shot.mode)
         branches.setdefault(key, []).append(shot)
     pictures = video.split() if len(branches) > 1 else None
     streams, regions = [], []
