@@ -1,7 +1,7 @@
 """Render cost: peakclip's clips against plain ffmpeg encodes of the same spans, in one run.
 
     python bench/render.py [--clips 5] [--length 15] [--rounds 3] [--source FILE | --size WxH] [--captions]
-                           [--profiles [--tiers S,A,B,C,C]]
+                           [--profiles [--tiers S,A,B,C,C]] [--framing [--kind moving]]
 
 Plain ffmpeg only fits each span into 1080x1920 and encodes it (same preset and quality), one
 clip after another. peakclip renders the same spans as it would for a user: blurred fill,
@@ -20,10 +20,18 @@ before render profiles): the same clips, tiered by ``--tiers`` (one a clip, in r
 rendered at the profile of the pool its tier starts in (bundled rules: S in small, full; A, B, C
 in test, preview), against all of them at full, alternating. A broadcast gets its clips once, so
 the ratio is also that of render CPU per stream-hour (before any promoted clip's second render).
+
+``--framing`` compares the default ``--fill auto`` (faces found in each clip's span, the window
+planned per shot) with ``--fill blur`` on the same clips, alternating, and then times the
+framing's own work alone (the span's decode for faces and cuts, YuNet, the plan) for the same
+clips. Without ``--source`` the stream is ``peakclip.samples.faces``' ``--kind`` (default
+``moving``: a real face walking across the picture, so every clip is tracked) at ``--size``
+1280x720. CPU counts this process too (YuNet runs in it), not only ffmpeg.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import shutil
@@ -39,7 +47,7 @@ from peakclip.detectors.probe import probe  # noqa: E402
 from peakclip.detectors.transcript import Segment  # noqa: E402
 from peakclip.pipeline.config import RenderConfig  # noqa: E402
 from peakclip.pipeline.output.captions import ClipCaptions, caption_cues  # noqa: E402
-from peakclip.pipeline.output.render import render_clips  # noqa: E402
+from peakclip.pipeline.output.render import plan_framings, render_clips  # noqa: E402
 from peakclip.pipeline.ranking.clip import Clip
 from peakclip.pipeline.ranking.rules import Profile, load_rules  # noqa: E402
 from peakclip.samples.generate import generate, parse_size  # noqa: E402
@@ -68,12 +76,13 @@ def talking_through(start: float, end: float) -> list[Segment]:
 
 
 def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds used so far by the finished child processes (ffmpeg) and by this process."""
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_CHILDREN),
+                                                 resource.getrusage(resource.RUSAGE_SELF)))
 
 
 def timed_renders(scratch: str, rounds: int, contenders: dict) -> tuple[dict, dict]:
-    """Wall-clock and CPU seconds (of the ffmpeg processes) each contender (name -> function(out_dir))
+    """Wall-clock and CPU seconds (of the ffmpeg processes and this one) each contender (name -> function(out_dir))
     took per round, the contenders alternating. On a machine others share, the wall clock follows
     their load; the CPU seconds much less."""
     times = {name: [] for name in contenders}
@@ -109,10 +118,19 @@ def main() -> int:
     parser.add_argument("--profiles", action="store_true",
                         help="the default rules' render profiles against every clip at full")
     parser.add_argument("--tiers", default="S,A,B,C,C", help="with --profiles: the clips' tiers, in rank order")
+    parser.add_argument("--framing", action="store_true", help="--fill auto against --fill blur on the same clips")
+    parser.add_argument("--kind", default="moving", help="with --framing: the face stream (peakclip.samples.faces)")
     args = parser.parse_args()
-    config = RenderConfig()
+    # The comparisons other than --framing were measured with the blurred fill (the default before
+    # framing), and say so in bench/README.md.
+    config = RenderConfig(fill="auto" if args.framing else "blur")
     with tempfile.TemporaryDirectory() as scratch:
         source_path = args.source
+        if not source_path and args.framing:
+            from peakclip.samples.faces import make_stream
+            size = (1280, 720) if args.size == (1920, 1080) else args.size
+            source_path = make_stream(os.path.join(scratch, "faces.mp4"), args.kind,
+                                      max(60.0, args.clips * (args.length + 10) + 20), size)
         if not source_path:
             generate(os.path.join(scratch, "src"), seed=3, duration=max(60.0, args.clips * (args.length + 10) + 20),
                      highlights=2, distractors=[], size=args.size)
@@ -124,7 +142,10 @@ def main() -> int:
         tiers = (args.tiers.split(",") * args.clips)[:args.clips]
         clips = [Clip(id=f"bench{i}", rank=i + 1, start=s, end=e, score=1.0, peak=(s + e) / 2, signals={}, stage=1,
                       tier=tiers[i], pool=rules.start[tiers[i]]) for i, (s, e) in enumerate(spans)]
-        if args.profiles:
+        if args.framing:
+            contenders = {"framed (auto)": peakclip_renders(source, clips, config),
+                          "blur fill": peakclip_renders(source, clips, dataclasses.replace(config, fill="blur"))}
+        elif args.profiles:
             print("profiles: " + ", ".join(f"#{c.rank} {c.tier} {c.pool} {rules.profile_of(c.pool).name}" for c in clips))
             contenders = {"default rules": peakclip_renders(source, clips, config,
                                                             profile_of=lambda c: rules.profile_of(c.pool)),
@@ -139,6 +160,16 @@ def main() -> int:
             contenders = {"peakclip": peakclip_renders(source, clips, config),
                           "plain ffmpeg": lambda out: plain_ffmpeg(source_path, spans, out, config)}
         times, cpu = timed_renders(scratch, args.rounds, contenders)
+        if args.framing:
+            framing_cpu = []
+            for _ in range(args.rounds):
+                used = children_cpu()
+                modes = [sorted(f.modes) for c in clips for f in plan_framings(source, c, config.formats, config).values()]
+                framing_cpu.append(children_cpu() - used)
+            print(f"framing alone (faces, cuts, plan) for the {args.clips} clips: cpu median "
+                  f"{statistics.median(framing_cpu):.2f} s ({', '.join(f'{t:.2f}' for t in framing_cpu)}); modes {modes}")
+            print(f"framing alone / blur-fill render (cpu): "
+                  f"{statistics.median(framing_cpu) / statistics.median(cpu['blur fill']):.2f}")
     print(f"source: {source.width}x{source.height} {source.fps:g} fps; {args.clips} clips of {args.length:g} s; "
           f"preset {config.preset}; {os.cpu_count()} cores; {args.rounds} rounds")
     first, second = contenders

@@ -124,6 +124,11 @@ class SelectConfig:
     # A peak next to a chosen moment whose score never falls below this share of itself on the
     # way up to that moment is its decaying shoulder, not a moment of its own.
     shoulder: float = 0.75
+    # The audience's delayed reaction to a moment already chosen is part of that moment, not a
+    # clip of its own: a moment that starts within this many seconds of a chosen span's end and
+    # that the chat alone carries (sound and picture each under `echo_calm` z) is skipped.
+    echo_gap: float = 8.0
+    echo_calm: float = 1.0
     # Live commerce (--per-product): instead of the best moments of the whole stream, the best
     # `clips_per_product` moments inside each presented product's on-air window(s), for every
     # product on air at least min_len in total. A product whose window holds no moment reaching

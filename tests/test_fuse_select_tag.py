@@ -253,3 +253,36 @@ def test_without_a_transcript_spans_are_as_before():
         # speech only after the recording's end has nothing to say about its clips
         assert before == select_spans(fused, 600.0, SelectConfig(clips=6), edges,
                                       segments=[Segment(700 + 5 * i, 704 + 5 * i, "later.") for i in range(10)])
+
+
+def test_the_audiences_late_reaction_is_no_clip_of_its_own():
+    # A crowd moment at 60 s (sound and chat; its clip ends at ~67 s), and the chat's late wave
+    # after it (chat alone, rising at ~72 s): the wave belongs to the moment. The same wave far from any
+    # chosen moment is a moment of its own (a joke the chat laughs at).
+    t = (np.arange(400) + 0.5) * HOP
+    moment = 9.0 * np.exp(-((t - 60) / 3) ** 2)
+    echo = 5.0 * np.exp(-((t - 74) / 2) ** 2)
+    far = 5.0 * np.exp(-((t - 170) / 2) ** 2)
+    fused = Fused(HOP, moment + echo + far, {"chat": moment + echo + far, "audio": moment, "visual": np.zeros(400)})
+    spans = select_spans(fused, 200.0, SelectConfig(clips=5, min_len=15, max_len=25))
+    assert sorted(round(s.peak) for s in spans) == [60, 170]
+    # A moment of its own right after one (its sound rises too) is still a clip.
+    loud = Fused(HOP, moment + echo, {"chat": moment + echo, "audio": moment + echo, "visual": np.zeros(400)})
+    assert sorted(round(s.peak) for s in select_spans(loud, 200.0, SelectConfig(clips=5, min_len=15, max_len=25))) \
+        == [60, 74]
+
+
+def test_a_moment_nobody_in_chat_reacted_to_stays_tier_c():
+    from peakclip.pipeline.ranking.broadcast import Stage
+    from peakclip.pipeline.ranking.rules import load_rules
+    from peakclip.pipeline.ranking.select import Span
+    from peakclip.pipeline.ranking.tag import tag_spans
+    rules = load_rules()
+    shout = Span(10, 30, 6.0, 20, {"chat": 0.1, "audio": 8.0, "visual": 0.2})      # the host alone, loud
+    action = Span(40, 60, 5.0, 50, {"chat": 0.3, "audio": 6.0, "visual": 5.0})     # sound and picture together
+    crowd = Span(70, 90, 5.0, 80, {"chat": 6.0, "audio": 6.0, "visual": 0.0})
+    no_chat = Span(100, 120, 6.0, 110, {"audio": 8.0, "visual": 0.2})              # a stream without a chat log
+    clips = tag_spans([shout, action, crowd, no_chat], [Stage(1, 0, 200)], "show.mp4", rules)
+    tiers = {c.start: c.tier for c in clips}
+    assert tiers[10] == "C"                   # not lifted either, though the best of its stage
+    assert tiers[40] == "A" and tiers[70] == "A" and tiers[100] == "A"

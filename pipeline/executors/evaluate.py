@@ -13,6 +13,7 @@ it should never reach (``junk_above_c``).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -153,19 +154,22 @@ def judge_products(analysis: Analysis, truth: dict, config: Config) -> list[Prod
     return checks
 
 
-def judge_signals(analysis: Analysis, truth: dict, config: Config, signals: list[str]) -> Score:
+def judge_signals(analysis: Analysis, truth: dict, config: Config, signals: list[str], ask: float = 1.0) -> Score:
     """Rank using only ``signals`` (an ablation) and judge the clips against the truth. A stream
     with more highlights planted than ``select.clips`` asks for that many clips (a user clipping a
-    long stream asks for more than the default five), so the top N can hold them all."""
+    long stream asks for more than the default five), so the top N can hold them all; ``ask``
+    times that many (rounded up: 1.5 asks for more clips than there are moments, so every clip
+    past the highlights is junk, to be tiered C)."""
     subset = dataclasses.replace(analysis, signals={k: v for k, v in analysis.signals.items() if k in signals})
-    clips = max(config.select.clips, len(truth["highlights"]))
+    clips = max(config.select.clips, math.ceil(len(truth["highlights"]) * ask - 1e-9))
     config = dataclasses.replace(config, select=dataclasses.replace(config.select, clips=clips))
     return judge([c.to_dict() for c in rank(subset, config).clips], truth)
 
 
-def evaluate_samples(folders: list[str], config: Config, sets: list[list[str]]) -> bool:
+def evaluate_samples(folders: list[str], config: Config, sets: list[list[str]], ask: float = 1.0) -> bool:
     """Judge every sample folder with each set of signals and print a row per stream and set, the
-    totals, and the product checks of commerce samples (what ``peakclip eval`` shows). True when
+    totals, and the product checks of commerce samples (what ``peakclip eval`` shows); ``ask``:
+    clips asked per highlight planted (``judge_signals``). True when
     the first set found every highlight, picked nothing false, tiered no junk above C, covered at
     least 90% and got every product right."""
     totals = {",".join(s): Score() for s in sets}
@@ -176,7 +180,7 @@ def evaluate_samples(folders: list[str], config: Config, sets: list[list[str]]) 
         analysis = analyse_sample(folder, config)
         for wanted in sets:
             name = ",".join(wanted)
-            score = judge_signals(analysis, truth, config, wanted)
+            score = judge_signals(analysis, truth, config, wanted, ask)
             totals[name] = totals[name] + score
             print(f"{os.path.basename(os.path.normpath(folder)):24} {name:22} {score.found:>3}/{score.planted:<3} "
                   f"{score.false_picks:>6} {score.covered:>4}/{score.found:<3} {score.junk:>5} {score.junk_above_c:>3}  "

@@ -52,6 +52,7 @@ class Rules:
     start: dict[str, str]
     pools: list[Pool] = field(default_factory=list)
     profiles: dict[str, Profile] = field(default_factory=lambda: {FULL: Profile()})
+    witness: float = 0.0      # z units: under it in chat with one other signal at most, a clip stays C (0: off)
 
     def pool(self, name: str) -> Pool:
         for pool in self.pools:
@@ -106,7 +107,8 @@ def load_rules(path: str | None = None) -> Rules:
         rules = Rules(str(data["version"]), {t: float(data["tiers"][t]) for t in TIERS[:3]},
                       int(data["stages"]["quota"]), bool(data["stages"]["lift"]),
                       float(data["stages"].get("lift_min", 0.0)),
-                      {t: str(data["start"][t]) for t in TIERS}, pools, profiles)
+                      {t: str(data["start"][t]) for t in TIERS}, pools, profiles,
+                      float(data["tiers"].get("witness", 0.0)))
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"rules file {path} is missing or has a bad {err}") from None
     for tier, pool in rules.start.items():

@@ -68,6 +68,19 @@ def is_shoulder(score: np.ndarray, peak: int, share: float) -> bool:
     return False
 
 
+def is_echo(fused: Fused, left: int, right: int, spans: list[Span], config: SelectConfig) -> bool:
+    """Whether the moment in bins ``[left, right]`` is the audience's late reaction to a span
+    already chosen: it starts at most ``echo_gap`` seconds after that span ends (or inside it),
+    past its peak, and only the chat rises in it (sound and picture under ``echo_calm`` z)."""
+    start = left * fused.hop
+    if not any(span.peak < start <= span.end + config.echo_gap for span in spans):
+        return False
+    if "chat" not in fused.signals:
+        return False
+    others = [z[left:right + 1] for name, z in fused.signals.items() if name != "chat"]
+    return all(float(np.max(z)) < config.echo_calm for z in others)
+
+
 def _fit(start: float, end: float, peak_t: float, room: tuple[float, float], config: SelectConfig) -> tuple[float, float] | None:
     """Stretch, cut and slide ``[start, end)`` into ``room`` within the length limits; None if no fit."""
     lo, hi = room
@@ -279,6 +292,9 @@ def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: Edg
                 # Never the higher moment itself: it may lie outside this pick's window (another
                 # stage) and still be chosen there.
                 rejected[left:right + 1] |= score[left:right + 1] <= score[peak]
+                continue
+            if is_echo(fused, left, right, spans, config):
+                rejected[left:right + 1] = True
                 continue
             peak_t = (peak + 0.5) * hop
             before = [s.end for s in spans if s.end <= peak_t]

@@ -46,6 +46,17 @@ def tier_of(score: float, rules: Rules) -> str:
     return TIERS[-1]
 
 
+MEDIA_SIGNALS = ("audio", "visual")
+
+
+def unwitnessed(span: Span, rules: Rules) -> bool:
+    """Whether nobody in the chat reacted to the span (its chat z under ``rules.witness``) while
+    at most one of sound and picture carries it; False without a chat signal or with the rule off."""
+    if not rules.witness or "chat" not in span.signals or span.signals["chat"] >= rules.witness:
+        return False
+    return sum(span.signals.get(name, 0.0) >= rules.witness for name in MEDIA_SIGNALS) <= 1
+
+
 def clip_id(source_name: str, span: Span) -> str:
     """Stable across runs for the same source and span, so feedback can refer to it."""
     key = f"{source_name}:{span.start:.3f}:{span.end:.3f}".encode()
@@ -55,11 +66,14 @@ def clip_id(source_name: str, span: Span) -> str:
 def tag_spans(spans: list[Span], stages: list[Stage], source_name: str, rules: Rules) -> list[Clip]:
     """Spans (seconds, fused-score units) as ranked clips: rank 1 the highest score, the broadcast
     stage its peak falls in, its tier from the score (``rules.tiers``; the best clip of a stage
-    lifted one tier, never to S, when ``rules.lift``), and the traffic pool that tier starts in.
+    lifted one tier, never to S, when ``rules.lift``), C for a span nobody in the chat reacted to
+    that one signal carries (``unwitnessed``), and the traffic pool that tier starts in.
     A clip's id is stable: a hash of the recording's name and the span."""
     ranked = sorted(spans, key=lambda s: -s.score)
+    alone = [unwitnessed(span, rules) for span in ranked]
     clips = [Clip(id=clip_id(source_name, span), rank=rank, start=span.start, end=span.end, score=span.score,
-                  peak=span.peak, signals=span.signals, stage=stage_of(span.peak, stages), tier=tier_of(span.score, rules))
+                  peak=span.peak, signals=span.signals, stage=stage_of(span.peak, stages),
+                  tier=TIERS[-1] if alone[rank - 1] else tier_of(span.score, rules))
              for rank, span in enumerate(ranked, start=1)]
     if rules.lift:
         # Against its own stage: the stage's best clip goes up one tier, but never to S.
@@ -67,7 +81,7 @@ def tag_spans(spans: list[Span], stages: list[Stage], source_name: str, rules: R
         for clip in clips:
             best_of_stage.setdefault(clip.stage, clip)
         for clip in best_of_stage.values():
-            if clip.tier in ("B", "C") and clip.score >= rules.lift_min:
+            if clip.tier in ("B", "C") and clip.score >= rules.lift_min and not alone[clip.rank - 1]:
                 clip.tier = TIERS[TIERS.index(clip.tier) - 1]
     for clip in clips:
         clip.pool = rules.start[clip.tier]
