@@ -31,7 +31,7 @@ What real streams do, and the generator imitates:
 
 Usage:
   python -m peakclip.samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
-                                     [--edges] [--commerce] [--footage FILE ...] [--speech FILE]
+                                     [--bitrate RATE] [--edges] [--commerce] [--footage FILE ...] [--speech FILE]
   python -m peakclip.samples.generate --suite DIR [--split tune|heldout] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)
 """
@@ -778,6 +778,9 @@ def generate_from_args(argv: list[str] | None) -> int:
                         help="a real recording to use as the picture (looped; give it twice for two cameras)")
     parser.add_argument("--speech", metavar="FILE",
                         help="a real recording whose voice (looped) is the host's, instead of the synthetic one")
+    parser.add_argument("--bitrate", metavar="RATE",
+                        help="encode at a constant bit rate (e.g. 600k, 6M), as a live encoder would, instead of a "
+                             "quality; the rest of the stream is what the same seed gives without it")
     parser.add_argument("--edges", action="store_true",
                         help="open with an intro card and close with an outro, greeted and waved off in chat")
     parser.add_argument("--commerce", action="store_true",
@@ -793,7 +796,7 @@ def generate_from_args(argv: list[str] | None) -> int:
     if args.duration <= 0 or (args.highlights or 0) < 0:
         raise SampleError("--duration must be positive and --highlights at least 0")
     truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=args.size, edges=args.edges,
-                     footage=args.footage, commerce=args.commerce, speech=args.speech)
+                     bitrate=args.bitrate, footage=args.footage, commerce=args.commerce, speech=args.speech)
     planted = ", ".join(f"{h['kind']} {h['start']:.1f}-{h['end']:.1f} s" for h in truth["highlights"])
     beside = "chat.json, events.jsonl" if args.commerce else "chat.json"
     shelf = f"; {len(truth['products'])} products presented" if args.commerce else ""
