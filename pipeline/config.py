@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from peakclip.detectors.chat import ChatConfig  # defined beside the code that reads it
 from peakclip.detectors.errors import UserError
+from peakclip.detectors.objects import is_object
 from peakclip.detectors.transcript import FORMATS as TRANSCRIPT_FORMATS
 
 SIGNALS = ("chat", "audio", "visual")
@@ -359,7 +360,7 @@ class Config:
             raise UserError(f"render.profiles (--profiles) must be {' or '.join(PROFILES)} (got {r.profiles!r})")
         if r.copy and r.formats != ["source"]:
             raise UserError("--copy cuts without re-encoding, so it needs --format source alone")
-        if r.watermark and not os.path.isfile(r.watermark):
+        if r.watermark and not is_object(r.watermark) and not os.path.isfile(r.watermark):
             raise UserError(f"watermark image not found: {r.watermark}")
         if r.font and not os.path.isfile(r.font):
             raise UserError(f"font file not found: {r.font}")

@@ -6,6 +6,7 @@ import os
 import time
 
 from peakclip.detectors.errors import UserError
+from peakclip.detectors.objects import is_object
 from peakclip.detectors.probe import is_url
 from peakclip.detectors.transcript.embedded import NAME as EMBEDDED
 from peakclip.pipeline.config import Config, load_config
@@ -31,6 +32,10 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     given = {"chat": chat, **options}
     config = job_config(config, given)
     chat = chat_log_of(given)
+    named = [input, out, chat, config.chat.events, config.transcript.path, config.tag.rules, config.render.watermark]
+    if any(is_object(p) for p in named):
+        raise UserError(f"the queue does not read or write objects (s3://) yet: {next(p for p in named if is_object(p))}"
+                        " (peakclip clip does; for the fleet, mount the store at the same path on every machine)")
     if not is_url(input) and not os.path.isfile(input):
         raise UserError(f"input not found: {input}")
     if chat and not os.path.isfile(chat):
