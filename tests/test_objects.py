@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from conftest import REPO, ffprobe
-from services import ObjectStore
+from services import Fleet, ObjectStore, RedisServer
 
 from peakclip.detectors.objects import scrub
 
@@ -96,10 +96,36 @@ def test_an_unreachable_store_is_one_line(store, uploaded):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_the_queue_and_watch_say_they_do_not_take_objects_yet(store, uploaded, tmp_path):
+def test_the_queue_and_watch_say_what_they_do_not_take_yet(store, uploaded, tmp_path):
     for command in (["submit", uploaded[0], "--out", "s3://clips/q"], ["watch", uploaded[0], "--out", str(tmp_path / "w")]):
         done = peakclip(store, *command)
         assert done.returncode == 2 and "(s3://) yet" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    missing = peakclip(store, "submit", "s3://recordings/shows/gone.mp4", "--out", str(tmp_path / "q"))
+    assert missing.returncode == 2 and missing.stderr.strip() == "peakclip: error: input not found: s3://recordings/shows/gone.mp4"
+
+
+def test_queued_workers_read_the_recording_from_the_bucket(store, uploaded, sample, tmp_path_factory, tmp_path):
+    """Two workers, each with its own HOME and TMPDIR and the store's keys, clip a recording that
+    is only in the bucket: the same clips as the CLI on the local file."""
+    redis = RedisServer(tmp_path_factory.mktemp("redis-objects"))
+    fleet = Fleet(redis, 0, str(tmp_path_factory.mktemp("logs-objects")), **store.env())
+    try:
+        for name in ("w1", "w2"):
+            home = tmp_path_factory.mktemp(f"home-{name}")
+            fleet.start(name, HOME=str(home), TMPDIR=str(home))
+        out = str(tmp_path / "queued")
+        job_id = fleet.submit(uploaded[0], "--chat", sample["chat"], "--out", out, "--no-render", "--clips", "2")
+        done = fleet.status(job_id, wait=True)
+        assert done["state"] == "success", done
+        queued = json.load(open(done["manifest"]))
+        assert queued["source"]["path"] == uploaded[0]
+        here = peakclip(store, "clip", sample["video"], "--chat", sample["chat"], "--out", str(tmp_path / "cli"),
+                        "--no-render", "--clips", "2", "--quiet")
+        assert here.returncode == 0, here.stderr
+        assert [s[1:] for s in spans(queued)] == [s[1:] for s in spans(json.load(open(tmp_path / "cli" / "manifest.json")))]
+    finally:
+        fleet.stop_all()
+        redis.stop()
 
 
 def test_a_presigned_url_is_never_quoted_whole():
