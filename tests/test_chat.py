@@ -360,6 +360,18 @@ def test_what_each_message_is_in_english_and_chinese_rooms(kind, text):
     assert audience.classify(Message(t=0, user="u", name="u", text=text)) == kind
 
 
+def test_a_texts_class_is_remembered_but_marked_emotes_still_make_a_reaction():
+    from peakclip.detectors.chat.audience import SAID_CACHE
+
+    audience = Audience(HOP, ChatConfig())
+    said = lambda text, emotes=0: audience.classify(Message(t=0, user="u", name="u", text=text, emotes=emotes))  # noqa: E731
+    assert [said("1"), said("1", emotes=1), said("1"), said("hi", emotes=1), said("!join", emotes=1)] == [
+        "votes", "reactions", "votes", "greetings", "commands"]
+    for i in range(SAID_CACHE + 10):
+        said(f"message {i}")
+    assert len(audience.said) <= SAID_CACHE and said("1") == "votes"
+
+
 def test_a_vote_flood_does_not_outscore_a_real_reaction_and_is_counted():
     """The host's "想要的扣1": twice as many people typing 1, 11, 扣1 as react to a real moment;
     the votes are kept out of the signal and counted, as commands are."""

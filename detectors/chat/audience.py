@@ -67,6 +67,7 @@ class ChatConfig:
 
 
 _COMMAND = re.compile(r"^\s*!\w")
+SAID_CACHE = 4096   # distinct message texts whose class is remembered (chat repeats itself: 1, 666, LUL)
 
 
 class Audience:
@@ -85,6 +86,7 @@ class Audience:
         self.paid = np.zeros(1024)             # money in paid messages and gifts per bin
         self.last: dict[str, tuple[int, float]] = {}  # user -> (bin of last post, its weight)
         self.counts = {COMMANDS: 0, BOTS: 0, VOTES: 0, REACTIONS: 0, GREETINGS: 0}  # messages of each
+        self.said: dict[str, str] = {}         # message text -> ``says(text)``, for at most SAID_CACHE texts
         self.kinds: dict[str, int] = {}
         self.max_bin = -1
 
@@ -109,12 +111,25 @@ class Audience:
             return BOTS
         if message.kind != "message":
             return TALK
-        text = fold(message.text)
+        kind = self.said.get(message.text)
+        if kind is None:
+            kind = self.says(message.text)
+            if len(self.said) >= SAID_CACHE:
+                self.said.clear()
+            self.said[message.text] = kind
+        if message.emotes and kind in (VOTES, TALK):   # emotes the format marked make a reaction
+            return REACTIONS
+        return kind
+
+    def says(self, text: str) -> str:
+        """What a chat message's text is, emotes aside: ``COMMANDS``, ``GREETINGS``,
+        ``REACTIONS``, ``VOTES`` or ``TALK``."""
+        text = fold(text)
         if self.config.drop_commands and _COMMAND.match(text):
             return COMMANDS
         if self.greeting.match(text):
             return GREETINGS
-        if message.emotes or self.reaction.search(text):
+        if self.reaction.search(text):
             return REACTIONS
         if self.config.drop_votes and self.vote.match(text):
             return VOTES
