@@ -96,8 +96,9 @@ VOTES = ["1", "2", "1", "11", "2", "1", "111", "+1", "1", "2"]
 VOTERS = (50, 80)                # people who answer (times the audience), each 1-3 times
 
 # What people type in each room: the English lists above, and a Chinese room's (a Bilibili stream,
-# its chat in danmaku XML). Each Chinese list is as long as its English one, so a seed makes the
-# same moments, the same people and the same times in either room, only the words differ.
+# its chat in danmaku XML). Each Chinese list is as long as its English one and says the same
+# kind of thing at each place (a reaction where the English has one, a hello, a vote, talk), so
+# a seed makes the same moments, people and times in either room, and the same chat signal.
 ROOMS = {
     "en": {"talk": TALK, "reactions": REACTIONS, "hellos": HELLOS, "byes": BYES, "buying": BUYING,
            "applause": APPLAUSE, "chant": CHANT, "emoji": EMOJI, "votes": VOTES,
@@ -108,9 +109,9 @@ ROOMS = {
            "reactions": ["哈哈哈", "666", "卧槽", "？？？", "233333", "牛", "awsl", "草", "绝了", "哈哈哈哈哈", "名场面"],
            "hellos": ["来了", "签到", "主播好", "大家好", "晚上好", "主播晚上好", "来了来了", "打卡", "我来了", "哈喽"],
            "byes": ["晚安", "拜拜", "下播了", "88", "主播晚安", "拜拜主播", "886", "明天见", "主播辛苦了", "再见"],
-           "buying": ["想要", "要了", "现在多少钱？", "拍两件", "上链接", "卖完了吗？", "加购了", "还有货吗？", "已拍",
+           "buying": ["想要", "扣1", "现在多少钱？", "拍两件", "上链接", "卖完了吗？", "加购了", "还有货吗？", "已拍",
                       "还剩什么颜色", "我也要", "这价格可以", "冲了", "抢到了", "买了", "链接呢"],
-           "applause": ["👏👏👏", "太强了", "牛牛牛", "🔥🔥", "好！", "绝了", "卧槽"],
+           "applause": ["👏👏👏", "精彩", "卧槽", "厉害", "🔥🔥", "鼓掌鼓掌", "太厉害了"],
            "chant": ["冲冲冲", "加油", "加油加油", "冲啊", "好耶"],
            "emoji": ["哈哈哈哈", "233333", "？？？", "[笑哭]", "草", "awsl", "😂😂", "xswl", "hhhh", "[doge]"],
            "votes": ["1", "11", "扣1", "1111", "111", "扣1", "1", "11111", "扣11", "１"],   # "想要的扣1"

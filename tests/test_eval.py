@@ -126,24 +126,34 @@ def test_a_small_streamers_chat_has_few_people_even_in_floods_and_greetings():
 def test_a_chinese_room_is_the_same_stream_in_other_words():
     """room="zh": the same moments, people and times as the English room of the same seed, in
     Chinese, written as Bilibili danmaku that the chat reader reads back; a votes distractor is a
-    flood of people answering with numbers (1, 11, 扣1)."""
+    flood of people answering with numbers (1, 11, 扣1). Every way of planting a moment and every
+    distractor in Chinese makes the English room's chat signal: a Chinese room reads as well."""
     import io
 
     import numpy as np
 
+    from peakclip.detectors.chat import Audience, ChatConfig, Message
     from peakclip.detectors.chat.bilibili import parse, sniff
-    from peakclip.samples.generate import ROOMS, chat, danmaku_xml, plan
+    from peakclip.samples.generate import DISTRACTOR_KINDS, ROOMS, WAYS, audience_at, chat, danmaku_xml, plan
 
     assert all(len(ROOMS["zh"][name]) == len(texts) for name, texts in ROOMS["en"].items() if isinstance(texts, list))
-    said = {}
+    said, signal = {}, {}
+    every_way = [f"{kind}:{way}" for kind, ways in WAYS.items() for way in ways]
     for room in ROOMS:
         rng = np.random.default_rng(3)
-        truth = plan(rng, 240.0, ["crowd", "chat:price-drop"], ["votes", "spam"], edges=True)
+        truth = plan(rng, 900.0, every_way, list(DISTRACTOR_KINDS), edges=True)
         said[room] = chat(rng, truth, room=room)
+        audience = Audience(0.5, ChatConfig())
+        for t, user, text in said[room]:
+            audience.add(Message(t=t, user=user, name=user, text=text))
+        signal[room] = audience.series(1800).values
     assert [(t, user) for t, user, _ in said["en"]] == [(t, user) for t, user, _ in said["zh"]]
+    assert np.array_equal(signal["en"], signal["zh"]) and signal["zh"].max() > 20
     flood = next(d for d in truth["distractors"] if d["kind"] == "votes")
     voting = {user for t, user, text in said["zh"] if flood["start"] <= t < flood["end"] and text in ROOMS["zh"]["votes"]}
-    assert len(voting) >= 50 and "扣1" in {text for _, _, text in said["zh"]}
+    assert len(voting) >= min(150, 50 * audience_at(truth, flood["start"]))
+    assert {"扣1", "来了", "哈哈哈"} <= {text for _, _, text in said["zh"]}
+    assert not {"!enter", "hi", "LUL"} & {text for _, _, text in said["zh"]}
     xml = danmaku_xml(said["zh"])
     read = [m for m in parse(io.StringIO(xml))]
     assert sniff(xml[:4096]) and [m.text for m in read] == [text for _, _, text in said["zh"]]

@@ -1,9 +1,10 @@
 """From chat records to the audience signal: who is reacting, how strongly, bin by bin.
 
-Contract: an ``Audience`` receives messages one at a time (``add``) and keeps only per-bin arrays
-and one small entry per user, so a log of millions of messages needs no more memory than its
-bins and its people. ``series()`` gives the ``chat`` Series: in each bin, the sum over people who
-posted within the last ``window`` seconds of the weight of their strongest recent message.
+Contract: an ``Audience`` receives messages one at a time (``add``) and keeps only per-bin arrays,
+one small entry per user and the class of at most ``SAID_CACHE`` distinct texts, so a log of
+millions of messages needs no more memory than its bins and its people. ``series()`` gives the
+``chat`` Series: in each bin, the sum over people who posted within the last ``window`` seconds
+of the weight of their strongest recent message.
 
 Why people, not messages: one user pasting the same line, a bot announcing a giveaway, or a log
 tool that keeps one message a second would otherwise look like a crowd. Commands (``!join``),

@@ -22,8 +22,8 @@ REACTIONS = {
     # Whole Latin tokens: English chat, and the pinyin shorthands of Chinese rooms (awsl "I'm dead
     # (of cuteness)", xswl "laughing to death", yyds "the greatest", tql "too strong", nb
     # "awesome", woc "whoa", hhh laughter).
-    "tokens": ("lul", "lol", "lmao", "rofl", "kekw", "omegalul", r"pog\w*", "omg", "wow", "hype", r"clip\s*(?:it|that)",
-               r"no\s*way", "gg", "xd+",
+    "tokens": ("lul", "lol", "lmao", "rofl", "kekw", "omegalul", r"pog\w*", "omg", "wow", "hype",
+               r"clip\s*(?:it|that)", r"no\s*way", "gg", "xd+",
                "awsl", "xswl", "yyds", "tql", "nb", "woc", "h{3,}"),
     # Anywhere: laughter (哈哈, 233333, 555 also Thai laughter), awe and shock (666, 牛, 卧槽, 绝了,
     # 离谱, 好家伙, 高能), tears (泪目, 哭了, 555 sobbing, 呜呜), screams (啊啊啊), www, !!!, ???,
