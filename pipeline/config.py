@@ -86,10 +86,10 @@ class FuseConfig:
     # comes from the second-strongest signal instead of the mean.
     agreement: float = 0.5
     # ... except the audience itself: the chat is people reacting, already counted person by person
-    # with bots, commands, spam and greetings left out. Where it rises more than this many robust
-    # deviations above its baseline, the excess is a witness of its own, so a moment the whole
-    # chat reacts to while sound and picture stay calm (a price reveal, a joke) is not ranked
-    # below loud action nobody reacted to; ordinary chatter never gets that far.
+    # with bots, commands, votes, spam and greetings left out. Where it rises more than this many
+    # robust deviations above its baseline, the excess is a witness of its own, so a moment the
+    # whole chat reacts to while sound and picture stay calm (a price reveal, a joke) is not
+    # ranked below loud action nobody reacted to; ordinary chatter never gets that far.
     audience_floor: float = 5.0
     # Loud and noisy (a crowd) counts fully; loud and tonal (music, the host) only this much.
     tonal_weight: float = 0.4

@@ -25,6 +25,7 @@ from peakclip.pipeline.config import Config
 from peakclip.pipeline.ranking.rank import rank
 
 COVER_SLACK = 1.0
+CHAT_LOGS = ("chat.json", "chat.xml")   # a sample's chat log, by the name samples.generate gives each room's
 
 
 @dataclass
@@ -107,9 +108,12 @@ def load_truth(folder: str) -> dict:
 
 
 def analyse_sample(folder: str, config: Config) -> Analysis:
-    """The sample's recording analysed with its chat.json, and a commerce stream's events.jsonl
-    (product switches, carts, orders) as the second log."""
-    chat, events = os.path.join(folder, "chat.json"), os.path.join(folder, "events.jsonl")
+    """The sample's recording analysed with its chat log (chat.json, or a Chinese room's
+    Bilibili danmaku chat.xml), and a commerce stream's events.jsonl (product switches, carts,
+    orders) as the second log."""
+    chat = next((path for path in (os.path.join(folder, name) for name in CHAT_LOGS) if os.path.exists(path)),
+                os.path.join(folder, CHAT_LOGS[0]))
+    events = os.path.join(folder, "events.jsonl")
     if os.path.exists(events):
         if os.path.exists(chat):
             config = dataclasses.replace(config, chat=dataclasses.replace(config.chat, events=events))
