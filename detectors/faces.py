@@ -79,7 +79,8 @@ class SpanFaces:
     times: np.ndarray                                        # one per sampled frame
     faces: list[np.ndarray]                                  # per sampled frame: (n, 5) boxes (shares) + score
     cuts: list[float] = field(default_factory=list)          # scene cuts, seconds
-    motion: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per sampled frame: x (share) where the picture changes, NaN: still
+    # Per sampled frame: the x (share of the width) around which the picture changes; NaN: still.
+    motion: np.ndarray = field(default_factory=lambda: np.zeros(0))
     warnings: list[str] = field(default_factory=list)
 
 
