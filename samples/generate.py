@@ -28,10 +28,13 @@ What real streams do, and the generator imitates:
   each; each item but 1-3 that sell nothing has a price reveal (a ``chat:price-drop`` highlight
   naming its ``item``) with a burst of carts and orders for that item 2-15 s after it, and a few
   stray orders later while it is on show; truth lists the ``products`` and each one's orders.
+  With ``rivals``, the window of each item that sells also holds, where it fits, a loud crowd or
+  action moment unrelated to the item (``rival_of`` names it): louder than the price reveal,
+  and no burst of buying follows it.
 
 Usage:
   python -m peakclip.samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
-                                     [--edges] [--commerce] [--footage FILE ...] [--speech FILE]
+                                     [--edges] [--commerce [--rivals]] [--footage FILE ...] [--speech FILE]
   python -m peakclip.samples.generate --suite DIR [--split tune|heldout] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)
 """
@@ -82,6 +85,11 @@ ITEMS = (6, 10)                  # how many items a commerce stream presents
 PRESENTATION = (60.0, 150.0)     # how long the host shows each one, seconds
 UNSOLD = (1, 3)                  # how many of them sell nothing (no price reveal, no orders)
 BUYING_AFTER = (2.0, 15.0)       # buyers cart and order this many seconds after the price is revealed
+# ``rivals``: the loud moments that may share a selling item's window, unrelated to it, and how far
+# (seconds) one keeps from the reveal and the buying (``margin``) and from the window's edges
+# (before it: the host settles in; after it: its chat reaction stays inside the window).
+RIVALS = ("crowd:roar", "crowd:applause", "crowd:chant", "action:roar", "action:rumble-pan", "action:strobe")
+RIVAL_ROOM = {"margin": 15.0, "after_start": 5.0, "before_end": 10.0}
 TALK = ["hi", "hello from Berlin", "what game is this", "how much is it", "nice", "ok", "is shipping free?",
         "first time here", "love the stream", "what size is that", "does it come in blue", "back again"]
 
@@ -192,6 +200,31 @@ def price_reveals(rng: np.random.Generator, products: list[dict]) -> list[dict]:
         reveals.append({"start": start, "end": round(start + length, 2), "kind": "chat", "way": "price-drop",
                         "item": product["item"], "group": "highlights"})
     return reveals
+
+
+def rival_moments(rng: np.random.Generator, products: list[dict], reveals: list[dict]) -> list[dict]:
+    """For each item with a price reveal, where its window has room, a loud moment unrelated to
+    the item (a highlight of a way in ``RIVALS``, its ``rival_of`` naming the item): before the
+    reveal or after its buyers (``RIVAL_ROOM["margin"]`` seconds or more from the reveal, so past
+    the last of them), inside the window. It is louder than the reveal, and no burst of buying
+    follows it (a few stray orders may, as anywhere after the buyers)."""
+    on_show = {product["item"]: product for product in products}
+    rivals = []
+    for reveal in reveals:
+        product = on_show[reveal["item"]]
+        spec = str(rng.choice(RIVALS))
+        kind, _, way = spec.partition(":")
+        length = round(float(rng.uniform(*LENGTHS[kind])), 2)
+        sides = [(product["start"] + RIVAL_ROOM["after_start"], reveal["start"] - RIVAL_ROOM["margin"] - length),
+                 (reveal["end"] + RIVAL_ROOM["margin"], product["end"] - RIVAL_ROOM["before_end"] - length)]
+        sides = [(low, high) for low, high in sides if high > low]
+        if not sides:
+            continue
+        low, high = sides[int(rng.integers(len(sides)))]
+        start = round(float(rng.uniform(low, high)), 2)
+        rivals.append({"start": start, "end": round(start + length, 2), "kind": kind, "way": way,
+                       "rival_of": reveal["item"], "group": "highlights"})
+    return rivals
 
 
 def sale(t: float, user: str, kind: str, product: dict) -> dict:
@@ -583,12 +616,14 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
              distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30,
              audience: list[float] | None = None, bitrate: str | None = None, edges: bool = False,
              viewers: int = 150, footage: list[str] | None = None, commerce: bool = False,
-             speech: str | None = None) -> dict:
+             speech: str | None = None, rivals: bool = False) -> dict:
     """Write stream.mp4, chat.json and truth.json into ``out_dir``; returns the truth.
     ``highlights``: how many (kinds in turn; default 3, or none beside a commerce stream's price
     reveals), or their kinds, each optionally with its way (``"chat:price-drop"``; ``WAYS``);
     ``commerce``: a live-commerce stream (see the module's notes) with its events in events.jsonl
     and ``products`` in truth;
+    ``rivals`` (with ``commerce``): a loud moment unrelated to the item shares each selling item's
+    window where it fits (``rival_moments``); without it the same seed gives the same files as before;
     ``footage``: real recordings to use as the cameras and action angles instead of drawn pictures;
     ``speech``: a real recording whose voice (looped) is the host's instead of the synthetic buzz,
     so the stream has words to recognise (``--captions auto``);
@@ -603,10 +638,15 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
         planted, extra = default_kinds(rng, highlights)
     else:
         planted, extra = list(highlights), []
-    # Only a commerce stream draws its shelf: a default stream's draws stay what they were.
+    if rivals and not commerce:
+        raise SampleError("rivals share a product's window: they need a commerce stream (--commerce)")
+    # Only a commerce stream draws its shelf, and only rivals draw theirs: a default stream's (and a
+    # plain commerce stream's) draws stay what they were.
     products = plan_products(rng, duration, edges) if commerce else []
-    truth = plan(rng, duration, planted, extra if distractors is None else distractors, edges=edges,
-                 fixed=price_reveals(rng, products) if commerce else None)
+    fixed = price_reveals(rng, products) if commerce else None
+    if rivals:
+        fixed += rival_moments(rng, products, fixed)
+    truth = plan(rng, duration, planted, extra if distractors is None else distractors, edges=edges, fixed=fixed)
     truth["seed"] = seed
     if commerce:
         truth["products"] = products
@@ -783,6 +823,9 @@ def generate_from_args(argv: list[str] | None) -> int:
     parser.add_argument("--commerce", action="store_true",
                         help="a live-commerce stream: the host presents 6-10 items, each with a price reveal and "
                              "its buyers (events.jsonl); needs at least 370 s")
+    parser.add_argument("--rivals", action="store_true",
+                        help="with --commerce: a loud crowd or action moment unrelated to the item shares each selling "
+                             "item's window where it fits")
     args = parser.parse_args(argv)
     if args.suite:
         for folder in generate_suite(args.suite, args.count, split=args.split):
@@ -793,7 +836,7 @@ def generate_from_args(argv: list[str] | None) -> int:
     if args.duration <= 0 or (args.highlights or 0) < 0:
         raise SampleError("--duration must be positive and --highlights at least 0")
     truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=args.size, edges=args.edges,
-                     footage=args.footage, commerce=args.commerce, speech=args.speech)
+                     footage=args.footage, commerce=args.commerce, speech=args.speech, rivals=args.rivals)
     planted = ", ".join(f"{h['kind']} {h['start']:.1f}-{h['end']:.1f} s" for h in truth["highlights"])
     beside = "chat.json, events.jsonl" if args.commerce else "chat.json"
     shelf = f"; {len(truth['products'])} products presented" if args.commerce else ""
