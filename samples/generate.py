@@ -35,7 +35,7 @@ What real streams do, and the generator imitates:
 Usage:
   python -m peakclip.samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
                                      [--edges] [--commerce [--rivals]] [--footage FILE ...] [--speech FILE]
-  python -m peakclip.samples.generate --suite DIR [--split tune|heldout] [--count N]
+  python -m peakclip.samples.generate --suite DIR [--split tune|heldout|commerce] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)
 """
 from __future__ import annotations
@@ -742,6 +742,12 @@ HELDOUT = [
      {"audience": [0.5, 1.5, 3.0], "edges": True, "footage": REAL_FOOTAGE, "bitrate": CBR}),
 ]
 SPLITS = {"tune": (SUITE, 100), "heldout": (HELDOUT, 900)}
+# The commerce evaluation (``--split commerce``, judged product by product by ``peakclip eval``):
+# live-commerce streams of 420 s named by their seed, stream-NN as the plain ``--commerce`` of that
+# seed makes it, rivals-NN with ``rivals`` (a louder moment unrelated to the item in each selling
+# item's window where it fits; these three have one in every such window).
+COMMERCE = [(3, False), (5, False), (8, False), (9, True), (10, True), (13, True)]
+COMMERCE_DURATION = 420.0
 
 
 def real_footage() -> list[str]:
@@ -756,7 +762,16 @@ def real_footage() -> list[str]:
 
 def generate_suite(folder: str, count: int | None = None, size: tuple[int, int] = (320, 180),
                    split: str = "tune") -> list[str]:
-    """Write a split of the evaluation set into ``folder`` (stream-01 ...); returns the folders."""
+    """Write a split of the evaluation set into ``folder`` (stream-01 ...; the commerce split:
+    stream-NN and rivals-NN by seed, ``COMMERCE``); returns the folders."""
+    if split == "commerce":
+        dirs = []
+        for seed, rivals in COMMERCE[:count]:
+            out = os.path.join(folder, f"{'rivals' if rivals else 'stream'}-{seed:02d}")
+            if not os.path.exists(os.path.join(out, "truth.json")):
+                generate(out, seed=seed, duration=COMMERCE_DURATION, size=size, commerce=True, rivals=rivals)
+            dirs.append(out)
+        return dirs
     streams, first_seed = SPLITS[split]
     dirs = []
     for index in range(len(streams) if count is None else count):
@@ -806,8 +821,9 @@ def generate_from_args(argv: list[str] | None) -> int:
     parser = OneLineParser(prog="python -m peakclip.samples.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", nargs="?")
     parser.add_argument("--suite", metavar="DIR", help="write the evaluation set into DIR")
-    parser.add_argument("--split", choices=sorted(SPLITS), default="tune",
-                        help="with --suite: the set detection is tuned on (default), or the held-out one")
+    parser.add_argument("--split", choices=sorted([*SPLITS, "commerce"]), default="tune",
+                        help="with --suite: the set detection is tuned on (default), the held-out one, or the "
+                             "live-commerce streams --per-product is judged on")
     parser.add_argument("--count", type=int, help="with --suite: only the first N streams")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--duration", type=float, default=180.0)

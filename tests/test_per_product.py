@@ -306,6 +306,14 @@ def test_strict_leaves_only_the_unsold_products_unclipped_beside_a_louder_moment
         assert clipped == {p["item"] for p in truth["products"] if p["orders"]}
 
 
+def test_eval_counts_a_product_clipped_away_from_its_buyers_wrong():
+    from peakclip.pipeline.executors.evaluate import ProductCheck
+
+    check = ProductCheck("SKU-1", "Lamp", [(10.0, 30.0, "A")], True, True, 12, 12, (6, 12))
+    assert not check.ok                                             # half its buyers: not most
+    assert dataclasses.replace(check, burst=(7, 12)).ok and dataclasses.replace(check, burst=None).ok
+
+
 # ---- two logs, one audience -------------------------------------------------------------------
 
 def test_the_chat_and_the_events_log_read_as_one_chat_log(commerce_streams):
@@ -510,6 +518,8 @@ def test_eval_judges_a_commerce_sample_product_by_product(commerce_streams, tmp_
     lines = [line for line in result.stdout.splitlines() if " product " in line]
     assert [line.split()[2] for line in lines] == [p["item"] for p in truth["products"]], result.stdout
     assert all(line.endswith(" ok") for line in lines) and f"products {len(lines)}/{len(lines)} right" in result.stdout
+    sold = {p["item"] for p in truth["products"] if p["orders"]}
+    assert all(("bought in clip" in line) == (line.split()[2] in sold) for line in lines)
     # A truth that counts one order more than the log: that product is wrong, and eval says so.
     wrong = tmp_path / "wrong"
     wrong.mkdir()
