@@ -143,6 +143,12 @@ class SelectConfig:
     buying_lag: float = 15.0
     weight_item_orders: float = 1.0
     weight_item_carts: float = 0.3
+    # A bonus that size cannot outweigh a crowd roar (up to 9 where a quiet reveal scores 2), so where
+    # the item sold in its window, its clip is chosen among the moments its buyers answered first:
+    # those whose bonus is at least this share (0-1) of the largest in its windows (the burst after
+    # the reveal, not a stray order). When none reaches min_score the clip is still the best of
+    # them, tiered C (per_product_strict: no clip).
+    buying_share: float = 0.5
 
 
 @dataclass
@@ -326,6 +332,8 @@ class Config:
             raise UserError("--clips-per-product must be at least 1")
         if s.buying_lag < 0 or s.weight_item_orders < 0 or s.weight_item_carts < 0:
             raise UserError("select.buying_lag, weight_item_orders and weight_item_carts must be 0 or more")
+        if not 0 < s.buying_share <= 1:
+            raise UserError("select.buying_share is a share of the largest buying bonus: more than 0, at most 1")
         if s.min_len > s.max_len:
             raise UserError(f"--min-len ({s.min_len:g}) is longer than --max-len ({s.max_len:g})")
         if a.audio_track < 0:

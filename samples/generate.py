@@ -31,12 +31,15 @@ What real streams do, and the generator imitates:
   each; each item but 1-3 that sell nothing has a price reveal (a ``chat:price-drop`` highlight
   naming its ``item``) with a burst of carts and orders for that item 2-15 s after it, and a few
   stray orders later while it is on show; truth lists the ``products`` and each one's orders.
+  With ``rivals``, the window of each item that sells also holds, where it fits, a loud crowd or
+  action moment unrelated to the item (``rival_of`` names it): louder than the price reveal,
+  and no burst of buying follows it.
 
 Usage:
   python -m peakclip.samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
-                                     [--distractors LIST] [--room en|zh] [--edges] [--commerce]
+                                     [--distractors LIST] [--room en|zh] [--edges] [--commerce [--rivals]]
                                      [--footage FILE ...] [--speech FILE]
-  python -m peakclip.samples.generate --suite DIR [--split tune|heldout|votes] [--count N]
+  python -m peakclip.samples.generate --suite DIR [--split tune|heldout|votes|commerce] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)
 """
 from __future__ import annotations
@@ -89,6 +92,11 @@ ITEMS = (6, 10)                  # how many items a commerce stream presents
 PRESENTATION = (60.0, 150.0)     # how long the host shows each one, seconds
 UNSOLD = (1, 3)                  # how many of them sell nothing (no price reveal, no orders)
 BUYING_AFTER = (2.0, 15.0)       # buyers cart and order this many seconds after the price is revealed
+# ``rivals``: the loud moments that may share a selling item's window, unrelated to it, and how far
+# (seconds) one keeps from the reveal and the buying (``margin``) and from the window's edges
+# (before it: the host settles in; after it: its chat reaction stays inside the window).
+RIVALS = ("crowd:roar", "crowd:applause", "crowd:chant", "action:roar", "action:rumble-pan", "action:strobe")
+RIVAL_ROOM = {"margin": 15.0, "after_start": 5.0, "before_end": 10.0}
 TALK = ["hi", "hello from Berlin", "what game is this", "how much is it", "nice", "ok", "is shipping free?",
         "first time here", "love the stream", "what size is that", "does it come in blue", "back again"]
 # A poll, or the host asking "type 1 if you want it": people answer with a number.
@@ -227,6 +235,31 @@ def price_reveals(rng: np.random.Generator, products: list[dict]) -> list[dict]:
         reveals.append({"start": start, "end": round(start + length, 2), "kind": "chat", "way": "price-drop",
                         "item": product["item"], "group": "highlights"})
     return reveals
+
+
+def rival_moments(rng: np.random.Generator, products: list[dict], reveals: list[dict]) -> list[dict]:
+    """For each item with a price reveal, where its window has room, a loud moment unrelated to
+    the item (a highlight of a way in ``RIVALS``, its ``rival_of`` naming the item): before the
+    reveal or after its buyers (``RIVAL_ROOM["margin"]`` seconds or more from the reveal, so past
+    the last of them), inside the window. It is louder than the reveal, and no burst of buying
+    follows it (a few stray orders may, as anywhere after the buyers)."""
+    on_show = {product["item"]: product for product in products}
+    rivals = []
+    for reveal in reveals:
+        product = on_show[reveal["item"]]
+        spec = str(rng.choice(RIVALS))
+        kind, _, way = spec.partition(":")
+        length = round(float(rng.uniform(*LENGTHS[kind])), 2)
+        sides = [(product["start"] + RIVAL_ROOM["after_start"], reveal["start"] - RIVAL_ROOM["margin"] - length),
+                 (reveal["end"] + RIVAL_ROOM["margin"], product["end"] - RIVAL_ROOM["before_end"] - length)]
+        sides = [(low, high) for low, high in sides if high > low]
+        if not sides:
+            continue
+        low, high = sides[int(rng.integers(len(sides)))]
+        start = round(float(rng.uniform(low, high)), 2)
+        rivals.append({"start": start, "end": round(start + length, 2), "kind": kind, "way": way,
+                       "rival_of": reveal["item"], "group": "highlights"})
+    return rivals
 
 
 def sale(t: float, user: str, kind: str, product: dict) -> dict:
@@ -645,13 +678,15 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
              distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30,
              audience: list[float] | None = None, bitrate: str | None = None, edges: bool = False,
              viewers: int = 150, footage: list[str] | None = None, commerce: bool = False,
-             speech: str | None = None, room: str = "en") -> dict:
+             speech: str | None = None, room: str = "en", rivals: bool = False) -> dict:
     """Write stream.mp4, the chat log (``CHAT_FILES``: chat.json, or a Chinese room's chat.xml)
     and truth.json into ``out_dir``; returns the truth.
     ``highlights``: how many (kinds in turn; default 3, or none beside a commerce stream's price
     reveals), or their kinds, each optionally with its way (``"chat:price-drop"``; ``WAYS``);
     ``commerce``: a live-commerce stream (see the module's notes) with its events in events.jsonl
     and ``products`` in truth;
+    ``rivals`` (with ``commerce``): a loud moment unrelated to the item shares each selling item's
+    window where it fits (``rival_moments``); without it the same seed gives the same files as before;
     ``footage``: real recordings to use as the cameras and action angles instead of drawn pictures;
     ``speech``: a real recording whose voice (looped) is the host's instead of the synthetic buzz,
     so the stream has words to recognise (``--captions auto``);
@@ -670,10 +705,15 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
         planted, extra = default_kinds(rng, highlights)
     else:
         planted, extra = list(highlights), []
-    # Only a commerce stream draws its shelf: a default stream's draws stay what they were.
+    if rivals and not commerce:
+        raise SampleError("rivals share a product's window: they need a commerce stream (--commerce)")
+    # Only a commerce stream draws its shelf, and only rivals draw theirs: a default stream's (and a
+    # plain commerce stream's) draws stay what they were.
     products = plan_products(rng, duration, edges) if commerce else []
-    truth = plan(rng, duration, planted, extra if distractors is None else distractors, edges=edges,
-                 fixed=price_reveals(rng, products) if commerce else None)
+    fixed = price_reveals(rng, products) if commerce else None
+    if rivals:
+        fixed += rival_moments(rng, products, fixed)
+    truth = plan(rng, duration, planted, extra if distractors is None else distractors, edges=edges, fixed=fixed)
     truth["seed"] = seed
     if commerce:
         truth["products"] = products
@@ -789,6 +829,12 @@ VOTE_STREAMS = [
      {"room": "zh", "footage": REAL_FOOTAGE}),
 ]
 SPLITS = {"tune": (SUITE, 100), "heldout": (HELDOUT, 900), "votes": (VOTE_STREAMS, 1700)}
+# The commerce evaluation (``--split commerce``, judged product by product by ``peakclip eval``):
+# live-commerce streams of 420 s named by their seed, stream-NN as the plain ``--commerce`` of that
+# seed makes it, rivals-NN with ``rivals`` (a louder moment unrelated to the item in each selling
+# item's window where it fits; these three have one in every such window).
+COMMERCE = [(3, False), (5, False), (8, False), (9, True), (10, True), (13, True)]
+COMMERCE_DURATION = 420.0
 
 
 def real_footage() -> list[str]:
@@ -803,7 +849,16 @@ def real_footage() -> list[str]:
 
 def generate_suite(folder: str, count: int | None = None, size: tuple[int, int] = (320, 180),
                    split: str = "tune") -> list[str]:
-    """Write a split of the evaluation set into ``folder`` (stream-01 ...); returns the folders."""
+    """Write a split of the evaluation set into ``folder`` (stream-01 ...; the commerce split:
+    stream-NN and rivals-NN by seed, ``COMMERCE``); returns the folders."""
+    if split == "commerce":
+        dirs = []
+        for seed, rivals in COMMERCE[:count]:
+            out = os.path.join(folder, f"{'rivals' if rivals else 'stream'}-{seed:02d}")
+            if not os.path.exists(os.path.join(out, "truth.json")):
+                generate(out, seed=seed, duration=COMMERCE_DURATION, size=size, commerce=True, rivals=rivals)
+            dirs.append(out)
+        return dirs
     streams, first_seed = SPLITS[split]
     dirs = []
     for index in range(len(streams) if count is None else count):
@@ -864,9 +919,10 @@ def generate_from_args(argv: list[str] | None) -> int:
     parser = OneLineParser(prog="python -m peakclip.samples.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", nargs="?")
     parser.add_argument("--suite", metavar="DIR", help="write the evaluation set into DIR")
-    parser.add_argument("--split", choices=sorted(SPLITS), default="tune",
-                        help="with --suite: the set detection is tuned on (default), the held-out one, or vote "
-                             "floods in English and Chinese rooms")
+    parser.add_argument("--split", choices=sorted([*SPLITS, "commerce"]), default="tune",
+                        help="with --suite: the set detection is tuned on (default), the held-out one, vote "
+                             "floods in English and Chinese rooms, or the live-commerce streams --per-product is "
+                             "judged on")
     parser.add_argument("--count", type=int, help="with --suite: only the first N streams")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--duration", type=float, default=180.0)
@@ -888,6 +944,9 @@ def generate_from_args(argv: list[str] | None) -> int:
     parser.add_argument("--commerce", action="store_true",
                         help="a live-commerce stream: the host presents 6-10 items, each with a price reveal and "
                              "its buyers (events.jsonl); needs at least 370 s")
+    parser.add_argument("--rivals", action="store_true",
+                        help="with --commerce: a loud crowd or action moment unrelated to the item shares each selling "
+                             "item's window where it fits")
     args = parser.parse_args(argv)
     if args.suite:
         for folder in generate_suite(args.suite, args.count, split=args.split):
@@ -899,7 +958,7 @@ def generate_from_args(argv: list[str] | None) -> int:
         raise SampleError("--duration must be positive and --highlights at least 0")
     truth = generate(args.out_dir, args.seed, args.duration, args.highlights, distractors=args.distractors,
                      size=args.size, edges=args.edges, footage=args.footage, commerce=args.commerce, speech=args.speech,
-                     room=args.room)
+                     room=args.room, rivals=args.rivals)
     planted = ", ".join(f"{h['kind']} {h['start']:.1f}-{h['end']:.1f} s" for h in truth["highlights"])
     beside = CHAT_FILES[args.room] + (", events.jsonl" if args.commerce else "")
     shelf = f"; {len(truth['products'])} products presented" if args.commerce else ""
