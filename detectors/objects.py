@@ -153,14 +153,3 @@ def upload(local: str, url: str) -> None:
     except Exception as err:   # noqa: BLE001
         raise failure(url, err) from None
 
-
-def list_keys(prefix_url: str) -> list[str]:
-    """The keys under ``prefix_url`` (``s3://bucket/prefix``)."""
-    bucket, prefix = split(prefix_url)
-    keys: list[str] = []
-    try:
-        for page in client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            keys += [item["Key"] for item in page.get("Contents", [])]
-    except Exception as err:   # noqa: BLE001
-        raise failure(prefix_url, err) from None
-    return keys
