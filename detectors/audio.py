@@ -23,6 +23,7 @@ import ffmpeg
 import numpy as np
 
 from peakclip.detectors.decode import PipeDecoder
+from peakclip.detectors.objects import readable
 from peakclip.detectors.rolling import rolling_max
 from peakclip.detectors.series import Series, bins_for
 
@@ -102,7 +103,7 @@ def audio_features(path: str, start: float, end: float, hop: float, rate: int = 
     # number of bins, so the bins stay on the recording's grid.
     lead = min(start, round(CONTEXT_SECONDS / hop) * hop)
     first = start - lead
-    source = ffmpeg.input(path, ss=first, t=end + CONTEXT_SECONDS - first)
+    source = ffmpeg.input(readable(path), ss=first, t=end + CONTEXT_SECONDS - first)
     node = source[f"a:{track}"].output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=rate)
     decoder = PipeDecoder(node, f"audio of {path}")
     levels, flatness, quiet_levels = [], [], []

@@ -13,6 +13,7 @@ import threading
 from typing import Iterator
 
 from peakclip.detectors.errors import MediaError
+from peakclip.detectors.objects import scrub
 
 READ_AHEAD = 3    # blocks read ahead of the caller (memory: a few blocks, whatever the length)
 
@@ -57,13 +58,13 @@ class PipeDecoder:
             err.seek(0)
             text = err.read().decode("utf-8", "replace").strip()
             if code > 0:  # negative: we stopped it ourselves
-                last = text.splitlines()[-1] if text else f"ffmpeg exited with {code}"
+                last = scrub(text.splitlines()[-1]) if text else f"ffmpeg exited with {code}"
                 if not got_any:
                     raise MediaError(f"could not decode {self.label}: {last}")
                 self.warnings.append(f"{self.label} stopped decoding early: {last}")
             elif text:
                 # Decoding went on but ffmpeg complained (damaged packets): worth a line, not a failure.
-                self.warnings.append(f"{self.label}: {text.splitlines()[-1]}")
+                self.warnings.append(f"{self.label}: {scrub(text.splitlines()[-1])}")
 
 
 def _drain(pipe, block_bytes: int, ready: "queue.Queue[bytes]") -> None:

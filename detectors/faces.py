@@ -30,6 +30,7 @@ import numpy as np
 
 from peakclip.detectors.decode import PipeDecoder
 from peakclip.detectors.errors import MediaError
+from peakclip.detectors.objects import readable
 from peakclip.detectors.visual import as_frames, frame_changes
 
 MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "face_detection_yunet_2023mar.onnx")
@@ -78,7 +79,8 @@ class SpanFaces:
     times: np.ndarray                                        # one per sampled frame
     faces: list[np.ndarray]                                  # per sampled frame: (n, 5) boxes (shares) + score
     cuts: list[float] = field(default_factory=list)          # scene cuts, seconds
-    motion: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per sampled frame: x (share) where the picture changes, NaN: still
+    # Per sampled frame: the x (share of the width) around which the picture changes; NaN: still.
+    motion: np.ndarray = field(default_factory=lambda: np.zeros(0))
     warnings: list[str] = field(default_factory=list)
 
 
@@ -101,7 +103,7 @@ def span_faces(path: str, start: float, length: float, display_width: int, displ
     rate = fps or 30.0
     with tempfile.TemporaryDirectory(prefix="peakclip-faces-") as scratch:
         small_path = os.path.join(scratch, "cuts.gray")
-        picture = ffmpeg.input(path, ss=start, t=length, skip_frame="noref")["V:0"].split()
+        picture = ffmpeg.input(readable(path), ss=start, t=length, skip_frame="noref")["V:0"].split()
         small = (picture[1].filter("fps", fps=rate).filter("scale", *CUT_SIZE, flags="area")
                  .output(small_path, format="rawvideo", pix_fmt="gray"))
         sampled = (picture[0].filter("fps", fps=sample_fps).filter("scale", width, height, flags="area")
@@ -144,7 +146,7 @@ def key_frames_across(path: str, duration: float, count: int, width: int, height
     """About ``count`` key frames spread over the recording (away from its first and last 5%),
     BGR at ``width`` x ``height``: ``(n, height, width, 3)``. One ffmpeg, one seek per frame."""
     times = np.linspace(0.05, 0.95, count) * duration
-    inputs = [ffmpeg.input(path, ss=round(float(t), 3), skip_frame="nokey", noaccurate_seek=None, threads=1)["V:0"]
+    inputs = [ffmpeg.input(readable(path), ss=round(float(t), 3), skip_frame="nokey", noaccurate_seek=None, threads=1)["V:0"]
               .filter("scale", width, height, flags="area").filter("trim", end_frame=1).filter("setpts", "N")
               for t in times]
     joined = ffmpeg.concat(*inputs, v=1, a=0) if len(inputs) > 1 else inputs[0]

@@ -11,6 +11,7 @@ from fractions import Fraction
 import ffmpeg
 
 from peakclip.detectors.errors import MediaError
+from peakclip.detectors.objects import check_object, is_object, readable, scrub
 
 
 @dataclass
@@ -40,7 +41,8 @@ class Probe:
 
 
 def is_url(path: str) -> bool:
-    return path.startswith(("http://", "https://"))
+    """Whether ``path`` is read over the network (http(s), or an object: ``s3://``), not a file here."""
+    return path.startswith(("http://", "https://")) or is_object(path)
 
 
 def _rate(text: str | None) -> float:
@@ -53,7 +55,7 @@ def _rate(text: str | None) -> float:
 
 def _last_line(stderr: bytes | None) -> str:
     lines = [ln.strip() for ln in (stderr or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
-    return lines[-1] if lines else "ffprobe failed"
+    return scrub(lines[-1]) if lines else "ffprobe failed"
 
 
 def looks_like_mp4(path: str) -> bool:
@@ -67,8 +69,11 @@ def looks_like_mp4(path: str) -> bool:
 
 
 def probe(path: str) -> Probe:
-    """Describe ``path`` (a file or an http(s) URL). Raises MediaError for anything unusable."""
-    if not is_url(path):
+    """Describe ``path`` (a file, an http(s) URL or an object). Raises MediaError for anything unusable."""
+    if is_object(path):
+        if check_object(path, "input") == 0:
+            raise MediaError(f"input is empty (0 bytes): {path}")
+    elif not is_url(path):
         if not os.path.exists(path):
             raise MediaError(f"input not found: {path}")
         if os.path.isdir(path):
@@ -76,7 +81,7 @@ def probe(path: str) -> Probe:
         if os.path.getsize(path) == 0:
             raise MediaError(f"input is empty (0 bytes): {path}")
     try:
-        info = ffmpeg.probe(path)
+        info = ffmpeg.probe(readable(path))
     except ffmpeg.Error as err:
         if b"moov atom not found" in (err.stderr or b"") and looks_like_mp4(path):
             # The index an MP4 writer adds when it closes the file: a recording whose encoder
@@ -143,7 +148,7 @@ def clock_origin(path: str) -> float:
     carried on. Subtracting this puts packet times on the same clock as everything else."""
     if path not in _ORIGINS:
         try:
-            _ORIGINS[path] = _start_time(ffmpeg.probe(path, show_entries="format=start_time"))
+            _ORIGINS[path] = _start_time(ffmpeg.probe(readable(path), show_entries="format=start_time"))
         except ffmpeg.Error:
             return 0.0
     return _ORIGINS[path]

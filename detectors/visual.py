@@ -56,6 +56,7 @@ import numpy as np
 
 from peakclip.detectors.errors import MediaError
 from peakclip.detectors.mp4_index import indexed_packets
+from peakclip.detectors.objects import readable
 from peakclip.detectors.probe import clock_origin, is_url
 from peakclip.detectors.series import Series, bins_for
 
@@ -99,7 +100,7 @@ def ffprobe_packets(path: str, start: float, end: float) -> tuple[np.ndarray, np
     before ``end`` that comes after it is not seen: callers read a little past what they need)."""
     origin = clock_origin(path)
     command = ["ffprobe", "-v", "error", "-select_streams", "V:0", "-show_entries", "packet=pts_time,size,flags",
-               "-of", "csv=p=0", "-read_intervals", f"{origin + max(0.0, start)}%{origin + end}", path]
+               "-of", "csv=p=0", "-read_intervals", f"{origin + max(0.0, start)}%{origin + end}", readable(path)]
     done = subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         last = done.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -230,7 +231,7 @@ def key_frame_runs(path: str, runs: list[tuple[float, int]], width: int, height:
             # it would decode the key frame before too, only to drop it), and stop after the run's
             # own key frames: with a duration instead, ffmpeg decodes the next one to see that it
             # is past the end.
-            video = ffmpeg.input(path, ss=seek_to(first), skip_frame="nokey", threads=1)["V:0"]
+            video = ffmpeg.input(readable(path), ss=seek_to(first), skip_frame="nokey", threads=1)["V:0"]
             outputs.append(video.filter("scale", width, height, flags="area").filter(f"showinfo@run{index}")
                            .output(os.path.join(scratch, f"{index}.gray"), format="rawvideo", pix_fmt="gray",
                                    fps_mode="passthrough", vframes=count))

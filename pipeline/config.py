@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from peakclip.detectors.chat import ChatConfig  # defined beside the code that reads it
 from peakclip.detectors.errors import UserError
+from peakclip.detectors.objects import is_object
 from peakclip.detectors.transcript import FORMATS as TRANSCRIPT_FORMATS
 
 SIGNALS = ("chat", "audio", "visual")
@@ -85,10 +86,10 @@ class FuseConfig:
     # comes from the second-strongest signal instead of the mean.
     agreement: float = 0.5
     # ... except the audience itself: the chat is people reacting, already counted person by person
-    # with bots, commands, spam and greetings left out. Where it rises more than this many robust
-    # deviations above its baseline, the excess is a witness of its own, so a moment the whole
-    # chat reacts to while sound and picture stay calm (a price reveal, a joke) is not ranked
-    # below loud action nobody reacted to; ordinary chatter never gets that far.
+    # with bots, commands, votes, spam and greetings left out. Where it rises more than this many
+    # robust deviations above its baseline, the excess is a witness of its own, so a moment the
+    # whole chat reacts to while sound and picture stay calm (a price reveal, a joke) is not
+    # ranked below loud action nobody reacted to; ordinary chatter never gets that far.
     audience_floor: float = 5.0
     # Loud and noisy (a crowd) counts fully; loud and tonal (music, the host) only this much.
     tonal_weight: float = 0.4
@@ -142,6 +143,12 @@ class SelectConfig:
     buying_lag: float = 15.0
     weight_item_orders: float = 1.0
     weight_item_carts: float = 0.3
+    # A bonus that size cannot outweigh a crowd roar (up to 9 where a quiet reveal scores 2), so where
+    # the item sold in its window, its clip is chosen among the moments its buyers answered first:
+    # those whose bonus is at least this share (0-1) of the largest in its windows (the burst after
+    # the reveal, not a stray order). When none reaches min_score the clip is still the best of
+    # them, tiered C (per_product_strict: no clip).
+    buying_share: float = 0.5
 
 
 @dataclass
@@ -325,6 +332,8 @@ class Config:
             raise UserError("--clips-per-product must be at least 1")
         if s.buying_lag < 0 or s.weight_item_orders < 0 or s.weight_item_carts < 0:
             raise UserError("select.buying_lag, weight_item_orders and weight_item_carts must be 0 or more")
+        if not 0 < s.buying_share <= 1:
+            raise UserError("select.buying_share is a share of the largest buying bonus: more than 0, at most 1")
         if s.min_len > s.max_len:
             raise UserError(f"--min-len ({s.min_len:g}) is longer than --max-len ({s.max_len:g})")
         if a.audio_track < 0:
@@ -359,7 +368,7 @@ class Config:
             raise UserError(f"render.profiles (--profiles) must be {' or '.join(PROFILES)} (got {r.profiles!r})")
         if r.copy and r.formats != ["source"]:
             raise UserError("--copy cuts without re-encoding, so it needs --format source alone")
-        if r.watermark and not os.path.isfile(r.watermark):
+        if r.watermark and not is_object(r.watermark) and not os.path.isfile(r.watermark):
             raise UserError(f"watermark image not found: {r.watermark}")
         if r.font and not os.path.isfile(r.font):
             raise UserError(f"font file not found: {r.font}")

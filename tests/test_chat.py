@@ -307,7 +307,7 @@ def test_bot_and_giveaway_floods_do_not_outscore_a_real_reaction():
     audience = Audience(HOP, ChatConfig())
     for t, u, text, kind in bots + giveaway:
         audience.add(Message(t=t, user=u, name=u, text=text, kind=kind))
-    assert audience.counts == {"commands": 40, "bots": 60, "reactions": 0, "greetings": 0}
+    assert audience.counts == {"commands": 40, "bots": 60, "votes": 0, "reactions": 0, "greetings": 0}
 
 
 def test_people_arriving_and_leaving_are_not_a_reaction():
@@ -331,6 +331,71 @@ def test_reactions_and_commerce_weigh_more_than_talk():
     react = audience_series([(10, f"u{i}", "哈哈哈", "message") for i in range(4)])
     orders = audience_series([(10, f"u{i}", "", "order") for i in range(4)])
     assert talk.max() < react.max() < orders.max()
+
+
+# What each message is to the audience, in English and Chinese rooms (Bilibili danmaku, Twitch).
+CLASSIFIED = {
+    "votes": ["1", "2", "11", "111", "1111", "1111111", "22", "12", "0", "扣1", "扣2", "扣11", "扣1111", "扣 1",
+              "扣1扣1", "打1", "刷1", "选A", "投2", "+1", "+2", "1 1 1", "A", "b", "１１１", "扣１", "＋１", "+++",
+              "...", "。。。", "扣6"],
+    "reactions": ["666", "6666", "66", "6", "233333", "2333", "555", "888", "？？？", "???", "!!!", "！！！",
+                  "哈哈哈", "哈哈哈哈哈", "卧槽", "牛", "牛逼", "太牛了", "awsl", "草", "草草草", "xswl", "yyds", "hhhh",
+                  "绝了", "笑死", "前方高能", "泪目", "啊啊啊啊", "呜呜呜", "[doge]", "[笑哭]", "😂😂", "❤️",
+                  "lol", "LUL", "KEKW", "no way", "ｗｗｗ", "lol哈哈", "gg了", "1111!!!", "1？？？"],
+    "greetings": ["来了", "签到", "主播好", "大家好", "晚上好", "主播晚上好呀", "来了来了", "我来了", "打卡", "各位好",
+                  "hi", "hello from Berlin", "hi all",
+                  "晚安", "拜拜", "下播", "下播了", "88", "886", "主播晚安", "晚安主播", "晚安大家", "明天见", "主播辛苦了",
+                  "bye", "gg", "GG WP", "see you tomorrow"],
+    "talk": ["123", "520", "2024", "又来了", "草莓多少钱", "牛仔裤有蓝色吗", "这个多少钱", "好", "大家好我是新来的",
+             "1 more please", "+1 to that", "hi how much is the blue one", "what game is this"],
+}
+
+
+@pytest.mark.parametrize("kind,text", [(kind, text) for kind, texts in CLASSIFIED.items() for text in texts])
+def test_what_each_message_is_in_english_and_chinese_rooms(kind, text):
+    """Votes carry no words: digits (but runs of 6, the Chinese "slick", and 2333/555/888 laughter,
+    sobbing and cheers are reactions; 88 is a goodbye), the host's requested reply (扣1, +1). A
+    number with more to it (520, 2024) is talk."""
+    audience = Audience(HOP, ChatConfig())
+    assert audience.classify(Message(t=0, user="u", name="u", text=text)) == kind
+
+
+def test_a_texts_class_is_remembered_but_marked_emotes_still_make_a_reaction():
+    from peakclip.detectors.chat.audience import SAID_CACHE
+
+    audience = Audience(HOP, ChatConfig())
+    said = lambda text, emotes=0: audience.classify(Message(t=0, user="u", name="u", text=text, emotes=emotes))  # noqa: E731
+    assert [said("1"), said("1", emotes=1), said("1"), said("hi", emotes=1), said("!join", emotes=1)] == [
+        "votes", "reactions", "votes", "greetings", "commands"]
+    for i in range(SAID_CACHE + 10):
+        said(f"message {i}")
+    assert len(audience.said) <= SAID_CACHE and said("1") == "votes"
+
+
+def test_a_vote_flood_does_not_outscore_a_real_reaction_and_is_counted():
+    """The host's "想要的扣1": twice as many people typing 1, 11, 扣1 as react to a real moment;
+    the votes are kept out of the signal and counted, as commands are."""
+    reaction = [(50 + i * 0.3, f"fan{i}", text, "message") for i, text in enumerate(["哈哈哈", "666", "？？？", "卧槽"] * 5)]
+    votes = [(150 + i * 0.1, f"viewer{i}", text, "message") for i, text in enumerate(["1", "11", "扣1", "1111", "+1"] * 8)]
+    values = audience_series(reaction + votes)
+    assert values[100:130].max() > 5 * max(values[295:340].max(), 0.1)
+    audience = Audience(HOP, ChatConfig())
+    for t, u, text, kind in votes:
+        audience.add(Message(t=t, user=u, name=u, text=text, kind=kind))
+    assert audience.counts["votes"] == 40 and not audience.last
+    # drop_votes off: a vote is ordinary talk again
+    assert audience_series(votes, drop_votes=False)[300:340].max() == pytest.approx(40.0)
+
+
+def test_votes_are_reported_beside_commands_and_bots(tmp_path):
+    body = "".join(f'<d p="{10 + i},1,25,16777215,1763900012,0,u{i:04x},{i}">{text}</d>'
+                   for i, text in enumerate(["1", "扣1", "1111", "666", "!join", "来了", "哈哈哈"]))
+    path = tmp_path / "danmaku.xml"
+    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?><i><chatserver>chat.bilibili.com</chatserver>{body}</i>',
+                    encoding="utf-8")
+    log = read_chat(str(path), ChatConfig(), HOP, 60.0)
+    assert log.messages == 7 and log.summary()["dropped"] == {"commands": 1, "bots": 0, "votes": 3}
+    assert log.users == 3   # 666, 来了 and 哈哈哈
 
 
 def test_out_of_order_records_do_not_break_the_count():

@@ -62,6 +62,7 @@ def test_render_profiles_unset_is_the_default_of_the_way_a_job_runs():
     ({"transcript": {"stream": -1}}, "transcript.stream counts from 0"),
     ({"transcript": {"captions": "talk.srt"}}, "transcript.captions must be off or auto"),
     ({"render": {"profiles": "preview"}}, r"render.profiles \(--profiles\) must be full or pools"),
+    ({"select": {"buying_share": 0.0}}, "select.buying_share is a share"),
 ])
 def test_bad_values_are_user_errors(overrides, message):
     with pytest.raises(UserError, match=message):

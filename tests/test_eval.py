@@ -61,7 +61,8 @@ def test_sample_generator_says_what_it_made_and_refuses_impossible_streams(tmp_p
     truth = json.loads((tmp_path / "s" / "truth.json").read_text())
     (kind, start, end), = [(h["kind"], h["start"], h["end"]) for h in truth["highlights"]]
     assert made.stderr.startswith("sample stream: ") and f"planted highlights: {kind} {start:.1f}-{end:.1f} s" in made.stderr
-    for args, words in ((["--duration", "40"], "cannot fit"), (["--size", "12"], "--size")):
+    for args, words in ((["--duration", "40"], "cannot fit"), (["--size", "12"], "--size"),
+                        (["--distractors", "votes,polls"], "'polls'"), (["--room", "fr"], "--room")):
         bad = subprocess.run([sys.executable, "-m", "peakclip.samples.generate", str(tmp_path / "t"), *args],
                              capture_output=True, text=True, cwd=REPO, timeout=60)
         assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
@@ -134,6 +135,65 @@ def test_a_small_streamers_chat_has_few_people_even_in_floods_and_greetings():
     # ... with ways of planting a moment that the tuning split never has
     ways = lambda split: {h for s in split for h in s[1] if ":" in h}  # noqa: E731
     assert ways(HELDOUT) - ways(SUITE)
+
+
+def test_a_chinese_room_is_the_same_stream_in_other_words():
+    """room="zh": the same moments, people and times as the English room of the same seed, in
+    Chinese, written as Bilibili danmaku that the chat reader reads back; a votes distractor is a
+    flood of people answering with numbers (1, 11, 扣1). Every way of planting a moment and every
+    distractor in Chinese makes the English room's chat signal: a Chinese room reads as well."""
+    import io
+
+    import numpy as np
+
+    from peakclip.detectors.chat import Audience, ChatConfig, Message
+    from peakclip.detectors.chat.bilibili import parse, sniff
+    from peakclip.samples.generate import DISTRACTOR_KINDS, ROOMS, WAYS, audience_at, chat, danmaku_xml, plan
+
+    assert all(len(ROOMS["zh"][name]) == len(texts) for name, texts in ROOMS["en"].items() if isinstance(texts, list))
+    said, signal = {}, {}
+    every_way = [f"{kind}:{way}" for kind, ways in WAYS.items() for way in ways]
+    for room in ROOMS:
+        rng = np.random.default_rng(3)
+        truth = plan(rng, 900.0, every_way, list(DISTRACTOR_KINDS), edges=True)
+        said[room] = chat(rng, truth, room=room)
+        audience = Audience(0.5, ChatConfig())
+        for t, user, text in said[room]:
+            audience.add(Message(t=t, user=user, name=user, text=text))
+        signal[room] = audience.series(1800).values
+    assert [(t, user) for t, user, _ in said["en"]] == [(t, user) for t, user, _ in said["zh"]]
+    assert np.array_equal(signal["en"], signal["zh"]) and signal["zh"].max() > 20
+    flood = next(d for d in truth["distractors"] if d["kind"] == "votes")
+    voting = {user for t, user, text in said["zh"] if flood["start"] <= t < flood["end"] and text in ROOMS["zh"]["votes"]}
+    assert len(voting) >= min(150, 50 * audience_at(truth, flood["start"]))
+    assert {"扣1", "来了", "哈哈哈"} <= {text for _, _, text in said["zh"]}
+    assert not {"!enter", "hi", "LUL"} & {text for _, _, text in said["zh"]}
+    xml = danmaku_xml(said["zh"])
+    read = [m for m in parse(io.StringIO(xml))]
+    assert sniff(xml[:4096]) and [m.text for m in read] == [text for _, _, text in said["zh"]]
+    assert [m.t for m in read] == [round(t, 5) for t, _, _ in said["zh"]]
+
+
+def test_a_vote_flood_in_a_chinese_room_is_no_highlight(tmp_path):
+    """The host's "想要的扣1" in a Bilibili room: more people typing 1, 11, 1111, 扣1 than react to
+    anything, with nothing to hear or see. The votes are counted, and no clip is made of them
+    above tier C; every real moment is found. (Read as talk, the flood is the second-best clip,
+    tiered A, and pushes the action out of the top three.)"""
+    from peakclip.pipeline.config import Config
+    from peakclip.pipeline.executors.evaluate import analyse_sample, judge, overlap
+    from peakclip.pipeline.ranking.rank import rank
+    from peakclip.samples.generate import generate
+
+    truth = generate(str(tmp_path), seed=50, duration=150.0, highlights=["crowd", "chat", "action"],
+                     distractors=["votes"], size=(320, 180), room="zh")
+    assert truth["room"] == "zh" and (tmp_path / "chat.xml").exists() and not (tmp_path / "chat.json").exists()
+    analysis = analyse_sample(str(tmp_path), Config())
+    assert analysis.chat.format == "bilibili" and analysis.chat.summary()["dropped"]["votes"] >= 50
+    clips = [c.to_dict() for c in rank(analysis, Config()).clips]
+    score = judge(clips, truth)
+    assert score.found == 3 and score.false_picks == 0 and score.junk_above_c == 0, (clips, truth)
+    flood = next(d for d in truth["distractors"] if d["kind"] == "votes")
+    assert not [c for c in clips if overlap(c["start"], c["end"], flood["start"], flood["end"]) and c["tier"] != "C"]
 
 
 def test_other_ways_of_planting_on_real_footage_are_found(tmp_path):

@@ -131,3 +131,15 @@ def test_the_framing_round_trips_through_json(mode):
     framing = Framing((WINDOW, 1.0), [Shot(0.0, 3.0, mode, [(0.0, 0.123456)], [(0.1, 0.2, 0.3, 0.4)])])
     data = json.loads(json.dumps(framing.to_dict()))
     assert data["shots"][0]["mode"] == mode and data["shots"][0]["path"] == [[0.0, 0.1235]]
+
+
+def test_the_webcam_box_can_be_named_or_turned_off():
+    from peakclip.detectors.errors import UserError
+    from peakclip.detectors.probe import Probe
+    from peakclip.pipeline.config import Config, RenderConfig
+    from peakclip.pipeline.output.render.measure import facecam_of
+    source = Probe("show.mp4", 60.0, True, True, 1280, 720, 1280, 720, 30.0)
+    assert facecam_of(source, RenderConfig(facecam="960,540,320,180")) == (0.75, 0.75, 0.25, 0.25)
+    assert facecam_of(source, RenderConfig(facecam="off")) is None
+    with pytest.raises(UserError, match="--facecam takes X,Y,W,H"):
+        Config.from_dict({"render": {"facecam": "960,540,320"}})

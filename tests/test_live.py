@@ -1,7 +1,8 @@
 """Live mode: a stream pushed in (faster than) real time as HLS, with its chat growing beside it.
 
-Clips must appear while the push is still running, and at the end the final manifest must equal
-a batch run over the same recording."""
+Clips must appear while the stream is on air, and at the end the final manifest must equal a batch
+run over the same recording. The test ends the stream itself (``#EXT-X-ENDLIST``, as a recording
+server does), once the clips are in: how fast this machine renders decides when, never whether."""
 import json
 import os
 import subprocess
@@ -16,16 +17,18 @@ pytestmark = pytest.mark.integration
 READ_RATE = 2   # two seconds of stream a second: 75 s, not 2.5 min, with room for a loaded machine to keep up
 
 
-def push(sample, hls_dir, chat_path):
+def push(sample, hls_dir, chat_path, end_list=True):
     """ffmpeg writes HLS segments at READ_RATE x real time while a thread appends the chat lines
-    whose time has come, as a chat logger would. Returns the ffmpeg process and the thread."""
+    whose time has come, as a chat logger would. Returns the ffmpeg process and the thread.
+    ``end_list=False``: the playlist stays open when the push is done (``end_stream`` closes it)."""
     with open(sample["chat"], encoding="utf-8") as handle:
         comments = json.load(handle)["comments"]
     lines = sorted((c["content_offset_seconds"], json.dumps({"t": c["content_offset_seconds"], "user": c["commenter"]["name"],
                                                                 "text": c["message"]["body"]})) for c in comments)
     open(chat_path, "w").close()
     proc = subprocess.Popen(["ffmpeg", "-v", "error", "-readrate", str(READ_RATE), "-i", sample["video"], "-c", "copy",
-                             "-f", "hls", "-hls_time", "2", "-hls_list_size", "0", os.path.join(hls_dir, "stream.m3u8")])
+                             "-f", "hls", "-hls_time", "2", "-hls_list_size", "0",
+                             *([] if end_list else ["-hls_flags", "omit_endlist"]), os.path.join(hls_dir, "stream.m3u8")])
     started = time.monotonic()
 
     def chat():
@@ -40,20 +43,32 @@ def push(sample, hls_dir, chat_path):
     return proc, writer
 
 
+def end_stream(hls_dir):
+    """Close the playlist, as the recording server does when the streamer stops."""
+    with open(os.path.join(hls_dir, "stream.m3u8"), "a", encoding="utf-8") as playlist:
+        playlist.write("#EXT-X-ENDLIST\n")
+
+
 def test_watch_clips_while_on_air_and_ends_equal_to_batch(sample, fast_config, tmp_path):
     hls = tmp_path / "hls"
     hls.mkdir()
     chat = str(tmp_path / "chat.jsonl")
     out = str(tmp_path / "live")
     config = tmp_path / "live.toml"
-    config.write_text(open(fast_config).read() + "\n[live]\npoll = 0.5\n")
-    pusher, writer = push(sample, str(hls), chat)
+    # The stream ends when the test closes its playlist, not by going quiet.
+    config.write_text(open(fast_config).read() + "\n[live]\npoll = 0.5\nidle_end = 600\n")
+    pusher, writer = push(sample, str(hls), chat, end_list=False)
     watcher = subprocess.Popen([sys.executable, "-m", "peakclip", "watch", str(hls / "stream.m3u8"), "--chat", chat,
                                 "--out", out, "--config", str(config), "--format", "horizontal", "--clips", "3"],
                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen_on_air = []
     manifest_path = os.path.join(out, "manifest.json")
-    while pusher.poll() is None:
+    # On air while the push runs, and after it until two clips are out (a loaded machine renders
+    # late; the stream waits for it, as a long broadcast would), at most 5 minutes.
+    deadline = float("inf")
+    while pusher.poll() is None or (len(seen_on_air) < 2 and time.monotonic() < deadline):
+        if pusher.poll() is not None and deadline == float("inf"):
+            deadline = time.monotonic() + 300
         if os.path.exists(manifest_path):
             with open(manifest_path, encoding="utf-8") as handle:
                 live = json.load(handle)
@@ -63,6 +78,7 @@ def test_watch_clips_while_on_air_and_ends_equal_to_batch(sample, fast_config, t
                     seen_on_air.append(item["id"])
         time.sleep(0.2)
     writer.join()
+    end_stream(str(hls))
     stdout, stderr = watcher.communicate(timeout=300)
     assert watcher.returncode == 0, stderr
     assert len(seen_on_air) >= 2, stdout                     # highlights clipped while the stream was running

@@ -1,5 +1,6 @@
 """--per-product with real parts: generated live-commerce streams (chat in chat.json, product
 switches, carts and orders in events.jsonl) through the real CLI, one clip per presented product."""
+import dataclasses
 import json
 import os
 import re
@@ -13,7 +14,7 @@ from conftest import REPO, ffprobe, run_cli
 from peakclip.detectors.chat import ProductWindow
 from peakclip.pipeline.config import SelectConfig
 from peakclip.pipeline.ranking.fuse import Fused
-from peakclip.pipeline.ranking.per_product import buying_bonus, clip_title, pick_products
+from peakclip.pipeline.ranking.per_product import buying_bonus, buying_runs, clip_title, pick_products
 
 SEEDS = (3, 5, 8, 13)
 DURATION = 370.0    # the shortest commerce stream the generator makes (six items of 60 s)
@@ -175,10 +176,142 @@ def test_an_item_shown_twice_gets_one_clip_in_its_better_window_and_n_clips_when
     assert pick_products(Fused(hop, score, {}), short, {}, 300.0, SelectConfig(min_len=15)) == []
 
 
+def loud_and_sold(n: int = 240, hop: float = 0.5) -> tuple[Fused, list[ProductWindow]]:
+    """120 s of one product's window: a loud moment at 30 s (fused 8, a crowd roar) and a quiet
+    price reveal at 80 s (fused 2.5)."""
+    score = np.zeros(n)
+    score[[60, 160]] = [8.0, 2.5]
+    return Fused(hop, np.convolve(score, np.bartlett(13), mode="same"), {}), [ProductWindow("A", "Lamp", 0.0, 120.0)]
+
+
+def burst(n: int, at: list[int], each: int = 1) -> np.ndarray:
+    values = np.zeros(n)
+    values[at] = each
+    return values
+
+
+def test_the_items_buyers_outweigh_a_louder_moment_in_its_window():
+    fused, windows = loud_and_sold()
+    n, config = len(fused.score), SelectConfig(min_len=15, max_len=30)
+    # 20 orders and 25 carts 4-12 s after the reveal, and one stray order 5 s after the loud moment
+    sales = {"A": {"orders": burst(n, list(range(168, 188)) + [70]), "carts": burst(n, list(range(165, 190)))}}
+    bonus = buying_bonus(sales["A"], n, fused.hop, config)
+    assert fused.score[60] > fused.score[160] + bonus[160]          # the bonus alone loses to the roar
+    (pick,) = pick_products(fused, windows, sales, 120.0, config)
+    assert pick.span.start <= 80 <= pick.span.end <= 100 and not pick.fallback
+    assert pick.span.score == pytest.approx(fused.score[160], abs=1e-3)   # the tier sees the fused score
+    assert buying_runs(bonus, windows, fused.hop, config.buying_share)[0][0] > 40   # the stray order is no burst
+    # a second clip: the loud moment, after the one its buyers answered
+    two = pick_products(fused, windows, sales, 120.0, SelectConfig(min_len=15, max_len=30, clips_per_product=2))
+    assert [p.span.start <= 30 <= p.span.end for p in two] == [False, True]
+    # weights of 0 turn the sales off: the loudest moment again
+    (loud,) = pick_products(fused, windows, sales, 120.0,
+                            SelectConfig(min_len=15, max_len=30, weight_item_orders=0, weight_item_carts=0))
+    assert loud.span.start <= 30 <= loud.span.end
+
+
+def test_a_product_that_sold_after_a_dull_moment_gets_that_moment_tiered_c_or_none_when_strict():
+    fused, windows = loud_and_sold()
+    fused.score[150:170] = 0.0                                         # the reveal: nothing to see or hear
+    n = len(fused.score)
+    sales = {"A": {"orders": burst(n, [170]), "carts": burst(n, [168, 169])}}   # and one buyer
+    (pick,) = pick_products(fused, windows, sales, 120.0, SelectConfig(min_len=15, max_len=30))
+    assert pick.fallback and pick.span.start <= 80 <= pick.span.end and pick.span.end >= 85
+    strict = SelectConfig(min_len=15, max_len=30, per_product_strict=True)
+    assert pick_products(fused, windows, sales, 120.0, strict) == []
+    # nothing sold: the loudest moment, as before
+    (unsold,) = pick_products(fused, windows, {}, 120.0, strict)
+    assert unsold.span.start <= 30 <= unsold.span.end and not unsold.fallback
+
+
 def test_clip_titles_from_a_template():
     assert clip_title(None, "SKU-1", "Lamp") == "Lamp"
     assert clip_title(None, "SKU-1", "") == "SKU-1"
     assert clip_title("{title} · today only ({item}) {x}", "SKU-1", "Lamp") == "Lamp · today only (SKU-1) {x}"
+
+
+# ---- a louder moment unrelated to the item in its window ----------------------------------------
+
+RIVAL_SEEDS = (9, 10)   # a loud crowd or action moment in the window of every item that sells
+
+
+@pytest.fixture(scope="module")
+def rival_streams(tmp_path_factory):
+    """Generated commerce streams with rivals, analysed for real (recording, chat and events)."""
+    from peakclip.pipeline.config import Config
+    from peakclip.pipeline.executors.evaluate import analyse_sample
+    from peakclip.samples.generate import generate
+
+    streams = []
+    for seed in RIVAL_SEEDS:
+        folder = tmp_path_factory.mktemp(f"rivals-{seed}")
+        truth = generate(str(folder), seed=seed, duration=DURATION, size=(160, 90), fps=10, commerce=True, rivals=True)
+        streams.append((folder, truth, analyse_sample(str(folder), Config())))
+    return streams
+
+
+def order_times(folder, item: str) -> list[float]:
+    records = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    return [r["t"] for r in records if r["type"] == "order" and r["item"] == item]
+
+
+def ranked_per_product(analysis, strict: bool = False):
+    from peakclip.pipeline.config import Config
+    from peakclip.pipeline.ranking.rank import rank
+
+    config = Config()
+    return rank(analysis, dataclasses.replace(config, select=dataclasses.replace(
+        config.select, per_product=True, per_product_strict=strict)))
+
+
+def test_a_product_that_sold_is_clipped_where_its_buyers_bought_not_at_a_louder_moment(rival_streams):
+    from peakclip.pipeline.config import Config
+    from peakclip.pipeline.ranking.fuse import fuse
+
+    config, outshone = Config(), 0
+    for folder, truth, analysis in rival_streams:
+        fused = fuse(analysis.signals, config.fuse, config.chat, analysis.extras)
+        sales = analysis.chat.item_commerce(len(fused.score))
+        reveals = {h["item"]: h for h in truth["highlights"] if "item" in h}
+        rivals = {h["rival_of"]: h for h in truth["highlights"] if "rival_of" in h}
+        assert set(rivals) == set(reveals)
+        clips = {c.item: c for c in ranked_per_product(analysis).clips}
+        assert set(clips) == {p["item"] for p in truth["products"]}
+        for product in truth["products"]:
+            clip = clips[product["item"]]
+            assert product["start"] - 1e-6 <= clip.start < clip.end <= product["end"] + 1e-6
+            reveal = reveals.get(product["item"])
+            if reveal is None:        # sold nothing: the best span there was, tiered C, as documented
+                assert clip.tier == "C" and clip.item_sales["on_air"]["orders"] == 0
+                continue
+            rival = rivals[product["item"]]
+
+            def peak(event, score):
+                return score[int(event["start"] / fused.hop):int((event["end"] + 5) / fused.hop)].max()
+            bonus = buying_bonus(sales[product["item"]], len(fused.score), fused.hop, config.select)
+            outshone += bool(peak(rival, fused.score) > peak(reveal, fused.score + bonus))
+            bought = [t for t in order_times(folder, product["item"])
+                      if reveal["start"] <= t <= reveal["start"] + config.select.buying_lag]
+            inside = [t for t in bought if clip.start <= t <= clip.end]
+            assert len(inside) > len(bought) / 2, (product, reveal, rival, clip.start, clip.end, bought)
+            assert clip.start <= reveal["start"] + 1 and clip.end >= reveal["end"] - 1      # the pitch itself
+            assert not (clip.start <= rival["start"] and rival["end"] <= clip.end)        # not the loud moment
+            assert clip.item_sales["clip"]["orders"] > 0
+    assert outshone >= 3     # a bonus on the fused score alone would have clipped the louder moment there
+
+
+def test_strict_leaves_only_the_unsold_products_unclipped_beside_a_louder_moment(rival_streams):
+    for _, truth, analysis in rival_streams:
+        clipped = {c.item for c in ranked_per_product(analysis, strict=True).clips}
+        assert clipped == {p["item"] for p in truth["products"] if p["orders"]}
+
+
+def test_eval_counts_a_product_clipped_away_from_its_buyers_wrong():
+    from peakclip.pipeline.executors.evaluate import ProductCheck
+
+    check = ProductCheck("SKU-1", "Lamp", [(10.0, 30.0, "A")], True, True, 12, 12, (6, 12))
+    assert not check.ok                                             # half its buyers: not most
+    assert dataclasses.replace(check, burst=(7, 12)).ok and dataclasses.replace(check, burst=None).ok
 
 
 # ---- two logs, one audience -------------------------------------------------------------------
@@ -385,6 +518,8 @@ def test_eval_judges_a_commerce_sample_product_by_product(commerce_streams, tmp_
     lines = [line for line in result.stdout.splitlines() if " product " in line]
     assert [line.split()[2] for line in lines] == [p["item"] for p in truth["products"]], result.stdout
     assert all(line.endswith(" ok") for line in lines) and f"products {len(lines)}/{len(lines)} right" in result.stdout
+    sold = {p["item"] for p in truth["products"] if p["orders"]}
+    assert all(("bought in clip" in line) == (line.split()[2] in sold) for line in lines)
     # A truth that counts one order more than the log: that product is wrong, and eval says so.
     wrong = tmp_path / "wrong"
     wrong.mkdir()

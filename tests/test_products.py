@@ -267,6 +267,35 @@ def test_a_commerce_streams_chat_still_reads_and_reacts_at_the_reveals(commerce_
         assert reaction >= 3 * np.median(values) + 1, reveal
 
 
+def test_rivals_share_a_selling_items_window_clear_of_its_reveal_and_buyers(tmp_path):
+    from peakclip.samples.generate import (BUYING_AFTER, RIVAL_ROOM, RIVALS, SampleError, generate, plan,
+                                           plan_products, price_reveals, rival_moments)
+
+    placed = 0
+    for seed in range(1, 13):
+        rng = np.random.default_rng(seed)
+        products = plan_products(rng, 420.0)
+        reveals = price_reveals(rng, products)
+        rivals = rival_moments(rng, products, reveals)
+        on_show, by_item = {p["item"]: p for p in products}, {r["item"]: r for r in reveals}
+        assert len({r["rival_of"] for r in rivals}) == len(rivals) and {r["rival_of"] for r in rivals} <= set(by_item)
+        for rival in rivals:
+            product, reveal = on_show[rival["rival_of"]], by_item[rival["rival_of"]]
+            assert f"{rival['kind']}:{rival['way']}" in RIVALS and "item" not in rival
+            assert product["start"] + RIVAL_ROOM["after_start"] <= rival["start"]
+            assert rival["end"] <= product["end"] - RIVAL_ROOM["before_end"]
+            before = rival["end"] + RIVAL_ROOM["margin"] <= reveal["start"] + 1e-6
+            after = rival["start"] >= reveal["end"] + RIVAL_ROOM["margin"] - 1e-6
+            assert before or after and rival["start"] > reveal["start"] + BUYING_AFTER[1]   # after the last buyer
+        truth = plan(rng, 420.0, [], ["spam", "camera"], fixed=reveals + rivals)   # the rest still fits around them
+        assert len(truth["highlights"]) == len(reveals) + len(rivals)
+        placed += len(rivals)
+    assert placed > 30          # most selling windows have room for one
+    with pytest.raises(SampleError, match="--commerce"):
+        generate(str(tmp_path / "s"), rivals=True)
+    assert not (tmp_path / "s").exists()
+
+
 def test_a_commerce_stream_too_short_for_six_items_is_refused_in_one_line(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "peakclip.samples.generate", str(tmp_path / "s"), "--commerce",
                               "--duration", "300", "--size", "160x90"], capture_output=True, text=True, cwd=REPO,

@@ -161,3 +161,19 @@ def test_a_card_says_what_is_said_and_links_the_captions(tmp_path):
     assert "<dt>render</dt><dd>preview</dd>" in card
     plain = clip_card({**clip, "text": None, "captions": None, "profile": None}, str(tmp_path), 2.0)
     assert 'class="said"' not in plain and ".srt" not in plain and "<dt>render</dt>" not in plain
+
+
+def test_a_card_lists_how_each_shot_was_framed(tmp_path):
+    """--fill auto: each format's shots, with their start on the stream's clock, mode and how far a
+    tracking window moved."""
+    from peakclip.pipeline.output.report import clip_card
+
+    clip = {"id": "abc", "rank": 1, "tier": "A", "pool": "test", "stage": 1, "start": 10.0, "end": 25.0,
+            "peak": 18.0, "score": 4.2, "signals": {"chat": 2.0},
+            "framing": {"vertical": {"window": [0.3164, 1.0], "shots": [
+                {"start": 0.0, "end": 5.0, "mode": "steady", "path": [[0.0, 0.1]], "rects": []},
+                {"start": 5.0, "end": 15.0, "mode": "track", "path": [[5.0, 0.2], [15.0, 0.5]], "rects": []}]}}}
+    card = clip_card(clip, str(tmp_path), 2.0)
+    assert 'data-format="vertical"' in card
+    assert 'data-mode="steady">0:00:10 steady' in card and 'data-mode="track">0:00:15 track (30% of the width)' in card
+    assert 'class="framing"' not in clip_card({**clip, "framing": None}, str(tmp_path), 2.0)

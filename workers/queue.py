@@ -6,6 +6,7 @@ import os
 import time
 
 from peakclip.detectors.errors import UserError
+from peakclip.detectors.objects import check_object, is_object
 from peakclip.detectors.probe import is_url
 from peakclip.detectors.transcript.embedded import NAME as EMBEDDED
 from peakclip.pipeline.config import Config, load_config
@@ -31,6 +32,14 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     given = {"chat": chat, **options}
     config = job_config(config, given)
     chat = chat_log_of(given)
+    # The recording may be an object: every worker reads it where it lies, with its own keys.
+    named = [out, chat, config.chat.events, config.transcript.path, config.tag.rules, config.render.watermark]
+    if any(is_object(p) for p in named):
+        raise UserError(f"the queue reads only the recording from an object store (s3://) yet, not "
+                        f"{next(p for p in named if is_object(p))} (peakclip clip takes it; for the fleet, mount the "
+                        "store at the same path on every machine)")
+    if is_object(input):
+        check_object(input, "input")
     if not is_url(input) and not os.path.isfile(input):
         raise UserError(f"input not found: {input}")
     if chat and not os.path.isfile(chat):

@@ -1,16 +1,19 @@
 """From chat records to the audience signal: who is reacting, how strongly, bin by bin.
 
-Contract: an ``Audience`` receives messages one at a time (``add``) and keeps only per-bin arrays
-and one small entry per user, so a log of millions of messages needs no more memory than its
-bins and its people. ``series()`` gives the ``chat`` Series: in each bin, the sum over people who
-posted within the last ``window`` seconds of the weight of their strongest recent message.
+Contract: an ``Audience`` receives messages one at a time (``add``) and keeps only per-bin arrays,
+one small entry per user and the class of at most ``SAID_CACHE`` distinct texts, so a log of
+millions of messages needs no more memory than its bins and its people. ``series()`` gives the
+``chat`` Series: in each bin, the sum over people who posted within the last ``window`` seconds
+of the weight of their strongest recent message.
 
 Why people, not messages: one user pasting the same line, a bot announcing a giveaway, or a log
-tool that keeps one message a second would otherwise look like a crowd. Commands (``!join``)
-and known bots are dropped; reactions (emotes, LUL, 666, 哈哈哈, !!!) weigh more than talk; a
-message that is only a hello or a goodbye ("hi", "hello from Berlin", "bye", "gg", "晚安") weighs
-little: people arriving as a stream opens and leaving as it closes are not reacting to anything;
-commerce events (likes, gifts, follows, add-to-cart, orders, paid messages) carry their own weights.
+tool that keeps one message a second would otherwise look like a crowd. Commands (``!join``),
+known bots and votes (``1``, ``1111``, ``扣1``, ``+1``: the host's call answered, a poll) are
+dropped and counted; reactions (emotes, LUL, 666, 哈哈哈, 233333, ？？？) weigh more than talk; a
+message that is only a hello or a goodbye ("hi", "hello from Berlin", "bye", "gg", "主播好",
+"晚安") weighs little: people arriving as a stream opens and leaving as it closes are not reacting
+to anything; commerce events (likes, gifts, follows, add-to-cart, orders, paid messages) carry
+their own weights. What counts as each is in ``words`` (English and Chinese).
 """
 from __future__ import annotations
 
@@ -20,21 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from peakclip.detectors.chat.records import CONTEXT_KINDS, MONEY_KINDS, Message
+from peakclip.detectors.chat.words import DEFAULT_GREETINGS, DEFAULT_REACTIONS, DEFAULT_VOTES, fold
 from peakclip.detectors.series import Series
 
-DEFAULT_REACTIONS = (
-    r"\b(?:lul|lol|lmao|rofl|kekw|omegalul|pog\w*|omg|wow|hype|clip\s*(?:it|that)|no\s*way|gg|xd+)\b"
-    r"|666+|888+|(?:哈){2,}|草{1,}|[wｗ]{3,}|!{3,}|\?{3,}|[😂🤣😱🔥👏😮💀]"
-)
-
-# A whole message that only greets or takes leave (with at most a word or two more: "hi all",
-# "hello from Berlin", "bye everyone"). Checked before the reactions, so a closing "gg" is a goodbye.
-DEFAULT_GREETINGS = (
-    r"^\W*(?:hi+|hey+|hello+|hiya|yo+|sup|howdy|good\s+(?:morning|afternoon|evening|night)|gm|gn|"
-    r"welcome(?:\s+back)?|bye+(?:\s*bye+)?|cya|see\s+(?:you|ya)|later|night|gg+(?:s|\s*wp)?|o7|"
-    r"大家好|你好|晚上好|来了|拜拜|再见|晚安|88)"
-    r"(?:\s+(?:from\s+)?[\w']+){0,2}\W*$"
-)
+# What ``Audience.classify`` calls a record; the first five are also the keys of ``Audience.counts``.
+BOTS, COMMANDS, VOTES, GREETINGS, REACTIONS = "bots", "commands", "votes", "greetings", "reactions"
+CONTEXT, TALK = "context", "talk"   # a product switch; anything else (ordinary talk, commerce events)
 
 
 @dataclass
@@ -57,10 +51,15 @@ class ChatConfig:
     weight_paid: float = 3.0
     weight_member: float = 2.0
     reaction_boost: float = 1.5    # a reaction message weighs this many times ordinary talk
-    reactions: str = DEFAULT_REACTIONS  # regex (case-insensitive) for reaction text
-    greetings: str = DEFAULT_GREETINGS  # regex (case-insensitive) for a message that only says hello or bye
-    greeting_weight: float = 0.2   # such a message weighs this share of ordinary talk
+    # `reactions`, `greetings` and `votes` are regexes matched case-insensitively after Unicode NFKC
+    # (fullwidth ？１ read as ?1), a greeting first, then a reaction, then a vote (so 88 is a
+    # goodbye and 666 a reaction, never votes); the defaults are built in detectors/chat/words.py.
+    reactions: str = DEFAULT_REACTIONS  # reaction text, anywhere in a message: LUL, 666, 哈哈哈, 233333, ？？？
+    greetings: str = DEFAULT_GREETINGS  # a message that only says hello or bye: hi all, 主播好, 晚安
+    votes: str = DEFAULT_VOTES          # a message that is only a vote: 1, 11, 1111, 扣1, +1
+    greeting_weight: float = 0.2   # a greeting or goodbye weighs this share of ordinary talk
     drop_commands: bool = True     # messages starting with !word are bot commands, not reactions
+    drop_votes: bool = True        # votes are the host's call answered or a poll, not reactions
     bots: list[str] = field(default_factory=lambda: [
         "nightbot", "streamelements", "moobot", "fossabot", "streamlabs", "wizebot", "botisimo", "sery_bot"])
 
@@ -69,6 +68,7 @@ class ChatConfig:
 
 
 _COMMAND = re.compile(r"^\s*!\w")
+SAID_CACHE = 4096   # distinct message texts whose class is remembered (chat repeats itself: 1, 666, LUL)
 
 
 class Audience:
@@ -80,12 +80,14 @@ class Audience:
         self.window_bins = max(1, int(round(config.window / hop)))
         self.reaction = re.compile(config.reactions, re.IGNORECASE)
         self.greeting = re.compile(config.greetings, re.IGNORECASE)
+        self.vote = re.compile(config.votes, re.IGNORECASE)
         self.bots = {b.lower() for b in config.bots}
         self.presence_delta = np.zeros(1024)   # +w where a presence starts, -w where it ends
         self.orders = np.zeros(1024)           # order events per bin
         self.paid = np.zeros(1024)             # money in paid messages and gifts per bin
         self.last: dict[str, tuple[int, float]] = {}  # user -> (bin of last post, its weight)
-        self.counts = {"commands": 0, "bots": 0, "reactions": 0, "greetings": 0}
+        self.counts = {COMMANDS: 0, BOTS: 0, VOTES: 0, REACTIONS: 0, GREETINGS: 0}  # messages of each
+        self.said: dict[str, str] = {}         # message text -> ``says(text)``, for at most SAID_CACHE texts
         self.kinds: dict[str, int] = {}
         self.max_bin = -1
 
@@ -98,28 +100,60 @@ class Audience:
             array = getattr(self, name)
             setattr(self, name, np.concatenate([array, np.zeros(new_size - size)]))
 
-    def weigh(self, message: Message) -> float:
-        """A message's weight, 0 for what is not the audience reacting."""
+    def classify(self, message: Message) -> str:
+        """What a record is to the audience: ``CONTEXT`` (a product switch), ``BOTS``, ``COMMANDS``
+        (``!join``), ``GREETINGS`` (a hello or goodbye and nothing more), ``REACTIONS``, ``VOTES``
+        (``1``, ``扣1``), or ``TALK`` (anything else, commerce events included). Greetings are
+        checked before reactions (a closing "gg" is a goodbye) and both before votes (``88`` is
+        a goodbye, ``666`` a reaction)."""
         if message.kind in CONTEXT_KINDS:   # the host's product switches: context, not people
-            return 0.0
+            return CONTEXT
         if message.name.lower() in self.bots or message.user.lower() in self.bots:
-            self.counts["bots"] += 1
-            return 0.0
-        if message.kind == "message" and self.config.drop_commands and _COMMAND.match(message.text):
-            self.counts["commands"] += 1
+            return BOTS
+        if message.kind != "message":
+            return TALK
+        kind = self.said.get(message.text)
+        if kind is None:
+            kind = self.says(message.text)
+            if len(self.said) >= SAID_CACHE:
+                self.said.clear()
+            self.said[message.text] = kind
+        if message.emotes and kind in (VOTES, TALK):   # emotes the format marked make a reaction
+            return REACTIONS
+        return kind
+
+    def says(self, text: str) -> str:
+        """What a chat message's text is, emotes aside: ``COMMANDS``, ``GREETINGS``,
+        ``REACTIONS``, ``VOTES`` or ``TALK``."""
+        text = fold(text)
+        if self.config.drop_commands and _COMMAND.match(text):
+            return COMMANDS
+        if self.greeting.match(text):
+            return GREETINGS
+        if self.reaction.search(text):
+            return REACTIONS
+        if self.config.drop_votes and self.vote.match(text):
+            return VOTES
+        return TALK
+
+    def weigh(self, message: Message) -> float:
+        """A message's weight (people: 1 is one person talking), 0 for what is not the audience
+        reacting; counts what it classified."""
+        kind = self.classify(message)
+        if kind in self.counts:
+            self.counts[kind] += 1
+        if kind in (CONTEXT, BOTS, COMMANDS, VOTES):
             return 0.0
         weight = self.config.weight(message.kind)
-        if message.kind == "message" and self.greeting.match(message.text):
-            self.counts["greetings"] += 1
+        if kind == GREETINGS:
             return weight * self.config.greeting_weight
-        if message.kind == "message" and (message.emotes or self.reaction.search(message.text)):
-            self.counts["reactions"] += 1
-            weight *= self.config.reaction_boost
+        if kind == REACTIONS:
+            return weight * self.config.reaction_boost
         return weight
 
     def add(self, message: Message) -> bool:
         """Count one message (its ``t`` already in seconds from the recording start). False when
-        it was dropped (a bot or a command)."""
+        it was dropped (a bot, a command or a vote)."""
         self.kinds[message.kind] = self.kinds.get(message.kind, 0) + 1
         b = int(message.t // self.hop)
         self._grow(b + self.window_bins + 1)

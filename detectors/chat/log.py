@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from peakclip.detectors.chat import bilibili, chatdownloader, generic, twitchdownloader, twitchirc, ytdlp
-from peakclip.detectors.chat.audience import Audience, ChatConfig
+from peakclip.detectors.chat.audience import BOTS, COMMANDS, VOTES, Audience, ChatConfig
 from peakclip.detectors.chat.products import ProductBook, ProductWindow
 from peakclip.detectors.chat.records import (
     CONTEXT_KINDS,
@@ -33,6 +33,7 @@ from peakclip.detectors.series import Series, bins_for
 MAX_SKIPPED_LINES_REPORTED = 5
 MAX_UNKNOWN_ITEMS_REPORTED = 5
 SNIFF_BYTES = 64 * 1024
+DROPPED = (COMMANDS, BOTS, VOTES)   # what the summary's "dropped" counts: messages kept out of the chat signal
 EMPTY = "empty"   # what detect_format calls a log with nothing in it (a stream nobody chatted in)
 
 # name -> (sniff, parse), in detection order: the most specific layouts first.
@@ -89,7 +90,7 @@ class ChatLog:
     def summary(self) -> dict:
         found = {"format": self.format, "messages": self.messages, "skipped": self.skipped,
                  "outside": {"before": self.before, "after": self.after}, "users": self.users, "kinds": dict(sorted(self.audience.kinds.items())),
-                 "dropped": {"commands": self.audience.counts["commands"], "bots": self.audience.counts["bots"]}}
+                 "dropped": {kind: self.audience.counts[kind] for kind in DROPPED}}
         presented = {window.item for window in self.products}
         if presented:   # only a live-commerce log has the key: chat-only summaries stay as they were
             found["products"] = len(presented)

@@ -9,10 +9,12 @@ For a stream whose truth lists N planted highlights, the top N clips are judged:
 And every clip the run made, whatever its rank, counts: a clip on no highlight is junk (``junk``,
 with its rank and tier in ``junk_tiers``), and junk tiered above C would be promoted to a pool
 it should never reach (``junk_above_c``).
+A commerce sample's products are judged one by one with --per-product (``judge_products``).
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from peakclip.pipeline.config import Config
 from peakclip.pipeline.ranking.rank import rank
 
 COVER_SLACK = 1.0
+CHAT_LOGS = ("chat.json", "chat.xml")   # a sample's chat log, by the name samples.generate gives each room's
 
 
 @dataclass
@@ -107,9 +110,12 @@ def load_truth(folder: str) -> dict:
 
 
 def analyse_sample(folder: str, config: Config) -> Analysis:
-    """The sample's recording analysed with its chat.json, and a commerce stream's events.jsonl
-    (product switches, carts, orders) as the second log."""
-    chat, events = os.path.join(folder, "chat.json"), os.path.join(folder, "events.jsonl")
+    """The sample's recording analysed with its chat log (chat.json, or a Chinese room's
+    Bilibili danmaku chat.xml), and a commerce stream's events.jsonl (product switches, carts,
+    orders) as the second log."""
+    chat = next((path for path in (os.path.join(folder, name) for name in CHAT_LOGS) if os.path.exists(path)),
+                os.path.join(folder, CHAT_LOGS[0]))
+    events = os.path.join(folder, "events.jsonl")
     if os.path.exists(events):
         if os.path.exists(chat):
             config = dataclasses.replace(config, chat=dataclasses.replace(config.chat, events=events))
@@ -128,16 +134,37 @@ class ProductCheck:
     covered: bool | None                      # its planted price reveal held whole (None: none planted)
     orders: int                               # what the manifest counts for the item
     truth_orders: int
+    # (in its clips, all) of the orders in the buying lag after its reveal (None: none planted)
+    burst: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:
-        return len(self.clips) == 1 and self.inside and self.covered is not False and self.orders == self.truth_orders
+        sold_in_clip = self.burst is None or not self.burst[1] or 2 * self.burst[0] > self.burst[1]
+        return (len(self.clips) == 1 and self.inside and self.covered is not False and sold_in_clip
+                and self.orders == self.truth_orders)
 
 
-def judge_products(analysis: Analysis, truth: dict, config: Config) -> list[ProductCheck]:
+def order_times(folder: str) -> dict[str, list[float]]:
+    """Each item's order times (seconds) in a commerce sample's events.jsonl; empty without one."""
+    path = os.path.join(folder, "events.jsonl")
+    if not os.path.exists(path):
+        return {}
+    times: dict[str, list[float]] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line) if line.strip() else {}
+            if record.get("type") == "order" and record.get("item"):
+                times.setdefault(record["item"], []).append(float(record["t"]))
+    return times
+
+
+def judge_products(analysis: Analysis, truth: dict, config: Config,
+                   orders: dict[str, list[float]] | None = None) -> list[ProductCheck]:
     """Rank with --per-product and check each product of ``truth["products"]``: exactly one clip,
     inside its window, covering its planted reveal when it had one, and the manifest's order
-    count for the item equal to the truth's."""
+    count for the item equal to the truth's; with ``orders`` (item -> order times in seconds,
+    ``order_times``), also most (more than half) of the orders in the ``select.buying_lag`` after
+    its reveal inside its clip: the moment people bought."""
     select = dataclasses.replace(config.select, per_product=True)
     ranking = rank(analysis, dataclasses.replace(config, select=select))
     listed = {p["item"]: p for p in ranking.products or []}
@@ -149,8 +176,14 @@ def judge_products(analysis: Analysis, truth: dict, config: Config) -> list[Prod
         covered = None if reveal is None else any(
             c.start <= reveal["start"] + COVER_SLACK and c.end >= reveal["end"] - COVER_SLACK for c in mine)
         inside = bool(mine) and all(product["start"] - 1e-6 <= c.start and c.end <= product["end"] + 1e-6 for c in mine)
+        burst = None
+        if reveal is not None and orders is not None:
+            after = [t for t in orders.get(product["item"], [])
+                     if reveal["start"] <= t <= reveal["start"] + config.select.buying_lag]
+            burst = (sum(any(c.start <= t <= c.end for c in mine) for t in after), len(after))
         checks.append(ProductCheck(product["item"], product["title"], [(c.start, c.end, c.tier) for c in mine], inside,
-                                   covered, int(listed.get(product["item"], {}).get("orders", 0)), int(product["orders"])))
+                                   covered, int(listed.get(product["item"], {}).get("orders", 0)), int(product["orders"]),
+                                   burst))
     return checks
 
 
@@ -187,7 +220,7 @@ def evaluate_samples(folders: list[str], config: Config, sets: list[list[str]], 
                   f"{','.join(score.picked) or '-'}; {', '.join(score.junk_tiers) or '-'}")
         if truth.get("products"):   # a commerce sample: --per-product judged product by product
             products_ok &= print_product_checks(os.path.basename(os.path.normpath(folder)),
-                                                judge_products(analysis, truth, config))
+                                                judge_products(analysis, truth, config, order_times(folder)))
     print()
     print(f"{'total':24} {'signals':22} {'found':>7} {'false':>6} {'covered':>8} {'junk':>5} {'>C':>3}")
     for name, score in totals.items():
@@ -209,8 +242,9 @@ def print_product_checks(stream: str, checks: list) -> bool:
     for check in checks:
         clips = ", ".join(f"{a:.1f}-{b:.1f}s {tier}" for a, b, tier in check.clips) or "no clip"
         reveal = {None: "no reveal", True: "reveal covered", False: "reveal MISSED"}[check.covered]
+        burst = f"bought in clip {check.burst[0]}/{check.burst[1]}" if check.burst else ""
         print(f"{stream:24} product {check.item:12} {check.title[:22]:22} {clips:24} "
-              f"{'inside' if check.inside else 'OUTSIDE'}  {reveal:14}  orders {check.orders}/{check.truth_orders}  "
+              f"{'inside' if check.inside else 'OUTSIDE'}  {reveal:14}  {burst:20}  orders {check.orders}/{check.truth_orders}  "
               f"{'ok' if check.ok else 'WRONG'}")
     right = sum(check.ok for check in checks)
     print(f"{stream:24} products {right}/{len(checks)} right (--per-product)")

@@ -26,6 +26,7 @@ from peakclip.detectors.chat import ChatLog, read_chat
 from peakclip.detectors.chat.log import ChatFollower
 from peakclip.detectors.chunks import Chunk
 from peakclip.detectors.errors import MediaError, UserError
+from peakclip.detectors.objects import is_object
 from peakclip.detectors.probe import Probe, probe
 from peakclip.detectors.storage import write_atomic, write_json_atomic
 from peakclip.detectors.transcript import Segment, Transcript
@@ -202,6 +203,9 @@ class Watch:
 
     def __post_init__(self):
         self.config = self.config.for_path("live")   # its final clips: at their pools' profiles unless told
+        named = [self.source, self.out_dir, self.chat_path, self.config.chat.events, self.config.transcript.path]
+        if any(is_object(p) for p in named):
+            raise UserError(f"watch does not follow objects (s3://) yet: {next(p for p in named if is_object(p))}")
         check_captions(self.config.transcript)
         check_output_dir(self.out_dir)
         self.growing = GrowingSource(self.source, self.out_dir, self.config.live.idle_end)

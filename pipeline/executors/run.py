@@ -8,13 +8,19 @@ step to the next is plain data (``to_dict``/``from_dict``), so both give the sam
 """
 from __future__ import annotations
 
+import copy
+import os
+import tempfile
 from typing import Callable
 
+from peakclip.detectors.errors import UserError
+from peakclip.detectors.objects import check_bucket, download, is_object, join, upload
 from peakclip.detectors.probe import Probe
 from peakclip.pipeline.analysis.analyze import analyze
 from peakclip.pipeline.config import Config
 from peakclip.pipeline.output.captions import check_captions, clip_captions
 from peakclip.pipeline.output.finish import check_output_dir, clips_to_render, finish
+from peakclip.pipeline.output.names import MANIFEST
 from peakclip.pipeline.output.render import Rendered, render_clips, resumed_note
 from peakclip.pipeline.ranking.rank import rank
 from peakclip.pipeline.ranking.rules import load_rules
@@ -26,7 +32,65 @@ def run_clip(path: str, chat_path: str | None, out_dir: str, config: Config,
     """Run the whole job in this process and write ``out_dir/manifest.json``; returns the manifest.
     ``on_note`` hears what a person at the terminal should know that is not a warning; ``source``
     is the recording's probe when the caller has it already. Each clip is rendered at the full
-    profile unless ``config.render.profiles`` says "pools" (the profile of the pool it starts in)."""
+    profile unless ``config.render.profiles`` says "pools" (the profile of the pool it starts in).
+
+    Objects (``s3://``, ``peakclip.detectors.objects``) may stand for any file: the recording is
+    read where it lies (presigned, by range); the small inputs (chat and events logs, transcript,
+    rules, watermark) are fetched into a scratch folder; with ``out_dir`` an object prefix, the
+    job writes into the scratch folder and ``publish`` uploads it, the manifest last."""
+    named = [chat_path, config.chat.events, config.transcript.path, config.tag.rules, config.render.watermark]
+    if not is_object(out_dir) and not any(is_object(p) for p in named):
+        return run_here(path, chat_path, out_dir, config, on_progress, on_note, source)
+    if is_object(out_dir):
+        check_bucket(out_dir)
+    with tempfile.TemporaryDirectory(prefix="peakclip-job-") as scratch:
+        chat_path, config = fetched(chat_path, config, scratch)
+        local_out = os.path.join(scratch, "out") if is_object(out_dir) else out_dir
+        manifest = run_here(path, chat_path, local_out, config, on_progress, on_note, source)
+        if is_object(out_dir):
+            publish(local_out, out_dir)
+        return manifest
+
+
+def fetched(chat_path: str | None, config: Config, scratch: str) -> tuple[str | None, Config]:
+    """The chat log and the config with every small input that is an object fetched into
+    ``scratch`` (the config copied, never changed)."""
+    config = copy.deepcopy(config)
+    copies: dict[str, str] = {}   # one copy an object (--events alone is also the chat log)
+
+    def local(url: str | None, what: str) -> str | None:
+        if not is_object(url):
+            return url
+        if url not in copies:
+            name = f"{len(copies)}-{os.path.basename(url) or 'object'}"
+            copies[url] = download(url, os.path.join(scratch, name), what)
+        return copies[url]
+    chat_path = local(chat_path, "chat log")
+    config.chat.events = local(config.chat.events, "events log")
+    config.transcript.path = local(config.transcript.path, "transcript")
+    config.tag.rules = local(config.tag.rules, "rules file")
+    config.render.watermark = local(config.render.watermark, "watermark image")
+    return chat_path, config
+
+
+def publish(local_out: str, prefix: str) -> None:
+    """Upload the job's folder under the object ``prefix``: every file whole, the manifest last,
+    so a manifest in the bucket always names objects that are there. Hidden files (resume
+    records, partial files) stay behind."""
+    files = []
+    for root, folders, names in os.walk(local_out):
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        files += [os.path.relpath(os.path.join(root, n), local_out) for n in names if not n.startswith(".")]
+    if MANIFEST not in files:
+        raise UserError(f"the job wrote no {MANIFEST}: nothing published to {prefix}")
+    for name in sorted(f for f in files if f != MANIFEST) + [MANIFEST]:
+        upload(os.path.join(local_out, name), join(prefix, name.replace(os.sep, "/")))
+
+
+def run_here(path: str, chat_path: str | None, out_dir: str, config: Config,
+             on_progress: Callable[[str, int, int], None] | None = None,
+             on_note: Callable[[str], None] | None = None, source: Probe | None = None) -> dict:
+    """``run_clip`` with every file and the output folder on this machine."""
     config = config.for_path("clip")
     check_captions(config.transcript)
     check_output_dir(out_dir)

@@ -44,8 +44,10 @@ class Shot:
     start: float
     end: float
     mode: str
-    path: list[tuple[float, float]] = field(default_factory=list)   # steady/track/stack: (s, window's left x share)
-    rects: list[tuple[float, float, float, float]] = field(default_factory=list)  # split: a window a person; stack: webcam, game window
+    # steady/track/stack: (seconds, the window's left edge as a share of the width)
+    path: list[tuple[float, float]] = field(default_factory=list)
+    # split: a window a person; stack: the webcam, the game window (x, y, w, h shares)
+    rects: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
 @dataclass

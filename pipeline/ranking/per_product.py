@@ -5,8 +5,16 @@ loudest moments of a stream with twelve items. So for each presented product on 
 ``min_len`` in total, the spans are chosen inside its on-air window(s) by ``select_spans`` (the
 window is the only room it may use), on the fused score plus a bonus from that item's own orders
 and carts in the ``buying_lag`` seconds after each moment (buyers act seconds after a price is
-revealed). A product whose windows hold no moment reaching ``min_score`` still gets its best
-span, marked ``fallback`` (tiered C), unless ``per_product_strict``.
+revealed).
+
+The moment people bought is the pitch that works, and a bonus of a few deviations cannot
+outweigh a crowd roar unrelated to the item. So where the item sold in its windows, the moments
+its buyers answered (``buying_runs``: a bonus at least ``buying_share`` of the largest there) are
+picked first, and a louder moment nobody bought after only comes in for a further clip
+(``clips_per_product`` > 1). If no answered moment reaches ``min_score`` the best of them is the
+clip all the same, marked ``fallback`` (tiered C). A product that sold nothing in its windows
+gets its best moment there; if none reaches ``min_score``, its best span, also ``fallback``.
+``per_product_strict`` gives a fallback product no clip.
 
 Pure functions over the fused score, the product windows and the per-item sales arrays
 (``ChatLog.products``, ``ChatLog.item_commerce``).
@@ -38,7 +46,8 @@ class ProductPick:
     span: Span
     item: str
     title: str
-    fallback: bool      # no moment in the windows reached min_score: the best span there was
+    fallback: bool      # no moment in the windows (of an item that sold: that its buyers answered)
+                        # reached min_score: the best span there was
 
 
 def on_air(windows: Sequence[ProductWindow]) -> dict[str, list[ProductWindow]]:
@@ -75,13 +84,43 @@ def buying_bonus(sales: dict[str, np.ndarray] | None, n: int, hop: float, config
     return config.weight_item_orders * np.log1p(orders) + config.weight_item_carts * np.log1p(carts)
 
 
+def buying_runs(bonus: np.ndarray, windows: Sequence[ProductWindow], hop: float, share: float) -> list[tuple[float, float]]:
+    """Where the item's buyers answered a moment in its ``windows``: (start, end) in seconds of
+    each run of bins (``hop`` seconds) whose buying bonus (``buying_bonus``) is at least ``share``
+    of the largest inside the windows, the strongest buying first. Empty when nothing of the item
+    sold there (or the weights are 0)."""
+    times = (np.arange(len(bonus)) + 0.5) * hop
+    inside = np.zeros(len(bonus), bool)
+    for window in windows:
+        inside |= (times >= window.start) & (times < window.end)
+    best = float(bonus[inside].max(initial=0.0))
+    if best <= 0:
+        return []
+    answered = np.r_[False, inside & (bonus >= share * best), False]
+    starts, ends = np.flatnonzero(answered[1:] & ~answered[:-1]), np.flatnonzero(answered[:-1] & ~answered[1:])
+    runs = sorted(zip(starts, ends), key=lambda run: -bonus[run[0]:run[1]].max())
+    return [(float(a * hop), float(b * hop)) for a, b in runs]
+
+
+def answered_by(span: Span, runs: Sequence[tuple[float, float]]) -> bool:
+    """Whether the span's peak is a moment the buyers answered (inside one of ``runs``)."""
+    return any(start <= span.peak < end for start, end in runs)
+
+
 def spans_in_windows(fused: Fused, windows: list[ProductWindow], duration: float, config: SelectConfig,
-                     edges: list[float], segments: Sequence[Segment] | None) -> list[Span]:
-    """The best ``clips_per_product`` spans over all of one item's windows, best first."""
-    found = [span for window in windows
-             for span in select_spans(inside_only(fused, window), duration, config, edges, None, segments,
-                                      within=(window.start, window.end))]
-    return sorted(found, key=lambda span: -span.score)[:config.clips]
+                     edges: list[float], segments: Sequence[Segment] | None,
+                     runs: Sequence[tuple[float, float]] = ()) -> list[Span]:
+    """The best ``clips_per_product`` spans over all of one item's windows, best first: in each
+    window the moments inside ``runs`` (seconds: where the item's buyers answered, strongest
+    first) are picked before any other (``select_spans``' quotas), and across windows an
+    answered moment ranks above any other, then the score."""
+    found = []
+    for window in windows:
+        quotas = [(max(start, window.start), min(end, window.end), config.clips) for start, end in runs
+                  if start < window.end and end > window.start]
+        found += select_spans(inside_only(fused, window), duration, config, edges, quotas, segments,
+                              within=(window.start, window.end))
+    return sorted(found, key=lambda span: (not answered_by(span, runs), -span.score))[:config.clips]
 
 
 def inside_only(fused: Fused, window: ProductWindow) -> Fused:
@@ -97,19 +136,22 @@ def pick_products(fused: Fused, windows: Sequence[ProductWindow], sales: dict[st
                   duration: float, config: SelectConfig, edges: list[float] | None = None,
                   segments: Sequence[Segment] | None = None) -> list[ProductPick]:
     """The spans of every product on air at least ``min_len``; each span's ``score`` is the fused
-    score at its peak (the bonus chooses the moment, the tier still compares it with the stream)."""
+    score at its peak (the bonus chooses the moment, the tier still compares it with the stream).
+    Where the item sold in its windows, its first span is a moment its buyers answered
+    (``buying_runs``), however loud another moment there is."""
     each = dataclasses.replace(config, clips=config.clips_per_product)
     picks = []
     for item, shown in on_air(windows).items():
         if sum(w.end - w.start for w in shown) < config.min_len - 1e-6:
             continue
-        boosted = Fused(fused.hop, fused.score + buying_bonus(sales.get(item), len(fused.score), fused.hop, config),
-                        fused.signals)
-        spans = spans_in_windows(boosted, shown, duration, each, edges or [], segments)
-        fallback = not spans and not config.per_product_strict
+        bonus = buying_bonus(sales.get(item), len(fused.score), fused.hop, config)
+        boosted = Fused(fused.hop, fused.score + bonus, fused.signals)
+        runs = buying_runs(bonus, shown, fused.hop, config.buying_share)
+        spans = spans_in_windows(boosted, shown, duration, each, edges or [], segments, runs)
+        fallback = not spans or (bool(runs) and not answered_by(spans[0], runs))
         if fallback:
-            spans = spans_in_windows(boosted, shown, duration, dataclasses.replace(each, min_score=NO_THRESHOLD),
-                                     edges or [], segments)
+            spans = [] if config.per_product_strict else spans_in_windows(
+                boosted, shown, duration, dataclasses.replace(each, min_score=NO_THRESHOLD), edges or [], segments, runs)
         for span in spans:
             peak = min(len(fused.score) - 1, int(span.peak / fused.hop))
             span.score = round(float(fused.score[peak]), 3)

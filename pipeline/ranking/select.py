@@ -75,9 +75,10 @@ def is_echo(fused: Fused, left: int, right: int, spans: list[Span], config: Sele
     start = left * fused.hop
     if not any(span.peak < start <= span.end + config.echo_gap for span in spans):
         return False
-    if "chat" not in fused.signals:
-        return False
     others = [z[left:right + 1] for name, z in fused.signals.items() if name != "chat"]
+    # Without the chat, or with nothing but the chat, there is no telling an echo from a moment.
+    if "chat" not in fused.signals or not others:
+        return False
     return all(float(np.max(z)) < config.echo_calm for z in others)
 
 

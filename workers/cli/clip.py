@@ -9,7 +9,7 @@ from peakclip.pipeline.options import add_options, chat_log_of, job_config, valu
 from peakclip.workers.cli.common import EXIT_PARTIAL, Progress, note_printer
 
 
-def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recording file or http(s) URL") -> None:
+def add_clip_options(parser: argparse.ArgumentParser, input_help: str = "recording: a file, an http(s) URL or s3://bucket/key") -> None:
     """The input, --config, and the clip job's options (the table in peakclip.pipeline.options),
     shared by every command that runs the clip job (``clip``, ``watch``, ``submit``)."""
     parser.add_argument("input", help=input_help)

@@ -33,15 +33,18 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import ffmpeg
+import numpy as np
 
+from peakclip.detectors.errors import MediaError
+from peakclip.detectors.faces import SpanFaces
 from peakclip.detectors.probe import Probe
 from peakclip.detectors.storage import partial_name
 from peakclip.pipeline.config import RenderConfig
 from peakclip.pipeline.output.captions import ClipCaptions, Cue, ass_text, srt_text
-from peakclip.pipeline.output.names import CLIPS_FOLDER, clip_files
-from peakclip.pipeline.output.render.graph import clip_graph, copy_graph, write_sendcmd
 from peakclip.pipeline.output.framing import Framing, plan_framing
+from peakclip.pipeline.output.names import CLIPS_FOLDER, clip_files
 from peakclip.pipeline.output.render.compose import FRAMED_FORMATS, SIZES, framing_commands, output_size
+from peakclip.pipeline.output.render.graph import clip_graph, copy_graph, write_sendcmd
 from peakclip.pipeline.output.render.measure import (crop_track, faces_in_span, facecam_of, find_font, font_family,
                                                      key_frames, measure_loudness)
 from peakclip.pipeline.output.render.resume import finished_before, render_key, resumed_note, write_done_record
@@ -182,9 +185,13 @@ def encode(source: Probe, clip: Clip, outputs: dict[str, str], extras: tuple[str
 
 def plan_framings(source: Probe, clip: Clip, formats: list[str], config: RenderConfig) -> dict[str, Framing]:
     """Each format's framing of the clip, from one look at its span (faces, cuts, motion) and the
-    stream's webcam box."""
+    stream's webcam box. A span that does not decode for the look is framed whole (``fit``): the
+    encode says whether it decodes at all."""
     length = clip.end - clip.start
-    seen = faces_in_span(source, clip.start, length)
+    try:
+        seen = faces_in_span(source, clip.start, length)
+    except MediaError:
+        seen = SpanFaces(np.zeros(0), [])
     facecam = facecam_of(source, config)
     source_aspect = source.display_width / max(1, source.display_height)
     return {fmt: plan_framing(seen, length, source_aspect, SIZES[fmt][0] / SIZES[fmt][1], facecam) for fmt in formats}

@@ -8,6 +8,7 @@ import os
 
 import ffmpeg
 
+from peakclip.detectors.objects import readable
 from peakclip.detectors.probe import Probe
 from peakclip.pipeline.config import RenderConfig
 from peakclip.pipeline.output.captions import caption_layout
@@ -70,7 +71,7 @@ def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: Rende
     fade = min(config.fade, length / 4)
     fps = round(source.fps, 3) or 30
     # Decoder and filter threads follow the encoder's share of the cores (0: ffmpeg decides).
-    source_input = ffmpeg.input(source.path, ss=clip.start, t=length, **({"threads": threads} if threads else {}))
+    source_input = ffmpeg.input(readable(source.path), ss=clip.start, t=length, **({"threads": threads} if threads else {}))
     picture = source_input["V:0"]
     pictures = picture.split() if len(outputs) > 1 else None
     # One watermark input, split like the picture: ffmpeg-python would make two formats of the
@@ -140,10 +141,10 @@ def clip_graph(source: Probe, clip: Clip, outputs: dict[str, str], config: Rende
 def copy_graph(source: Probe, start: float, end: float, path: str, peak: float,
                extras: tuple[str, str], config: RenderConfig):
     """Cut ``[start, end)`` (key frames) without re-encoding; thumbnail and preview from the source."""
-    source_input = ffmpeg.input(source.path, ss=start, t=end - start)
+    source_input = ffmpeg.input(readable(source.path), ss=start, t=end - start)
     streams = [source_input["V:0"]] + ([source_input[f"a:{source.audio_track}"]] if source.has_audio else [])
     cut = ffmpeg.output(*streams, path, format="mp4", c="copy", movflags="+faststart", avoid_negative_ts="make_zero")
-    picture, _ = compose(ffmpeg.input(source.path, ss=start, t=end - start)["V:0"], source, "source", config)
+    picture, _ = compose(ffmpeg.input(readable(source.path), ss=start, t=end - start)["V:0"], source, "source", config)
     extra = still_and_preview(picture, peak - start, end - start, *extras, config, round(source.fps, 3) or 30)
     return ffmpeg.merge_outputs(cut, *extra).global_args(*QUIET).overwrite_output()
 

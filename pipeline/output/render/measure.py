@@ -14,6 +14,7 @@ import numpy as np
 
 from peakclip.detectors.decode import PipeDecoder
 from peakclip.detectors.faces import SpanFaces, find_facecam, span_faces
+from peakclip.detectors.objects import readable
 from peakclip.detectors.probe import Probe
 from peakclip.detectors.rolling import rolling_mean, rolling_median
 from peakclip.detectors.visual import packet_scan
@@ -29,7 +30,7 @@ CROP_TRACK_WIDTH = 160
 def measure_loudness(source: Probe, start: float, length: float, config: RenderConfig, label: str) -> dict:
     """First pass over the span's audio (ffmpeg's loudnorm measurement, EBU R128): integrated
     loudness, true peak and range, for the second pass to apply."""
-    args = (ffmpeg.input(source.path, ss=start, t=length)[f"a:{source.audio_track}"]
+    args = (ffmpeg.input(readable(source.path), ss=start, t=length)[f"a:{source.audio_track}"]
             .filter("loudnorm", I=config.loudness, TP=config.true_peak, LRA=config.loudness_range, print_format="json")
             .output("-", format="null").global_args("-nostdin", "-hide_banner").compile())
     stderr = run_ffmpeg(args, f"{label} loudness")
@@ -43,7 +44,7 @@ def crop_track(source: Probe, start: float, length: float, smooth: float) -> lis
     """Where the motion is across the span: (time in the clip, centre x as a share of the width),
     smoothed so the crop window glides instead of jittering."""
     height = max(2, round(CROP_TRACK_WIDTH * source.display_height / max(1, source.display_width) / 2) * 2)
-    node = (ffmpeg.input(source.path, ss=start, t=length)["V:0"]
+    node = (ffmpeg.input(readable(source.path), ss=start, t=length)["V:0"]
             .filter("fps", fps=CROP_TRACK_FPS).filter("scale", CROP_TRACK_WIDTH, height)
             .output("pipe:", format="rawvideo", pix_fmt="gray"))
     frames = [np.frombuffer(b, np.uint8).reshape(-1, height, CROP_TRACK_WIDTH).astype(np.float32)

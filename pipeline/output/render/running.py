@@ -6,6 +6,8 @@ import signal
 import subprocess
 import threading
 
+from peakclip.detectors.objects import scrub
+
 QUIET = ("-nostdin", "-hide_banner", "-loglevel", "error")
 
 
@@ -57,6 +59,6 @@ def run_ffmpeg(args: list[str], label: str) -> str:
             stderr += "\nFile too large"
         if any(reason in stderr for reason in DISK_FULL):
             raise RenderError(f"{label}: the output disk is full (ffmpeg: {next(r for r in DISK_FULL if r in stderr)})")
-        tail = " | ".join(stderr.strip().splitlines()[-3:])
+        tail = scrub(" | ".join(stderr.strip().splitlines()[-3:]))
         raise RenderError(f"{label}: ffmpeg failed ({tail or 'exit ' + str(code)})")
     return stderr

@@ -1,0 +1,155 @@
+"""Objects in S3 and the stores that speak its protocol (MinIO, SeaweedFS, Ceph, OSS, COS):
+``s3://bucket/key`` wherever peakclip reads or writes a file.
+
+Credentials and the endpoint come from the standard AWS settings (``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_PROFILE``, the config and credentials
+files), through boto3, so an S3-compatible store is one environment variable away.
+
+- ``readable(path)``: what ffmpeg and ffprobe open: for an object, a presigned HTTPS URL, so a
+  recording is read where it lies, by range requests (seeks work), never downloaded whole.
+- ``check_object``, ``download``, ``upload``, ``check_bucket``: each failure (no such bucket or
+  key, keys refused, store unreachable) is one ``UserError`` line naming the object, never the
+  secret.
+- ``scrub(text)``: a message with the signature of a presigned URL cut out, for every line that
+  may quote one (ffmpeg's errors do).
+"""
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import time
+
+from peakclip.detectors.errors import MediaError, UserError
+
+SCHEME = "s3://"
+PRESIGN_SECONDS = 6 * 3600     # a presigned URL lives this long; a new one is made at half its life
+_SIGNED = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*(?:Signature|X-Amz-)[^\s'\"]*")
+_presigned: dict[str, tuple[float, str]] = {}
+_lock = threading.Lock()
+
+
+def is_object(path: str | None) -> bool:
+    """Whether ``path`` names an object (``s3://bucket/key``)."""
+    return bool(path) and path.startswith(SCHEME)
+
+
+def split(url: str) -> tuple[str, str]:
+    """``s3://bucket/key`` as (bucket, key); a URL without a bucket is a one-line UserError."""
+    bucket, _, key = url[len(SCHEME):].partition("/")
+    if not bucket:
+        raise UserError(f"not an object URL (s3://bucket/key): {url}")
+    return bucket, key
+
+
+def join(prefix: str, name: str) -> str:
+    """The object ``name`` (a relative path) under the ``prefix`` URL."""
+    return prefix.rstrip("/") + "/" + name
+
+
+def scrub(text: str) -> str:
+    """``text`` with every presigned URL's query (its key id and signature) cut out."""
+    return _SIGNED.sub(r"\1?<signed>", text)
+
+
+@functools.lru_cache(maxsize=1)
+def client():
+    """The boto3 S3 client of the standard AWS settings (one a process; boto3's own is thread-safe)."""
+    import boto3   # here: ~0.3 s to import, and only jobs that touch a bucket need it
+    from botocore.config import Config as BotoConfig
+    session = boto3.session.Session()
+    return session.client("s3", region_name=session.region_name or "us-east-1",
+                          config=BotoConfig(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
+                                            read_timeout=60))
+
+
+def failure(url: str, err: Exception, what: str = "object") -> UserError:
+    """A boto3/botocore failure on ``url`` as one line naming it (no secret, no presigned URL)."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    if isinstance(err, NoCredentialsError):
+        return UserError(f"no credentials for {url}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile)")
+    if isinstance(err, ClientError):
+        code = str(err.response.get("Error", {}).get("Code", ""))
+        if code in ("NoSuchBucket",):
+            return MediaError(f"no such bucket: {url}")
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return MediaError(f"{what} not found: {url}")
+        if code in ("403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden"):
+            return UserError(f"the object store refused the keys for {url} ({code}): check AWS_ACCESS_KEY_ID and "
+                             "AWS_SECRET_ACCESS_KEY")
+        return UserError(f"the object store failed on {url}: {code or 'error'}")
+    if isinstance(err, BotoCoreError):
+        return UserError(f"cannot reach the object store for {url}: {scrub(str(err)).splitlines()[0]}")
+    return UserError(f"the object store failed on {url}: {scrub(str(err))}")
+
+
+def check_object(url: str, what: str = "object") -> int:
+    """The size in bytes of the object at ``url``; a missing one (or bucket) is a one-line error."""
+    bucket, key = split(url)
+    try:
+        return int(client().head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except Exception as err:   # noqa: BLE001 - every store failure becomes one line
+        if _missing_bucket(bucket):
+            raise MediaError(f"no such bucket: {url}") from None
+        raise failure(url, err, what) from None
+
+
+def check_bucket(url: str) -> None:
+    """That the bucket of ``url`` exists and takes these keys (before any work is done for it)."""
+    bucket, _ = split(url)
+    if _missing_bucket(bucket):
+        raise MediaError(f"no such bucket: {url}")
+    try:
+        client().head_bucket(Bucket=bucket)
+    except Exception as err:   # noqa: BLE001
+        raise failure(url, err) from None
+
+
+def _missing_bucket(bucket: str) -> bool:
+    """Whether the store says ``bucket`` does not exist (any other failure: not known, False)."""
+    try:
+        client().head_bucket(Bucket=bucket)
+        return False
+    except Exception as err:   # noqa: BLE001
+        response = getattr(err, "response", {}) or {}
+        return str(response.get("Error", {}).get("Code", "")) in ("404", "NoSuchBucket", "NotFound")
+
+
+def readable(path: str) -> str:
+    """``path`` as ffmpeg opens it: a file or URL as it is; an object as a presigned HTTPS URL
+    (made once, and again at half its life)."""
+    if not is_object(path):
+        return path
+    with _lock:
+        made = _presigned.get(path)
+        if made and time.time() - made[0] < PRESIGN_SECONDS / 2:
+            return made[1]
+    bucket, key = split(path)
+    url = client().generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
+                                          ExpiresIn=PRESIGN_SECONDS)
+    with _lock:
+        _presigned[path] = (time.time(), url)
+    return url
+
+
+def download(url: str, local: str, what: str = "object") -> str:
+    """Copy the object at ``url`` to the file ``local`` (small inputs: chat logs, rules, a
+    watermark); returns ``local``."""
+    bucket, key = split(url)
+    check_object(url, what)
+    try:
+        client().download_file(bucket, key, local)
+    except Exception as err:   # noqa: BLE001
+        raise failure(url, err, what) from None
+    return local
+
+
+def upload(local: str, url: str) -> None:
+    """Put the file ``local`` at ``url`` whole (multipart past 8 MB, boto3's transfer manager):
+    an object appears only once all of it is stored, never half."""
+    bucket, key = split(url)
+    try:
+        client().upload_file(local, bucket, key)
+    except Exception as err:   # noqa: BLE001
+        raise failure(url, err) from None
+
