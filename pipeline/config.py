@@ -403,6 +403,11 @@ class Config:
         v = self.service
         if v.store_watch and not is_object(v.store_watch):
             raise UserError(f"service.store_watch is a bucket and prefix, s3://bucket/prefix/ (got {v.store_watch!r})")
+        if v.store_watch and is_object(v.store_output) and (v.store_output.startswith(v.store_watch)
+                                                            or v.store_watch.startswith(v.store_output)):
+            # Else every clip uploaded would be a recording created under the watch, and queue a job of its own.
+            raise UserError(f"service.store_output ({v.store_output}) and service.store_watch ({v.store_watch}) "
+                            "overlap: put the clips outside the watched prefix")
         for name in ("store_chat", "store_events"):
             rule = getattr(v, name)
             try:

@@ -177,6 +177,8 @@ def test_the_naming_rules_and_the_output_under_the_prefix():
     ({"store_watch": "/srv/recordings"}, "service.store_watch is a bucket and prefix"),
     ({"store_chat": "{stream}.json"}, "service.store_chat may name {stem} and {name} only"),
     ({"store_events": "logs/{stem}.jsonl"}, "service.store_events names a file beside the recording"),
+    ({"store_watch": "s3://media/shows/", "store_output": "s3://media/shows/clips/"}, "overlap"),
+    ({"store_watch": "s3://media/shows/", "store_output": "s3://media/"}, "overlap"),
 ])
 def test_bad_store_settings_are_one_line(settings, message):
     with pytest.raises(UserError, match=message.replace("{", r"\{").replace("}", r"\}")):
