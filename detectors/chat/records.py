@@ -47,10 +47,12 @@ class Skipped:
 
 
 def open_binary(path: str) -> io.BufferedIOBase:
-    """Open a log for reading bytes, gunzipping transparently."""
+    """Open a log for reading bytes (a file, or an object: ``s3://bucket/key``), gunzipping
+    transparently."""
     from peakclip.detectors.errors import ChatError, open_input
+    from peakclip.detectors.objects import is_object, open_object
 
-    raw = open_input(path, "chat log", ChatError)
+    raw = open_object(path, "chat log") if is_object(path) else open_input(path, "chat log", ChatError)
     if raw.peek(2)[:2] == b"\x1f\x8b":
         return io.BufferedReader(CutOffGzip(gzip.GzipFile(fileobj=raw)))
     return raw
