@@ -2,7 +2,8 @@
 
 Seeded: the same arguments give the same files. ``generate`` writes into OUT_DIR:
   stream.mp4   H.264/AAC, fixed 2 s GOP like a live encoder
-  chat.json    the chat in TwitchDownloader JSON (a Chinese room: chat.xml, Bilibili danmaku XML)
+  chat.json    the chat in TwitchDownloader JSON (a Chinese room: chat.xml, Bilibili danmaku XML, or
+               chat.jsonl, a Douyin listener's webcast messages)
   truth.json   the planted highlights and distractors (windows and kinds)
   events.jsonl with ``commerce``: the live-commerce events (product switches, carts, orders) in the
                generic JSON Lines format
@@ -20,7 +21,8 @@ What real streams do, and the generator imitates:
 - the picture is drawn, or real camera footage (``footage``: recordings looped, cut and panned);
   the host's voice is synthetic, or a real speaker (``speech``: a recording's sound, looped);
 - the chat is an English room, or a Chinese one (``room="zh"``: a Bilibili stream's danmaku, its
-  reactions 哈哈哈, 666, 233333, ？？？, its hellos 来了, 主播好 and goodbyes 晚安, 88);
+  reactions 哈哈哈, 666, 233333, ？？？, its hellos 来了, 主播好 and goodbyes 晚安, 88; or with
+  ``chat_format="douyin"`` the same chat as a Douyin room listener's log of webcast messages);
 - distractors that one signal alone mistakes for a highlight: ``music`` (an ad or music break:
   loud, tonal, a still picture, quiet chat), ``shout`` (the host shouting alone), ``bots`` (a bot
   flood), ``giveaway`` (a flood of ``!enter`` commands), ``votes`` (the host asks for a number,
@@ -37,7 +39,8 @@ What real streams do, and the generator imitates:
 
 Usage:
   python -m peakclip.samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
-                                     [--distractors LIST] [--room en|zh] [--edges] [--commerce [--rivals]]
+                                     [--distractors LIST] [--room en|zh [--chat-format danmaku|douyin]]
+                                     [--edges] [--commerce [--rivals]]
                                      [--footage FILE ...] [--speech FILE]
   python -m peakclip.samples.generate --suite DIR [--split tune|heldout|votes|commerce] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)

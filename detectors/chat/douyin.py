@@ -30,7 +30,7 @@ A record's time is ``common.createTime`` (or a time the listener added beside th
 ``timestamp``, ``time``, ``ts``, ``createTime``; ISO 8601 or UNIX seconds or milliseconds).
 Records without a time or a sender are skipped and counted.
 
-Where the shapes come from (read 2026-12): the webcast ``.proto`` files of
+Where the shapes come from: the webcast ``.proto`` files of
 saermart/DouyinLiveWebFetcher (``douyin.proto``: ``Common``, ``User``, ``ChatMessage``,
 ``GiftMessage``, ``LikeMessage``, ``MemberMessage``, ``SocialMessage``), the methods and fields
 skmcj/dycast decodes (``src/core/dycast.ts``), jwwsjlm/douyinLive's JSON messages
