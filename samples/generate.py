@@ -39,7 +39,7 @@ What real streams do, and the generator imitates:
 
 Usage:
   python -m peakclip.samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
-                                     [--distractors LIST] [--room en|zh [--chat-format danmaku|douyin]]
+                                     [--distractors LIST] [--room en|zh [--chat-format bilibili|douyin]]
                                      [--edges] [--commerce [--rivals]]
                                      [--footage FILE ...] [--speech FILE]
   python -m peakclip.samples.generate --suite DIR [--split tune|heldout|votes|commerce] [--count N]
@@ -132,7 +132,7 @@ ROOMS = {
 CHAT_FILES = {"en": "chat.json", "zh": "chat.xml"}   # TwitchDownloader JSON; Bilibili danmaku XML
 # How a Chinese room's chat may be saved instead of danmaku XML: a Douyin room listener's log,
 # webcast messages a line (``douyin_jsonl``), in wall-clock time (truth's ``stream_start``).
-CHAT_FORMATS = {"danmaku": "chat.xml", "douyin": "chat.jsonl"}
+CHAT_FORMATS = {"bilibili": "chat.xml", "douyin": "chat.jsonl"}   # named as the chat reader names them
 
 
 # ---- the plan -------------------------------------------------------------------------------
@@ -729,7 +729,7 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
     ``viewers``: how many people can chat (a small streamer: a dozen);
     ``room``: the chat's language, ``"en"`` (TwitchDownloader JSON) or ``"zh"`` (a Bilibili room,
     danmaku XML): the same moments, people and times, other words (``ROOMS``);
-    ``chat_format`` (a Chinese room's): ``"danmaku"`` (the default, chat.xml) or ``"douyin"``, a
+    ``chat_format`` (a Chinese room's): ``"bilibili"`` (danmaku XML, chat.xml: the default) or ``"douyin"``, a
     Douyin room listener's log of webcast messages (chat.jsonl, ``douyin_jsonl``) in wall-clock
     time: truth's ``stream_start`` is when the recording started;
     ``bitrate``: encode at this bit rate (e.g. "6M", as a live encoder would) instead of a quality."""
@@ -999,7 +999,7 @@ def generate_from_args(argv: list[str] | None) -> int:
                         help="the chat's language: en (TwitchDownloader JSON, chat.json) or zh (a Bilibili room, "
                              "danmaku XML, chat.xml)")
     parser.add_argument("--chat-format", choices=sorted(CHAT_FORMATS),
-                        help="with --room zh: how the chat is saved, danmaku (Bilibili danmaku XML, chat.xml; the "
+                        help="with --room zh: how the chat is saved, bilibili (Bilibili danmaku XML, chat.xml; the "
                              "default) or douyin (a Douyin room listener's webcast messages, chat.jsonl)")
     parser.add_argument("--commerce", action="store_true",
                         help="a live-commerce stream: the host presents 6-10 items, each with a price reveal and "

@@ -137,7 +137,7 @@ def test_both_splits_hold_chinese_rooms_in_both_logs_and_stay_apart():
         return [s for s in split if len(s) > 3 and s[3].get("room") == "zh"]
 
     for split in (SUITE, HELDOUT):
-        assert {s[3].get("chat_format", "danmaku") for s in chinese(split)} == set(CHAT_FORMATS)
+        assert {s[3].get("chat_format", "bilibili") for s in chinese(split)} == set(CHAT_FORMATS)
         assert all("votes" in s[2] for s in chinese(split))
     assert set(inspect.signature(generate).parameters) >= {key for s in SUITE + HELDOUT if len(s) > 3 for key in s[3]}
     ways = lambda split: {h for s in split for h in s[1] if ":" in h}  # noqa: E731
