@@ -328,6 +328,13 @@ def test_taobao_live_comments(tmp_path):
     assert [s.line for s in skipped] == [2]
     log = read_chat(str(taobao(tmp_path)), ChatConfig(stream_start=str(int(START))), HOP, 60.0)
     assert log.messages == 3 and log.summary()["dropped"]["votes"] == 1   # 扣1 answers the host, reacts to nothing
+    # a listener that writes each comment on a line of its own
+    comments = [c for r in json.loads(taobao(tmp_path).read_text(encoding="utf-8")) for c in r["data"]["comments"]]
+    lines = tmp_path / "taobao.jsonl"
+    lines.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in comments) + "\n[1, 2]\n", encoding="utf-8")
+    fmt, msgs, skipped = messages_of(lines)
+    assert fmt == "douyin" and [m.text for m in msgs] == ["上链接", "扣1", "已拍"]
+    assert [(s.line, s.reason) for s in skipped] == [(4, "missing or bad field 'timestamp'"), (5, "not a JSON object")]
 
 
 def test_generic_jsonl_and_csv(tmp_path):
