@@ -144,10 +144,15 @@ def douyin(tmp_path):
         message("WebcastChatMessage", 4500, 3, "222", "阿花", content="哈哈哈[捂脸]"),
         message("WebcastEmojiChatMessage", 5000, 4, "333", "老王", emojiId="1", defaultContent="[赞]"),
         message("WebcastLikeMessage", 5500, 5, "111", "小明", count="3", total="9801"),
-        # a combo of 小心心: 1, then 3 in all, then its closing message repeating the 3
-        message("WebcastGiftMessage", 6000, 6, "222", "阿花", giftId="463", repeatCount="1", comboCount="1", gift=gift),
-        message("WebcastGiftMessage", 6800, 7, "222", "阿花", giftId="463", repeatCount="3", comboCount="3", gift=gift),
-        message("WebcastGiftMessage", 7000, 8, "222", "阿花", giftId="463", repeatCount="3", repeatEnd=1, gift=gift),
+        # a combo of 小心心: 1, then 3 in all (delivered twice), then its closing message repeating the 3
+        message("WebcastGiftMessage", 6000, 6, "222", "阿花", giftId="463", groupId="1733", repeatCount="1",
+                comboCount="1", gift=gift),
+        message("WebcastGiftMessage", 6800, 7, "222", "阿花", giftId="463", groupId="1733", repeatCount="3",
+                comboCount="3", gift=gift),
+        message("WebcastGiftMessage", 6800, 7, "222", "阿花", giftId="463", groupId="1733", repeatCount="3",
+                comboCount="3", gift=gift),
+        message("WebcastGiftMessage", 7000, 8, "222", "阿花", giftId="463", groupId="1733", repeatCount="3",
+                repeatEnd=1, gift=gift),
         message("WebcastSocialMessage", 8000, 9, "333", "老王", action="1", followCount="5120"),
         message("WebcastSocialMessage", 8200, 10, "111", "小明", action="3", shareType="1"),   # a share
         message("WebcastFansclubMessage", 8500, 11, "444", "小李", type=2, content="小李 加入了粉丝团"),
@@ -290,7 +295,7 @@ def test_douyin_webcast_messages(tmp_path):
     assert all(m.clock == "epoch" for m in msgs) and msgs[3].emotes == 1
     # the combo's gifts are paid once each (1 and 2 more 小心心 at 1 coin; 2 roses at 10), 10 coins a yuan
     assert [m.amount for m in msgs if m.kind == "gift"] == pytest.approx([0.1, 0.2, 2.0])
-    assert [s.line for s in skipped] == [14, 15, 16]   # no time, no sender, a cut-off last line
+    assert [s.line for s in skipped] == [15, 16, 17]   # no time, no sender, a cut-off last line
 
 
 def test_douyin_log_needs_the_stream_start_and_entering_weighs_nothing(tmp_path):
@@ -309,7 +314,7 @@ def test_douyin_log_needs_the_stream_start_and_entering_weighs_nothing(tmp_path)
 
 
 def test_douyin_log_as_a_json_array_and_cut_off(tmp_path):
-    rows = [json.loads(line) for line in douyin(tmp_path).read_text(encoding="utf-8").splitlines()[:13]]
+    rows = [json.loads(line) for line in douyin(tmp_path).read_text(encoding="utf-8").splitlines()[:14]]
     path = tmp_path / "douyin.json"
     text = json.dumps(rows, ensure_ascii=False, indent=2)
     path.write_text(text, encoding="utf-8")
@@ -317,7 +322,7 @@ def test_douyin_log_as_a_json_array_and_cut_off(tmp_path):
     assert fmt == "douyin" and len(msgs) == 10 and skipped == []
     path.write_text(text[:text.index('"WebcastRoomUserSeqMessage"')], encoding="utf-8")
     _, msgs, skipped = messages_of(path)
-    assert len(msgs) == 9 and [s.line for s in skipped] == [12]   # every message before the cut
+    assert len(msgs) == 9 and [s.line for s in skipped] == [13]   # every message before the cut
 
 
 def test_taobao_live_comments(tmp_path):

@@ -112,10 +112,12 @@ def sender(body: dict) -> tuple[str, str]:
 
 class Gifts:
     """What a gift message adds: a combo (the same gift sent again and again) repeats its message
-    with a growing ``repeatCount``, so only the increase over the last one is new."""
+    with a growing ``repeatCount``, so only the increase over the last one is new. Where the
+    message names its combo (``groupId``), a count no higher than the combo's so far is the same
+    message delivered again; without one, a lower or equal count starts another combo."""
 
     def __init__(self):
-        self.last: dict[tuple[str, str], int] = {}   # (sender, gift id) -> the combo's count so far
+        self.last: dict[tuple[str, str, str], int] = {}   # (sender, gift id, combo) -> its count so far
 
     def added(self, who: str, body: dict) -> tuple[float, int]:
         """(money in yuan, gifts) this message adds."""
@@ -123,9 +125,11 @@ class Gifts:
         gift_id = str(first(gift, ("id",)) or first(body, ("giftId", "gift_id")) or "")
         diamonds = max(0.0, number(first(gift, ("diamondCount", "diamond_count")) or 0))
         count = max(1, int(number(first(body, ("repeatCount", "repeat_count", "comboCount", "combo_count")) or 1)))
-        key = (who, gift_id)
+        combo = str(first(body, ("groupId", "group_id")) or "")
+        key = (who, gift_id, combo)
         before = self.last.get(key, 0)
-        new = count - before if count > before else count   # a lower count starts another combo
+        new = count - before if count > before or combo else count   # without a combo id: another combo
+        new = max(0, new)
         if str(first(body, ("repeatEnd", "repeat_end")) or 0) == "1":
             self.last.pop(key, None)   # the combo's closing message repeats its total
             new = max(0, count - before)
