@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-KINDS = ("message", "like", "gift", "follow", "cart", "order", "paid", "member", "product", "product_end")
+KINDS = ("message", "like", "gift", "follow", "cart", "order", "paid", "member", "enter", "product", "product_end")
 # Live-commerce context, not people: the host starts presenting an item (``product``) or stops
 # (``product_end``). They place what sold beside what was on show; they never weigh as a reaction.
 CONTEXT_KINDS = ("product", "product_end")
