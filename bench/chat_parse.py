@@ -1,6 +1,6 @@
 """Chat parse throughput: messages per second and peak memory for a generated large log.
 
-    python bench/chat_parse.py [--messages 1000000] [--formats twitchdownloader,jsonl,chat-text]
+    python bench/chat_parse.py [--messages 1000000] [--formats twitchdownloader,jsonl,chat-text,douyin]
 
 Each format is written once (seeded), then parsed in a fresh child process so its peak RSS is its
 own. Prints one row per format. The log covers a 6-hour stream, as a big live stream would.
@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 HOURS = 6
+START = 1_763_900_000   # UNIX seconds the stream starts, for wall-clock logs (douyin)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -41,6 +42,14 @@ def write_log(path: str, fmt: str, n: int) -> None:
         elif fmt == "jsonl":
             for i in range(n):
                 out.write(json.dumps({"t": round(float(times[i]), 3), "user": f"u{users[i]}", "text": words[texts[i]]}) + "\n")
+        elif fmt == "douyin":   # a Douyin room listener's log: webcast messages a line, wall-clock ms
+            for i in range(n):
+                uid = str(70_000_000_000 + int(users[i]))
+                out.write(json.dumps({
+                    "common": {"method": "WebcastChatMessage", "msgId": str(7_400_000_000_000_000_000 + i),
+                               "roomId": "7311993800000000001", "createTime": str(int((START + times[i]) * 1000))},
+                    "user": {"id": uid, "nickName": f"u{users[i]}", "secUid": f"MS4wLjABAAAA{uid}"},
+                    "content": words[texts[i]]}) + "\n")
         elif fmt == "chat-text":
             for i in range(n):
                 s = int(times[i])
@@ -55,7 +64,8 @@ def parse_once(path: str) -> None:
     from peakclip.detectors.chat import ChatConfig, read_chat
 
     started = time.perf_counter()
-    log = read_chat(path, ChatConfig(), 0.5, HOURS * 3600.0)
+    config = ChatConfig(stream_start=str(START)) if path.endswith(".douyin") else ChatConfig()
+    log = read_chat(path, config, 0.5, HOURS * 3600.0)
     elapsed = time.perf_counter() - started
     print(json.dumps({"messages": log.messages, "seconds": elapsed,
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -7,7 +7,7 @@ files), through boto3, so an S3-compatible store is one environment variable awa
 
 - ``readable(path)``: what ffmpeg and ffprobe open: for an object, a presigned HTTPS URL, so a
   recording is read where it lies, by range requests (seeks work), never downloaded whole.
-- ``check_object``, ``download``, ``upload``, ``check_bucket``: each failure (no such bucket or
+- ``check_object``, ``download``, ``open_object``, ``upload``, ``check_bucket``: each failure (no such bucket or
   key, keys refused, store unreachable) is one ``UserError`` line naming the object, never the
   secret.
 - ``scrub(text)``: a message with the signature of a presigned URL cut out, for every line that
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+import tempfile
 import threading
 import time
 
@@ -142,6 +143,21 @@ def download(url: str, local: str, what: str = "object") -> str:
     except Exception as err:   # noqa: BLE001
         raise failure(url, err, what) from None
     return local
+
+
+def open_object(url: str, what: str = "object"):
+    """The object at ``url`` as a binary file open for reading (a small input: a chat or events
+    log), fetched whole into an anonymous temporary file that goes when it is closed."""
+    bucket, key = split(url)
+    check_object(url, what)
+    copy = tempfile.TemporaryFile(prefix="peakclip-object-")
+    try:
+        client().download_fileobj(bucket, key, copy)
+    except Exception as err:   # noqa: BLE001
+        copy.close()
+        raise failure(url, err, what) from None
+    copy.seek(0)
+    return copy
 
 
 def upload(local: str, url: str) -> None:

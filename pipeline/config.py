@@ -26,6 +26,8 @@ CAPTIONS = ("off", "auto")
 # render.profiles: every clip at the full render profile (rules.toml), or each at the profile of
 # the traffic pool it starts in.
 PROFILES = ("full", "pools")
+# service.store_recordings: what an object's name ends with when it is a recording.
+RECORDING_SUFFIXES = (".mp4", ".mkv", ".mov", ".flv", ".ts", ".webm", ".m4v")
 # render.profiles unset: what each way of running a job renders at. Clips the queue, the service's
 # stream-end events and live mode make go to a platform that promotes them on feedback, so they
 # start at their pools' profiles (a cheap preview in the trial pools) and earn the full render;
@@ -275,6 +277,19 @@ class ServiceConfig:
     # Live mode: where the recording server writes a stream's HLS playlist, under the root
     # (nginx-rtmp `hls_path`); set, an on_publish callback starts a watch of it.
     live_playlist: str | None = None    # e.g. "hls/{name}.m3u8"
+    # Stream end from an object store (POST /hooks/store): a recording created under this bucket
+    # and prefix queues a job, e.g. "s3://recordings/shows/".
+    store_watch: str | None = None
+    # Where those jobs write: each under <store_output>/<its key below the prefix, without the
+    # suffix>, e.g. "s3://clips/" (or a folder every worker mounts).
+    store_output: str | None = None
+    # What an object's name ends with when it is a recording (in any case).
+    store_recordings: list[str] = field(default_factory=lambda: list(RECORDING_SUFFIXES))
+    # The chat log beside a recording, by name: {stem} is the recording's name without its
+    # suffix, {name} its whole name; "" for none. A log that is not there is left out of the job.
+    store_chat: str | None = "{stem}.chat.json"
+    # Likewise the events log (commerce events, --events) beside it.
+    store_events: str | None = "{stem}.events.jsonl"
 
 
 @dataclass
@@ -385,6 +400,22 @@ class Config:
                 or q.max_attempts < 1:
             raise UserError("queue.heartbeat, reconcile_interval and stall_timeout must be positive, worker_gone more "
                             "than two heartbeats, max_attempts at least 1")
+        v = self.service
+        if v.store_watch and not is_object(v.store_watch):
+            raise UserError(f"service.store_watch is a bucket and prefix, s3://bucket/prefix/ (got {v.store_watch!r})")
+        if v.store_watch and is_object(v.store_output) and (v.store_output.startswith(v.store_watch)
+                                                            or v.store_watch.startswith(v.store_output)):
+            # Else every clip uploaded would be a recording created under the watch, and queue a job of its own.
+            raise UserError(f"service.store_output ({v.store_output}) and service.store_watch ({v.store_watch}) "
+                            "overlap: put the clips outside the watched prefix")
+        for name in ("store_chat", "store_events"):
+            rule = getattr(v, name)
+            try:
+                rule and rule.format(stem="x", name="x.mp4")
+            except (KeyError, IndexError, ValueError):
+                raise UserError(f"service.{name} may name {{stem}} and {{name}} only (got {rule!r})") from None
+            if rule and "/" in rule:
+                raise UserError(f"service.{name} names a file beside the recording, without a folder (got {rule!r})")
         bad = [x for x in self.output.exports if x not in EXPORT_FORMATS]
         if bad:
             raise UserError(f"--export takes a comma list of {', '.join(EXPORT_FORMATS)} (got {','.join(bad)})")

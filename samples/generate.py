@@ -2,7 +2,8 @@
 
 Seeded: the same arguments give the same files. ``generate`` writes into OUT_DIR:
   stream.mp4   H.264/AAC, fixed 2 s GOP like a live encoder
-  chat.json    the chat in TwitchDownloader JSON (a Chinese room: chat.xml, Bilibili danmaku XML)
+  chat.json    the chat in TwitchDownloader JSON (a Chinese room: chat.xml, Bilibili danmaku XML, or
+               chat.jsonl, a Douyin listener's webcast messages)
   truth.json   the planted highlights and distractors (windows and kinds)
   events.jsonl with ``commerce``: the live-commerce events (product switches, carts, orders) in the
                generic JSON Lines format
@@ -20,7 +21,8 @@ What real streams do, and the generator imitates:
 - the picture is drawn, or real camera footage (``footage``: recordings played back and forth, cut and panned);
   the host's voice is synthetic, or a real speaker (``speech``: a recording's sound, looped);
 - the chat is an English room, or a Chinese one (``room="zh"``: a Bilibili stream's danmaku, its
-  reactions 哈哈哈, 666, 233333, ？？？, its hellos 来了, 主播好 and goodbyes 晚安, 88);
+  reactions 哈哈哈, 666, 233333, ？？？, its hellos 来了, 主播好 and goodbyes 晚安, 88; or with
+  ``chat_format="douyin"`` the same chat as a Douyin room listener's log of webcast messages);
 - distractors that one signal alone mistakes for a highlight: ``music`` (an ad or music break:
   loud, tonal, a still picture, quiet chat), ``shout`` (the host shouting alone), ``bots`` (a bot
   flood), ``giveaway`` (a flood of ``!enter`` commands), ``votes`` (the host asks for a number,
@@ -37,7 +39,8 @@ What real streams do, and the generator imitates:
 
 Usage:
   python -m peakclip.samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
-                                     [--bitrate RATE] [--distractors LIST] [--room en|zh] [--edges] [--commerce [--rivals]]
+                                     [--bitrate RATE] [--distractors LIST] [--room en|zh [--chat-format bilibili|douyin]]
+                                     [--edges] [--commerce [--rivals]]
                                      [--footage FILE ...] [--speech FILE]
   python -m peakclip.samples.generate --suite DIR [--split tune|heldout|votes|commerce|bitrate] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)
@@ -127,6 +130,9 @@ ROOMS = {
            "giveaway": "！抽奖"},    # a command typed with a Chinese input method's fullwidth ！
 }
 CHAT_FILES = {"en": "chat.json", "zh": "chat.xml"}   # TwitchDownloader JSON; Bilibili danmaku XML
+# How a Chinese room's chat may be saved instead of danmaku XML: a Douyin room listener's log,
+# webcast messages a line (``douyin_jsonl``), in wall-clock time (truth's ``stream_start``).
+CHAT_FORMATS = {"bilibili": "chat.xml", "douyin": "chat.jsonl"}   # named as the chat reader names them
 
 
 # ---- the plan -------------------------------------------------------------------------------
@@ -654,6 +660,34 @@ def twitchdownloader_json(messages: list[tuple], duration: float) -> dict:
 
 
 SENT_AT = 1_763_900_000   # the UNIX time a sample stream starts, for logs that note when each message was sent
+ROOM_ID = "7311993800000000001"   # the Douyin room a sample's webcast messages name
+
+
+def douyin_jsonl(messages: list[tuple]) -> list[dict]:
+    """A Douyin room listener's log: each message a ``WebcastChatMessage`` as protobuf's JSON
+    mapping writes it (64-bit numbers as strings, ``common.createTime`` in UNIX milliseconds from
+    ``SENT_AT``), and before each person's first message the ``WebcastMemberMessage`` of their
+    coming into the room (2-12 s earlier, never before the start; entering weighs nothing, so the
+    chat signal is the danmaku room's). Ids are CRC32s of the names, as stable as Douyin's."""
+    def user(name: str) -> dict:
+        uid = zlib.crc32(name.encode())
+        return {"id": str(70_000_000_000 + uid), "shortId": str(uid), "nickName": name,
+                "secUid": f"MS4wLjABAAAA{uid:08x}", "displayId": f"dy{uid}"}
+
+    def record(method: str, t: float, msg_id: int, name: str, **fields) -> tuple[float, int, dict]:
+        common = {"method": method, "msgId": str(7_400_000_000_000_000_000 + msg_id), "roomId": ROOM_ID,
+                  "createTime": str(int(round((SENT_AT + t) * 1000)))}
+        return t, msg_id, {"common": common, "user": user(name), **fields}
+
+    records, seen = [], set()
+    for index, (t, name, text) in enumerate(messages):
+        if name not in seen:
+            seen.add(name)
+            early = 2.0 + (zlib.crc32(name.encode()) % 1000) / 100.0
+            records.append(record("WebcastMemberMessage", max(0.0, t - early), 2 * index, name,
+                                  memberCount=str(len(seen)), action="1"))
+        records.append(record("WebcastChatMessage", t, 2 * index + 1, name, content=text))
+    return [body for _, _, body in sorted(records, key=lambda r: (r[0], r[1]))]
 
 
 def danmaku_xml(messages: list[tuple]) -> str:
@@ -688,7 +722,7 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
              distractors: list[str] | None = None, size: tuple[int, int] = (640, 360), fps: int = 30,
              audience: list[float] | None = None, bitrate: str | None = None, edges: bool = False,
              viewers: int = 150, footage: list[str] | None = None, commerce: bool = False,
-             speech: str | None = None, room: str = "en", rivals: bool = False) -> dict:
+             speech: str | None = None, room: str = "en", rivals: bool = False, chat_format: str | None = None) -> dict:
     """Write stream.mp4, the chat log (``CHAT_FILES``: chat.json, or a Chinese room's chat.xml)
     and truth.json into ``out_dir``; returns the truth.
     ``highlights``: how many (kinds in turn; default 3, or none beside a commerce stream's price
@@ -705,9 +739,15 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
     ``viewers``: how many people can chat (a small streamer: a dozen);
     ``room``: the chat's language, ``"en"`` (TwitchDownloader JSON) or ``"zh"`` (a Bilibili room,
     danmaku XML): the same moments, people and times, other words (``ROOMS``);
+    ``chat_format`` (a Chinese room's): ``"bilibili"`` (danmaku XML, chat.xml: the default) or ``"douyin"``, a
+    Douyin room listener's log of webcast messages (chat.jsonl, ``douyin_jsonl``) in wall-clock
+    time: truth's ``stream_start`` is when the recording started;
     ``bitrate``: encode at this bit rate (e.g. "6M", as a live encoder would) instead of a quality."""
     if room not in ROOMS:
         raise SampleError(f"unknown room {room!r}: rooms are {', '.join(ROOMS)}")
+    if chat_format is not None and (room != "zh" or chat_format not in CHAT_FORMATS):
+        raise SampleError(f"--chat-format {chat_format} is a Chinese room's ({', '.join(CHAT_FORMATS)}, "
+                          "with --room zh)")
     rng = np.random.default_rng(seed)
     if highlights is None:
         highlights = 0 if commerce else 3
@@ -731,6 +771,8 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
         truth["viewers"] = viewers
     if room != "en":
         truth["room"] = room
+    if chat_format == "douyin":   # a wall-clock log: where the recording starts on its clock
+        truth["chat_format"], truth["stream_start"] = chat_format, SENT_AT
     if audience is not None:
         truth["audience"] = list(audience)
     pictures = load_footage(footage, fps) if footage else None
@@ -762,8 +804,11 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
             raise RuntimeError("ffmpeg failed while encoding the sample stream")
         os.replace(partial, os.path.join(out_dir, "stream.mp4"))
     messages = chat(rng, truth, viewers, room)
-    with open(os.path.join(out_dir, CHAT_FILES[room]), "w", encoding="utf-8") as out:
-        if room == "zh":
+    with open(os.path.join(out_dir, CHAT_FORMATS[chat_format] if chat_format else CHAT_FILES[room]), "w",
+              encoding="utf-8") as out:
+        if chat_format == "douyin":
+            out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in douyin_jsonl(messages))
+        elif room == "zh":
             out.write(danmaku_xml(messages))
         else:
             json.dump(twitchdownloader_json(messages, duration), out, ensure_ascii=False)
@@ -803,6 +848,11 @@ SUITE = [
      {"footage": REAL_FOOTAGE, "bitrate": CBR}),
     (1200, ["crowd", "chat", "action", "crowd"], ["shout", "music", "bots", "shout", "camera"],
      {"audience": [0.5, 1.5, 3.0]}),
+    # Chinese rooms: a Bilibili stream's danmaku, and a Douyin room's listener log (webcast messages,
+    # wall-clock times), each with the host's 扣1 answered by a vote flood.
+    (300, ["crowd", "chat:price-drop", "action"], ["votes", "music", "spam"], {"room": "zh"}),
+    (300, ["chat", "crowd:applause", "action:rumble-pan"], ["votes", "bots", "giveaway", "camera"],
+     {"room": "zh", "chat_format": "douyin"}),
 ]
 HELDOUT = [
     (300, ["crowd", "chat", "action"], ["music", "bots", "camera"], {"edges": True}),
@@ -829,6 +879,13 @@ HELDOUT = [
     (3600, ["crowd", "chat:price-drop", "action:strobe", "chat:emoji-wave", "crowd:chant", "action", "chat", "crowd:applause"],
      ["music", "spam", "bots", "giveaway", "cuts", "shout", "camera", "music", "bots"],
      {"audience": [0.5, 1.5, 3.0], "edges": True, "footage": REAL_FOOTAGE, "bitrate": CBR}),
+    # Chinese rooms, danmaku XML and a Douyin listener's log: greeted (来了, 主播好) and waved off
+    # (晚安, 88) at the edges, vote floods (扣1), emoji waves and chants in Chinese, the held-out ways.
+    (300, ["crowd:chant", "chat:emoji-wave", "action"], ["votes", "shout", "cuts"], {"room": "zh", "edges": True, "bitrate": CBR}),
+    (360, ["chat", "action:strobe", "crowd", "chat:emoji-wave"], ["votes", "music", "giveaway", "spam"],
+     {"room": "zh", "chat_format": "douyin", "edges": True}),
+    (300, ["crowd", "chat:price-drop", "action:strobe"], ["votes", "bots", "camera"],
+     {"room": "zh", "chat_format": "douyin", "viewers": 15, "bitrate": CBR}),
 ]
 # "votes": the host's calls for a number answered by a flood of 1, 11, 扣1 (or a poll's 1 and 2),
 # mostly in Chinese rooms, beside the usual highlights and distractors; made to check that votes
@@ -978,6 +1035,9 @@ def generate_from_args(argv: list[str] | None) -> int:
     parser.add_argument("--room", choices=sorted(ROOMS), default="en",
                         help="the chat's language: en (TwitchDownloader JSON, chat.json) or zh (a Bilibili room, "
                              "danmaku XML, chat.xml)")
+    parser.add_argument("--chat-format", choices=sorted(CHAT_FORMATS),
+                        help="with --room zh: how the chat is saved, bilibili (Bilibili danmaku XML, chat.xml; the "
+                             "default) or douyin (a Douyin room listener's webcast messages, chat.jsonl)")
     parser.add_argument("--commerce", action="store_true",
                         help="a live-commerce stream: the host presents 6-10 items, each with a price reveal and "
                              "its buyers (events.jsonl); needs at least 370 s")
@@ -995,9 +1055,10 @@ def generate_from_args(argv: list[str] | None) -> int:
         raise SampleError("--duration must be positive and --highlights at least 0")
     truth = generate(args.out_dir, args.seed, args.duration, args.highlights, distractors=args.distractors,
                      size=args.size, edges=args.edges, bitrate=args.bitrate, footage=args.footage, commerce=args.commerce, speech=args.speech,
-                     room=args.room, rivals=args.rivals)
+                     room=args.room, rivals=args.rivals, chat_format=args.chat_format)
     planted = ", ".join(f"{h['kind']} {h['start']:.1f}-{h['end']:.1f} s" for h in truth["highlights"])
-    beside = CHAT_FILES[args.room] + (", events.jsonl" if args.commerce else "")
+    beside = ((CHAT_FORMATS[args.chat_format] if args.chat_format else CHAT_FILES[args.room])
+              + (", events.jsonl" if args.commerce else ""))
     shelf = f"; {len(truth['products'])} products presented" if args.commerce else ""
     print(f"sample stream: {os.path.join(args.out_dir, 'stream.mp4')} ({args.duration:g} s), {beside} and "
           f"truth.json beside it; planted highlights: {planted or 'none'}{shelf}", file=sys.stderr)

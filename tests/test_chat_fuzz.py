@@ -18,7 +18,8 @@ HOP = 0.5
 # The valid logs the chat tests build, by name: one of each format, and live-commerce event logs
 # (product switches, carts and orders naming items) in both generic formats.
 BUILDERS = {name: getattr(test_chat, name) for name in
-            ("twitchdownloader", "ytdlp", "chatdownloader", "irc", "textlog", "bilibili", "jsonl", "csvlog")}
+            ("twitchdownloader", "ytdlp", "chatdownloader", "irc", "textlog", "bilibili", "douyin", "taobao", "jsonl",
+             "csvlog")}
 BUILDERS |= {"commerce_jsonl": test_products.commerce_jsonl, "commerce_csv": test_products.commerce_csv}
 SEEDS = tuple(BUILDERS)
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

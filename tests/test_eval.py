@@ -62,7 +62,8 @@ def test_sample_generator_says_what_it_made_and_refuses_impossible_streams(tmp_p
     (kind, start, end), = [(h["kind"], h["start"], h["end"]) for h in truth["highlights"]]
     assert made.stderr.startswith("sample stream: ") and f"planted highlights: {kind} {start:.1f}-{end:.1f} s" in made.stderr
     for args, words in ((["--duration", "40"], "cannot fit"), (["--size", "12"], "--size"),
-                        (["--distractors", "votes,polls"], "'polls'"), (["--room", "fr"], "--room")):
+                        (["--distractors", "votes,polls"], "'polls'"), (["--room", "fr"], "--room"),
+                        (["--chat-format", "douyin"], "--room zh"), (["--room", "zh", "--chat-format", "irc"], "--chat-format")):
         bad = subprocess.run([sys.executable, "-m", "peakclip.samples.generate", str(tmp_path / "t"), *args],
                              capture_output=True, text=True, cwd=REPO, timeout=60)
         assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
@@ -137,6 +138,33 @@ def test_a_small_streamers_chat_has_few_people_even_in_floods_and_greetings():
     assert ways(HELDOUT) - ways(SUITE)
 
 
+def test_both_splits_hold_chinese_rooms_in_both_logs_and_stay_apart():
+    """The tune and held-out splits each hold Chinese rooms written as Bilibili danmaku and as a
+    Douyin listener's log, with the host's 扣1 answered by votes. The held-out ones are made as the
+    held-out split makes its streams (greeted and waved off at the edges, constant-bitrate encodes,
+    a small streamer, the ways of planting tune never has), from seeds of their own."""
+    import inspect
+
+    from peakclip.samples.generate import CHAT_FORMATS, HELDOUT, SPLITS, SUITE, VOTE_STREAMS, generate
+
+    def chinese(split):
+        return [s for s in split if len(s) > 3 and s[3].get("room") == "zh"]
+
+    for split in (SUITE, HELDOUT):
+        assert {s[3].get("chat_format", "bilibili") for s in chinese(split)} == set(CHAT_FORMATS)
+        assert all("votes" in s[2] for s in chinese(split))
+    assert set(inspect.signature(generate).parameters) >= {key for s in SUITE + HELDOUT if len(s) > 3 for key in s[3]}
+    ways = lambda split: {h for s in split for h in s[1] if ":" in h}  # noqa: E731
+    assert ways(chinese(HELDOUT)) & (ways(HELDOUT) - ways(SUITE))          # planted in ways tune never has
+    assert ways(chinese(SUITE)) <= ways([s for s in SUITE if s not in chinese(SUITE)])   # tune's rooms: tune's ways
+    assert any(s[3].get("edges") for s in chinese(HELDOUT)) and any(s[3].get("bitrate") for s in chinese(HELDOUT))
+    assert any(s[3].get("viewers") for s in chinese(HELDOUT))
+    seeds = {name: set(range(first, first + len(streams))) for name, (streams, first) in SPLITS.items()}
+    assert seeds["tune"].isdisjoint(seeds["heldout"]) and seeds["heldout"].isdisjoint(seeds["votes"])
+    assert len(VOTE_STREAMS) == 8 and not {tuple(map(str, s[:3])) for s in chinese(HELDOUT)} & {
+        tuple(map(str, s[:3])) for s in SUITE + VOTE_STREAMS}
+
+
 def test_a_chinese_room_is_the_same_stream_in_other_words():
     """room="zh": the same moments, people and times as the English room of the same seed, in
     Chinese, written as Bilibili danmaku that the chat reader reads back; a votes distractor is a
@@ -194,6 +222,75 @@ def test_a_vote_flood_in_a_chinese_room_is_no_highlight(tmp_path):
     assert score.found == 3 and score.false_picks == 0 and score.junk_above_c == 0, (clips, truth)
     flood = next(d for d in truth["distractors"] if d["kind"] == "votes")
     assert not [c for c in clips if overlap(c["start"], c["end"], flood["start"], flood["end"]) and c["tier"] != "C"]
+
+
+def test_a_douyin_room_log_is_the_danmaku_rooms_chat_with_people_coming_in():
+    """--chat-format douyin: the Chinese room's messages as a Douyin listener saves them (webcast
+    messages a line, wall-clock milliseconds from truth's stream_start), each person's coming into
+    the room before their first message. Read back, it is the same people saying the same things at
+    the same times (to the millisecond), and entering adds nothing to the chat signal."""
+    import io
+
+    import numpy as np
+
+    from peakclip.detectors.chat import Audience, ChatConfig, Message
+    from peakclip.detectors.chat.douyin import parse, sniff
+    from peakclip.samples.generate import SENT_AT, chat, douyin_jsonl, plan
+
+    rng = np.random.default_rng(8)
+    truth = plan(rng, 300.0, ["crowd:chant", "chat:emoji-wave"], ["votes", "giveaway", "bots"], edges=True)
+    said = chat(rng, truth, room="zh")
+    text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in douyin_jsonl(said))
+    read = list(parse(io.StringIO(text)))
+    assert sniff(text[:65536]) and all(isinstance(m, Message) for m in read)
+    chats = [m for m in read if m.kind == "message"]
+    assert [(m.name, m.text) for m in chats] == [(user, words) for _, user, words in said]
+    assert max(abs(m.t - SENT_AT - t) for m, (t, _, _) in zip(chats, said)) <= 0.0005
+    entered = {}
+    for m in read:
+        if m.kind == "enter":
+            entered.setdefault(m.name, m.t)
+    first = {}
+    for m in chats:
+        first.setdefault(m.name, m.t)
+    assert entered.keys() == first.keys() and all(SENT_AT <= entered[who] < first[who] for who in first)
+    signal = {}
+    for name, records in (("log", read), ("chat", chats)):
+        audience = Audience(0.5, ChatConfig())
+        for m in records:
+            audience.add(Message(t=m.t - SENT_AT, user=m.user, name=m.name, text=m.text, kind=m.kind))
+        signal[name] = audience.series(600).values
+    assert np.array_equal(signal["log"], signal["chat"]) and signal["log"].max() > 20
+
+
+def test_a_douyin_room_is_clipped_from_its_log(tmp_path):
+    """A small Chinese room whose chat is a Douyin listener's log, through `peakclip clip` as a
+    user runs it: the log needs the recording's start; with it, the 扣1 flood is counted as votes,
+    nobody's coming in weighs anything, and the three moments are the clips, nothing else above C."""
+    from conftest import run_cli
+
+    from peakclip.pipeline.executors.evaluate import judge, overlap
+    from peakclip.samples.generate import generate
+
+    truth = generate(str(tmp_path / "room"), seed=50, duration=150.0, highlights=["crowd", "chat", "action"],
+                     distractors=["votes"], size=(320, 180), room="zh", chat_format="douyin")
+    log = tmp_path / "room" / "chat.jsonl"
+    assert truth["chat_format"] == "douyin" and log.exists() and not (tmp_path / "room" / "chat.xml").exists()
+    args = ["clip", str(tmp_path / "room" / "stream.mp4"), "--chat", str(log), "--no-render", "--no-report"]
+    bare = run_cli(*args, "--out", str(tmp_path / "bare"))
+    assert bare.returncode == 2 and "--stream-start" in bare.stderr and len(bare.stderr.strip().splitlines()) == 1
+    done = run_cli(*args, "--stream-start", str(truth["stream_start"]), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    summary = manifest["chat"]
+    assert summary["format"] == "douyin" and summary["skipped"] == 0 and summary["dropped"]["votes"] >= 50
+    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    talkers = {r["user"]["nickName"] for r in records if r["common"]["method"] == "WebcastChatMessage"}
+    assert summary["kinds"] == {"enter": len(talkers), "message": len(records) - len(talkers)}
+    score = judge(manifest["clips"], truth)
+    assert score.found == 3 and score.false_picks == 0 and score.junk_above_c == 0, (manifest["clips"], truth)
+    flood = next(d for d in truth["distractors"] if d["kind"] == "votes")
+    assert not [c for c in manifest["clips"] if overlap(c["start"], c["end"], flood["start"], flood["end"]) and c["tier"] != "C"]
 
 
 def test_other_ways_of_planting_on_real_footage_are_found(tmp_path):

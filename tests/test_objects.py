@@ -102,6 +102,10 @@ def test_the_queue_and_watch_say_what_they_do_not_take_yet(store, uploaded, tmp_
         assert done.returncode == 2 and "(s3://) yet" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     missing = peakclip(store, "submit", "s3://recordings/shows/gone.mp4", "--out", str(tmp_path / "q"))
     assert missing.returncode == 2 and missing.stderr.strip() == "peakclip: error: input not found: s3://recordings/shows/gone.mp4"
+    # The chat and events logs may be objects (workers fetch them); a missing one is named at once.
+    for logs, what in ((["--chat"], "chat log"), (["--chat", uploaded[1], "--events"], "events log")):
+        gone = peakclip(store, "submit", uploaded[0], *logs, "s3://recordings/shows/gone.json", "--out", str(tmp_path / "q"))
+        assert gone.returncode == 2 and gone.stderr.strip() == f"peakclip: error: {what} not found: s3://recordings/shows/gone.json"
 
 
 def test_queued_workers_read_the_recording_from_the_bucket(store, uploaded, sample, tmp_path_factory, tmp_path):

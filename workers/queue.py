@@ -32,32 +32,30 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     given = {"chat": chat, **options}
     config = job_config(config, given)
     chat = chat_log_of(given)
-    # The recording may be an object: every worker reads it where it lies, with its own keys.
-    named = [out, chat, config.chat.events, config.transcript.path, config.tag.rules, config.render.watermark]
+    # The recording and the chat and events logs may be objects: every worker reads them from the
+    # store, with its own keys (the recording where it lies, a log fetched whole).
+    named = [out, config.transcript.path, config.tag.rules, config.render.watermark]
     if any(is_object(p) for p in named):
-        raise UserError(f"the queue reads only the recording from an object store (s3://) yet, not "
-                        f"{next(p for p in named if is_object(p))} (peakclip clip takes it; for the fleet, mount the "
-                        "store at the same path on every machine)")
-    if is_object(input):
-        check_object(input, "input")
-    if not is_url(input) and not os.path.isfile(input):
-        raise UserError(f"input not found: {input}")
-    if chat and not os.path.isfile(chat):
-        raise UserError(f"chat log not found: {chat}")
+        raise UserError(f"the queue reads only the recording and its chat and events logs from an object store "
+                        f"(s3://) yet, not {next(p for p in named if is_object(p))} (peakclip clip takes it; for the "
+                        "fleet, mount the store at the same path on every machine)")
+    for path, what in ((input, "input"), (chat, "chat log"), (config.chat.events, "events log")):
+        if is_object(path):
+            check_object(path, what)
+        elif path and not (what == "input" and is_url(path)) and not os.path.isfile(path):
+            raise UserError(f"{what} not found: {path}")
     transcript = config.transcript.path if config.transcript.path != EMBEDDED else None
     if transcript and not os.path.isfile(transcript):
         raise UserError(f"transcript not found: {transcript}")
     check_captions(config.transcript)   # here, not on a worker after the analysis
-    if config.chat.events and not os.path.isfile(config.chat.events):
-        raise UserError(f"events log not found: {config.chat.events}")
     input = input if is_url(input) else os.path.abspath(input)
-    chat = os.path.abspath(chat) if chat else None
+    chat = chat if not chat or is_object(chat) else os.path.abspath(chat)
     out = os.path.abspath(out)
     # The job record keeps what the job needs; secrets and service settings stay out of Redis.
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}
     if transcript:
         transcript = settings["transcript"]["path"] = os.path.abspath(transcript)   # workers start elsewhere
-    if config.chat.events:
+    if config.chat.events and not is_object(config.chat.events):
         settings["chat"]["events"] = os.path.abspath(config.chat.events)
     job_id = job_id_for(input, chat, out, {k: v for k, v in settings.items() if k != "queue"}, transcript)
     check_broker(config.queue.broker_url)

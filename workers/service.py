@@ -8,6 +8,9 @@ others from ``request.app.state`` (create_app fills it):
   POST /hooks/nginx-rtmp          nginx-rtmp form callbacks, ?token=...: on_record_done queues the
                                   recording, on_publish / on_publish_done start and stop a live watch
   POST /hooks/srs                 SRS JSON callbacks, ?token=..., answered "0": on_dvr, on_publish, on_unpublish
+  POST /hooks/store               an object store's event notifications (S3 "Records" of AWS, MinIO, Ceph;
+                                  SeaweedFS's filer webhook), "Authorization: Bearer" or ?token=: a
+                                  recording created under service.store_watch queues its job
   POST /clips/{id}/metrics        signed performance numbers of a clip (staged promotion; a promotion to a
                                   pool with another render profile queues the clip's render at it)
   POST /streams/{id}/events       signed live chat and commerce events, appended for the stream's watch
@@ -38,13 +41,15 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from peakclip.detectors.errors import UserError
+from peakclip.detectors.errors import MediaError, UserError
+from peakclip.detectors.objects import check_object
 from peakclip.pipeline.config import Config, ServiceConfig
 from peakclip.pipeline.options import file_options, given, job_config
 from peakclip.pipeline.promotion.pools import Feedback
 from peakclip.pipeline.ranking.rules import load_rules
 from peakclip.workers.jobs import Jobs, connect
 from peakclip.workers.signing import verify, verify_twitch
+from peakclip.workers.storeevents import Ignored, StoreJob, created_objects, store_job, watched
 from peakclip.workers.tierstate import RedisTierState
 
 EVENT_TTL = 7 * 24 * 3600
@@ -117,6 +122,8 @@ def config_for_jobs(config: Config) -> Config:
 
 def events_file(service: ServiceConfig, stream_id: str) -> str:
     """Where a stream's live chat and commerce events gather (JSON Lines), for its watch."""
+    if not service.output_root:
+        raise Refused(404, "no output root: set PEAKCLIP_OUTPUT_ROOT for live streams")
     return os.path.join(service.output_root, safe_name(stream_id), "events.jsonl")
 
 
@@ -136,8 +143,14 @@ async def body_of(request: Request) -> bytes:
     return body
 
 
-def check_token(request: Request) -> None:
-    if not hmac.compare_digest(request.query_params.get("token", ""), request.app.state.token):
+def check_token(request: Request, bearer: bool = False) -> None:
+    """The token in ``?token=`` (or, with ``bearer``, in ``Authorization: Bearer ...``, as
+    SeaweedFS and MinIO send it) must be the service's."""
+    given = request.query_params.get("token", "")
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if bearer and not given and scheme.lower() == "bearer":
+        given = credentials.strip()
+    if not hmac.compare_digest(given.encode(), request.app.state.token.encode()):
         raise Refused(403, "bad token")
 
 
@@ -163,22 +176,57 @@ async def signed_json(request: Request) -> dict:
 
 # ---- queueing ------------------------------------------------------------------------------------
 
+def once(state: State, source: str, event_id: str, queue) -> tuple[str, bool]:
+    """``queue()``'s job id, called once per event: a repeated event id gets the first job's id
+    back (and False: nothing queued)."""
+    key = f"peakclip:event:{source}:{event_id}"
+    known = state.store.r.get(key)
+    if known:
+        return known, False
+    job_id = queue()
+    if not state.store.r.set(key, job_id, nx=True, ex=EVENT_TTL):
+        return state.store.r.get(key), False  # another delivery of the same event won the race
+    return job_id, True
+
+
 def queue_event(state: State, event: Event) -> tuple[str, bool]:
     """Queue the event's job once; a repeated event id gets the first job's id back."""
     from peakclip.workers.queue import submit
 
-    key = f"peakclip:event:{event.source}:{event.event_id}"
-    known = state.store.r.get(key)
-    if known:
-        return known, False
-    root = state.service.recordings_root
-    recording = inside_root(root, event.recording)
-    options = event_options(event, root)
-    out = os.path.join(state.service.output_root, safe_name(event.stream_id), safe_name(event.event_id))
-    job_id = submit(recording, out=out, config=state.jobs_config, **options)
-    if not state.store.r.set(key, job_id, nx=True, ex=EVENT_TTL):
-        return state.store.r.get(key), False  # another delivery of the same event won the race
-    return job_id, True
+    def queue() -> str:
+        root = state.service.recordings_root
+        if not root:
+            raise Refused(404, "no recordings root: set PEAKCLIP_RECORDINGS_ROOT for this source")
+        recording = inside_root(root, event.recording)
+        options = event_options(event, root)
+        out = os.path.join(state.service.output_root, safe_name(event.stream_id), safe_name(event.event_id))
+        return submit(recording, out=out, config=state.jobs_config, **options)
+    return once(state, event.source, event.event_id, queue)
+
+
+def present(url: str) -> bool:
+    """Whether the object at ``url`` exists; any other failure of the store is raised as its
+    one-line error (the notification is answered 422, and the store sends it again)."""
+    try:
+        check_object(url)
+        return True
+    except MediaError:
+        return False
+
+
+def queue_store_job(state: State, tag: str, job: StoreJob) -> dict:
+    """Queue a recording's job once per content (``tag``), with the logs beside it that exist."""
+    from peakclip.workers.queue import submit
+
+    logs: dict = {}
+
+    def queue() -> str:
+        logs.update({what: url for what, url in job.beside.items() if present(url)})
+        return submit(job.recording, chat=logs.get("chat"), out=job.out, config=state.jobs_config,
+                      **({"events": logs["events"]} if "events" in logs else {}))
+    job_id, created = once(state, "store", f"{job.recording}@{tag}", queue)
+    return {"job_id": job_id, "queued": created, "recording": job.recording, "out": job.out,
+            **({"chat": logs.get("chat"), "events": logs.get("events")} if created else {})}
 
 
 def accepted(job_id: str, created: bool) -> JSONResponse:
@@ -321,6 +369,31 @@ async def srs(request: Request) -> Response:
     return PlainTextResponse("0")
 
 
+async def store(request: Request) -> Response:
+    """An object store's event notification: each recording created under ``service.store_watch``
+    queues a job (202), with its chat and events logs found beside it by name; every other object
+    and event is answered 200 with the reason it is left alone, so the store does not retry it."""
+    check_token(request, bearer=True)
+    state = request.app.state
+    service = state.service
+    if not service.store_watch:
+        raise Refused(404, "no object store is watched: set service.store_watch")
+    try:
+        items = created_objects(parse_json(await body_of(request)))
+    except ValueError as err:
+        raise Refused(400, str(err)) from None
+    queued, ignored = [], []
+    for item in items:
+        reason = item.reason if isinstance(item, Ignored) else watched(item, service.store_watch,
+                                                                       service.store_recordings)
+        if reason:
+            ignored.append({"object": item.what if isinstance(item, Ignored) else item.url, "reason": reason})
+            continue
+        job = store_job(item, service.store_watch, service.store_output, service.store_chat, service.store_events)
+        queued.append(await run_in_threadpool(queue_store_job, state, item.tag, job))
+    return JSONResponse({"jobs": queued, "ignored": ignored}, status_code=202 if queued else 200)
+
+
 async def stream_events(request: Request) -> Response:
     """Signed live chat and commerce events of a stream on air: ``{"events": [{t or ts, user,
     text, type, amount}, ...]}``, appended to the file its watch reads (whole lines at once)."""
@@ -411,6 +484,7 @@ ROUTES = [
     Route("/hooks/twitch", twitch, methods=["POST"]),
     Route("/hooks/nginx-rtmp", nginx_rtmp, methods=["POST"]),
     Route("/hooks/srs", srs, methods=["POST"]),
+    Route("/hooks/store", store, methods=["POST"]),
     Route("/clips/{clip_id}/metrics", clip_metrics, methods=["POST"]),
     Route("/streams/{stream_id}/events", stream_events, methods=["POST"]),
     Route("/jobs/{job_id}", job, methods=["GET"]),
@@ -426,10 +500,17 @@ def create_app(config: Config) -> Starlette:
     service = config.service
     if not service.secret:
         raise UserError("the webhook service needs a secret: set PEAKCLIP_WEBHOOK_SECRET")
-    if not service.recordings_root or not os.path.isdir(service.recordings_root):
-        raise UserError("set PEAKCLIP_RECORDINGS_ROOT to the folder recordings are written to")
-    if not service.output_root:
+    if service.store_watch and not service.store_output:
+        raise UserError("set service.store_output to where the jobs of recordings in service.store_watch write")
+    if service.recordings_root and not os.path.isdir(service.recordings_root):
+        raise UserError(f"PEAKCLIP_RECORDINGS_ROOT is not a folder: {service.recordings_root}")
+    if not service.recordings_root and not service.store_watch:
+        raise UserError("set PEAKCLIP_RECORDINGS_ROOT to the folder recordings are written to (or "
+                        "service.store_watch to the bucket and prefix they are uploaded to)")
+    if (service.recordings_root or service.live_playlist) and not service.output_root:
         raise UserError("set PEAKCLIP_OUTPUT_ROOT to the folder clips are written to")
+    if service.live_playlist and not service.recordings_root:
+        raise UserError("service.live_playlist is a path under PEAKCLIP_RECORDINGS_ROOT: set it")
     app = Starlette(routes=ROUTES, exception_handlers={Refused: refused, UserError: user_error})
     state = app.state
     state.config, state.service = config, service

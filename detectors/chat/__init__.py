@@ -1,7 +1,7 @@
 """Chat logs: detect the format, read it as a stream, and turn it into the audience signal.
 
 One module per format (``twitchdownloader``, ``chatdownloader``, ``ytdlp``, ``twitchirc``,
-``bilibili``, ``generic``), each with ``sniff(head) -> bool`` and ``parse(text) -> Iterator[Message
+``bilibili``, ``douyin``, ``generic``), each with ``sniff(head) -> bool`` and ``parse(text) -> Iterator[Message
 | Skipped]``; ``log.FORMATS`` is the registry. ``audience`` turns messages into the ``chat`` series,
 telling reactions, greetings and goodbyes, and votes from talk by the tables in ``words`` (English
 and Chinese); ``products`` keeps live commerce per item (what the host presented when, what sold of each).

@@ -50,6 +50,8 @@ class ChatConfig:
     weight_order: float = 4.0
     weight_paid: float = 3.0
     weight_member: float = 2.0
+    # Someone coming into the room (Douyin's member messages): a person arriving reacts to nothing.
+    weight_enter: float = 0.0
     reaction_boost: float = 1.5    # a reaction message weighs this many times ordinary talk
     # `reactions`, `greetings` and `votes` are regexes matched case-insensitively after Unicode NFKC
     # (fullwidth ？１ read as ?1), a greeting first, then a reaction, then a vote (so 88 is a

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from peakclip.detectors.chat import bilibili, chatdownloader, generic, twitchdownloader, twitchirc, ytdlp
+from peakclip.detectors.chat import bilibili, chatdownloader, douyin, generic, twitchdownloader, twitchirc, ytdlp
 from peakclip.detectors.chat.audience import BOTS, COMMANDS, VOTES, Audience, ChatConfig
 from peakclip.detectors.chat.products import ProductBook, ProductWindow
 from peakclip.detectors.chat.records import (
@@ -41,6 +41,7 @@ FORMATS = {
     twitchdownloader.NAME: (twitchdownloader.sniff, twitchdownloader.parse),
     chatdownloader.NAME: (chatdownloader.sniff, chatdownloader.parse),
     ytdlp.NAME: (ytdlp.sniff, ytdlp.parse),
+    douyin.NAME: (douyin.sniff, douyin.parse),
     bilibili.NAME: (bilibili.sniff, bilibili.parse),
     twitchirc.NAME: (twitchirc.sniff, twitchirc.parse),
     twitchirc.TEXT_NAME: (twitchirc.sniff_text, twitchirc.parse_text),

@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-KINDS = ("message", "like", "gift", "follow", "cart", "order", "paid", "member", "product", "product_end")
+KINDS = ("message", "like", "gift", "follow", "cart", "order", "paid", "member", "enter", "product", "product_end")
 # Live-commerce context, not people: the host starts presenting an item (``product``) or stops
 # (``product_end``). They place what sold beside what was on show; they never weigh as a reaction.
 CONTEXT_KINDS = ("product", "product_end")
@@ -47,10 +47,12 @@ class Skipped:
 
 
 def open_binary(path: str) -> io.BufferedIOBase:
-    """Open a log for reading bytes, gunzipping transparently."""
+    """Open a log for reading bytes (a file, or an object: ``s3://bucket/key``), gunzipping
+    transparently."""
     from peakclip.detectors.errors import ChatError, open_input
+    from peakclip.detectors.objects import is_object, open_object
 
-    raw = open_input(path, "chat log", ChatError)
+    raw = open_object(path, "chat log") if is_object(path) else open_input(path, "chat log", ChatError)
     if raw.peek(2)[:2] == b"\x1f\x8b":
         return io.BufferedReader(CutOffGzip(gzip.GzipFile(fileobj=raw)))
     return raw

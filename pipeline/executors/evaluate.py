@@ -27,7 +27,9 @@ from peakclip.pipeline.config import Config
 from peakclip.pipeline.ranking.rank import rank
 
 COVER_SLACK = 1.0
-CHAT_LOGS = ("chat.json", "chat.xml")   # a sample's chat log, by the name samples.generate gives each room's
+# A sample's chat log, by the names samples.generate gives them: TwitchDownloader JSON, a Chinese
+# room's Bilibili danmaku XML, or its Douyin listener's webcast messages (wall-clock times).
+CHAT_LOGS = ("chat.json", "chat.xml", "chat.jsonl")
 
 
 @dataclass
@@ -111,10 +113,14 @@ def load_truth(folder: str) -> dict:
 
 def analyse_sample(folder: str, config: Config) -> Analysis:
     """The sample's recording analysed with its chat log (chat.json, or a Chinese room's
-    Bilibili danmaku chat.xml), and a commerce stream's events.jsonl (product switches, carts,
-    orders) as the second log."""
+    Bilibili danmaku chat.xml or Douyin chat.jsonl, placed by truth's ``stream_start`` unless the
+    config gives one), and a commerce stream's events.jsonl (product switches, carts, orders) as
+    the second log."""
     chat = next((path for path in (os.path.join(folder, name) for name in CHAT_LOGS) if os.path.exists(path)),
                 os.path.join(folder, CHAT_LOGS[0]))
+    started = load_truth(folder).get("stream_start")
+    if started is not None and config.chat.stream_start is None:
+        config = dataclasses.replace(config, chat=dataclasses.replace(config.chat, stream_start=str(started)))
     events = os.path.join(folder, "events.jsonl")
     if os.path.exists(events):
         if os.path.exists(chat):

@@ -27,7 +27,7 @@ def add_commands(commands) -> None:
     """eval."""
     evaluate = commands.add_parser("eval", help="score detection against sample streams that carry a truth file")
     evaluate.add_argument("samples", nargs="+", metavar="SAMPLE_DIR",
-                          help="folders with stream.mp4, chat.json (or chat.xml), truth.json")
+                          help="folders with stream.mp4, chat.json (or chat.xml, chat.jsonl), truth.json")
     evaluate.add_argument("--signals", action="append", metavar="LIST",
                           help="signals to rank with (repeat for several rows, e.g. --signals chat --signals audio)")
     evaluate.add_argument("--ablations", action="store_true", help="all signals, each alone, and each left out")
