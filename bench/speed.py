@@ -30,7 +30,7 @@ from bench.warm import compile_peakclip  # noqa: E402
 from peakclip.detectors.audio import audio_features  # noqa: E402
 from peakclip.detectors.chat import read_chat  # noqa: E402
 from peakclip.detectors.probe import probe  # noqa: E402
-from peakclip.detectors.visual import visual_features  # noqa: E402
+from peakclip.detectors.visual import packet_scan, packets_flat, rate_sample, visual_features  # noqa: E402
 from peakclip.pipeline.analysis.analyze import analyze  # noqa: E402
 from peakclip.pipeline.config import Config  # noqa: E402
 from peakclip.pipeline.ranking.rank import rank
@@ -84,7 +84,10 @@ def phases(video: str, chat: str, config: Config) -> dict[str, float]:
     started = time.perf_counter()
     visual_features(video, 0.0, info.duration, a.hop, a.visual_width, a.visual_height, a.cut_threshold,
                     cuts=a.cuts == "all")
-    out["visual (packets" + (", every key frame)" if a.cuts == "all" else ")")] = time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    flat = packets_flat(*rate_sample(video, *packet_scan(video, 0.0, info.duration)))
+    read = "key frames: CBR" if flat else "packets, every key frame" if a.cuts == "all" else "packets"
+    out[f"visual ({read})"] = seconds
     analysis = analyze(video, chat, config)
     started = time.perf_counter()
     rank(analysis, config)

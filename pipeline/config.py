@@ -101,7 +101,7 @@ class FuseConfig:
     # (an empty chat, a still picture) does not turn one extra chatter or pixel into a huge jump.
     min_spread_chat: float = 1.0    # chatters
     min_spread_audio: float = 1.5   # dB
-    min_spread_visual: float = 0.3  # log2 bytes per predicted frame (0.3: 23% more bytes)
+    min_spread_visual: float = 0.3  # log2 bytes per predicted frame (CBR: key frames' grey change); 0.3: 23% more
 
     def weight(self, signal: str) -> float:
         return getattr(self, f"weight_{signal}")

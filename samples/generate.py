@@ -18,7 +18,7 @@ What real streams do, and the generator imitates:
   so detection tuned on one way of making a moment can be scored on another: a roar or applause
   or a chant; a burst of reactions, a slow wave of ordinary buying talk or a wave of emoji; a
   roar with objects flying, a rumbling fast pan, or strobing cuts with shots;
-- the picture is drawn, or real camera footage (``footage``: recordings looped, cut and panned);
+- the picture is drawn, or real camera footage (``footage``: recordings played back and forth, cut and panned);
   the host's voice is synthetic, or a real speaker (``speech``: a recording's sound, looped);
 - the chat is an English room, or a Chinese one (``room="zh"``: a Bilibili stream's danmaku, its
   reactions 哈哈哈, 666, 233333, ？？？, its hellos 来了, 主播好 and goodbyes 晚安, 88; or with
@@ -39,10 +39,10 @@ What real streams do, and the generator imitates:
 
 Usage:
   python -m peakclip.samples.generate OUT_DIR [--seed N] [--duration S] [--highlights N] [--size WxH]
-                                     [--distractors LIST] [--room en|zh [--chat-format bilibili|douyin]]
+                                     [--bitrate RATE] [--distractors LIST] [--room en|zh [--chat-format bilibili|douyin]]
                                      [--edges] [--commerce [--rivals]]
                                      [--footage FILE ...] [--speech FILE]
-  python -m peakclip.samples.generate --suite DIR [--split tune|heldout|votes|commerce] [--count N]
+  python -m peakclip.samples.generate --suite DIR [--split tune|heldout|votes|commerce|bitrate] [--count N]
                                                        the evaluation set (DIR/stream-01 ...)
 """
 from __future__ import annotations
@@ -352,6 +352,16 @@ def load_footage(paths: list[str], fps: int) -> list[np.ndarray]:
     return clips
 
 
+def back_and_forth(n: int, length: int) -> int:
+    """Frame ``n`` of a recording of ``length`` frames played forwards, then backwards, and again:
+    looped that way the picture never jumps from the last frame to the first (a jump a real camera
+    never makes, and one that every signal reading the picture would take for a cut)."""
+    if length < 2:
+        return 0
+    step = n % (2 * length - 2)
+    return step if step < length else 2 * length - 2 - step
+
+
 def shifted(frame: np.ndarray, dx: float, dy: float = 0.0) -> np.ndarray:
     return np.roll(frame, (int(round(dy)), int(round(dx))), axis=(0, 1))
 
@@ -371,8 +381,8 @@ def jitter(t: float, seed: float) -> float:
 
 def frames(rng: np.random.Generator, truth: dict, fps: int, footage: list[np.ndarray] | None = None):
     """Yield RGB frames (uint8, WORK_H x WORK_W x 3). With ``footage``, the cameras and the action
-    angles are real recordings (looped; the second camera is the second recording, or the first
-    mirrored) instead of drawn colour fields with a drawn host."""
+    angles are real recordings (played back and forth; the second camera is the second recording,
+    or the first mirrored) instead of drawn colour fields with a drawn host."""
     textures = make_textures(rng, 8)   # 0-1 cameras, 2-5 action angles, 6 ad card, 7 spare
     yy, xx = np.mgrid[0:WORK_H, 0:WORK_W].astype(np.float32)
     events = windows(truth)
@@ -384,7 +394,7 @@ def frames(rng: np.random.Generator, truth: dict, fps: int, footage: list[np.nda
         if not footage:
             return textures[index].copy()
         clip = footage[index % len(footage)]
-        picture = clip[int(t * fps + 311 * index) % len(clip)].copy()
+        picture = clip[back_and_forth(int(t * fps + 311 * index), len(clip))].copy()
         if index == 1 and len(footage) == 1:
             picture = picture[:, ::-1].copy()
         if index >= 2:   # another angle: closer in, from the side
@@ -812,11 +822,13 @@ def generate(out_dir: str, seed: int = 7, duration: float = 180.0, highlights: i
 
 # The evaluation set, in two splits with seeds of their own. "tune": what detection was tuned
 # against (varied lengths, every highlight kind, every distractor kind more than once, the second
-# way of planting each kind, real footage). "heldout": looked at only to report; streams made
-# differently (real stream edges, small streamers' chat, constant-bitrate encodes where packet
-# sizes say little, 20-60 minute streams whose audience grows several-fold, and a third way of
-# planting each kind that the tune split never has).
+# way of planting each kind, real footage, constant-bitrate encodes, a 20-minute stream whose
+# audience grows six-fold with the host shouting twice). "heldout": looked at only to report;
+# streams made differently (real stream edges, small streamers' chat, more constant-bitrate
+# encodes, 20-60 minute streams whose audience grows several-fold, and a third way of planting
+# each kind that the tune split never has).
 REAL_FOOTAGE = "real"   # in a suite: the real camera recordings the tests carry (tests/media)
+CBR = "600k"   # a constant bit rate for the small test picture, as OBS streams at 6 Mbit/s in 1080p
 SUITE = [
     (240, ["crowd", "chat", "action"], ["music", "spam", "camera"]),
     (240, ["chat", "action", "crowd"], ["shout", "bots", "cuts"]),
@@ -831,13 +843,17 @@ SUITE = [
     (360, ["action:rumble-pan", "chat:price-drop", "crowd", "crowd:applause"], ["spam", "music", "cuts"],
      {"footage": REAL_FOOTAGE, "edges": True}),
     (240, ["chat", "action:rumble-pan", "crowd:applause"], ["bots", "shout", "camera"], {"viewers": 20, "footage": REAL_FOOTAGE}),
+    (300, ["action", "chat", "crowd"], ["music", "camera", "spam"], {"bitrate": CBR}),
+    (300, ["crowd:applause", "action:rumble-pan", "chat:price-drop"], ["cuts", "bots", "shout"],
+     {"footage": REAL_FOOTAGE, "bitrate": CBR}),
+    (1200, ["crowd", "chat", "action", "crowd"], ["shout", "music", "bots", "shout", "camera"],
+     {"audience": [0.5, 1.5, 3.0]}),
     # Chinese rooms: a Bilibili stream's danmaku, and a Douyin room's listener log (webcast messages,
     # wall-clock times), each with the host's 扣1 answered by a vote flood.
     (300, ["crowd", "chat:price-drop", "action"], ["votes", "music", "spam"], {"room": "zh"}),
     (300, ["chat", "crowd:applause", "action:rumble-pan"], ["votes", "bots", "giveaway", "camera"],
      {"room": "zh", "chat_format": "douyin"}),
 ]
-CBR = "600k"   # a constant bit rate for the small test picture, as OBS streams at 6 Mbit/s in 1080p
 HELDOUT = [
     (300, ["crowd", "chat", "action"], ["music", "bots", "camera"], {"edges": True}),
     (300, ["chat", "crowd", "action"], ["spam", "cuts", "giveaway"], {"viewers": 12}),
@@ -892,6 +908,13 @@ SPLITS = {"tune": (SUITE, 100), "heldout": (HELDOUT, 900), "votes": (VOTE_STREAM
 # item's window where it fits; these three have one in every such window).
 COMMERCE = [(3, False), (5, False), (8, False), (9, True), (10, True), (13, True)]
 COMMERCE_DURATION = 420.0
+# The bit-rate pairs (``--split bitrate``): the same stream (seed, plan, chat) encoded twice,
+# vbr-NN at a quality (packet sizes carry motion) and cbr-NN at the constant bit rate a live
+# encoder sends (they do not), so the visual signal alone can be compared on the two; never tuned
+# on. 600 s with 6 highlights drawn by the seed; the last pair has the real camera recording as
+# its picture.
+BITRATE_PAIRS = [(11, {}), (12, {}), (13, {}), (14, {"footage": REAL_FOOTAGE})]
+BITRATE_DURATION = 600.0
 
 
 def real_footage() -> list[str]:
@@ -907,7 +930,8 @@ def real_footage() -> list[str]:
 def generate_suite(folder: str, count: int | None = None, size: tuple[int, int] = (320, 180),
                    split: str = "tune") -> list[str]:
     """Write a split of the evaluation set into ``folder`` (stream-01 ...; the commerce split:
-    stream-NN and rivals-NN by seed, ``COMMERCE``); returns the folders."""
+    stream-NN and rivals-NN by seed, ``COMMERCE``; the bitrate split: vbr-NN and cbr-NN by seed,
+    ``BITRATE_PAIRS``); returns the folders."""
     if split == "commerce":
         dirs = []
         for seed, rivals in COMMERCE[:count]:
@@ -915,6 +939,16 @@ def generate_suite(folder: str, count: int | None = None, size: tuple[int, int] 
             if not os.path.exists(os.path.join(out, "truth.json")):
                 generate(out, seed=seed, duration=COMMERCE_DURATION, size=size, commerce=True, rivals=rivals)
             dirs.append(out)
+        return dirs
+    if split == "bitrate":
+        dirs = []
+        for seed, options in BITRATE_PAIRS[:count]:
+            extra = {"footage": real_footage()} if options.get("footage") == REAL_FOOTAGE else {}
+            for mode, bitrate in (("vbr", None), ("cbr", CBR)):
+                out = os.path.join(folder, f"{mode}-{seed:02d}")
+                if not os.path.exists(os.path.join(out, "truth.json")):
+                    generate(out, seed=seed, duration=BITRATE_DURATION, highlights=6, size=size, bitrate=bitrate, **extra)
+                dirs.append(out)
         return dirs
     streams, first_seed = SPLITS[split]
     dirs = []
@@ -976,10 +1010,10 @@ def generate_from_args(argv: list[str] | None) -> int:
     parser = OneLineParser(prog="python -m peakclip.samples.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", nargs="?")
     parser.add_argument("--suite", metavar="DIR", help="write the evaluation set into DIR")
-    parser.add_argument("--split", choices=sorted([*SPLITS, "commerce"]), default="tune",
+    parser.add_argument("--split", choices=sorted([*SPLITS, "commerce", "bitrate"]), default="tune",
                         help="with --suite: the set detection is tuned on (default), the held-out one, vote "
-                             "floods in English and Chinese rooms, or the live-commerce streams --per-product is "
-                             "judged on")
+                             "floods in English and Chinese rooms, the live-commerce streams --per-product is "
+                             "judged on, or the same streams at a quality and at a constant bit rate")
     parser.add_argument("--count", type=int, help="with --suite: only the first N streams")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--duration", type=float, default=180.0)
@@ -987,9 +1021,12 @@ def generate_from_args(argv: list[str] | None) -> int:
                                                               "the price reveals)")
     parser.add_argument("--size", type=parse_size, default=(640, 360), help="WxH of the encoded picture")
     parser.add_argument("--footage", action="append", metavar="FILE",
-                        help="a real recording to use as the picture (looped; give it twice for two cameras)")
+                        help="a real recording to use as the picture (played back and forth; give it twice for two cameras)")
     parser.add_argument("--speech", metavar="FILE",
                         help="a real recording whose voice (looped) is the host's, instead of the synthetic one")
+    parser.add_argument("--bitrate", metavar="RATE",
+                        help="encode at a constant bit rate (e.g. 600k, 6M), as a live encoder would, instead of a "
+                             "quality; the rest of the stream is what the same seed gives without it")
     parser.add_argument("--edges", action="store_true",
                         help="open with an intro card and close with an outro, greeted and waved off in chat")
     parser.add_argument("--distractors", type=distractor_list, metavar="LIST",
@@ -1017,7 +1054,7 @@ def generate_from_args(argv: list[str] | None) -> int:
     if args.duration <= 0 or (args.highlights or 0) < 0:
         raise SampleError("--duration must be positive and --highlights at least 0")
     truth = generate(args.out_dir, args.seed, args.duration, args.highlights, distractors=args.distractors,
-                     size=args.size, edges=args.edges, footage=args.footage, commerce=args.commerce, speech=args.speech,
+                     size=args.size, edges=args.edges, bitrate=args.bitrate, footage=args.footage, commerce=args.commerce, speech=args.speech,
                      room=args.room, rivals=args.rivals, chat_format=args.chat_format)
     planted = ", ".join(f"{h['kind']} {h['start']:.1f}-{h['end']:.1f} s" for h in truth["highlights"])
     beside = ((CHAT_FORMATS[args.chat_format] if args.chat_format else CHAT_FILES[args.room])

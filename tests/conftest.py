@@ -55,6 +55,19 @@ def sample(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def cbr_sample(tmp_path_factory):
+    """``sample``'s stream (same seed and plan) encoded at a constant bit rate, as a live encoder
+    sends it: packet sizes stay flat and the quantiser moves instead."""
+    from peakclip.samples.generate import CBR
+
+    folder = tmp_path_factory.mktemp("cbr-sample")
+    truth = generate(str(folder), seed=11, duration=150.0, highlights=["crowd", "chat", "action"],
+                     distractors=["spam", "camera", "cuts"], size=(320, 180), bitrate=CBR)
+    return {"dir": str(folder), "video": str(folder / "stream.mp4"), "chat": str(folder / "chat.json"),
+            "truth": truth}
+
+
+@pytest.fixture(scope="session")
 def made_media(tmp_path_factory):
     """``made_media(name)``: the path of one of ``MADE_MEDIA``, made once per test session."""
     folder = tmp_path_factory.mktemp("made-media")

@@ -6,7 +6,8 @@ from peakclip.detectors.audio import audio_features
 from peakclip.detectors.chunks import plan_chunks
 from peakclip.detectors.errors import MediaError
 from peakclip.detectors.probe import probe
-from peakclip.detectors.visual import scene_cuts, visual_features
+from peakclip.detectors.visual import (key_motion, packet_scan, packets_flat, rate_sample, scene_cuts,
+                                      visual_features)
 from peakclip.pipeline.analysis.assemble import merge_chunks
 from peakclip.pipeline.analysis.chunk import analyze_chunk
 from peakclip.pipeline.config import AnalysisConfig
@@ -87,6 +88,86 @@ def test_chunked_analysis_equals_one_pass(sample, cuts):
     assert ("cuts" in whole.events) == (cuts == "all")
     assert whole.events.get("cuts") == parts.events.get("cuts")
     assert whole.events["pauses"] == parts.events["pauses"] and len(whole.events["pauses"]) > 10
+
+
+def packet_motion(video: str, end: float) -> np.ndarray:
+    """The packet path's motion, worked out here: log2(1 + mean bytes of each 0.5 s bin's predicted packets)."""
+    times, sizes, keys = packet_scan(video, 0.0, end)
+    bins = np.floor(times[~keys] / 0.5 + 1e-9).astype(int)
+    totals, counts = np.bincount(bins, sizes[~keys], 300), np.bincount(bins, None, 300)
+    return np.log2(np.divide(totals, counts, out=np.zeros(300), where=counts > 0) + 1.0)
+
+
+def test_constant_bit_rate_motion_rises_at_the_action(cbr_sample):
+    """At a constant bit rate the packet sizes are flat (loud fast action costs no more bytes than
+    the host talking), so motion is read from the key frames instead, and rises there."""
+    truth, video = cbr_sample["truth"], cbr_sample["video"]
+    action = [h for h in truth["highlights"] if h["kind"] == "action"]
+    assert packets_flat(*rate_sample(video, *packet_scan(video, 0.0, 150.0)))
+    times = np.arange(300) * 0.5 + 0.25
+    hot = in_windows(times, action)
+    calm = ~in_windows(times, truth["highlights"] + truth["distractors"])
+    bytes_read = packet_motion(video, 150.0)
+    assert np.median(bytes_read[hot]) < np.median(bytes_read[calm]) + 0.5     # what the packet path would see
+    visual = visual_features(video, 0.0, 150.0, 0.5, cuts=False)
+    assert len(visual.motion) == 300
+    # log2(1 + grey change between key frames): the picture changes at least 4x more in the action
+    assert np.median(visual.motion.values[hot]) > np.median(visual.motion.values[calm]) + 2
+    # A camera switch is one jump between two pictures, not motion; the key frames give the cuts too.
+    switch = [d for d in truth["distractors"] if d["kind"] == "camera"][0]
+    assert np.max(visual.motion.values[in_windows(times, [switch])]) < np.median(visual.motion.values[hot]) - 1
+    assert visual.cuts is not None and any(abs(t - switch["start"]) < 2.1 for t in visual.cuts)
+
+
+def test_constant_bit_rate_chunked_analysis_equals_one_pass(cbr_sample, tmp_path):
+    """Read from the key frames, motion still does not depend on where chunk seams fall; in an
+    MPEG-TS, which has no index, each chunk judges its own packets, and reads them the same way."""
+    import subprocess
+
+    remuxed = str(tmp_path / "stream.ts")
+    subprocess.run(["ffmpeg", "-v", "error", "-i", cbr_sample["video"], "-c", "copy", remuxed], check=True)
+    config = AnalysisConfig()
+    whole = merge_chunks([analyze_chunk(cbr_sample["video"], c, ["visual"], config)
+                          for c in plan_chunks(150.0, 1000, 0.5)], 300)
+    for video in (cbr_sample["video"], remuxed):
+        parts = merge_chunks([analyze_chunk(video, c, ["visual"], config) for c in plan_chunks(150.0, 50, 0.5)], 300)
+        np.testing.assert_allclose(whole.series["visual"].values, parts.series["visual"].values, atol=1e-9)
+        np.testing.assert_allclose(whole.events["cuts"], parts.events["cuts"], atol=0.1)
+    assert len(whole.events["cuts"]) >= 3 and len(whole.events["keys"]) > 30
+
+
+def test_a_varying_bit_rate_takes_the_packet_path_unchanged(sample):
+    """A quality-targeting encode's packet sizes carry motion: nothing is decoded for it, and the
+    series is the mean bytes of the predicted packets, as it always was."""
+    video = sample["video"]
+    assert not packets_flat(*rate_sample(video, *packet_scan(video, 0.0, 150.0)))
+    visual = visual_features(video, 0.0, 150.0, 0.5, cuts=False)
+    assert visual.cuts is None
+    np.testing.assert_array_equal(visual.motion.values, packet_motion(video, 150.0))
+
+
+def test_flat_packets_and_key_frame_motion():
+    """``packets_flat`` on made-up packet lists, and ``key_motion`` on made-up key-frame changes."""
+    rng = np.random.default_rng(2)
+    times = np.arange(0, 60, 1 / 30)
+    keys = np.arange(len(times)) % 60 == 0
+    held = np.where(keys, 60_000, rng.normal(25_000, 2_000, len(times)))       # CBR: even packets, small key frames
+    assert packets_flat(times, held, keys)
+    moving = np.where(keys, 60_000, 25_000 * 2 ** np.sin(times / 5) * 3)       # bytes follow the motion
+    assert not packets_flat(times, moving, keys)
+    still = np.where(keys, 40_000, rng.normal(40, 3, len(times)))              # VBR, a still picture
+    assert not packets_flat(times, still, keys)
+    assert not packets_flat(times[:150], held[:150], keys[:150])               # 5 s: too little to tell
+    key_times = np.arange(0.0, 20.0, 2.0)                                      # groups end at 2, 4, ... 18 s
+    changes = [2.0, 2.0, 40.0, 2.0, 30.0, 30.0, 30.0, 2.0, 2.0]
+    judged = {round(t, 6): c for t, c in zip(key_times[1:], changes)}
+    motion = key_motion(key_times, judged, 0.0, 0.5, 40)                       # four bins a group
+    assert motion[8:12].tolist() == [np.log2(3.0)] * 4                         # a lone jump (a cut): not motion
+    assert motion[16:28].tolist() == [np.log2(31.0)] * 12                      # sustained change is
+    assert motion[0] == motion[39] == np.log2(3.0)                             # before the first, after the last
+    del judged[round(key_times[6], 6)]                                         # a group not measured: the one before
+    np.testing.assert_array_equal(key_motion(key_times, judged, 0.0, 0.5, 40), motion)
+    assert key_motion(key_times, {}, 0.0, 0.5, 40).tolist() == [0.0] * 40
 
 
 def test_frame_changes_are_opencvs_blur_and_difference():

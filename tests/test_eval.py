@@ -70,6 +70,20 @@ def test_sample_generator_says_what_it_made_and_refuses_impossible_streams(tmp_p
         assert words in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_sample_generator_makes_the_same_stream_at_a_constant_bit_rate(tmp_path):
+    """``--bitrate`` changes the encoding only: the same seed plants the same moments and chat."""
+    made = {}
+    for name, extra in (("vbr", []), ("cbr", ["--bitrate", "600k"])):
+        run = subprocess.run([sys.executable, "-m", "peakclip.samples.generate", str(tmp_path / name), "--duration", "90",
+                              "--highlights", "1", "--size", "160x90", *extra], capture_output=True, text=True, cwd=REPO,
+                             timeout=300)
+        assert run.returncode == 0, run.stderr
+        made[name] = {f: (tmp_path / name / f).read_bytes() for f in ("truth.json", "chat.json", "stream.mp4")}
+    assert made["vbr"]["truth.json"] == made["cbr"]["truth.json"] and made["vbr"]["chat.json"] == made["cbr"]["chat.json"]
+    rate = len(made["cbr"]["stream.mp4"]) * 8 / 90
+    assert 500_000 < rate < 800_000 and len(made["vbr"]["stream.mp4"]) < len(made["cbr"]["stream.mp4"]) / 3
+
+
 def test_stream_edges_with_greetings_make_no_clip(tmp_path):
     """A real stream's edges: a "starting soon" card with a jingle while a crowd of people say
     hello, an outro card while they say goodbye. None of it is a highlight; the two in between are."""

@@ -282,7 +282,11 @@ def test_a_moment_nobody_in_chat_reacted_to_stays_tier_c():
     action = Span(40, 60, 5.0, 50, {"chat": 0.3, "audio": 6.0, "visual": 5.0})     # sound and picture together
     crowd = Span(70, 90, 5.0, 80, {"chat": 6.0, "audio": 6.0, "visual": 0.0})
     no_chat = Span(100, 120, 6.0, 110, {"audio": 8.0, "visual": 0.2})              # a stream without a chat log
-    clips = tag_spans([shout, action, crowd, no_chat], [Stage(1, 0, 200)], "show.mp4", rules)
+    # The host shouting while a busy room chats on as ever: a few seconds of ordinary chatter reach
+    # a mean z of 1.5 by chance, no reaction; a picture moving a little with the sound still counts.
+    chatter = Span(130, 150, 6.0, 140, {"chat": 1.5, "audio": 8.0, "visual": 0.2})
+    applause = Span(160, 180, 3.5, 170, {"chat": 2.2, "audio": 3.5, "visual": 1.5})
+    clips = tag_spans([shout, action, crowd, no_chat, chatter, applause], [Stage(1, 0, 200)], "show.mp4", rules)
     tiers = {c.start: c.tier for c in clips}
-    assert tiers[10] == "C"                   # not lifted either, though the best of its stage
-    assert tiers[40] == "A" and tiers[70] == "A" and tiers[100] == "A"
+    assert tiers[10] == "C" and tiers[130] == "C"    # not lifted either, though the best of its stage
+    assert tiers[40] == "A" and tiers[70] == "A" and tiers[100] == "A" and tiers[160] == "B"

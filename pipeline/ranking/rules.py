@@ -53,6 +53,7 @@ class Rules:
     pools: list[Pool] = field(default_factory=list)
     profiles: dict[str, Profile] = field(default_factory=lambda: {FULL: Profile()})
     witness: float = 0.0      # z units: under it in chat with one other signal at most, a clip stays C (0: off)
+    carries: float = 1.0      # z units: a sound or picture at it or more carries a moment (for ``witness``)
 
     def pool(self, name: str) -> Pool:
         for pool in self.pools:
@@ -108,7 +109,7 @@ def load_rules(path: str | None = None) -> Rules:
                       int(data["stages"]["quota"]), bool(data["stages"]["lift"]),
                       float(data["stages"].get("lift_min", 0.0)),
                       {t: str(data["start"][t]) for t in TIERS}, pools, profiles,
-                      float(data["tiers"].get("witness", 0.0)))
+                      float(data["tiers"].get("witness", 0.0)), float(data["tiers"].get("carries", 1.0)))
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(f"rules file {path} is missing or has a bad {err}") from None
     for tier, pool in rules.start.items():

@@ -51,10 +51,11 @@ MEDIA_SIGNALS = ("audio", "visual")
 
 def unwitnessed(span: Span, rules: Rules) -> bool:
     """Whether nobody in the chat reacted to the span (its chat z under ``rules.witness``) while
-    at most one of sound and picture carries it; False without a chat signal or with the rule off."""
+    at most one of sound and picture carries it (z at ``rules.carries`` or more); False without a
+    chat signal or with the rule off."""
     if not rules.witness or "chat" not in span.signals or span.signals["chat"] >= rules.witness:
         return False
-    return sum(span.signals.get(name, 0.0) >= rules.witness for name in MEDIA_SIGNALS) <= 1
+    return sum(span.signals.get(name, 0.0) >= rules.carries for name in MEDIA_SIGNALS) <= 1
 
 
 def clip_id(source_name: str, span: Span) -> str:
