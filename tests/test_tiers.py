@@ -399,3 +399,22 @@ def test_metrics_through_the_service_on_a_real_redis(tmp_path_factory):
             service.stop()
     finally:
         redis_server.stop()
+
+
+@pytest.mark.parametrize("change, message", [
+    (("confidence = 0.9", "confidence = 1.5"), "promotion.confidence must be above 0.5 and below 1"),
+    (("S = { completion = 0.50", "X = { completion = 0.50"), "unknown tier 'X'"),
+    (("strength = { completion = 30", "strength = { completion = 0"), "promotion.strength must be above 0"),
+    (("strength = { completion = 30", "strength = { views = 3, completion = 30"), "unknown metrics views"),
+    (("ctr = 0.045", "ctr = 1.2"), "rates must be above 0 and below 1"),
+    (("max_impressions = 600", "max_impressions = 100"), "max_impressions must be at least min_impressions"),
+    (('name = "small"\n', 'name = "small"\nslots = 0\n'), "slots must be at least 1"),
+])
+def test_bad_promotion_rules_are_one_line(tmp_path, change, message):
+    text = open(RULES_FILE, encoding="utf-8").read()
+    assert change[0] in text
+    path = tmp_path / "rules.toml"
+    path.write_text(text.replace(change[0], change[1], 1))
+    with pytest.raises(UserError, match=message) as err:
+        load_rules(str(path))
+    assert "\n" not in str(err.value)

@@ -48,7 +48,7 @@ class Pool:
 @dataclass
 class Rules:
     """The tier and promotion rules of rules.toml: tier floors (z units), stage quota, start pools,
-    pools, render profiles."""
+    pools, render profiles, and what promotion on evidence needs (confidence, the tiers' prior)."""
     version: str
     tiers: dict[str, float]
     quota: int
