@@ -418,3 +418,32 @@ def test_bad_promotion_rules_are_one_line(tmp_path, change, message):
     with pytest.raises(UserError, match=message) as err:
         load_rules(str(path))
     assert "\n" not in str(err.value)
+
+
+def test_a_state_file_from_before_promotion_on_evidence_is_carried_on(tmp_path):
+    """Old tiers.sqlite (no lifetime counts, judgements or posteriors): the columns are added, the
+    lifetime counts come from the current pool's and the recorded promotions', and feedback goes on."""
+    import sqlite3
+
+    make_manifest(tmp_path)
+    db = sqlite3.connect(str(tmp_path / "tiers.sqlite"))
+    db.executescript("""
+        CREATE TABLE clips (id TEXT PRIMARY KEY, length REAL, stage INTEGER, tier TEXT, pool TEXT, status TEXT,
+            impressions INTEGER DEFAULT 0, plays INTEGER DEFAULT 0, watch_seconds REAL DEFAULT 0,
+            clicks INTEGER DEFAULT 0, orders INTEGER DEFAULT 0, rules_version TEXT, file TEXT, profile TEXT);
+        CREATE TABLE history (clip_id TEXT, at REAL, action TEXT, from_pool TEXT, to_pool TEXT, counts TEXT, metrics TEXT);
+    """)
+    db.execute("INSERT INTO clips VALUES ('clip0', 20, 1, 'A', 'small', 'active', 100, 80, 800, 5, 0, 'old', NULL, NULL)")
+    db.execute("INSERT INTO clips VALUES ('clip1', 20, 1, 'A', 'test', 'active', 0, 0, 0, 0, 0, 'old', NULL, NULL)")
+    db.execute("INSERT INTO history VALUES ('clip0', 1.0, 'promote', 'test', 'small', ?, ?)",
+               (json.dumps({"impressions": 400, "plays": 300, "watch_seconds": 3000, "clicks": 20, "orders": 1}),
+                json.dumps({"completion": 0.5, "ctr": 0.05, "conversion": 0.05})))
+    db.commit()
+    db.close()
+    store = open_store(str(tmp_path))
+    assert store.states()["clip0"]["lifetime"]["impressions"] == 500
+    state = store.add("clip0", Feedback(impressions=10), RULES)
+    assert state["pool"] == "small" and state["counts"]["impressions"] == 110
+    assert state["history"][0]["reason"] is None and state["judgement"]["reason"] == "110 of 2000 impressions in small"
+    assert store.states()["clip0"]["lifetime"]["impressions"] == 510
+    assert run_cli("tiers", str(tmp_path)).returncode == 0
