@@ -23,7 +23,8 @@ from peakclip.samples.generate import generate
 RULES = load_rules()
 # A calm generated stream: nothing stands out, so its best moments are tier C, in the test pool.
 CALM = ["--min-score", "0.1", "--min-len", "5", "--max-len", "6"]
-PROMOTING = ["--impressions", "400", "--plays", "300", "--watch-seconds", "1000", "--clicks", "20", "--orders", "1"]
+# Sure on the evidence to clear the test pool's bars (completion ~0.6, click-through 0.06, conversion 0.067) ...
+PROMOTING = ["--impressions", "2000", "--plays", "1500", "--watch-seconds", "5000", "--clicks", "120", "--orders", "8"]
 # ... and out of small (2,000 impressions; completion 0.45, click-through 0.04, conversion 0.03)
 TO_MEDIUM = ["--impressions", "2500", "--plays", "2000", "--watch-seconds", "9000", "--clicks", "150", "--orders", "10"]
 
@@ -257,7 +258,7 @@ def test_promotion_through_the_service_and_the_queue_renders_full(fleet_and_serv
 
     # The service: the answer comes at once and says a render is queued; the worker renders it.
     first = clips[0]
-    metrics = {"impressions": 400, "plays": 300, "watch_seconds": 1000, "clicks": 20, "orders": 1}
+    metrics = {"impressions": 2000, "plays": 1500, "watch_seconds": 5000, "clicks": 120, "orders": 8}
     status, _, body = post_metrics(service, first["id"], metrics)
     answer = json.loads(body)
     assert status == 200 and answer["pool"] == "small" and answer["render_queued"] is None, answer   # still a preview pool
@@ -319,7 +320,7 @@ def test_a_queued_job_asked_for_full_renders_full_and_promotion_queues_nothing(f
     clip = load(out)["clips"][0]
     assert (clip["pool"], clip["profile"]) == ("test", "full")
     assert size_of(os.path.join(out, clip["file"])) == (1080, 1920)
-    for metrics, pool in (({"impressions": 400, "plays": 300, "watch_seconds": 1000, "clicks": 20, "orders": 1},
+    for metrics, pool in (({"impressions": 2000, "plays": 1500, "watch_seconds": 5000, "clicks": 120, "orders": 8},
                            "small"),
                           ({"impressions": 2500, "plays": 2000, "watch_seconds": 9000, "clicks": 150, "orders": 10},
                            "medium")):

@@ -230,6 +230,12 @@ def add_through_redis(url, clip_id, count):
         state.add(clip_id, Feedback(impressions=1, plays=1, watch_seconds=1.5), rules)
 
 
+def min_impressions(pool: str) -> int:
+    from peakclip.pipeline.ranking.rules import load_rules
+
+    return load_rules().pool(pool).min_impressions
+
+
 def test_tier_state_in_redis_adds_up_across_processes_and_survives_a_restart(setup):
     import multiprocessing
 
@@ -249,8 +255,13 @@ def test_tier_state_in_redis_adds_up_across_processes_and_survives_a_restart(set
         assert p.exitcode == 0
     result = fleet.cli("feedback", job_id, clip["id"], "--impressions", "5")   # a job id: the queue's state
     assert result.returncode == 0, result.stderr
+    assert f"165 of {min_impressions(clip['pool'])} impressions in {clip['pool']}" in result.stdout   # not judged yet
     listed = json.loads(fleet.cli("tiers", job_id, "--json").stdout)
     assert [c["id"] for c in listed] == [c["id"] for c in json.load(open(done["manifest"]))["clips"]]
+    assert [c["judgement"]["action"] for c in listed if c["id"] == clip["id"]] == ["hold"]
+    refused = fleet.cli("feedback", job_id, clip["id"], "--impressions", "5", "--clicks", "6")   # bad: nothing learned
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert json.loads(fleet.cli("tiers", job_id, "--json").stdout) == listed
     setup["redis"].stop()
     setup["redis"].start()
     from peakclip.workers.jobs import connect

@@ -424,7 +424,7 @@ async def clip_metrics(request: Request) -> Response:
         feedback = Feedback(**{k: data.get(k, 0) for k in ("impressions", "plays", "watch_seconds", "clicks", "orders")})
         if any(not isinstance(getattr(feedback, k), (int, float)) for k in vars(feedback)):
             raise TypeError
-    except TypeError:
+    except (TypeError, AttributeError):   # AttributeError: the body is JSON but not an object
         raise Refused(400, "metrics must be numbers: impressions, plays, watch_seconds, clicks, orders") from None
     try:
         clip_state = await run_in_threadpool(lambda: state.tiers.add(clip_id, feedback, state.rules))
@@ -432,8 +432,8 @@ async def clip_metrics(request: Request) -> Response:
         raise Refused(404 if "no clip" in str(err) else 400, str(err)) from None
     # Queued, never waited for: the answer says which profile is being rendered (or null).
     rendering = await run_in_threadpool(queue_render, state, clip_state)
-    return JSONResponse({**{k: clip_state[k] for k in ("id", "pool", "tier", "stage", "status", "history", "file",
-                                                       "profile")}, "render_queued": rendering})
+    return JSONResponse({**{k: clip_state[k] for k in ("id", "pool", "tier", "stage", "status", "judgement", "history",
+                                                       "file", "profile")}, "render_queued": rendering})
 
 
 async def job(request: Request) -> Response:

@@ -13,6 +13,9 @@ TIERS = ("S", "A", "B", "C")
 METRICS = ("completion", "ctr", "conversion")
 BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules.toml")
 FULL = "full"   # the profile of a pool that names none: the render config as it is
+# Rules files without [promotion]: one prior for every tier, about the test pool's bars, and light.
+DEFAULT_PRIOR = {"completion": 0.4, "ctr": 0.03, "conversion": 0.02}
+DEFAULT_STRENGTH = {"completion": 10.0, "ctr": 100.0, "conversion": 10.0}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
 
@@ -38,12 +41,14 @@ class Pool:
     promote: dict[str, float]
     retire: dict[str, float]
     profile: str = FULL
+    max_impressions: int | None = None   # the trial's end: then a held clip goes on its best guess; None: no end
+    slots: int | None = None    # clips the pool holds at once (of one job's state, or the service's); None: any number
 
 
 @dataclass
 class Rules:
     """The tier and promotion rules of rules.toml: tier floors (z units), stage quota, start pools,
-    pools, render profiles."""
+    pools, render profiles, and what promotion on evidence needs (confidence, the tiers' prior)."""
     version: str
     tiers: dict[str, float]
     quota: int
@@ -54,6 +59,11 @@ class Rules:
     profiles: dict[str, Profile] = field(default_factory=lambda: {FULL: Profile()})
     witness: float = 0.0      # z units: under it in chat with one other signal at most, a clip stays C (0: off)
     carries: float = 1.0      # z units: a sound or picture at it or more carries a moment (for ``witness``)
+    confidence: float = 0.9   # posterior probability that promotes (and 1 - it, that retires)
+    # per tier and metric, the rate a clip of that tier is expected to have before its feedback
+    prior: dict[str, dict[str, float]] = field(default_factory=lambda: {t: dict(DEFAULT_PRIOR) for t in TIERS})
+    # per metric, the prior's weight in pseudo-trials (plays, impressions, clicks)
+    strength: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STRENGTH))
 
     def pool(self, name: str) -> Pool:
         for pool in self.pools:
@@ -102,7 +112,8 @@ def load_rules(path: str | None = None) -> Rules:
     try:
         pools = [Pool(p["name"], int(p.get("viewers", 0)), int(p["min_impressions"]),
                       {k: float(v) for k, v in p["promote"].items()}, {k: float(v) for k, v in p["retire"].items()},
-                      str(p.get("profile", FULL)))
+                      str(p.get("profile", FULL)), optional(p.get("max_impressions"), int),
+                      optional(p.get("slots"), int))
                  for p in data["pools"]]
         profiles = read_profiles(data.get("profiles", {}), path)
         rules = Rules(str(data["version"]), {t: float(data["tiers"][t]) for t in TIERS[:3]},
@@ -110,7 +121,8 @@ def load_rules(path: str | None = None) -> Rules:
                       float(data["stages"].get("lift_min", 0.0)),
                       {t: str(data["start"][t]) for t in TIERS}, pools, profiles,
                       float(data["tiers"].get("witness", 0.0)), float(data["tiers"].get("carries", 1.0)))
-    except (KeyError, TypeError, ValueError) as err:
+        read_promotion(rules, data.get("promotion", {}), path)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise UserError(f"rules file {path} is missing or has a bad {err}") from None
     for tier, pool in rules.start.items():
         rules.pool(pool)  # every start pool must exist
@@ -118,10 +130,35 @@ def load_rules(path: str | None = None) -> Rules:
     if unknown:
         raise UserError(f"rules file {path}: unknown metrics {', '.join(sorted(unknown))} (use {', '.join(METRICS)})")
     for pool in pools:
+        if pool.max_impressions is not None and pool.max_impressions < pool.min_impressions:
+            raise UserError(f"rules file {path}: pool {pool.name}: max_impressions must be at least min_impressions "
+                            f"({pool.max_impressions} < {pool.min_impressions})")
+        if pool.slots is not None and pool.slots < 1:
+            raise UserError(f"rules file {path}: pool {pool.name}: slots must be at least 1 (got {pool.slots})")
         if pool.profile not in profiles:
             raise UserError(f"rules file {path}: pool {pool.name} names an unknown profile {pool.profile!r} "
                             f"(profiles: {', '.join(profiles)})")
     return rules
+
+
+def read_promotion(rules: Rules, table: dict, path: str) -> None:
+    """``[promotion]``: confidence, strength and the per-tier prior, checked, into ``rules``."""
+    rules.confidence = float(table.get("confidence", rules.confidence))
+    if not 0.5 < rules.confidence < 1.0:
+        raise UserError(f"rules file {path}: promotion.confidence must be above 0.5 and below 1 (got {rules.confidence})")
+    rules.strength.update({m: float(v) for m, v in table.get("strength", {}).items()})
+    for tier, means in table.get("prior", {}).items():
+        if tier not in TIERS:
+            raise UserError(f"rules file {path}: promotion.prior has an unknown tier {tier!r} (use {', '.join(TIERS)})")
+        rules.prior[tier].update({m: float(v) for m, v in means.items()})
+    unknown = (set(rules.strength) | {m for means in rules.prior.values() for m in means}) - set(METRICS)
+    if unknown:
+        raise UserError(f"rules file {path}: promotion names unknown metrics {', '.join(sorted(unknown))} "
+                        f"(use {', '.join(METRICS)})")
+    if any(v <= 0 for v in rules.strength.values()):
+        raise UserError(f"rules file {path}: promotion.strength must be above 0 (pseudo-trials)")
+    if any(not 0 < v < 1 for means in rules.prior.values() for v in means.values()):
+        raise UserError(f"rules file {path}: promotion.prior rates must be above 0 and below 1")
 
 
 def optional(value, kind):

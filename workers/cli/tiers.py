@@ -56,26 +56,44 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     store, _ = tier_state(args.target, args.config)
     state = store.add(args.clip_id, Feedback(args.impressions, args.plays, args.watch_seconds, args.clicks, args.orders), rules)
     last = state["history"][-1] if state["history"] else None
+    judgement = state["judgement"]
     print(f"{state['id']}: pool {state['pool']} ({state['status']}), tier {state['tier']}"
-          + (f"; last move: {last['action']} {last['from']} -> {last['to']}" if last else ""), flush=True)
+          + (f"; last move: {last['action']} {last['from']} -> {last['to']}" if last else "")
+          + (f"; {judgement['reason']}" if judgement else ""), flush=True)
     rendered = render_for_pool(args.target, store, state, rules, config)
     if rendered:
         print(rendered)
     return 0
 
 
+def posterior_text(judgement: dict | None) -> str:
+    """The posterior means in a few characters: completion / ctr / conversion."""
+    if not judgement:
+        return "-"
+    post = judgement["posterior"]
+    return f"{post['completion']['mean']:.2f} / {post['ctr']['mean']:.3f} / {post['conversion']['mean']:.3f}"
+
+
 def cmd_tiers(args: argparse.Namespace) -> int:
     store, clip_ids = tier_state(args.target, args.config)
     states = store.clips() if clip_ids is None else [store.clip(c) for c in clip_ids]
     if args.json:
-        print(json.dumps([{k: s[k] for k in ("id", "pool", "tier", "stage", "file", "profile", "history")} for s in states]))
+        print(json.dumps([{k: s[k] for k in ("id", "pool", "tier", "stage", "status", "counts", "judgement", "file",
+                                             "profile", "history")} for s in states]))
         return 0
-    print(f"{'clip':12} {'stage':>5} {'tier':>4}  {'pool':8} {'status':8} {'impr.':>8} {'moves'}")
+    print(f"{'clip':12} {'stage':>5} {'tier':>4}  {'pool':8} {'status':8} {'impr.':>8} {'P(clear)':>8}  "
+          f"{'posterior completion / ctr / conversion':40} why")
     for s in states:
-        moves = "; ".join(f"{h['action']} {h['from']}->{h['to']} (completion {h['metrics']['completion']:.2f}, "
-                          f"ctr {h['metrics']['ctr']:.3f}, conversion {h['metrics']['conversion']:.3f})" for h in s["history"])
+        judgement = s["judgement"]
+        p_clear = f"{judgement['p_clear']:.2f}" if judgement else "-"
         print(f"{s['id']:12} {s['stage']:>5} {s['tier']:>4}  {s['pool']:8} {s['status']:8} "
-              f"{int(s['counts']['impressions']):>8} {moves or '-'}")
+              f"{int(s['counts']['impressions']):>8} {p_clear:>8}  {posterior_text(judgement):40} "
+              f"{judgement['reason'] if judgement else 'no feedback yet'}")
+        for h in s["history"]:
+            why = h.get("reason") or (f"completion {h['metrics']['completion']:.2f}, ctr {h['metrics']['ctr']:.3f}, "
+                                      f"conversion {h['metrics']['conversion']:.3f}")
+            print(f"{'':12}   {h['action']} {h['from']}->{h['to']} after {int(h['counts']['impressions'])} "
+                  f"impressions: {why}")
     return 0
 
 
@@ -89,7 +107,7 @@ def add_commands(commands) -> None:
     feedback.add_argument("--config", metavar="TOML", help="configuration file (for the rules)")
     feedback.set_defaults(handler=cmd_feedback)
 
-    tiers = commands.add_parser("tiers", help="each clip's current pool, tier and history")
+    tiers = commands.add_parser("tiers", help="each clip's pool, tier, posterior and why it moved")
     tiers.add_argument("target", metavar="TARGET", help="a job's output folder, or a queued job's id")
     tiers.add_argument("--json", action="store_true")
     tiers.add_argument("--config", metavar="TOML", help="configuration file")
