@@ -3,10 +3,12 @@ changes, and the CLI's path (clip --channel -> feedback -> the next run ranked d
 import json
 import math
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, run_cli
+from conftest import REPO
 
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.probe import Probe
@@ -16,7 +18,6 @@ from peakclip.pipeline.config import ChannelConfig, Config
 from peakclip.pipeline.promotion.channels import ChannelFile, store_folder
 from peakclip.pipeline.ranking.channel import Learned, add_evidence, channel_fuse, clip_features, learn
 from peakclip.pipeline.ranking.rank import rank
-from peakclip.samples.generate import generate
 
 CONFIG = ChannelConfig()
 
@@ -158,18 +159,6 @@ def test_the_file_store_keeps_what_was_learned(tmp_path):
 
 # ---- the CLI: clip --channel, feedback, the next run ranked with what was learned ---------------
 
-@pytest.fixture(scope="module")
-def streams(tmp_path_factory):
-    """Three short streams, each with a crowd moment, a chat moment and an action moment."""
-    folder = tmp_path_factory.mktemp("channel-streams")
-    found = []
-    for seed in (11, 12, 13):
-        generate(str(folder / str(seed)), seed=seed, duration=150.0, highlights=["crowd", "chat", "action"],
-                 distractors=["spam"], size=(320, 180))
-        found.append((str(folder / str(seed) / "stream.mp4"), str(folder / str(seed) / "chat.json")))
-    return found
-
-
 def clip_run(stream, out, env, *extra):
     result = run_cli_env(env, "clip", stream[0], "--chat", stream[1], "--out", out, "--no-render", "--quiet", *extra)
     assert result.returncode == 0, result.stderr
@@ -178,9 +167,6 @@ def clip_run(stream, out, env, *extra):
 
 
 def run_cli_env(env, *args):
-    import subprocess
-    import sys
-
     return subprocess.run([sys.executable, "-m", "peakclip", *args], capture_output=True, text=True, cwd=REPO,
                           timeout=600, env={**os.environ, **env})
 
@@ -189,7 +175,8 @@ def visual_share(clip: dict, factors: dict | None = None) -> float:
     return clip_features(clip, factors)["shares"]["visual"]
 
 
-def test_feedback_teaches_the_channel_and_its_next_stream_is_ranked_with_it(streams, tmp_path):
+def test_feedback_teaches_the_channel_and_its_next_stream_is_ranked_with_it(channel_streams, tmp_path):
+    streams = channel_streams
     # A quick learner (the ridge worth 2 clips, not 10), so that three short streams teach it enough.
     env = {"PEAKCLIP_CHANNEL_STORE": str(tmp_path / "store"), "PEAKCLIP_CHANNEL_PRIOR_CLIPS": "2"}
     plain = clip_run(streams[0], str(tmp_path / "plain"), env)
