@@ -2,6 +2,7 @@
 changes, and the CLI's path (clip --channel -> feedback -> the next run ranked differently)."""
 import json
 import math
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -155,6 +156,25 @@ def test_the_file_store_keeps_what_was_learned(tmp_path):
     with pytest.raises(UserError, match="channel name"):
         store.learned("../etc", CONFIG)
     assert store_folder(ChannelConfig(), {"XDG_DATA_HOME": "/data"}) == "/data/peakclip/channels"
+
+
+def add_to_file(folder: str, times: int) -> None:
+    store = ChannelFile(folder)
+    for i in range(times):
+        store.add("busy", f"clip{i % 3}", clip_features(made_up_clip(i % 3, 5, 1, 1)), feedback(10, 0.4, 0.1), CONFIG)
+
+
+def test_feedback_from_several_processes_at_once_adds_up(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=add_to_file, args=(str(tmp_path), 30)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    evidence = ChannelFile(str(tmp_path)).evidence("busy")
+    assert sum(e["counts"]["impressions"] for e in evidence.values()) == 4 * 30 * 10
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".partial")]
 
 
 # ---- the CLI: clip --channel, feedback, the next run ranked with what was learned ---------------

@@ -139,8 +139,7 @@ def clip_card(clip: dict, out_dir: str, bar_top: float) -> str:
 <dt>stage</dt><dd>{clip['stage']}</dd><dt>pool</dt><dd>{e(clip.get('pool') or '-')}</dd>
 {f"<dt>render</dt><dd>{e(clip['profile'])}</dd>" if clip.get('profile') else ''}
 {framing_rows(clip)}
-<dt>score</dt><dd>{clip['score']:.2f} (peak at {clock(clip['peak'])})</dd>
-{channel_row(clip)}
+<dt>score</dt><dd>{clip['score']:.2f} (peak at {clock(clip['peak'])})</dd>{channel_row(clip)}
 {product_rows(clip)}
 </dl>
 <div class="bars">{signal_bars(clip.get('signals') or {}, bar_top)}</div>

@@ -64,8 +64,9 @@ SCORE_SCALE = 4.0   # z units: the default score enters the regression in steps 
 class Learned:
     """What a channel has learned: the factor each signal's fuse weight is multiplied by (1: the
     defaults), the effects they come from (log reward per unit of a signal's share; ``length``:
-    per doubling of a clip's length; ``score``: per 4 z of its default score), and the evidence (clips with feedback, their weight after
-    the exposure correction, impressions)."""
+    per doubling of a clip's length; ``score``: per 4 z of its default score) with their
+    standard errors, and the evidence (clips with feedback, their weight after the exposure
+    correction, impressions)."""
     name: str
     clips: int = 0
     weight: float = 0.0
@@ -80,10 +81,6 @@ class Learned:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> "Learned":
-        return cls(**data)
 
 
 def clip_features(clip: Mapping, factors: Mapping[str, float] | None = None) -> dict:
