@@ -24,6 +24,7 @@ without the learning; the figure is the share of their top-3 clips of the prefer
 
     .venv/bin/python bench/channels.py                 # 4 audiences x 3 seeds, the table
     .venv/bin/python bench/channels.py --streams 20 --seeds 1,2,3 --json
+    .venv/bin/python bench/channels.py --count-impressions   # without the exposure correction
 """
 from __future__ import annotations
 
@@ -128,7 +129,19 @@ def top3(ranking, moments: list[dict]) -> list[str | None]:
     return [kind_at(moments, c.peak) for c in sorted(ranking.clips, key=lambda c: c.rank)[:3]]
 
 
-def simulate(audience: str, seed: int, streams: int, evaluate: int) -> dict:
+def by_impressions(evidence: dict[str, dict], per_vote: float) -> dict[str, dict]:
+    """The evidence as a learner that counts impressions would see it: a clip promoted to 200,000
+    impressions as that many test pools' worth of clips (one copy per ``per_vote`` impressions,
+    the counts shared out), where the exposure correction counts it once."""
+    copies = {}
+    for clip_id, entry in evidence.items():
+        n = max(1, int(round(entry["counts"]["impressions"] / per_vote)))
+        for k in range(n):
+            copies[f"{clip_id}#{k}"] = {**entry, "counts": {c: v / n for c, v in entry["counts"].items()}}
+    return copies
+
+
+def simulate(audience: str, seed: int, streams: int, evaluate: int, exposure: bool = True) -> dict:
     """Train a channel on ``streams`` streams of feedback, then rank ``evaluate`` fresh ones with
     and without it; the top-3 share of each kind, both ways."""
     rng = np.random.default_rng([seed, KINDS.index(audience) if audience in KINDS else 9])
@@ -142,7 +155,8 @@ def simulate(audience: str, seed: int, streams: int, evaluate: int) -> dict:
             quality = appeal(audience, kind_at(moments, clip.peak), features["score"])
             for numbers in feedback_rounds(rng, clip, quality, rules, audience == "sales"):
                 evidence = add_evidence(evidence, clip.id, features, numbers, config.channel.max_clips)
-        learned = learn(audience, evidence, config.channel)
+        learned = learn(audience, evidence if exposure else by_impressions(evidence, config.channel.exposure),
+                        config.channel)
     shares = {"default": dict.fromkeys(KINDS, 0), "channel": dict.fromkeys(KINDS, 0)}
     total = 0
     for index in range(evaluate):
@@ -164,9 +178,11 @@ def main() -> None:
     parser.add_argument("--evaluate", type=int, default=30, help="fresh streams judged (default 30)")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--audiences", default=",".join(AUDIENCES))
+    parser.add_argument("--count-impressions", action="store_true",
+                        help="learn without the exposure correction: every impression counts (a promoted clip many times)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results = [simulate(a, int(s), args.streams, args.evaluate)
+    results = [simulate(a, int(s), args.streams, args.evaluate, not args.count_impressions)
                for a in args.audiences.split(",") for s in args.seeds.split(",")]
     if args.json:
         print(json.dumps(results, indent=1))
