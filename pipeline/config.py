@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -23,6 +24,7 @@ FORMATS = ("vertical", "portrait", "square", "horizontal", "source")
 FILLS = ("auto", "blur", "crop")
 EXPORT_FORMATS = ("edl", "otio", "fcpxml")
 CAPTIONS = ("off", "auto")
+CHANNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # render.profiles: every clip at the full render profile (rules.toml), or each at the profile of
 # the traffic pool it starts in.
 PROFILES = ("full", "pools")
@@ -165,6 +167,21 @@ class TagConfig:
 
 
 @dataclass
+class ChannelConfig:
+    """A channel whose audience teaches the ranking (docs/channels.md): its name, where the CLI keeps
+    what it learned, and how far the learning may go."""
+    name: str | None = None        # --channel: rank with what feedback on this channel's clips taught (None: the defaults)
+    # Where `peakclip clip`, `watch` and `feedback` keep each channel's learning (one JSON file per
+    # channel); default: $XDG_DATA_HOME/peakclip/channels (~/.local/share/peakclip/channels). The
+    # queue and the service keep theirs in Redis (queue.result_backend).
+    store: str | None = None
+    prior_clips: float = 10.0      # shrinkage: the learning starts as if this many clips had shown no effect
+    max_factor: float = 3.0        # a signal's weight moves at most this many times up or down
+    exposure: float = 300.0        # impressions at which a clip counts fully (the test pool's worth); more add no weight
+    max_clips: int = 500           # clips remembered per channel; past it the earliest seen is forgotten
+
+
+@dataclass
 class RenderConfig:
     """How clips are encoded: formats, fill, x264 settings, loudness (LUFS, dBTP, LU), titles,
     captions."""
@@ -302,6 +319,7 @@ class Config:
     fuse: FuseConfig = field(default_factory=FuseConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
     tag: TagConfig = field(default_factory=TagConfig)
+    channel: ChannelConfig = field(default_factory=ChannelConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
@@ -371,6 +389,12 @@ class Config:
                             f"--captions FILE, or transcript.path = FILE with captions = \"auto\"")
         if self.tag.stages != "auto" and not (self.tag.stages.isdigit() and int(self.tag.stages) >= 1):
             raise UserError(f"--stages takes a number of stages or 'auto' (got {self.tag.stages!r})")
+        c = self.channel
+        if c.name is not None:
+            check_channel_name(c.name)
+        if c.prior_clips <= 0 or c.max_factor < 1 or c.exposure <= 0 or c.max_clips < 1:
+            raise UserError("channel.prior_clips and channel.exposure must be positive, channel.max_factor at least 1, "
+                            "channel.max_clips at least 1")
         r = self.render
         bad = [f for f in r.formats if f not in FORMATS]
         if bad or not r.formats or len(set(r.formats)) != len(r.formats):
@@ -419,6 +443,15 @@ class Config:
         bad = [x for x in self.output.exports if x not in EXPORT_FORMATS]
         if bad:
             raise UserError(f"--export takes a comma list of {', '.join(EXPORT_FORMATS)} (got {','.join(bad)})")
+
+
+def check_channel_name(name: str) -> str:
+    """A channel's name as given (letters, digits, ``_.-``, at most 64: it names a file and a
+    Redis key); a one-line UserError else."""
+    if not isinstance(name, str) or not CHANNEL_NAME.fullmatch(name):
+        raise UserError(f"channel name {name!r}: use letters, digits, '_', '.' and '-' (at most 64, "
+                        "starting with a letter or digit)")
+    return name
 
 
 def captions_overrides(value: str, transcript: str | None = None) -> dict:

@@ -260,6 +260,8 @@ TABLE: tuple[Option, ...] = (
     Option("stages", "judge the broadcast in N equal stages (default 3), or 'auto': where the audience level shifts",
            "N|auto", stage_count, field=("tag", "stages")),
     Option("stage_at", "explicit stage boundaries, e.g. 01:20:00,02:40:00", "TIMES", comma_list, field=("tag", "stage_at")),
+    Option("channel", "rank with what feedback on this channel's earlier clips taught: which signals its audience "
+                      "answers (docs/channels.md; default: none, the default weights)", "NAME", field=("channel", "name")),
     Option("per_product", "live commerce: one clip for every product the host presented, chosen inside its time "
                           "on air; 'strict': none for a product with no moment reaching --min-score", "strict",
            product_mode, choices=("on", "strict"), to_config=_per_product_overrides, const="on"),

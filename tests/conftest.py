@@ -68,6 +68,19 @@ def cbr_sample(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def channel_streams(tmp_path_factory):
+    """Three 2.5-minute streams of one channel, each with a crowd, a chat and an action moment:
+    [(recording, chat log)]."""
+    folder = tmp_path_factory.mktemp("channel-streams")
+    found = []
+    for seed in (11, 12, 13):
+        generate(str(folder / str(seed)), seed=seed, duration=150.0, highlights=["crowd", "chat", "action"],
+                 distractors=["spam"], size=(320, 180))
+        found.append((str(folder / str(seed) / "stream.mp4"), str(folder / str(seed) / "chat.json")))
+    return found
+
+
+@pytest.fixture(scope="session")
 def made_media(tmp_path_factory):
     """``made_media(name)``: the path of one of ``MADE_MEDIA``, made once per test session."""
     folder = tmp_path_factory.mktemp("made-media")

@@ -27,7 +27,7 @@ SAMPLES = {
     "signals": ["chat", "audio"], "cuts": "all", "stages": "auto", "stage_at": ["00:00:50", "00:01:40"],
     "per_product": "strict", "clips_per_product": 2, "format": ["horizontal", "square"], "fill": "crop",
     "facecam": "960,540,320,180", "profiles": "pools", "title": "Today only", "watermark": "logo.png", "copy": True,
-    "jobs": 2, "no_render": True, "no_report": True, "export": ["edl", "otio"],
+    "jobs": 2, "no_render": True, "no_report": True, "export": ["edl", "otio"], "channel": "chef-ana",
 }
 # What an option needs beside it to be a valid job, or to set anything (--events beside a chat log).
 COMPANIONS = {"events": {"chat": "show.json"}, "copy": {"format": ["source"]}}

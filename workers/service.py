@@ -47,6 +47,7 @@ from peakclip.pipeline.config import Config, ServiceConfig
 from peakclip.pipeline.options import file_options, given, job_config
 from peakclip.pipeline.promotion.pools import Feedback
 from peakclip.pipeline.ranking.rules import load_rules
+from peakclip.workers.channelstate import learn_from_job
 from peakclip.workers.jobs import Jobs, connect
 from peakclip.workers.signing import verify, verify_twitch
 from peakclip.workers.storeevents import Ignored, StoreJob, created_objects, store_job, watched
@@ -282,7 +283,8 @@ def job_status(state: State, job_id: str) -> dict:
 
 async def stream_end(request: Request) -> Response:
     """A generic signed stream-end event: ``{event_id, stream_id, recording, chat?, started_at?,
-    options?}``; ``options`` are peakclip clip's options by name (peakclip.pipeline.options)."""
+    channel?, options?}``; ``options`` are peakclip clip's options by name (peakclip.pipeline.options);
+    ``channel`` is ``options.channel``: rank with what that channel has learned."""
     data = await signed_json(request)
     missing = [k for k in ("event_id", "stream_id", "recording") if not isinstance(data.get(k), str) or not data[k]]
     if missing:
@@ -292,6 +294,10 @@ async def stream_end(request: Request) -> Response:
     options = dict(data.get("options") or {})
     if data.get("started_at") and "stream_start" not in options:
         options["stream_start"] = data["started_at"]
+    if data.get("channel") is not None:
+        if options.get("channel") not in (None, data["channel"]):
+            raise Refused(400, "two channels: the event's channel and options.channel differ")
+        options["channel"] = data["channel"]
     event = Event("stream-end", data["event_id"], data["stream_id"], data["recording"], data.get("chat") or None,
                   options)
     return accepted(*queue_event(request.app.state, event))
@@ -430,10 +436,17 @@ async def clip_metrics(request: Request) -> Response:
         clip_state = await run_in_threadpool(lambda: state.tiers.add(clip_id, feedback, state.rules))
     except UserError as err:
         raise Refused(404 if "no clip" in str(err) else 400, str(err)) from None
+    # The same numbers teach the channel the clip's job was ranked for (if any).
+    try:
+        learned = await run_in_threadpool(learn_from_job, state.store.r, clip_state.get("job"), clip_id,
+                                          vars(feedback), state.config)
+    except UserError as err:
+        raise Refused(400, str(err)) from None
     # Queued, never waited for: the answer says which profile is being rendered (or null).
     rendering = await run_in_threadpool(queue_render, state, clip_state)
     return JSONResponse({**{k: clip_state[k] for k in ("id", "pool", "tier", "stage", "status", "judgement", "history",
-                                                       "file", "profile")}, "render_queued": rendering})
+                                                       "file", "profile")}, "render_queued": rendering,
+                         **({"channel": learned.to_dict()} if learned is not None else {})})
 
 
 async def job(request: Request) -> Response:

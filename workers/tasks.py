@@ -42,6 +42,7 @@ from peakclip.pipeline.promotion.rerender import render_promoted
 from peakclip.pipeline.ranking.rank import Ranking, rank
 from peakclip.pipeline.ranking.rules import Profile, load_rules
 from peakclip.workers.app import app
+from peakclip.workers.channelstate import job_channel_learning
 from peakclip.workers.jobs import Jobs, connect
 from peakclip.workers.signing import sign
 from peakclip.workers.steps import chunk_step, missing_steps, queue_of, render_step, send_step
@@ -212,7 +213,8 @@ def rank_job(self, job_id: str) -> None:
             results = [ChunkResult.from_dict(chunks[str(c.index)]) for c in plan.chunks]
             transcript = store.load(job_id, "transcript")
             ranking = rank(assemble(plan, results, read_plan_chat(plan, config), config,
-                                    Transcript.from_dict(transcript) if transcript else None), config)
+                                    Transcript.from_dict(transcript) if transcript else None), config,
+                           learned=job_channel_learning(store.r, config))
             to_render = clips_to_render(ranking, config)
             store.put(job_id, "ranking", ranking.to_dict())
             # Written last: its presence is what says the job is ranked (workers/steps.py).
@@ -338,7 +340,8 @@ def watch(self, job_id: str) -> None:
             return result
 
         follower = Watch(record["input"], record.get("chat") or None, record["out"], config, on_clip=provisional,
-                         should_stop=lambda: bool(store.r.exists(stop_key)), analyse=analyse)
+                         should_stop=lambda: bool(store.r.exists(stop_key)), analyse=analyse,
+                         learned=job_channel_learning(store.r, config))
         stored = store.items(job_id, "chunks")
         follower.resume([(Chunk(**c), ChunkResult.from_dict(stored[i])) for i, c in store.items(job_id, "live_chunks").items()
                          if i in stored],

@@ -39,6 +39,7 @@ from peakclip.pipeline.output.captions import captions_for, check_captions, clip
 from peakclip.pipeline.output.finish import check_output_dir, finish
 from peakclip.pipeline.output.names import MANIFEST
 from peakclip.pipeline.output.render import render_captioned, render_clips, resumed_note
+from peakclip.pipeline.ranking.channel import Learned
 from peakclip.pipeline.ranking.clip import Clip
 from peakclip.pipeline.ranking.rank import Ranking, rank
 from peakclip.pipeline.ranking.rules import load_rules
@@ -200,6 +201,9 @@ class Watch:
     # time): the stream is ranked again after every chunk, mostly about the same clip edges, and a
     # pair's pictures never change once recorded.
     judged: dict[float, float] = field(default_factory=dict)
+    # --channel: what the channel has learned (pipeline.ranking.channel), read when the watch starts
+    # from the store of whoever runs it (this machine's file for `peakclip watch`, Redis for the queue).
+    learned: Learned | None = None
 
     def __post_init__(self):
         self.config = self.config.for_path("live")   # its final clips: at their pools' profiles unless told
@@ -372,7 +376,7 @@ class Watch:
             if ready and not ended:
                 plan.probe.duration = self.analysed
                 analysis = assemble(plan, self.results, self.chat(self.analysed), self.config)
-                ranking = rank(analysis, self.config, self.judged)
+                ranking = rank(analysis, self.config, self.judged, self.learned)
                 self.confirm(path, ranking)
                 self.write_live_manifest(ranking.probe, ranking.warnings)   # how far the watch has got
             if ended:
@@ -384,7 +388,7 @@ class Watch:
         plan.probe.duration = self.analysed
         transcript, problems = self.transcript(path)
         ranking = rank(assemble(plan, self.results, self.chat(self.analysed, whole=True), self.config, transcript),
-                       self.config, self.judged)
+                       self.config, self.judged, self.learned)
         ranking.warnings += problems
         if self.chat_path and not os.path.exists(self.chat_path):
             ranking.warnings.append(f"chat log {self.chat_path} never appeared: clipped without chat")

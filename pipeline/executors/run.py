@@ -22,6 +22,7 @@ from peakclip.pipeline.output.captions import check_captions, clip_captions
 from peakclip.pipeline.output.finish import check_output_dir, clips_to_render, finish
 from peakclip.pipeline.output.names import MANIFEST
 from peakclip.pipeline.output.render import Rendered, render_clips, resumed_note
+from peakclip.pipeline.promotion.channels import channel_learning
 from peakclip.pipeline.ranking.rank import rank
 from peakclip.pipeline.ranking.rules import load_rules
 
@@ -96,7 +97,7 @@ def run_here(path: str, chat_path: str | None, out_dir: str, config: Config,
     check_output_dir(out_dir)
     progress = on_progress or (lambda step, done, total: None)
     analysis = analyze(path, chat_path, config, lambda done, total: progress("analyse", done, total), source)
-    ranking = rank(analysis, config)
+    ranking = rank(analysis, config, learned=channel_learning(config))
     clips = clips_to_render(ranking, config)
     rendered: list[Rendered] = []
     if clips:

@@ -52,7 +52,8 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
             clip.span = {"start": clip.start, "end": clip.end}
             clip.start, clip.end = result.cut
     manifest = build_manifest(ranking.probe, ranking.chat, ranking.signals, ranking.stages, ranking.clips, warnings,
-                              ranking.rules_version, ranking.cuts, ranking.transcript, ranking.products)
+                              ranking.rules_version, ranking.cuts, ranking.transcript, ranking.products,
+                              ranking.channel)
     if config.render.enabled:
         # What rendering a clip again takes (a promotion to a pool with another profile): the
         # recording wherever the job ran from, and the render settings before any profile was

@@ -10,11 +10,13 @@ SCHEMA = "peakclip/manifest@1"
 
 def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages: list[Stage],
                    clips: list[Clip], warnings: list[str], rules_version: str, cuts: list[float],
-                   transcript: dict | None = None, products: list[dict] | None = None) -> dict:
+                   transcript: dict | None = None, products: list[dict] | None = None,
+                   channel: dict | None = None) -> dict:
     """The manifest (``SCHEMA``) as a JSON-able dict: the source (duration in seconds), the chat
     and transcript summaries, the signals used, the broadcast stages and clips (times in seconds
     of the recording), the rules' version, the scene cuts found (seconds) and the warnings;
-    ``products`` with ``--per-product``. ``finish`` adds the render, report and exports."""
+    ``products`` with ``--per-product``; ``channel`` with ``--channel`` (its name, the factors
+    it ranked with and the evidence behind them). ``finish`` adds the render, report and exports."""
     manifest = {
         "schema": SCHEMA,
         "source": {"path": source.path, "duration": round(source.duration, 3),
@@ -30,4 +32,6 @@ def build_manifest(source: Probe, chat: dict | None, signals: list[str], stages:
     }
     if products is not None:   # --per-product: each presented item, its sales and its clip
         manifest["products"] = products
+    if channel is not None:    # --channel: left out without one, so such manifests stay as they were
+        manifest["channel"] = channel
     return manifest

@@ -21,6 +21,7 @@ import os
 
 import numpy as np
 
+from peakclip.pipeline.ranking.channel import rank_note
 from peakclip.pipeline.ranking.rules import TIERS, Rules
 from peakclip.pipeline.ranking.timeline import clock
 
@@ -138,13 +139,19 @@ def clip_card(clip: dict, out_dir: str, bar_top: float) -> str:
 <dt>stage</dt><dd>{clip['stage']}</dd><dt>pool</dt><dd>{e(clip.get('pool') or '-')}</dd>
 {f"<dt>render</dt><dd>{e(clip['profile'])}</dd>" if clip.get('profile') else ''}
 {framing_rows(clip)}
-<dt>score</dt><dd>{clip['score']:.2f} (peak at {clock(clip['peak'])})</dd>
+<dt>score</dt><dd>{clip['score']:.2f} (peak at {clock(clip['peak'])})</dd>{channel_row(clip)}
 {product_rows(clip)}
 </dl>
 <div class="bars">{signal_bars(clip.get('signals') or {}, bar_top)}</div>
 {said}
 {f'<p class="formats">{formats}</p>' if formats else ''}
 </article>"""
+
+
+def channel_row(clip: dict) -> str:
+    """With --channel: what the channel's learning did to the clip's rank (nothing when it kept it)."""
+    note = rank_note(clip["rank"], clip["channel"]["default_rank"]) if clip.get("channel") else None
+    return f'<dt>channel</dt><dd class="channel">{html.escape(note)}</dd>' if note else ""
 
 
 def framing_rows(clip: dict) -> str:
@@ -268,6 +275,11 @@ def build_report(manifest: dict, timeline: dict | None, out_dir: str, rules: Rul
             f"rules {manifest['rules']['version']}", f"{len(manifest['clips'])} clips"]
     if chat:
         meta.append(f"chat: {chat.get('messages', 0)} messages, {chat.get('skipped', 0)} lines skipped")
+    channel = manifest.get("channel")
+    if channel:
+        factors = ", ".join(f"{k} x{v:g}" for k, v in channel["factors"].items())
+        meta.append(f"channel {channel['name']}: ranked with what {channel['clips']} clips' feedback taught ({factors})"
+                    if channel["clips"] else f"channel {channel['name']}: no feedback yet, default weights")
     plot = (timeline_svg(timeline, source["duration"], manifest["stages"], manifest["clips"])
             if timeline and timeline.get("series") else "<p>No signal to plot.</p>")
     top = bar_scale(manifest["clips"])

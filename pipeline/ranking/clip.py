@@ -27,6 +27,9 @@ class Clip:
     captions: str | None = None                # the burned-in captions as SubRip beside the clip (--captions)
     profile: str | None = None                 # the render profile of its files (rules.toml; None: not rendered)
     framing: dict[str, dict] | None = None     # --fill auto: format -> how each shot was framed (pipeline.output.framing)
+    # --channel, when the channel's learning changed the weights: the clip's score and rank with the
+    # default weights ({"default_score": z, "default_rank": n or None: the defaults would not pick it})
+    channel: dict | None = None
     # --per-product: the product it presents, its title, the title drawn on the clip, and the
     # item's sales {"clip": during the clip and the buying lag after, "on_air": its whole windows}
     item: str | None = None
@@ -41,6 +44,8 @@ class Clip:
                 del found[name]
         if self.framing is None:
             del found["framing"]
+        if self.channel is None:
+            del found["channel"]
         return found
 
 

@@ -17,6 +17,7 @@ from peakclip.detectors.probe import Probe
 from peakclip.pipeline.analysis.assemble import Analysis
 from peakclip.pipeline.config import Config
 from peakclip.pipeline.ranking.broadcast import Stage, auto_stages, equal_stages, explicit_stages
+from peakclip.pipeline.ranking.channel import Learned, channel_fuse, summary
 from peakclip.pipeline.ranking.clip import Clip
 from peakclip.pipeline.ranking.cuts import CutsOnDemand, settle
 from peakclip.pipeline.ranking.fuse import Fused, fuse
@@ -41,9 +42,10 @@ class Ranking:
     timeline: dict | None = None   # what the report plots (report.timeline_of)
     transcript: dict | None = None  # the transcript's summary (format, segments, skipped, language)
     products: list[dict] | None = None  # --per-product: the manifest's products (products.products_summary)
+    channel: dict | None = None     # --channel: its name, the factors it ranked with, the evidence (channel.summary)
 
     def to_dict(self) -> dict:
-        return {"probe": self.probe.to_dict(), "chat": self.chat, "signals": self.signals,
+        return {"channel": self.channel, "probe": self.probe.to_dict(), "chat": self.chat, "signals": self.signals,
                 "stages": [vars(s) for s in self.stages], "clips": [c.to_dict() for c in self.clips],
                 "warnings": self.warnings, "rules_version": self.rules_version, "cuts": self.cuts,
                 "timeline": self.timeline, "transcript": self.transcript, "products": self.products}
@@ -52,7 +54,7 @@ class Ranking:
     def from_dict(cls, data: dict) -> "Ranking":
         return cls(Probe.from_dict(data["probe"]), data["chat"], data["signals"], [Stage(**s) for s in data["stages"]],
                    [Clip(**c) for c in data["clips"]], data["warnings"], data["rules_version"], data["cuts"],
-                   data.get("timeline"), data.get("transcript"), data.get("products"))
+                   data.get("timeline"), data.get("transcript"), data.get("products"), data.get("channel"))
 
 
 def add_commerce(spans: list[Span], chat: ChatLog, lag: float) -> None:
@@ -114,16 +116,29 @@ def found_cuts(analysis: Analysis, edges: list[float] | CutsOnDemand) -> list[fl
     return list(analysis.events.get("cuts", []))
 
 
-def rank(analysis: Analysis, config: Config, judged: dict[float, float] | None = None) -> Ranking:
+def note_channel(clips: list[Clip], defaults: Fused, default_spans: list[Span]) -> None:
+    """Record on each clip its score with the default weights (``defaults``: their fused score) and
+    its rank among the moments they pick (``default_spans``, unsnapped: that of the one around its
+    peak; None when they pick none there)."""
+    by_score = sorted(default_spans, key=lambda s: -s.score)
+    for clip in clips:
+        default_rank = next((i for i, span in enumerate(by_score, start=1) if span.start <= clip.peak <= span.end), None)
+        peak_bin = min(int(clip.peak / defaults.hop), len(defaults.score) - 1)
+        clip.channel = {"default_score": round(float(defaults.score[peak_bin]), 3), "default_rank": default_rank}
+
+
+def rank(analysis: Analysis, config: Config, judged: dict[float, float] | None = None,
+         learned: Learned | None = None) -> Ranking:
     """Fused score -> spans -> tagged clips, with the stages and warnings: the analysis of the
     whole stream (raw series on one grid of ``config.analysis.hop`` seconds) becomes clips whose
     start, end and peak are seconds of the recording, scored in fused z units, ranked, tiered and
     pooled; with ``select.per_product``, one clip (or ``clips_per_product``) per product on air.
     Scene cuts are decoded only near the chosen edges (``edges_of``). ``judged``: key-frame
     pairs measured by an earlier ranking (times in seconds -> change), which a live watch keeps
-    for the whole stream."""
+    for the whole stream. ``learned``: a channel's learning (``pipeline.ranking.channel``), whose
+    factors scale the signals' weights; each clip it moved says so, and the ranking records it."""
     warnings = list(analysis.warnings)
-    fused = fuse(analysis.signals, config.fuse, config.chat, analysis.extras)
+    fused = fuse(analysis.signals, channel_fuse(config.fuse, learned), config.chat, analysis.extras)
     edges = edges_of(analysis, config, warnings, judged)
     rules = load_rules(config.tag.rules)
     stages = make_stages(analysis, config, warnings)
@@ -150,6 +165,15 @@ def rank(analysis: Analysis, config: Config, judged: dict[float, float] | None =
     if analysis.chat is not None:
         add_commerce(spans, analysis.chat, config.chat.lag)
     clips = tag_spans(spans, stages, os.path.basename(analysis.probe.path), rules)
+    if learned is not None and learned.changes_ranking:
+        # What the defaults would have picked, unsnapped (no scene cut is decoded for it).
+        defaults = fuse(analysis.signals, config.fuse, config.chat, analysis.extras)
+        if config.select.per_product:
+            default_spans = [p.span for p in pick_products(defaults, windows, sales, analysis.probe.duration,
+                                                           config.select, None, segments)]
+        else:
+            default_spans = select_spans(defaults, analysis.probe.duration, config.select, None, quotas, segments)
+        note_channel(clips, defaults, default_spans)
     products = label_products(clips, picks, windows, sales, fused.hop, config.select, config.render.title,
                               rules.start["C"]) if config.select.per_product else None
     if analysis.transcript is not None:
@@ -157,4 +181,5 @@ def rank(analysis: Analysis, config: Config, judged: dict[float, float] | None =
             clip.text = spoken_between(analysis.transcript.segments, clip.start, clip.end)
     return Ranking(analysis.probe, analysis.chat.summary() if analysis.chat else None, list(analysis.signals),
                    stages, clips, warnings, rules.version, found_cuts(analysis, edges), timeline_of(fused),
-                   analysis.transcript.summary() if analysis.transcript else None, products)
+                   analysis.transcript.summary() if analysis.transcript else None, products,
+                   summary(learned) if learned is not None else None)

@@ -1,4 +1,4 @@
-"""The ``peakclip`` command line: one module per group of commands (clip, fleet, tiers, evaluate).
+"""The ``peakclip`` command line: one module per group of commands (clip, fleet, tiers, channel, evaluate).
 
 User errors print one line and exit 2; no tracebacks.
 """
@@ -7,10 +7,10 @@ from __future__ import annotations
 import sys
 
 from peakclip.detectors.errors import UserError
-from peakclip.workers.cli import clip, evaluate, fleet, tiers
+from peakclip.workers.cli import channel, clip, evaluate, fleet, tiers
 from peakclip.workers.cli.common import EXIT_USER_ERROR, OneLineParser
 
-GROUPS = (clip, fleet, tiers, evaluate)
+GROUPS = (clip, fleet, tiers, channel, evaluate)
 
 
 def build_parser() -> OneLineParser:

@@ -58,7 +58,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
                   f"tier {clip.tier}  {clip.file or '-'}  (stream analysed to {item.decided_at:.0f}s)"
                   + (f"  {clip.item} {clip.item_title}" if clip.item else ""), flush=True)
 
-    manifest = Watch(args.input, chat_log_of(options), args.out, config, announce, note_printer(args.quiet)).run()
+    from peakclip.pipeline.promotion.channels import channel_learning
+
+    manifest = Watch(args.input, chat_log_of(options), args.out, config, announce, note_printer(args.quiet),
+                     learned=channel_learning(config)).run()
     if not args.quiet:
         for item in manifest["provisional"]:
             print(f"provisional #{item['rank']}: {item['outcome']}" + (f" as {item['final_id']}" if item["final_id"] else ""))

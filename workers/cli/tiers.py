@@ -55,11 +55,16 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     rules = load_rules(config.tag.rules)
     store, _ = tier_state(args.target, args.config)
     state = store.add(args.clip_id, Feedback(args.impressions, args.plays, args.watch_seconds, args.clicks, args.orders), rules)
+    from peakclip.workers.cli.channel import channel_feedback   # the same numbers teach the clip's channel
+
+    learned = channel_feedback(args.target, args.clip_id, vars(args), config, store)
     last = state["history"][-1] if state["history"] else None
     judgement = state["judgement"]
     print(f"{state['id']}: pool {state['pool']} ({state['status']}), tier {state['tier']}"
           + (f"; last move: {last['action']} {last['from']} -> {last['to']}" if last else "")
           + (f"; {judgement['reason']}" if judgement else ""), flush=True)
+    if learned:
+        print(learned)
     rendered = render_for_pool(args.target, store, state, rules, config)
     if rendered:
         print(rendered)
