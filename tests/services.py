@@ -2,6 +2,7 @@
 worker processes, the webhook server, a SeaweedFS object store."""
 import contextlib
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -302,3 +303,15 @@ def post_signed(service, secret, path, payload, timestamp=None):
     body = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
     header = sign(secret, int(timestamp or time.time()), body)
     return service.request("POST", path, body, {"Content-Type": "application/json", "X-Peakclip-Signature": header})
+
+
+def side_by_side(target, args: tuple, processes: int = 4, timeout: float = 120) -> None:
+    """Run ``target(*args)`` in ``processes`` fresh interpreters at once (spawned, as separate
+    workers are) and check every one of them finished cleanly."""
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=target, args=args) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=timeout)
+        assert worker.exitcode == 0

@@ -2,13 +2,13 @@
 changes, and the CLI's path (clip --channel -> feedback -> the next run ranked differently)."""
 import json
 import math
-import multiprocessing
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import services
 from conftest import REPO
 
 from peakclip.detectors.errors import UserError
@@ -165,13 +165,7 @@ def add_to_file(folder: str, times: int) -> None:
 
 
 def test_feedback_from_several_processes_at_once_adds_up(tmp_path):
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=add_to_file, args=(str(tmp_path), 30)) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-        assert worker.exitcode == 0
+    services.side_by_side(add_to_file, (str(tmp_path), 30))
     evidence = ChannelFile(str(tmp_path)).evidence("busy")
     assert sum(e["counts"]["impressions"] for e in evidence.values()) == 4 * 30 * 10
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".partial")]

@@ -1,10 +1,10 @@
 """Stages, tiers, pools and staged promotion."""
 import json
-import multiprocessing
 import os
 
 import numpy as np
 import pytest
+import services
 from conftest import run_cli
 
 from peakclip.detectors.errors import UserError
@@ -305,13 +305,7 @@ def add_many(folder, count):
 def test_concurrent_feedback_from_several_processes_adds_up_exactly(tmp_path):
     make_manifest(tmp_path)
     open_store(str(tmp_path)).close()
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=add_many, args=(str(tmp_path), 60)) for _ in range(4)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
-        assert w.exitcode == 0
+    services.side_by_side(add_many, (str(tmp_path), 60))
     counts = open_store(str(tmp_path)).clip("clip0")["counts"]
     assert counts["impressions"] == 240 and counts["plays"] == 240 and counts["watch_seconds"] == pytest.approx(600.0)
 
@@ -344,8 +338,6 @@ def test_metrics_through_the_service_on_a_real_redis(tmp_path_factory):
     """POST /clips/{id}/metrics against `peakclip serve` on a real Redis: the posterior and the
     reason come back and are kept; bad numbers and unknown clips are refused with one line and
     change nothing, the calibration totals included."""
-    import services
-
     from peakclip.workers.jobs import connect
     from peakclip.workers.tierstate import POOLED, RedisTierState
 
