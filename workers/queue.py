@@ -6,16 +6,17 @@ import os
 import time
 
 from peakclip.detectors.errors import UserError
-from peakclip.detectors.objects import check_object, is_object
+from peakclip.detectors.objects import check_bucket, check_object, is_object
 from peakclip.detectors.probe import is_url
 from peakclip.detectors.transcript.embedded import NAME as EMBEDDED
 from peakclip.pipeline.config import Config, load_config
 from peakclip.pipeline.options import chat_log_of, job_config
 from peakclip.pipeline.output.captions import check_captions
+from peakclip.pipeline.output.finish import check_output_dir
 from peakclip.pipeline.promotion.rerender import profile_wanted
 from peakclip.pipeline.ranking.rules import Rules
 from peakclip.workers.app import declare_queues, make_app
-from peakclip.workers.jobs import Jobs, check_broker, connect, job_id_for
+from peakclip.workers.jobs import Jobs, check_broker, connect, job_id_for, mark_output
 from peakclip.workers.steps import send_step
 from peakclip.workers.tierstate import RedisTierState
 
@@ -32,39 +33,51 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     given = {"chat": chat, **options}
     config = job_config(config, given)
     chat = chat_log_of(given)
-    # The recording may be an object: every worker reads it where it lies, with its own keys.
-    named = [out, chat, config.chat.events, config.transcript.path, config.tag.rules, config.render.watermark]
-    if any(is_object(p) for p in named):
-        raise UserError(f"the queue reads only the recording from an object store (s3://) yet, not "
-                        f"{next(p for p in named if is_object(p))} (peakclip clip takes it; for the fleet, mount the "
-                        "store at the same path on every machine)")
-    if is_object(input):
-        check_object(input, "input")
-    if not is_url(input) and not os.path.isfile(input):
-        raise UserError(f"input not found: {input}")
-    if chat and not os.path.isfile(chat):
-        raise UserError(f"chat log not found: {chat}")
+    # Any of them may be an object (s3://): each worker reads the recording where it lies and
+    # fetches the small inputs into its own scratch, with its own keys.
     transcript = config.transcript.path if config.transcript.path != EMBEDDED else None
-    if transcript and not os.path.isfile(transcript):
-        raise UserError(f"transcript not found: {transcript}")
+    check_input(input, "input")
+    for path, what in ((chat, "chat log"), (transcript, "transcript"), (config.chat.events, "events log"),
+                       (config.tag.rules, "rules file"), (config.render.watermark, "watermark image")):
+        if path:
+            check_input(path, what)
     check_captions(config.transcript)   # here, not on a worker after the analysis
-    if config.chat.events and not os.path.isfile(config.chat.events):
-        raise UserError(f"events log not found: {config.chat.events}")
+    if is_object(out):
+        check_bucket(out)
+    else:
+        out = os.path.abspath(out)
+        check_output_dir(out)   # made here: the workers must see this very folder (mark_output)
     input = input if is_url(input) else os.path.abspath(input)
-    chat = os.path.abspath(chat) if chat else None
-    out = os.path.abspath(out)
+    chat = here(chat)
     # The job record keeps what the job needs; secrets and service settings stay out of Redis.
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}
     if transcript:
-        transcript = settings["transcript"]["path"] = os.path.abspath(transcript)   # workers start elsewhere
+        transcript = settings["transcript"]["path"] = here(transcript)   # workers start elsewhere
     if config.chat.events:
-        settings["chat"]["events"] = os.path.abspath(config.chat.events)
+        settings["chat"]["events"] = here(config.chat.events)
+    settings["tag"]["rules"], settings["render"]["watermark"] = here(config.tag.rules), here(config.render.watermark)
     job_id = job_id_for(input, chat, out, {k: v for k, v in settings.items() if k != "queue"}, transcript)
     check_broker(config.queue.broker_url)
     store = Jobs(connect(config.queue.result_backend, check=True))
     if store.create(job_id, {"input": input, "chat": chat or "", "out": out, "config": json.dumps(settings)}):
+        if not is_object(out):
+            mark_output(out, job_id)
         send_step(queue_app(config), store, job_id, "plan")
     return job_id
+
+
+def check_input(path: str, what: str) -> None:
+    """That an input named for a queued job is there: an object (one line for a missing key or
+    bucket, refused keys, an unreachable store), or a file here."""
+    if is_object(path):
+        check_object(path, what)
+    elif not is_url(path) and not os.path.isfile(path):
+        raise UserError(f"{what} not found: {path}")
+
+
+def here(path: str | None) -> str | None:
+    """A local file as an absolute path (workers start elsewhere); an object or URL as it is."""
+    return path if not path or is_url(path) else os.path.abspath(path)
 
 
 def queue_app(config: Config):
@@ -77,8 +90,11 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str
     """Queue a watch of a stream on air (``peakclip watch`` on a worker of the ``live`` queue);
     returns its job id. The recording and the chat log need not exist yet."""
     check_captions(config.transcript)
+    if any(is_object(p) for p in (source, chat, out)):
+        raise UserError("a watch reads and writes files, not objects (s3://), yet")
     source, out = os.path.abspath(source), os.path.abspath(out)
     chat = os.path.abspath(chat) if chat else None
+    check_output_dir(out)
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}
     if config.chat.events:
         settings["chat"]["events"] = os.path.abspath(config.chat.events)
@@ -86,6 +102,7 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str
     store = Jobs(connect(config.queue.result_backend, check=True))
     if store.create(job_id, {"input": source, "chat": chat or "", "out": out, "config": json.dumps(settings),
                              "kind": "watch"}):
+        mark_output(out, job_id)
         send_step(queue_app(config), store, job_id, "watch")
     return job_id
 
