@@ -72,6 +72,18 @@ def test_a_recording_in_a_bucket_clips_into_a_bucket(store, uploaded, sample, fa
         assert float(ffprobe(str(file))["format"]["duration"]) == pytest.approx(clip["end"] - clip["start"], abs=0.1)
 
 
+def test_a_rerun_into_the_same_prefix_leaves_only_its_own_clips(store, uploaded, fast_config, tmp_path):
+    video, chat = uploaded
+    for clips in ("2", "1"):
+        done = peakclip(store, "clip", video, "--chat", chat, "--out", "s3://clips/again", "--clips", clips,
+                        "--format", "source", "--config", fast_config, "--quiet", cwd=str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        if clips == "2":
+            first = set(store.keys("clips", "again/clips/"))
+    assert set(store.keys("clips", "again/")) == published(store, "again")
+    assert len(first) == 6 and len(set(store.keys("clips", "again/clips/"))) == 3    # video, thumbnail, preview
+
+
 @pytest.mark.parametrize("args, message", [
     (["s3://recordings/shows/missing.mp4", "--out", "s3://clips/x"], "input not found: s3://recordings/shows/missing.mp4"),
     (["s3://nowhere/shows/stream.mp4", "--out", "s3://clips/x"], "no such bucket: s3://nowhere/shows/stream.mp4"),

@@ -91,7 +91,7 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str
     returns its job id. The recording and the chat log need not exist yet."""
     check_captions(config.transcript)
     if any(is_object(p) for p in (source, chat, out)):
-        raise UserError("a watch reads and writes files, not objects (s3://), yet")
+        raise UserError(f"watch does not follow objects (s3://) yet: {next(p for p in (source, chat, out) if is_object(p))}")
     source, out = os.path.abspath(source), os.path.abspath(out)
     chat = os.path.abspath(chat) if chat else None
     check_output_dir(out)

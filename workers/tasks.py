@@ -35,8 +35,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError
 
 from peakclip.detectors.chunks import Chunk
-from peakclip.detectors.errors import UserError
-from peakclip.detectors.objects import StoreUnreachable, check_bucket, download, is_object, join, upload
+from peakclip.detectors.errors import MediaError, UserError
+from peakclip.detectors.objects import StoreUnreachable, check_bucket, check_object, download, is_object, join, upload
 from peakclip.detectors.transcript import Transcript
 from peakclip.pipeline.analysis.assemble import assemble
 from peakclip.pipeline.analysis.chunk import ChunkResult, analyze_chunk
@@ -59,6 +59,10 @@ from peakclip.workers.tierstate import RedisTierState
 # Redis (the job store), the broker or the object store away for a moment
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError, OperationalError,
              StoreUnreachable)
+# A recording in a bucket is read over the network, which fails for the network's reasons too (the
+# store restarting under a running ffmpeg): a step whose reading of it failed is tried this many
+# times more, after backoff, before the failure counts (and as long as the store does not answer).
+OBJECT_READ_RETRIES = 2
 
 
 def jobs() -> Jobs:
@@ -167,12 +171,26 @@ def job_step(task: Task, job_id: str):
         yield store
     except StoreUnreachable:
         raise   # retried with backoff (TRANSIENT); the job fails with its line once the retries run out
+    except MediaError as err:
+        read_failed(task, store.r.hget(store.key(job_id), "input") or "", str(err))
+        store.fail(job_id, str(err))
     except UserError as err:
         store.fail(job_id, str(err))
     except SoftTimeLimitExceeded:
         store.fail(job_id, f"{step} took longer than its time limit")
     finally:
         store.clear_active(job_id, task_id)
+
+
+def read_failed(task: Task, path: str, reason: str) -> None:
+    """A step that read the recording ``path`` met ``reason`` (an error, or a decode cut short):
+    for an object, raise ``StoreUnreachable`` to have the step retried while the store does not
+    answer, or for its first ``OBJECT_READ_RETRIES`` tries; else return, and the reason counts."""
+    if not is_object(path):
+        return
+    check_object(path, "input")   # StoreUnreachable while the store is away
+    if task.request.retries < OBJECT_READ_RETRIES:
+        raise StoreUnreachable(reason)
 
 
 def time_limits(seconds: float) -> dict:
@@ -212,6 +230,8 @@ def analyze(self, job_id: str, index: int) -> None:
                 return
             plan = Plan.from_dict(store.load(job_id, "plan"))
             result = analyze_chunk(plan.path, plan.chunks[index], plan.media, job[1].analysis)
+            if result.warnings:   # a decoder's complaint: a damaged recording, or a read cut off
+                read_failed(self, plan.path, result.warnings[-1])
             store.put_item(job_id, "chunks", str(index), result.to_dict())
         advance(store, job_id, only="rank")
 
@@ -277,6 +297,8 @@ def render(self, job_id: str, clip_id: str) -> None:
                 captions = captions_for(clip, ranking.probe, segments, here)
                 profile = load_rules(here.tag.rules).start_profile(clip.pool, here.render.profiles)
                 result = render_captioned(ranking.probe, clip, target, here.render, captions=captions, profile=profile)
+                if result.error:
+                    read_failed(self, ranking.probe.path, result.error)
                 if is_object(out) and not result.error:
                     # Each file whole (boto3's transfer: multipart past 8 MB, an object only once
                     # complete), under its final name; a render run again replaces it whole.
