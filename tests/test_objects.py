@@ -116,6 +116,8 @@ def test_the_queue_checks_its_objects_when_submitted_and_watch_takes_none(store,
     for args, message in [
         ([uploaded[0], "--chat", "s3://recordings/shows/gone.json", "--out", "s3://clips/q"],
          "chat log not found: s3://recordings/shows/gone.json"),
+        ([uploaded[0], "--chat", uploaded[1], "--events", "s3://recordings/shows/gone.json", "--out", "s3://clips/q"],
+         "events log not found: s3://recordings/shows/gone.json"),
         ([uploaded[0], "--transcript", "s3://recordings/shows/gone.srt", "--out", "s3://clips/q"],
          "transcript not found: s3://recordings/shows/gone.srt"),
         ([uploaded[0], "--out", "s3://nowhere/q"], "no such bucket: s3://nowhere/q"),

@@ -24,7 +24,9 @@ from peakclip.workers.tierstate import RedisTierState
 def submit(input: str, chat: str | None = None, out: str = "peakclip-out", config: Config | str | None = None,
            **options) -> str:
     """Queue a clip job; returns its id. The same input, chat, output folder and options give the
-    same id, and a job that exists and has not failed is not queued again.
+    same id, and a job that exists and has not failed is not queued again. Any input may be an
+    object (``s3://bucket/key``) and ``out`` an object prefix; a local ``out`` is made here and
+    marked, and a worker that does not see the mark fails the job (``jobs.check_shared``).
 
     ``config``: a Config, a TOML file, or None (the defaults and the environment). ``options`` are
     ``peakclip clip``'s options by name (peakclip.pipeline.options), applied over it and checked as
