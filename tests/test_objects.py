@@ -144,6 +144,7 @@ def fleet_inputs(store, sample, tmp_path_factory):
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=white:s=64x32", "-frames:v", "1",
                     str(folder / "mark.png")], check=True)
     client = store.client()
+    client.create_bucket(Bucket="fleet")      # the jobs' outputs, and nothing else
     client.upload_file(str(folder / "mark.png"), "recordings", "fleet/mark.png")
     client.upload_file(RULES, "recordings", "fleet/rules.toml")
     configs = {}
@@ -168,7 +169,7 @@ def fleet_inputs(store, sample, tmp_path_factory):
             config = [] if "--config" in local else ["--config", str(configs["local"])]
             jobs.append(([video, "--chat", chat, *local, *config],
                          [url + "stream.mp4", "--chat", url + "chat.json", *remote, *config, "--out",
-                          f"s3://clips/fleet/{n}-{k}"]))
+                          f"s3://fleet/{n}-{k}"]))
     return jobs
 
 
@@ -176,9 +177,9 @@ def clips_seen(manifest: dict) -> list:
     return [(c["id"], c["start"], c["end"], c["score"], c["stage"], c["tier"], c.get("text")) for c in manifest["clips"]]
 
 
-def published(store, prefix: str) -> set[str]:
+def published(store, prefix: str, bucket: str = "clips") -> set[str]:
     """What a finished job's manifest says is under ``prefix``: its clips' files, report, manifest."""
-    manifest = json.loads(store.client().get_object(Bucket="clips", Key=f"{prefix}/manifest.json")["Body"].read())
+    manifest = json.loads(store.client().get_object(Bucket=bucket, Key=f"{prefix}/manifest.json")["Body"].read())
     files = {f for c in manifest["clips"] for f in [*(c.get("files") or {}).values(), c.get("thumbnail"),
                                                       c.get("preview"), c.get("captions")] if f}
     return {f"{prefix}/{name}" for name in files | {"manifest.json", manifest["report"], *manifest["exports"].values()}}
@@ -202,9 +203,9 @@ def test_six_jobs_through_two_workers_that_share_no_disk(store, fleet_inputs, tm
         assert [d["state"] for d in done] == ["success"] * 6, done
         expected = set()
         for n, ((local, remote), status) in enumerate(zip(fleet_inputs, done)):
-            prefix = remote[-1][len("s3://clips/"):]
-            assert status["manifest"] == f"s3://clips/{prefix}/manifest.json" and status["out"] == remote[-1]
-            manifest = json.loads(store.client().get_object(Bucket="clips", Key=f"{prefix}/manifest.json")["Body"].read())
+            prefix = remote[-1][len("s3://fleet/"):]
+            assert status["manifest"] == f"s3://fleet/{prefix}/manifest.json" and status["out"] == remote[-1]
+            manifest = json.loads(store.client().get_object(Bucket="fleet", Key=f"{prefix}/manifest.json")["Body"].read())
             assert manifest["source"]["path"] == remote[0]
             here = peakclip(store, "clip", *local, "--out", str(tmp_path / f"cli{n}"), "--no-render", "--quiet")
             assert here.returncode == 0, here.stderr
@@ -214,17 +215,17 @@ def test_six_jobs_through_two_workers_that_share_no_disk(store, fleet_inputs, tm
             for clip in manifest["clips"]:
                 assert clip["profile"] in ("preview", "full")
                 file = tmp_path / f"{n}-{os.path.basename(clip['file'])}"
-                store.client().download_file("clips", f"{prefix}/{clip['file']}", str(file))
+                store.client().download_file("fleet", f"{prefix}/{clip['file']}", str(file))
                 assert float(ffprobe(str(file))["format"]["duration"]) == pytest.approx(clip["end"] - clip["start"],
                                                                                        abs=0.1)
-            report = store.client().get_object(Bucket="clips", Key=f"{prefix}/report.html")["Body"].read().decode()
+            report = store.client().get_object(Bucket="fleet", Key=f"{prefix}/report.html")["Body"].read().decode()
             assert report.count("<video") == len(manifest["clips"]) and "data:image/jpeg;base64," in report
-            expected |= published(store, prefix)
+            expected |= published(store, prefix, "fleet")
         # Nothing but the finished outputs: no partial or temporary object, no upload left open.
-        assert set(store.keys("clips")) == expected
-        assert not store.client().list_multipart_uploads(Bucket="clips").get("Uploads")
+        assert set(store.keys("fleet")) == expected
+        assert not store.client().list_multipart_uploads(Bucket="fleet").get("Uploads")
         text = json.dumps(done) + fleet.cli("status", job_ids[0]).stdout
-        assert store.secret not in text and "Signature" not in text and "s3://clips/fleet/0-0/manifest.json" in text
+        assert store.secret not in text and "Signature" not in text and "s3://fleet/0-0/manifest.json" in text
         for name, folder in scratch.items():
             with open(os.path.join(fleet.logs, f"{name}.log"), encoding="utf-8") as log:
                 assert "succeeded" in log.read()                 # both workers did part of the work
