@@ -1,7 +1,7 @@
 """The full-size chaos run of the queue: does every job end, with the calm run's clips?
 
     python bench/chaos.py [--broker redis|rabbitmq] [--restart-mode term|kill] [--streams 4]
-                          [--option-sets 5] [--kills 8] [--restarts 2] [--wave 2] [--out DIR]
+                          [--option-sets 5] [--kills 8] [--restarts 2] [--wave 2] [--objects] [--out DIR]
 
 Makes ``--streams`` 3-minute 720p sample streams and submits each with ``--option-sets`` option sets
 (``--format source``, ultrafast preset) to a fleet of two prefork workers (concurrency 2;
@@ -12,7 +12,10 @@ chunk, or rendering a clip, in turn, is SIGKILLed and a new worker started; ``--
 spread among the kills, the broker (Redis, which also holds the job records, or a RabbitMQ node)
 is shut down (``term``) or SIGKILLed (``kill``) at such a moment and restarted. Jobs are submitted
 ``--wave`` at a time, the next wave once no job in flight can still reach the next fault's moment,
-so every planned fault is made however fast the machine is. Then every job is checked: succeeded,
+so every planned fault is made however fast the machine is. With ``--objects`` the recordings and
+chat logs are in a SeaweedFS bucket, every job is s3:// in -> s3:// out, each worker has its own
+HOME and TMPDIR, and the ``--restarts`` faults SIGKILL the object store (not the broker) and start
+it again. Then every job is checked: succeeded,
 clips equal to an in-process CLI run of the same job, every clip file whole (ffprobe), no stray
 file. The heartbeat and reconciler settings are the defaults (``[queue]`` in pipeline/config.py).
 
@@ -30,7 +33,7 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [REPO, os.path.join(REPO, "tests")]
 
-from chaos import run_chaos, spread_plan  # noqa: E402
+from chaos import STORE_FAULT, run_chaos, spread_plan  # noqa: E402
 
 from peakclip.samples.generate import generate  # noqa: E402
 
@@ -51,6 +54,8 @@ def main() -> int:
     parser.add_argument("--stuck-after", type=float, default=600.0,
                         help="safety net: give up when no job has moved for this long (s)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="safety net: give up after this long (s)")
+    parser.add_argument("--objects", action="store_true",
+                        help="s3:// in and out through a SeaweedFS server; --restarts SIGKILL it instead of the broker")
     parser.add_argument("--out", help="keep everything here (default: a temporary folder)")
     args = parser.parse_args()
     folder = args.out or tempfile.mkdtemp(prefix="peakclip-chaos-")
@@ -64,20 +69,22 @@ def main() -> int:
     config = os.path.join(folder, "chaos.toml")
     with open(config, "w") as handle:
         handle.write('[render]\npreset = "ultrafast"\nformats = ["source"]\n')
-    run = tempfile.mkdtemp(prefix=f"run-{args.broker}-{args.restart_mode}-", dir=folder)   # a fresh Redis and broker
+    name = f"{args.broker}-{'objects' if args.objects else args.restart_mode}"
+    run = tempfile.mkdtemp(prefix=f"run-{name}-", dir=folder)   # a fresh Redis and broker
     # One chunk a job here (180 s streams, analysis.chunk_seconds 300): "a chunk running", not "half done".
-    plan = spread_plan(args.kills, args.restarts, BROKER_FAULT[args.restart_mode],
+    plan = spread_plan(args.kills, args.restarts, STORE_FAULT if args.objects else BROKER_FAULT[args.restart_mode],
                        moments=("a chunk running", "a render running"))
     result = run_chaos(run, streams,
                        [OPTION_SETS[i % len(OPTION_SETS)] for i in range(args.option_sets)], config, plan,
                        broker=args.broker, workers=2, concurrency=2, wave=args.wave,
-                       stuck_after=args.stuck_after, timeout=args.timeout, env={"PEAKCLIP_QUEUE_VISIBILITY_TIMEOUT": "20",
+                       stuck_after=args.stuck_after, timeout=args.timeout, objects=args.objects, env={"PEAKCLIP_QUEUE_VISIBILITY_TIMEOUT": "20",
                                                   "PEAKCLIP_QUEUE_RESTORE_INTERVAL": "2",
                                                   # the production defaults, not the tests' quick ones
                                                   "PEAKCLIP_QUEUE_HEARTBEAT": "2", "PEAKCLIP_QUEUE_WORKER_GONE": "10",
                                                   "PEAKCLIP_QUEUE_RECONCILE_INTERVAL": "5",
                                                   "PEAKCLIP_QUEUE_STALL_TIMEOUT": "60"})
-    print(f"{args.broker} ({args.restart_mode} x{args.restarts}), {args.kills} worker SIGKILLs: {result.summary()}")
+    faults = f"object store SIGKILLed x{args.restarts}" if args.objects else f"{args.restart_mode} x{args.restarts}"
+    print(f"{args.broker} ({faults}), {args.kills} worker SIGKILLs: {result.summary()}")
     for what, at in result.unmade:
         print(f"  never made: {what} at {at}")
     for why in result.died:
@@ -89,7 +96,7 @@ def main() -> int:
             print(f"  {job_id}: {status['state']} {status.get('error') or ''}")
     for problem in result.mismatched + result.strays:
         print("  ", problem)
-    with open(os.path.join(folder, f"result-{args.broker}-{args.restart_mode}.json"), "w") as handle:
+    with open(os.path.join(folder, f"result-{name}.json"), "w") as handle:
         json.dump({"summary": result.summary(), "plan": plan, "events": result.events, "jobs": result.jobs,
                    "mismatched": result.mismatched, "strays": result.strays, "unmade": result.unmade,
                    "died": result.died}, handle, indent=1)

@@ -10,12 +10,17 @@ files), through boto3, so an S3-compatible store is one environment variable awa
 - ``check_object``, ``download``, ``open_object``, ``upload``, ``check_bucket``: each failure (no such bucket or
   key, keys refused, store unreachable) is one ``UserError`` line naming the object, never the
   secret.
+- ``remove_others``: what an earlier run left under a prefix cleared away, so the bucket holds
+  what the manifest lists.
+- a store that does not answer (or answers 5xx) is a ``StoreUnreachable``: the queue retries the
+  step that met it, where a missing object fails the job at once.
 - ``scrub(text)``: a message with the signature of a presigned URL cut out, for every line that
   may quote one (ffmpeg's errors do).
 """
 from __future__ import annotations
 
 import functools
+import os
 import re
 import tempfile
 import threading
@@ -53,6 +58,10 @@ def scrub(text: str) -> str:
     return _SIGNED.sub(r"\1?<signed>", text)
 
 
+class StoreUnreachable(UserError):
+    """The object store did not answer, or failed on its side (5xx): worth trying again later."""
+
+
 @functools.lru_cache(maxsize=1)
 def client():
     """The boto3 S3 client of the standard AWS settings (one a process; boto3's own is thread-safe)."""
@@ -67,6 +76,8 @@ def client():
 def failure(url: str, err: Exception, what: str = "object") -> UserError:
     """A boto3/botocore failure on ``url`` as one line naming it (no secret, no presigned URL)."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    if isinstance(err.__context__, (ClientError, BotoCoreError)) and not isinstance(err, (ClientError, BotoCoreError)):
+        err = err.__context__   # boto3's S3UploadFailedError around the store's own answer
     if isinstance(err, NoCredentialsError):
         return UserError(f"no credentials for {url}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile)")
     if isinstance(err, ClientError):
@@ -78,9 +89,10 @@ def failure(url: str, err: Exception, what: str = "object") -> UserError:
         if code in ("403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden"):
             return UserError(f"the object store refused the keys for {url} ({code}): check AWS_ACCESS_KEY_ID and "
                              "AWS_SECRET_ACCESS_KEY")
-        return UserError(f"the object store failed on {url}: {code or 'error'}")
+        status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return (StoreUnreachable if status >= 500 else UserError)(f"the object store failed on {url}: {code or 'error'}")
     if isinstance(err, BotoCoreError):
-        return UserError(f"cannot reach the object store for {url}: {scrub(str(err)).splitlines()[0]}")
+        return StoreUnreachable(f"cannot reach the object store for {url}: {scrub(str(err)).splitlines()[0]}")
     return UserError(f"the object store failed on {url}: {scrub(str(err))}")
 
 
@@ -93,6 +105,15 @@ def check_object(url: str, what: str = "object") -> int:
         if _missing_bucket(bucket):
             raise MediaError(f"no such bucket: {url}") from None
         raise failure(url, err, what) from None
+
+
+def etag(url: str) -> str:
+    """The object's entity tag (changes when its content does), e.g. for a job's fingerprint."""
+    bucket, key = split(url)
+    try:
+        return str(client().head_object(Bucket=bucket, Key=key)["ETag"]).strip('"')
+    except Exception as err:   # noqa: BLE001
+        raise failure(url, err) from None
 
 
 def check_bucket(url: str) -> None:
@@ -138,6 +159,7 @@ def download(url: str, local: str, what: str = "object") -> str:
     watermark); returns ``local``."""
     bucket, key = split(url)
     check_object(url, what)
+    os.makedirs(os.path.dirname(os.path.abspath(local)), exist_ok=True)
     try:
         client().download_file(bucket, key, local)
     except Exception as err:   # noqa: BLE001
@@ -168,4 +190,22 @@ def upload(local: str, url: str) -> None:
         client().upload_file(local, bucket, key)
     except Exception as err:   # noqa: BLE001
         raise failure(url, err) from None
+
+
+def remove_others(prefix: str, keep: set[str]) -> list[str]:
+    """Delete every object under the ``prefix`` URL whose name relative to it is not in ``keep``
+    (the files an earlier run into the same prefix made that this one did not); returns their names."""
+    bucket, key = split(prefix)
+    base = key.rstrip("/") + "/" if key else ""
+    removed = []
+    try:
+        for page in client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+            for item in page.get("Contents", []):
+                name = item["Key"][len(base):]
+                if name not in keep:
+                    client().delete_object(Bucket=bucket, Key=item["Key"])
+                    removed.append(name)
+    except Exception as err:   # noqa: BLE001
+        raise failure(prefix, err) from None
+    return removed
 

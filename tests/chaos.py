@@ -31,7 +31,7 @@ import redis
 from conftest import REPO, ffprobe
 from peakclip.detectors.errors import UserError
 from peakclip.workers.jobs import Jobs, connect
-from services import Fleet, RabbitServer, RedisServer
+from services import Fleet, ObjectStore, RabbitServer, RedisServer
 
 FIELDS = ("id", "rank", "start", "end", "score", "stage", "tier", "pool", "signals")
 
@@ -45,7 +45,8 @@ BROKER_OUTAGE = 2.0
 # A planned fault: (what, the moment it hits), e.g. ("kill a worker", "chunks half done").
 Fault = tuple[str, str]
 BROKER_FAULTS = {"restart the broker": "shut down", "SIGKILL the broker": "SIGKILLed"}
-FAULTS = ("kill a worker", *BROKER_FAULTS)
+STORE_FAULT = "SIGKILL the object store"     # a run with objects: the SeaweedFS server, restarted after the outage
+FAULTS = ("kill a worker", *BROKER_FAULTS, STORE_FAULT)
 
 
 @dataclass
@@ -168,6 +169,7 @@ class ChaosResult:
     died: list[str] = field(default_factory=list)            # workers that exited unbidden, and why
     resent: int = 0                                          # steps the reconcilers sent again
     seconds: float = 0.0
+    scratch: str = ""                                        # where a run with objects fetches them to check
 
     @property
     def succeeded(self) -> int:
@@ -204,9 +206,25 @@ def strays_in(out: str, manifest: dict) -> list[str]:
             if n not in listed and not (n.startswith(".") and n.endswith(".done.json"))]
 
 
-def check_job(status: dict, expected: list[dict], out: str, result: ChaosResult) -> None:
+def check_job(status: dict, expected: list[dict], out: str, result: ChaosResult,
+              objects: ObjectStore | None = None) -> None:
+    """A succeeded job against the calm run: its clips, each file whole and as long as its span,
+    nothing beside them. With ``objects``, ``out`` is an ``s3://`` prefix in that store: its files
+    are fetched into ``out``'s own scratch copy to be probed, and every object under the prefix
+    must be one the manifest names."""
     if status["state"] != "success":
+        if objects is not None and status["state"] == "failure":
+            result.strays += half_objects(objects, out, result.scratch)
         return
+    if objects is not None:
+        bucket, prefix = out[len("s3://"):].split("/", 1)
+        local = os.path.join(result.scratch, prefix.replace("/", "-"))
+        os.makedirs(os.path.join(local, "clips"), exist_ok=True)
+        keys = objects.keys(bucket, prefix + "/")
+        for key in keys:
+            objects.client().download_file(bucket, key, os.path.join(local, key[len(prefix) + 1:]))
+        status, out = {**status, "manifest": os.path.join(local, "manifest.json")}, local
+        named = {f"{prefix}/manifest.json"}
     with open(status["manifest"], encoding="utf-8") as handle:
         manifest = json.load(handle)
     if [{k: c[k] for k in FIELDS} for c in manifest["clips"]] != expected:
@@ -219,7 +237,31 @@ def check_job(status: dict, expected: list[dict], out: str, result: ChaosResult)
         duration = float(ffprobe(path)["format"]["duration"])
         if abs(duration - (clip["end"] - clip["start"])) > 0.5:
             result.mismatched.append(f"{status['job_id']}: clip {clip['id']} lasts {duration:.2f} s")
-    result.strays += strays_in(out, manifest)
+    if objects is not None:
+        named |= {f"{prefix}/{p}" for c in manifest["clips"]
+                  for p in [*(c.get("files") or {}).values(), c.get("thumbnail"), c.get("preview")] if p}
+        named |= {f"{prefix}/{p}" for p in [manifest.get("report"), *manifest["exports"].values()] if p}
+        result.strays += [f"s3://{bucket}/{key}" for key in keys if key not in named]
+    else:
+        result.strays += strays_in(out, manifest)
+
+
+def half_objects(objects: ObjectStore, out: str, scratch: str) -> list[str]:
+    """The clips under a failed job's ``s3://`` prefix that are not whole (ffprobe cannot read
+    them): no render may leave one under its final name, whatever the chaos did."""
+    bucket, prefix = out[len("s3://"):].split("/", 1)
+    local = os.path.join(scratch, "failed-" + prefix.replace("/", "-"))
+    os.makedirs(local, exist_ok=True)
+    half = []
+    for key in objects.keys(bucket, prefix + "/"):
+        if key.endswith(".mp4"):
+            path = os.path.join(local, os.path.basename(key))
+            objects.client().download_file(bucket, key, path)
+            try:
+                ffprobe(path)
+            except Exception:   # noqa: BLE001 - any failure to read it is the finding
+                half.append(f"s3://{bucket}/{key}")
+    return half
 
 
 def reconciler_resends(logs: str) -> int:
@@ -285,7 +327,7 @@ class Chaos:
     yet made, and what happened."""
 
     def __init__(self, folder: str, jobs: list[tuple[str, str, list[str]]], config: str, plan: list[Fault], *,
-                 broker: str, concurrency: int, wave: int, seed: int, env: dict):
+                 broker: str, concurrency: int, wave: int, seed: int, env: dict, objects: ObjectStore | None = None):
         self.folder, self.config, self.broker = folder, config, broker
         self.plan = list(plan)
         self.concurrency, self.wave, self.rng = concurrency, wave, random.Random(seed)
@@ -305,6 +347,8 @@ class Chaos:
             self.redis.stop()
             raise
         self.target = self.rabbit or self.redis
+        self.objects = objects       # jobs read from and write to its buckets: s3:// in and out
+        env = {**(objects.env() if objects else {}), **env}
         self.fleet = Fleet(self.redis, 0, self.logs, broker_url=self.rabbit.url() if self.rabbit else None, **env)
         self.store = Jobs(connect(self.fleet.env["PEAKCLIP_RESULT_BACKEND"]))
         self.broker_back = 0.0          # when the broker last came back (time.time(), as heartbeats say)
@@ -314,7 +358,11 @@ class Chaos:
 
     def start_worker(self) -> str:
         name = f"w{next(self.names)}"
-        self.fleet.start(name, pool="prefork", concurrency=self.concurrency)
+        # With objects, nothing on disk is shared: each worker has a HOME and TMPDIR of its own.
+        own = os.path.join(self.folder, "workers", name)
+        os.makedirs(own, exist_ok=True)
+        self.fleet.start(name, pool="prefork", concurrency=self.concurrency,
+                         **({"HOME": own, "TMPDIR": own} if self.objects else {}))
         return name
 
     def alive(self) -> dict[str, subprocess.Popen]:
@@ -358,7 +406,7 @@ class Chaos:
     def submit_wave(self, size: int) -> None:
         wave, self.unsubmitted = self.unsubmitted[:size], self.unsubmitted[size:]
         for n, (video, chat, options) in wave:
-            out = os.path.join(self.folder, f"job-{n}")
+            out = f"s3://clips/job-{n}" if self.objects else os.path.join(self.folder, f"job-{n}")
             job_id = self.fleet.submit(video, "--chat", chat, "--out", out, "--config", self.config, *options)
             self.outs[job_id] = (n, out)
             self.note(f"submitted job {n}: {job_id}")
@@ -406,6 +454,9 @@ class Chaos:
             self.fleet.kill(victim)          # the whole process group, paused or not
             self.gone.add(victim)
             return f"SIGKILL {victim} (process group)", lambda: self.note(f"started {self.start_worker()}")
+        if what == STORE_FAULT:
+            self.objects.kill()
+            return "object store SIGKILLed", self.restart_store
         (self.target.kill if what == "SIGKILL the broker" else self.target.stop)()
         return f"{self.broker} {BROKER_FAULTS[what]}", self.restart_broker
 
@@ -427,6 +478,11 @@ class Chaos:
         self.target.start()
         self.broker_back = time.time()
         self.note(f"{self.broker} restarted")
+
+    def restart_store(self) -> None:
+        time.sleep(BROKER_OUTAGE)
+        self.objects.start()
+        self.note("object store restarted")
 
     def drive(self, stuck_after: float, timeout: float) -> None:
         """Submit the jobs wave by wave and make the planned faults, until every job has ended.
@@ -484,29 +540,55 @@ class Chaos:
 def run_chaos(folder: str, samples: list[tuple[str, str]], option_sets: list[list[str]], config: str,
               plan: list[Fault], *, broker: str = "redis", workers: int = 2, concurrency: int = 2, wave: int = 2,
               stuck_after: float = 300.0, timeout: float = 3600.0, seed: int = 1,
-              env: dict | None = None) -> ChaosResult:
+              env: dict | None = None, objects: bool = False) -> ChaosResult:
     """Queue every (sample, option set) job on a fleet of ``workers`` prefork workers and make
     the faults of ``plan`` in order, each at its moment (``MOMENTS``): "kill a worker" SIGKILLs
     the process group of a worker running the moment's step and starts a new worker; "restart
     the broker" shuts the broker down, "SIGKILL the broker" kills it, and either starts it again
     ``BROKER_OUTAGE`` s later. With ``broker`` "redis" the broker is the Redis that also holds the
-    job records, with "rabbitmq" a RabbitMQ node. Jobs go in waves of ``wave`` (``next_wave_due``).
+    job records, with "rabbitmq" a RabbitMQ node. With ``objects``, the recordings and chat logs
+    are in a SeaweedFS server's bucket and every job is s3:// in -> s3:// out, each worker with its
+    own HOME and TMPDIR; "SIGKILL the object store" kills the server and starts it again
+    ``BROKER_OUTAGE`` s later. Jobs go in waves of ``wave`` (``next_wave_due``).
     Waits until every job has ended, then checks each against the calm run."""
     check_plan(plan)
     jobs = [(video, chat, options) for (video, chat), options in itertools.product(samples, option_sets)]
     expected = [calm_clips(video, chat, options, config, os.path.join(folder, f"calm-{n}"))
                 for n, (video, chat, options) in enumerate(jobs)]
-    chaos = Chaos(folder, jobs, config, plan, broker=broker, concurrency=concurrency, wave=wave,
-                  seed=seed, env=env or {})
+    store = ObjectStore(os.path.join(folder, "seaweedfs")) if objects else None
     try:
-        for _ in range(workers):
-            chaos.start_worker()
-        chaos.drive(stuck_after, timeout)
-        chaos.final_statuses()
+        if store:
+            jobs = [upload_job(store, n, *job) for n, job in enumerate(jobs)]
+        chaos = Chaos(folder, jobs, config, plan, broker=broker, concurrency=concurrency, wave=wave,
+                      seed=seed, env=env or {}, objects=store)
+        chaos.result.scratch = os.path.join(folder, "fetched")
+        try:
+            for _ in range(workers):
+                chaos.start_worker()
+            chaos.drive(stuck_after, timeout)
+            chaos.final_statuses()
+        finally:
+            chaos.stop()
+        result = chaos.result
+        result.resent = reconciler_resends(chaos.logs)
+        for job_id, (n, out) in chaos.outs.items():
+            check_job(result.jobs[job_id], expected[n], out, result, store)
     finally:
-        chaos.stop()
-    result = chaos.result
-    result.resent = reconciler_resends(chaos.logs)
-    for job_id, (n, out) in chaos.outs.items():
-        check_job(result.jobs[job_id], expected[n], out, result)
+        if store:
+            store.stop()
     return result
+
+
+def upload_job(store: ObjectStore, n: int, video: str, chat: str, options: list[str]) -> tuple[str, str, list[str]]:
+    """Job ``n``'s recording and chat log put in the store's ``recordings`` bucket (the ``clips``
+    bucket made for its outputs); the job as s3:// URLs."""
+    client = store.client()
+    for bucket in ("recordings", "clips"):
+        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists):
+            client.create_bucket(Bucket=bucket)
+    urls = []
+    for path in (video, chat):
+        key = f"{os.path.basename(os.path.dirname(path))}/{os.path.basename(path)}"
+        client.upload_file(path, "recordings", key)
+        urls.append(f"s3://recordings/{key}")
+    return urls[0], urls[1], options

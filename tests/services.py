@@ -201,9 +201,10 @@ class Fleet:
         self.logs = logs
         self.workers = {}
 
-    def start(self, name, queues="analyze,render", pool="solo", concurrency=1, **env):
+    def start(self, name, queues="analyze,render", pool="solo", concurrency=1, prefix=(), **env):
+        """Start worker ``name`` (``prefix``: a command it runs under, e.g. ``unshare``)."""
         log = open(os.path.join(self.logs, f"{name}.log"), "w")
-        proc = subprocess.Popen([sys.executable, "-m", "peakclip", "worker", "--pool", pool, "--concurrency",
+        proc = subprocess.Popen([*prefix, sys.executable, "-m", "peakclip", "worker", "--pool", pool, "--concurrency",
                                  str(concurrency), "--hostname", f"{name}@test", "--loglevel", "info", "--queues", queues],
                                 cwd=REPO, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -241,7 +242,7 @@ class Fleet:
 
     def status(self, job_id, wait=False, timeout=240) -> dict:
         args = ["status", job_id, "--json"] + (["--wait", "--timeout", str(timeout)] if wait else [])
-        result = self.cli(*args)
+        result = self.cli(*args, timeout=timeout + 60)
         return json.loads(result.stdout)
 
 

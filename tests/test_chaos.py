@@ -86,6 +86,28 @@ def test_chaos_on_rabbitmq_with_the_broker_killed(streams, chaos_config, tmp_pat
     assert sum("rabbitmq SIGKILLed" in e for e in result.events) == 1
 
 
+# Issue #31: s3:// in -> s3:// out, workers with nothing on disk in common, the object store
+# SIGKILLed and started again twice (while chunks are read from it, while a clip is rendered and
+# uploaded) besides two worker kills.
+OBJECTS_PLAN = [("kill a worker", "chunks half done"), ("SIGKILL the object store", "chunks half done"),
+                ("kill a worker", "a render running"), ("SIGKILL the object store", "a render running")]
+
+
+def test_chaos_with_objects_every_job_ends_and_no_half_object(streams, chaos_config, tmp_path):
+    result = run_chaos(str(tmp_path), streams, OPTION_SETS, chaos_config, OBJECTS_PLAN, broker="redis", wave=2,
+                       objects=True)
+    report(result)
+    assert_every_fault_made_at_its_moment(result, OBJECTS_PLAN)
+    assert len(result.jobs) == 6, result.summary()
+    ended = {j: s for j, s in result.jobs.items() if s["state"] not in ("success", "failure") or
+             (s["state"] == "failure" and not s.get("error"))}
+    assert not ended, f"{result.summary()}\n" + "\n".join(result.events) + f"\n{json.dumps(ended, indent=1)}"
+    # Success with the calm run's clips, each whole under its key; nothing else in the bucket.
+    assert result.mismatched == [] and result.strays == [], result.summary()
+    assert sum("object store SIGKILLed" in e for e in result.events) == 2
+    assert sum("object store restarted" in e for e in result.events) == 2
+
+
 def test_a_watch_whose_worker_is_killed_mid_stream_is_taken_over(sample, tmp_path):
     from peakclip.pipeline.config import load_config
     from peakclip.workers.queue import submit_watch

@@ -1,16 +1,20 @@
 """Objects in and out (``s3://``) against a real SeaweedFS server (``weed mini``): a recording read
 where it lies, the clips published to a bucket with the manifest last, and every store failure one
-line naming the object, never the secret."""
+line naming the object, never the secret; the same through the queue, with workers that share no
+disk."""
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-from conftest import REPO, ffprobe
+from conftest import REPO, ffprobe, write_srt
 from services import Fleet, ObjectStore, RedisServer
 
 from peakclip.detectors.objects import scrub
+from peakclip.samples.generate import generate
+
+RULES = os.path.join(REPO, "pipeline", "ranking", "rules.toml")
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +72,18 @@ def test_a_recording_in_a_bucket_clips_into_a_bucket(store, uploaded, sample, fa
         assert float(ffprobe(str(file))["format"]["duration"]) == pytest.approx(clip["end"] - clip["start"], abs=0.1)
 
 
+def test_a_rerun_into_the_same_prefix_leaves_only_its_own_clips(store, uploaded, fast_config, tmp_path):
+    video, chat = uploaded
+    for clips in ("2", "1"):
+        done = peakclip(store, "clip", video, "--chat", chat, "--out", "s3://clips/again", "--clips", clips,
+                        "--format", "source", "--config", fast_config, "--quiet", cwd=str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        if clips == "2":
+            first = set(store.keys("clips", "again/clips/"))
+    assert set(store.keys("clips", "again/")) == published(store, "again")
+    assert len(first) == 6 and len(set(store.keys("clips", "again/clips/"))) == 3    # video, thumbnail, preview
+
+
 @pytest.mark.parametrize("args, message", [
     (["s3://recordings/shows/missing.mp4", "--out", "s3://clips/x"], "input not found: s3://recordings/shows/missing.mp4"),
     (["s3://nowhere/shows/stream.mp4", "--out", "s3://clips/x"], "no such bucket: s3://nowhere/shows/stream.mp4"),
@@ -96,37 +112,154 @@ def test_an_unreachable_store_is_one_line(store, uploaded):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_the_queue_and_watch_say_what_they_do_not_take_yet(store, uploaded, tmp_path):
-    for command in (["submit", uploaded[0], "--out", "s3://clips/q"], ["watch", uploaded[0], "--out", str(tmp_path / "w")]):
-        done = peakclip(store, *command)
-        assert done.returncode == 2 and "(s3://) yet" in done.stderr and len(done.stderr.strip().splitlines()) == 1
-    missing = peakclip(store, "submit", "s3://recordings/shows/gone.mp4", "--out", str(tmp_path / "q"))
-    assert missing.returncode == 2 and missing.stderr.strip() == "peakclip: error: input not found: s3://recordings/shows/gone.mp4"
-    # The chat and events logs may be objects (workers fetch them); a missing one is named at once.
-    for logs, what in ((["--chat"], "chat log"), (["--chat", uploaded[1], "--events"], "events log")):
-        gone = peakclip(store, "submit", uploaded[0], *logs, "s3://recordings/shows/gone.json", "--out", str(tmp_path / "q"))
-        assert gone.returncode == 2 and gone.stderr.strip() == f"peakclip: error: {what} not found: s3://recordings/shows/gone.json"
+def test_the_queue_checks_its_objects_when_submitted_and_watch_takes_none(store, uploaded, tmp_path):
+    for args, message in [
+        ([uploaded[0], "--chat", "s3://recordings/shows/gone.json", "--out", "s3://clips/q"],
+         "chat log not found: s3://recordings/shows/gone.json"),
+        ([uploaded[0], "--chat", uploaded[1], "--events", "s3://recordings/shows/gone.json", "--out", "s3://clips/q"],
+         "events log not found: s3://recordings/shows/gone.json"),
+        ([uploaded[0], "--transcript", "s3://recordings/shows/gone.srt", "--out", "s3://clips/q"],
+         "transcript not found: s3://recordings/shows/gone.srt"),
+        ([uploaded[0], "--out", "s3://nowhere/q"], "no such bucket: s3://nowhere/q"),
+        (["s3://recordings/shows/gone.mp4", "--out", str(tmp_path / "q")], "input not found: s3://recordings/shows/gone.mp4"),
+    ]:
+        done = peakclip(store, "submit", *args)
+        assert done.returncode == 2 and done.stderr.strip() == f"peakclip: error: {message}", done.stderr
+    keys = peakclip(store, "submit", uploaded[0], "--out", "s3://clips/q", AWS_SECRET_ACCESS_KEY="not-the-secret-at-all")
+    assert keys.returncode == 2 and "refused the keys for s3://recordings/shows/stream.mp4" in keys.stderr
+    assert "not-the-secret-at-all" not in keys.stderr and len(keys.stderr.strip().splitlines()) == 1
+    watch = peakclip(store, "watch", uploaded[0], "--out", str(tmp_path / "w"))
+    assert watch.returncode == 2 and "(s3://) yet" in watch.stderr and len(watch.stderr.strip().splitlines()) == 1
+    assert store.keys("clips", "q") == []
 
 
-def test_queued_workers_read_the_recording_from_the_bucket(store, uploaded, sample, tmp_path_factory, tmp_path):
-    """Two workers, each with its own HOME and TMPDIR and the store's keys, clip a recording that
-    is only in the bucket: the same clips as the CLI on the local file."""
-    redis = RedisServer(tmp_path_factory.mktemp("redis-objects"))
-    fleet = Fleet(redis, 0, str(tmp_path_factory.mktemp("logs-objects")), **store.env())
+@pytest.fixture(scope="module")
+def fleet_inputs(store, sample, tmp_path_factory):
+    """Two recordings with their chat logs and transcripts, a watermark and the rules, each in the
+    bucket and here; and the jobs: (local args, object args) of 6 jobs, 3 option sets per recording."""
+    folder = tmp_path_factory.mktemp("fleet-inputs")
+    other = folder / "other"
+    generate(str(other), seed=23, duration=120.0, highlights=["chat", "crowd"], distractors=["music", "bots"],
+             size=(320, 180))
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=white:s=64x32", "-frames:v", "1",
+                    str(folder / "mark.png")], check=True)
+    client = store.client()
+    client.create_bucket(Bucket="fleet")      # the jobs' outputs, and nothing else
+    client.upload_file(str(folder / "mark.png"), "recordings", "fleet/mark.png")
+    client.upload_file(RULES, "recordings", "fleet/rules.toml")
+    configs = {}
+    for side, rules in (("local", RULES), ("object", "s3://recordings/fleet/rules.toml")):
+        configs[side] = folder / f"{side}.toml"
+        configs[side].write_text(f'[render]\npreset = "ultrafast"\ncrf = 32\n[analysis]\nchunk_seconds = 30\n'
+                                 f'[tag]\nrules = "{rules}"\n')
+    jobs = []
+    for n, (video, chat, duration) in enumerate([(sample["video"], sample["chat"], 150.0),
+                                                 (str(other / "stream.mp4"), str(other / "chat.json"), 120.0)]):
+        talk = folder / f"talk{n}.srt"
+        write_srt(talk, duration, seed=n)
+        for name, path in (("stream.mp4", video), ("chat.json", chat), ("talk.srt", str(talk))):
+            client.upload_file(path, "recordings", f"fleet/{n}/{name}")
+        url = f"s3://recordings/fleet/{n}/"
+        for k, (local, remote) in enumerate([
+                (["--clips", "2"], ["--clips", "2"]),
+                (["--clips", "3", "--format", "source", "--transcript", str(talk)],
+                 ["--clips", "3", "--format", "source", "--transcript", url + "talk.srt"]),
+                (["--clips", "2", "--watermark", str(folder / "mark.png"), "--config", str(configs["local"])],
+                 ["--clips", "2", "--watermark", "s3://recordings/fleet/mark.png", "--config", str(configs["object"])])]):
+            config = [] if "--config" in local else ["--config", str(configs["local"])]
+            jobs.append(([video, "--chat", chat, *local, *config],
+                         [url + "stream.mp4", "--chat", url + "chat.json", *remote, *config, "--out",
+                          f"s3://fleet/{n}-{k}"]))
+    return jobs
+
+
+def clips_seen(manifest: dict) -> list:
+    return [(c["id"], c["start"], c["end"], c["score"], c["stage"], c["tier"], c.get("text")) for c in manifest["clips"]]
+
+
+def published(store, prefix: str, bucket: str = "clips") -> set[str]:
+    """What a finished job's manifest says is under ``prefix``: its clips' files, report, manifest."""
+    manifest = json.loads(store.client().get_object(Bucket=bucket, Key=f"{prefix}/manifest.json")["Body"].read())
+    files = {f for c in manifest["clips"] for f in [*(c.get("files") or {}).values(), c.get("thumbnail"),
+                                                      c.get("preview"), c.get("captions")] if f}
+    return {f"{prefix}/{name}" for name in files | {"manifest.json", manifest["report"], *manifest["exports"].values()}}
+
+
+def test_six_jobs_through_two_workers_that_share_no_disk(store, fleet_inputs, tmp_path_factory, tmp_path):
+    """Issue #31's "done when": two workers, each with its own HOME and TMPDIR and no folder in
+    common, process 6 jobs submitted s3:// in -> s3:// out (chat, transcript, rules and watermark
+    objects too): every job succeeds with the local CLI's clips, each clip file as long as its
+    span, and the bucket holds the finished outputs and nothing else."""
+    redis = RedisServer(tmp_path_factory.mktemp("redis-fleet"))
+    fleet = Fleet(redis, 0, str(tmp_path_factory.mktemp("logs-fleet")), **store.env())
+    scratch = {}
     try:
         for name in ("w1", "w2"):
-            home = tmp_path_factory.mktemp(f"home-{name}")
-            fleet.start(name, HOME=str(home), TMPDIR=str(home))
-        out = str(tmp_path / "queued")
-        job_id = fleet.submit(uploaded[0], "--chat", sample["chat"], "--out", out, "--no-render", "--clips", "2")
-        done = fleet.status(job_id, wait=True)
-        assert done["state"] == "success", done
-        queued = json.load(open(done["manifest"]))
-        assert queued["source"]["path"] == uploaded[0]
-        here = peakclip(store, "clip", sample["video"], "--chat", sample["chat"], "--out", str(tmp_path / "cli"),
-                        "--no-render", "--clips", "2", "--quiet")
-        assert here.returncode == 0, here.stderr
-        assert [s[1:] for s in spans(queued)] == [s[1:] for s in spans(json.load(open(tmp_path / "cli" / "manifest.json")))]
+            home, scratch[name] = (tmp_path_factory.mktemp(f"{part}-{name}") for part in ("home", "tmp"))
+            fleet.start(name, HOME=str(home), TMPDIR=str(scratch[name]))
+        job_ids = [fleet.submit(*remote) for _, remote in fleet_inputs]
+        assert len(set(job_ids)) == 6
+        done = [fleet.status(job_id, wait=True, timeout=1800) for job_id in job_ids]
+        assert [d["state"] for d in done] == ["success"] * 6, done
+        expected = set()
+        for n, ((local, remote), status) in enumerate(zip(fleet_inputs, done)):
+            prefix = remote[-1][len("s3://fleet/"):]
+            assert status["manifest"] == f"s3://fleet/{prefix}/manifest.json" and status["out"] == remote[-1]
+            manifest = json.loads(store.client().get_object(Bucket="fleet", Key=f"{prefix}/manifest.json")["Body"].read())
+            assert manifest["source"]["path"] == remote[0]
+            here = peakclip(store, "clip", *local, "--out", str(tmp_path / f"cli{n}"), "--no-render", "--quiet")
+            assert here.returncode == 0, here.stderr
+            cli = json.load(open(tmp_path / f"cli{n}" / "manifest.json"))
+            assert manifest["clips"] and clips_seen(manifest) == clips_seen(cli)
+            assert ("--transcript" in local) == all(c.get("text") for c in manifest["clips"])
+            for clip in manifest["clips"]:
+                assert clip["profile"] in ("preview", "full")
+                file = tmp_path / f"{n}-{os.path.basename(clip['file'])}"
+                store.client().download_file("fleet", f"{prefix}/{clip['file']}", str(file))
+                assert float(ffprobe(str(file))["format"]["duration"]) == pytest.approx(clip["end"] - clip["start"],
+                                                                                       abs=0.1)
+            report = store.client().get_object(Bucket="fleet", Key=f"{prefix}/report.html")["Body"].read().decode()
+            assert report.count("<video") == len(manifest["clips"]) and "data:image/jpeg;base64," in report
+            expected |= published(store, prefix, "fleet")
+        # Nothing but the finished outputs: no partial or temporary object, no upload left open.
+        assert set(store.keys("fleet")) == expected
+        assert not store.client().list_multipart_uploads(Bucket="fleet").get("Uploads")
+        text = json.dumps(done) + fleet.cli("status", job_ids[0]).stdout
+        assert store.secret not in text and "Signature" not in text and "s3://fleet/0-0/manifest.json" in text
+        for name, folder in scratch.items():
+            with open(os.path.join(fleet.logs, f"{name}.log"), encoding="utf-8") as log:
+                assert "succeeded" in log.read()                 # both workers did part of the work
+            assert not [f for f in os.listdir(folder) if f.startswith("peakclip-")]   # scratch cleared
+    finally:
+        fleet.stop_all()
+        redis.stop()
+
+
+def test_a_queued_job_fails_with_the_reason_its_worker_meets(store, uploaded, sample, tmp_path_factory, tmp_path):
+    """A worker elsewhere: in its own mount namespace (the submitter's output folder is not on its
+    machine) and with keys the store refuses. A local --out fails its job saying the folder is not
+    shared (nothing written where nobody looks); an s3:// job fails naming the object, not the
+    secret, and leaves nothing under its prefix."""
+    redis = RedisServer(tmp_path_factory.mktemp("redis-elsewhere"))
+    fleet = Fleet(redis, 0, str(tmp_path_factory.mktemp("logs-elsewhere")), **store.env())
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    try:
+        # The worker's own disk at the submitter's path: an empty folder of its own (tmpfs).
+        fleet.start("elsewhere", prefix=["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                         'mount -t tmpfs peakclip "$0" && exec "$@"', str(mine)],
+                    AWS_SECRET_ACCESS_KEY="not-the-secret-at-all")
+        local = fleet.submit(sample["video"], "--chat", sample["chat"], "--out", str(mine / "show"), "--no-render")
+        remote = fleet.submit(uploaded[0], "--out", "s3://clips/refused", "--no-render")
+        failed = fleet.status(local, wait=True, timeout=600)
+        assert failed["state"] == "failure" and failed["error"].startswith(
+            f"output folder {mine / 'show'} is not shared with worker elsewhere@test"), failed
+        assert "s3://bucket/prefix" in failed["error"] and "\n" not in failed["error"]
+        assert os.listdir(mine / "show") == [f".peakclip-job-{local}"]     # the mark; nothing else
+        refused = fleet.status(remote, wait=True, timeout=600)
+        assert refused["state"] == "failure" and "refused the keys for s3://clips/refused" in refused["error"], refused
+        assert "not-the-secret-at-all" not in json.dumps(refused)
+        assert store.keys("clips", "refused") == []
     finally:
         fleet.stop_all()
         redis.stop()

@@ -4,7 +4,6 @@ which queues the job (its chat log found beside it by name) for a real Celery wo
 notifications it leaves alone or refuses, as real HTTP requests, and the naming rules as pure
 functions."""
 import json
-import os
 import time
 
 import pytest
@@ -27,12 +26,11 @@ def stack(tmp_path_factory):
     store = services.ObjectStore(tmp_path_factory.mktemp("seaweedfs"), notify={
         "endpoint": f"http://127.0.0.1:{port}/hooks/store", "bearer_token": SECRET, "backoff_seconds": 1,
         "max_retries": 10})
-    outputs = tmp_path_factory.mktemp("clips")
     try:
         store.client().create_bucket(Bucket="recordings")
-        # The jobs' outputs go to a folder every worker shares until the queue writes them to a bucket.
+        store.client().create_bucket(Bucket="clips")      # the jobs' outputs: no folder is shared
         env = {**store.env(), "PEAKCLIP_WEBHOOK_SECRET": SECRET, "PEAKCLIP_SERVICE_STORE_WATCH": WATCH,
-               "PEAKCLIP_SERVICE_STORE_OUTPUT": str(outputs), "PEAKCLIP_SELECT_CLIPS": "1",
+               "PEAKCLIP_SERVICE_STORE_OUTPUT": "s3://clips/", "PEAKCLIP_SELECT_CLIPS": "1",
                "PEAKCLIP_RENDER_PRESET": "superfast", "PEAKCLIP_RENDER_CRF": "30"}
         redis_server = services.RedisServer(tmp_path_factory.mktemp("redis"))
         fleet = services.Fleet(redis_server, 0, str(tmp_path_factory.mktemp("logs")), **env)
@@ -40,7 +38,7 @@ def stack(tmp_path_factory):
             fleet.start("w1")
             service = services.Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"), port=port)
             try:
-                yield {"store": store, "fleet": fleet, "service": service, "outputs": outputs}
+                yield {"store": store, "fleet": fleet, "service": service}
             finally:
                 service.stop()
         finally:
@@ -76,7 +74,7 @@ def s3_event(key, tag="0123abcd", name="s3:ObjectCreated:Put", bucket="recording
 
 
 @pytest.mark.integration
-def test_an_upload_under_the_prefix_queues_its_job_through_the_stores_own_notification(stack, sample):
+def test_an_upload_under_the_prefix_queues_its_job_through_the_stores_own_notification(stack, sample, tmp_path):
     store, fleet, service = stack["store"], stack["fleet"], stack["service"]
     client = store.client()
     client.upload_file(sample["chat"], "recordings", "shows/show.chat.json")   # the logs first, the recording last
@@ -91,18 +89,20 @@ def test_an_upload_under_the_prefix_queues_its_job_through_the_stores_own_notifi
     job_id = record.r.get(event)
     assert job_id, f"the store's notification queued nothing (see {store.folder}/weed.log)"
     queued = record.get(job_id)
-    out = str(stack["outputs"] / "show")
+    out = "s3://clips/show"
     assert (queued["input"], queued["chat"], queued["out"]) == (recording, "s3://recordings/shows/show.chat.json", out)
     done = fleet.status(job_id, wait=True, timeout=900)
     assert done["state"] == "success", done
-    manifest = json.load(open(os.path.join(out, "manifest.json")))
+    # The clips appear in the bucket, the manifest naming them.
+    manifest = json.loads(client.get_object(Bucket="clips", Key="show/manifest.json")["Body"].read())
     # The worker read the chat log from the bucket: every message of the uploaded file is counted.
     config = load_config(environ={})
     uploaded = read_chat(sample["chat"], config.chat, config.analysis.hop, manifest["source"]["duration"]).summary()
     assert manifest["source"]["path"] == recording and manifest["chat"]["messages"] == uploaded["messages"] > 0
     assert len(manifest["clips"]) == 1
     clip = manifest["clips"][0]
-    duration = float(ffprobe(os.path.join(out, clip["file"]))["format"]["duration"])
+    client.download_file("clips", f"show/{clip['file']}", str(tmp_path / "clip.mp4"))
+    duration = float(ffprobe(str(tmp_path / "clip.mp4"))["format"]["duration"])
     assert duration == pytest.approx(clip["end"] - clip["start"], abs=0.1)
     # A delivery of the same object again (stores retry; here in MinIO's shape, with the ETag the
     # store gave it) gets the same job, and queues nothing.

@@ -29,7 +29,9 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from peakclip.detectors.errors import UserError
+from peakclip.detectors.objects import etag, is_object, scrub
 from peakclip.detectors.probe import is_url
+from peakclip.detectors.storage import write_atomic
 
 PREFIX = "peakclip:job:"
 OPEN = "peakclip:jobs:open"
@@ -81,6 +83,8 @@ def check_broker(url: str) -> None:
 def fingerprint(path: str | None) -> dict | None:
     if path is None:
         return None
+    if is_object(path):
+        return {"url": path, "etag": etag(path)}   # a new object at the same key is a new job
     if is_url(path):
         return {"url": path}
     if not os.path.exists(path):
@@ -91,10 +95,39 @@ def fingerprint(path: str | None) -> dict | None:
 
 def job_id_for(input_path: str, chat: str | None, out: str, config: dict, transcript: str | None = None) -> str:
     """The same recording, chat log, transcript file, output folder and options always give the same id."""
-    key = json.dumps({"input": fingerprint(input_path), "chat": fingerprint(chat), "out": os.path.realpath(out),
+    key = json.dumps({"input": fingerprint(input_path), "chat": fingerprint(chat),
+                      "out": out if is_object(out) else os.path.realpath(out),
                       "config": config, **({"transcript": fingerprint(transcript)} if transcript else {})},
                      sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+# The mark ``submit`` leaves in a job's local output folder: a worker that cannot see it does not
+# see the folder the submitter meant (another machine, no shared mount) and fails the job.
+SUBMITTED = ".peakclip-job-{}"
+
+
+def mark_output(out: str, job_id: str) -> None:
+    """Leave the job's mark in its local output folder (made, and checked writable, before)."""
+    write_atomic(os.path.join(out, SUBMITTED.format(job_id)), job_id + "\n")
+
+
+def check_shared(out: str, job_id: str, worker: str) -> None:
+    """That this worker sees the local output folder the job was submitted with (its mark is
+    there); otherwise one line saying so, which fails the job before anything is written where
+    nobody looks."""
+    if not os.path.isfile(os.path.join(out, SUBMITTED.format(job_id))):
+        raise UserError(f"output folder {out} is not shared with worker {worker} (it does not see the mark "
+                        f"{SUBMITTED.format(job_id)} that submit left there): give --out s3://bucket/prefix, or "
+                        "mount the folder at the same path on every machine")
+
+
+def unmark_output(out: str, job_id: str) -> None:
+    """The job succeeded: its mark goes."""
+    try:
+        os.remove(os.path.join(out, SUBMITTED.format(job_id)))
+    except OSError:
+        pass
 
 
 class Jobs:
@@ -213,8 +246,8 @@ class Jobs:
         for entry in self.active(job_id).values():
             (active if entry["worker"] in alive else retrying).append(entry)
         queued = sorted(self.items(job_id, "pending"))
-        return {"job_id": job_id, "state": record["state"], "progress": progress,
-                "manifest": record.get("manifest"), "error": record.get("error"),
-                "input": record.get("input"), "out": record.get("out"), "active": active,
+        # No presigned URL's signature is shown (an s3:// URL carries no secret).
+        shown = {k: scrub(record[k]) if record.get(k) else record.get(k) for k in ("manifest", "error", "input", "out")}
+        return {"job_id": job_id, "state": record["state"], "progress": progress, **shown, "active": active,
                 "retrying": retrying if record["state"] not in ("success", "failure") else [],
                 "queued": queued if record["state"] not in ("success", "failure") else []}

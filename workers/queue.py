@@ -6,16 +6,17 @@ import os
 import time
 
 from peakclip.detectors.errors import UserError
-from peakclip.detectors.objects import check_object, is_object
+from peakclip.detectors.objects import check_bucket, check_object, is_object
 from peakclip.detectors.probe import is_url
 from peakclip.detectors.transcript.embedded import NAME as EMBEDDED
 from peakclip.pipeline.config import Config, load_config
 from peakclip.pipeline.options import chat_log_of, job_config
 from peakclip.pipeline.output.captions import check_captions
+from peakclip.pipeline.output.finish import check_output_dir
 from peakclip.pipeline.promotion.rerender import profile_wanted
 from peakclip.pipeline.ranking.rules import Rules
 from peakclip.workers.app import declare_queues, make_app
-from peakclip.workers.jobs import Jobs, check_broker, connect, job_id_for
+from peakclip.workers.jobs import Jobs, check_broker, connect, job_id_for, mark_output
 from peakclip.workers.steps import send_step
 from peakclip.workers.tierstate import RedisTierState
 
@@ -23,7 +24,9 @@ from peakclip.workers.tierstate import RedisTierState
 def submit(input: str, chat: str | None = None, out: str = "peakclip-out", config: Config | str | None = None,
            **options) -> str:
     """Queue a clip job; returns its id. The same input, chat, output folder and options give the
-    same id, and a job that exists and has not failed is not queued again.
+    same id, and a job that exists and has not failed is not queued again. Any input may be an
+    object (``s3://bucket/key``) and ``out`` an object prefix; a local ``out`` is made here and
+    marked, and a worker that does not see the mark fails the job (``jobs.check_shared``).
 
     ``config``: a Config, a TOML file, or None (the defaults and the environment). ``options`` are
     ``peakclip clip``'s options by name (peakclip.pipeline.options), applied over it and checked as
@@ -32,37 +35,51 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
     given = {"chat": chat, **options}
     config = job_config(config, given)
     chat = chat_log_of(given)
-    # The recording and the chat and events logs may be objects: every worker reads them from the
-    # store, with its own keys (the recording where it lies, a log fetched whole).
-    named = [out, config.transcript.path, config.tag.rules, config.render.watermark]
-    if any(is_object(p) for p in named):
-        raise UserError(f"the queue reads only the recording and its chat and events logs from an object store "
-                        f"(s3://) yet, not {next(p for p in named if is_object(p))} (peakclip clip takes it; for the "
-                        "fleet, mount the store at the same path on every machine)")
-    for path, what in ((input, "input"), (chat, "chat log"), (config.chat.events, "events log")):
-        if is_object(path):
-            check_object(path, what)
-        elif path and not (what == "input" and is_url(path)) and not os.path.isfile(path):
-            raise UserError(f"{what} not found: {path}")
+    # Any of them may be an object (s3://): each worker reads the recording where it lies and
+    # fetches the small inputs into its own scratch, with its own keys.
     transcript = config.transcript.path if config.transcript.path != EMBEDDED else None
-    if transcript and not os.path.isfile(transcript):
-        raise UserError(f"transcript not found: {transcript}")
+    check_input(input, "input")
+    for path, what in ((chat, "chat log"), (transcript, "transcript"), (config.chat.events, "events log"),
+                       (config.tag.rules, "rules file"), (config.render.watermark, "watermark image")):
+        if path:
+            check_input(path, what)
     check_captions(config.transcript)   # here, not on a worker after the analysis
+    if is_object(out):
+        check_bucket(out)
+    else:
+        out = os.path.abspath(out)
+        check_output_dir(out)   # made here: the workers must see this very folder (mark_output)
     input = input if is_url(input) else os.path.abspath(input)
-    chat = chat if not chat or is_object(chat) else os.path.abspath(chat)
-    out = os.path.abspath(out)
+    chat = here(chat)
     # The job record keeps what the job needs; secrets and service settings stay out of Redis.
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}
     if transcript:
-        transcript = settings["transcript"]["path"] = os.path.abspath(transcript)   # workers start elsewhere
-    if config.chat.events and not is_object(config.chat.events):
-        settings["chat"]["events"] = os.path.abspath(config.chat.events)
+        transcript = settings["transcript"]["path"] = here(transcript)   # workers start elsewhere
+    if config.chat.events:
+        settings["chat"]["events"] = here(config.chat.events)
+    settings["tag"]["rules"], settings["render"]["watermark"] = here(config.tag.rules), here(config.render.watermark)
     job_id = job_id_for(input, chat, out, {k: v for k, v in settings.items() if k != "queue"}, transcript)
     check_broker(config.queue.broker_url)
     store = Jobs(connect(config.queue.result_backend, check=True))
     if store.create(job_id, {"input": input, "chat": chat or "", "out": out, "config": json.dumps(settings)}):
+        if not is_object(out):
+            mark_output(out, job_id)
         send_step(queue_app(config), store, job_id, "plan")
     return job_id
+
+
+def check_input(path: str, what: str) -> None:
+    """That an input named for a queued job is there: an object (one line for a missing key or
+    bucket, refused keys, an unreachable store), or a file here."""
+    if is_object(path):
+        check_object(path, what)
+    elif not is_url(path) and not os.path.isfile(path):
+        raise UserError(f"{what} not found: {path}")
+
+
+def here(path: str | None) -> str | None:
+    """A local file as an absolute path (workers start elsewhere); an object or URL as it is."""
+    return path if not path or is_url(path) else os.path.abspath(path)
 
 
 def queue_app(config: Config):
@@ -75,8 +92,11 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str
     """Queue a watch of a stream on air (``peakclip watch`` on a worker of the ``live`` queue);
     returns its job id. The recording and the chat log need not exist yet."""
     check_captions(config.transcript)
+    if any(is_object(p) for p in (source, chat, out)):
+        raise UserError(f"watch does not follow objects (s3://) yet: {next(p for p in (source, chat, out) if is_object(p))}")
     source, out = os.path.abspath(source), os.path.abspath(out)
     chat = os.path.abspath(chat) if chat else None
+    check_output_dir(out)
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}
     if config.chat.events:
         settings["chat"]["events"] = os.path.abspath(config.chat.events)
@@ -84,6 +104,7 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str
     store = Jobs(connect(config.queue.result_backend, check=True))
     if store.create(job_id, {"input": source, "chat": chat or "", "out": out, "config": json.dumps(settings),
                              "kind": "watch"}):
+        mark_output(out, job_id)
         send_step(queue_app(config), store, job_id, "watch")
     return job_id
 

@@ -9,14 +9,21 @@ broker loses, the reconciler (``workers/reconcile.py``) sends again.
 
 Every step is idempotent: a chunk or clip already done is not done again, and results are stored
 per chunk/clip, the first one stored winning (a task that runs twice counts once). Large data
-(PCM, frames) never travels through the broker: workers read the recording from shared storage
-and pass only job ids and indices; chunk results are compact series.
+(PCM, frames) never travels through the broker: workers pass only job ids and indices; chunk
+results are compact series.
+
+Workers share no disk unless the job's output is a local folder (which every worker must then
+see: ``check_shared``). Steps hand each other only the job record (Redis) and, for an output in a
+bucket (``s3://``), objects: every step fetches the small inputs it reads into its own scratch
+folder (``fetched``), a render uploads its clip's files whole, and the finalize step writes the
+report and the manifest last (``publish``), so the manifest is the job's commit point.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -28,12 +35,14 @@ from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError
 
 from peakclip.detectors.chunks import Chunk
-from peakclip.detectors.errors import UserError
+from peakclip.detectors.errors import MediaError, UserError
+from peakclip.detectors.objects import StoreUnreachable, check_bucket, check_object, download, is_object, join, upload
 from peakclip.detectors.transcript import Transcript
 from peakclip.pipeline.analysis.assemble import assemble
 from peakclip.pipeline.analysis.chunk import ChunkResult, analyze_chunk
 from peakclip.pipeline.analysis.plan import Plan, load_transcript, plan_analysis, read_plan_chat
 from peakclip.pipeline.config import Config
+from peakclip.pipeline.executors.run import fetched, publish
 from peakclip.pipeline.output.captions import captions_for
 from peakclip.pipeline.output.finish import check_output_dir, clips_to_render, finish
 from peakclip.pipeline.output.names import MANIFEST
@@ -43,13 +52,18 @@ from peakclip.pipeline.ranking.rank import Ranking, rank
 from peakclip.pipeline.ranking.rules import Profile, load_rules
 from peakclip.workers.app import app
 from peakclip.workers.channelstate import job_channel_learning
-from peakclip.workers.jobs import Jobs, connect
+from peakclip.workers.jobs import Jobs, check_shared, connect, unmark_output
 from peakclip.workers.signing import sign
 from peakclip.workers.steps import chunk_step, missing_steps, queue_of, render_step, send_step
 from peakclip.workers.tierstate import RedisTierState
 
-# Redis (the job store) or the broker away for a moment
-TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError, OperationalError)
+# Redis (the job store), the broker or the object store away for a moment
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError, OperationalError,
+             StoreUnreachable)
+# A recording in a bucket is read over the network, which fails for the network's reasons too (the
+# store restarting under a running ffmpeg): a step whose reading of it failed is tried this many
+# times more, after backoff, before the failure counts (and as long as the store does not answer).
+OBJECT_READ_RETRIES = 2
 
 
 def jobs() -> Jobs:
@@ -107,14 +121,30 @@ def live_job(store: Jobs, job_id: str, ended: tuple[str, ...] = ("failure",)) ->
     return record, Config.from_dict(json.loads(record["config"])).for_path(path)
 
 
-def begin_job(store: Jobs, job_id: str) -> tuple[dict, Config] | None:
-    """The first task of a job: its record and config, the job marked running, the output folder
-    checked; None when the job already ended (a redelivered start)."""
+def begin_job(store: Jobs, job_id: str, worker: str) -> tuple[dict, Config] | None:
+    """The first task of a job: its record and config, the job marked running, the output checked
+    (a bucket that is there; a folder this ``worker`` shares with the submitter); None when the
+    job already ended (a redelivered start)."""
     job = live_job(store, job_id, ended=("success", "failure"))
     if job is not None:
         store.set_state(job_id, "running")
-        check_output_dir(job[0]["out"])
+        out = job[0]["out"]
+        if is_object(out):
+            check_bucket(out)
+        else:
+            check_shared(out, job_id, worker)
+            check_output_dir(out)
     return job
+
+
+def scratch(step: str):
+    """A scratch folder of this worker's own (under its TMPDIR) for one step, removed after it."""
+    return tempfile.TemporaryDirectory(prefix=f"peakclip-{step}-")
+
+
+def files_of(result: Rendered) -> list[str]:
+    """Every file a clip's render made (relative to the output folder)."""
+    return [f for f in [*result.files.values(), result.thumbnail, result.preview, result.srt] if f]
 
 
 def advance(store: Jobs, job_id: str, only: str | None = None) -> None:
@@ -140,12 +170,28 @@ def job_step(task: Task, job_id: str):
     store.mark_active(job_id, task_id, task.request.hostname or "?", step)
     try:
         yield store
+    except StoreUnreachable:
+        raise   # retried with backoff (TRANSIENT); the job fails with its line once the retries run out
+    except MediaError as err:
+        read_failed(task, store.r.hget(store.key(job_id), "input") or "", str(err))
+        store.fail(job_id, str(err))
     except UserError as err:
         store.fail(job_id, str(err))
     except SoftTimeLimitExceeded:
         store.fail(job_id, f"{step} took longer than its time limit")
     finally:
         store.clear_active(job_id, task_id)
+
+
+def read_failed(task: Task, path: str, reason: str) -> None:
+    """A step that read the recording ``path`` met ``reason`` (an error, or a decode cut short):
+    for an object, raise ``StoreUnreachable`` to have the step retried while the store does not
+    answer, or for its first ``OBJECT_READ_RETRIES`` tries; else return, and the reason counts."""
+    if not is_object(path):
+        return
+    check_object(path, "input")   # StoreUnreachable while the store is away
+    if task.request.retries < OBJECT_READ_RETRIES:
+        raise StoreUnreachable(reason)
 
 
 def time_limits(seconds: float) -> dict:
@@ -157,15 +203,18 @@ def time_limits(seconds: float) -> dict:
 @job_task("peakclip.start", lambda job_id: "plan")
 def start(self, job_id: str) -> None:
     with job_step(self, job_id) as store:
-        job = begin_job(store, job_id)
+        job = begin_job(store, job_id, self.request.hostname or "?")
         if job is None:
             return
         record, config = job
         if store.load(job_id, "plan") is None:   # else a redelivered start: the plan stands
-            plan = plan_analysis(record["input"], record.get("chat") or None, config)
-            # Read here, as `peakclip clip` reads it before decoding: a bad transcript fails the
-            # job at once, and the rank step uses what was read.
-            transcript = load_transcript(config.transcript, plan.path)
+            with scratch("plan") as folder:
+                chat, here = fetched(record.get("chat") or None, config, folder, ("chat", "events", "transcript"))
+                plan = plan_analysis(record["input"], chat, here)
+                # Read here, as `peakclip clip` reads it before decoding: a bad transcript fails the
+                # job at once, and the rank step uses what was read.
+                transcript = load_transcript(here.transcript, plan.path)
+            plan.chat_path = record.get("chat") or None   # as the job names it: the rank step fetches its own copy
             if transcript is not None:
                 store.put(job_id, "transcript", transcript.to_dict())
             store.put(job_id, "plan", plan.to_dict())
@@ -182,6 +231,8 @@ def analyze(self, job_id: str, index: int) -> None:
                 return
             plan = Plan.from_dict(store.load(job_id, "plan"))
             result = analyze_chunk(plan.path, plan.chunks[index], plan.media, job[1].analysis)
+            if result.warnings:   # a decoder's complaint: a damaged recording, or a read cut off
+                read_failed(self, plan.path, result.warnings[-1])
             store.put_item(job_id, "chunks", str(index), result.to_dict())
         advance(store, job_id, only="rank")
 
@@ -212,9 +263,11 @@ def rank_job(self, job_id: str) -> None:
         if "render_ids" not in record:
             results = [ChunkResult.from_dict(chunks[str(c.index)]) for c in plan.chunks]
             transcript = store.load(job_id, "transcript")
-            ranking = rank(assemble(plan, results, read_plan_chat(plan, config), config,
-                                    Transcript.from_dict(transcript) if transcript else None), config,
-                           learned=job_channel_learning(store.r, config))
+            with scratch("rank") as folder:
+                plan.chat_path, here = fetched(plan.chat_path, config, folder, ("chat", "events", "rules"))
+                ranking = rank(assemble(plan, results, read_plan_chat(plan, here), here,
+                                        Transcript.from_dict(transcript) if transcript else None), here,
+                               learned=job_channel_learning(store.r, config))
             to_render = clips_to_render(ranking, config)
             store.put(job_id, "ranking", ranking.to_dict())
             # Written last: its presence is what says the job is ranked (workers/steps.py).
@@ -237,10 +290,22 @@ def render(self, job_id: str, clip_id: str) -> None:
             # clip's speech here, as `peakclip clip` does before its renders.
             stored = store.load(job_id, "transcript") if config.transcript.captions != "off" else None
             segments = Transcript.from_dict(stored).segments if stored else None
-            captions = captions_for(clip, ranking.probe, segments, config)
-            profile = load_rules(config.tag.rules).start_profile(clip.pool, config.render.profiles)
-            result = render_captioned(ranking.probe, clip, record["out"], config.render, captions=captions,
-                                      profile=profile)
+            out = record["out"]
+            with scratch("render") as folder:
+                _, here = fetched(None, config, folder, ("rules", "watermark"))
+                if not is_object(out):
+                    check_shared(out, job_id, self.request.hostname or "?")
+                target = os.path.join(folder, "out") if is_object(out) else out
+                captions = captions_for(clip, ranking.probe, segments, here)
+                profile = load_rules(here.tag.rules).start_profile(clip.pool, here.render.profiles)
+                result = render_captioned(ranking.probe, clip, target, here.render, captions=captions, profile=profile)
+                if result.error:
+                    read_failed(self, ranking.probe.path, result.error)
+                if is_object(out) and not result.error:
+                    # Each file whole (boto3's transfer: multipart past 8 MB, an object only once
+                    # complete), under its final name; a render run again replaces it whole.
+                    for name in files_of(result):
+                        upload(os.path.join(target, name), join(out, name))
             store.put_item(job_id, "renders", clip_id, asdict(result))
         advance(store, job_id, only="finalize")
 
@@ -257,14 +322,40 @@ def finalize(self, job_id: str) -> None:
         if any(clip_id not in renders for clip_id in json.loads(record["render_ids"])):
             return   # sent before its time: the last render (or the reconciler) sends it again
         rendered = [Rendered(**{**r, "cut": tuple(r["cut"]) if r["cut"] else None}) for r in renders.values()]
-        manifest = finish(ranking, rendered, record["out"], config)
-        path = os.path.join(record["out"], MANIFEST)
+        out = record["out"]
+        if is_object(out):
+            manifest = finish_in_bucket(ranking, rendered, out, config)
+            path = join(out, MANIFEST)
+        else:
+            check_shared(out, job_id, self.request.hostname or "?")
+            manifest = finish(ranking, rendered, out, config)
+            path = os.path.join(out, MANIFEST)
         RedisTierState(store.r).ensure(manifest, job_id)  # the clips' tier state, for feedback through the queue
         store.set_state(job_id, "success", manifest=path)
+        if not is_object(out):
+            unmark_output(out, job_id)
         if config.queue.callback_url:
             send_notify(job_id, config.queue.callback_url, {"job_id": job_id, "state": "success", "manifest": path,
                                   "clips": [{k: c[k] for k in ("id", "rank", "start", "end", "score", "stage", "tier", "file")}
                                             for c in manifest["clips"]], "warnings": manifest["warnings"]})
+
+
+def finish_in_bucket(ranking: Ranking, rendered: list[Rendered], out: str, config: Config) -> dict:
+    """``finish`` for a job whose output is the object prefix ``out``: in a scratch folder, with
+    the clips' thumbnails fetched for the report (their videos stay in the bucket, where the
+    render steps put them), then the report, exports and manifest uploaded, the manifest last."""
+    uploaded = {name for result in rendered if not result.error for name in files_of(result)}
+    with scratch("finalize") as folder:
+        _, here = fetched(None, config, folder, ("rules",))
+        target = os.path.join(folder, "out")
+        os.makedirs(target)
+        if here.output.report:
+            for result in rendered:
+                if result.thumbnail and not result.error:
+                    download(join(out, result.thumbnail), os.path.join(target, result.thumbnail), "thumbnail")
+        manifest = finish(ranking, rendered, target, here, elsewhere=frozenset(uploaded))
+        publish(target, out, already=uploaded)
+    return manifest
 
 
 @app.task(name="peakclip.render_promoted", bind=True, autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=60,
@@ -277,7 +368,10 @@ def render_promoted_clip(self, job_id: str, clip_id: str, profile: dict) -> None
     store = jobs()
     tiers = RedisTierState(store.r)
     try:
-        entry = render_promoted(store.get(job_id)["out"], clip_id, Profile(**profile))
+        out = store.get(job_id)["out"]
+        if is_object(out):
+            raise UserError(f"re-rendering on promotion does not follow a bucket ({out}) yet")
+        entry = render_promoted(out, clip_id, Profile(**profile))
     except TRANSIENT:
         raise   # retried with backoff, the render still claimed
     except (UserError, SoftTimeLimitExceeded) as err:
@@ -312,7 +406,7 @@ def watch(self, job_id: str) -> None:
     from peakclip.pipeline.executors.live import Provisional, Watch
 
     with job_step(self, job_id) as store:
-        job = begin_job(store, job_id)
+        job = begin_job(store, job_id, self.request.hostname or "?")
         if job is None:
             return
         record, config = job
@@ -349,6 +443,7 @@ def watch(self, job_id: str) -> None:
         manifest = follower.run()
         RedisTierState(store.r).ensure(manifest, job_id)
         store.set_state(job_id, "success", manifest=os.path.join(record["out"], MANIFEST))
+        unmark_output(record["out"], job_id)
 
 
 @app.task(name="peakclip.notify", bind=True, autoretry_for=(OSError,), retry_backoff=5, retry_backoff_max=600,

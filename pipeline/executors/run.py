@@ -14,13 +14,14 @@ import tempfile
 from typing import Callable
 
 from peakclip.detectors.errors import UserError
-from peakclip.detectors.objects import check_bucket, download, is_object, join, upload
+from peakclip.detectors.objects import check_bucket, download, is_object, join, remove_others, upload
+from peakclip.detectors.storage import read_json
 from peakclip.detectors.probe import Probe
 from peakclip.pipeline.analysis.analyze import analyze
 from peakclip.pipeline.config import Config
 from peakclip.pipeline.output.captions import check_captions, clip_captions
-from peakclip.pipeline.output.finish import check_output_dir, clips_to_render, finish
-from peakclip.pipeline.output.names import MANIFEST
+from peakclip.pipeline.output.finish import check_output_dir, clip_files_of, clips_to_render, finish
+from peakclip.pipeline.output.names import CLIPS_FOLDER, MANIFEST
 from peakclip.pipeline.output.render import Rendered, render_clips, resumed_note
 from peakclip.pipeline.promotion.channels import channel_learning
 from peakclip.pipeline.ranking.rank import rank
@@ -53,39 +54,50 @@ def run_clip(path: str, chat_path: str | None, out_dir: str, config: Config,
         return manifest
 
 
-def fetched(chat_path: str | None, config: Config, scratch: str) -> tuple[str | None, Config]:
+SMALL_INPUTS = ("chat", "events", "transcript", "rules", "watermark")
+
+
+def fetched(chat_path: str | None, config: Config, scratch: str,
+            only: tuple[str, ...] = SMALL_INPUTS) -> tuple[str | None, Config]:
     """The chat log and the config with every small input that is an object fetched into
-    ``scratch`` (the config copied, never changed)."""
+    ``scratch`` (the config copied, never changed); ``only``: the inputs (of ``SMALL_INPUTS``) to
+    fetch, the others left as they are named (a queued step fetches just what it reads)."""
     config = copy.deepcopy(config)
     copies: dict[str, str] = {}   # one copy an object (--events alone is also the chat log)
 
-    def local(url: str | None, what: str) -> str | None:
-        if not is_object(url):
+    def local(url: str | None, name: str, what: str) -> str | None:
+        if not is_object(url) or name not in only:
             return url
         if url not in copies:
-            name = f"{len(copies)}-{os.path.basename(url) or 'object'}"
-            copies[url] = download(url, os.path.join(scratch, name), what)
+            copies[url] = download(url, os.path.join(scratch, f"{len(copies)}-{os.path.basename(url) or 'object'}"),
+                                   what)
         return copies[url]
-    chat_path = local(chat_path, "chat log")
-    config.chat.events = local(config.chat.events, "events log")
-    config.transcript.path = local(config.transcript.path, "transcript")
-    config.tag.rules = local(config.tag.rules, "rules file")
-    config.render.watermark = local(config.render.watermark, "watermark image")
+    chat_path = local(chat_path, "chat", "chat log")
+    config.chat.events = local(config.chat.events, "events", "events log")
+    config.transcript.path = local(config.transcript.path, "transcript", "transcript")
+    config.tag.rules = local(config.tag.rules, "rules", "rules file")
+    config.render.watermark = local(config.render.watermark, "watermark", "watermark image")
     return chat_path, config
 
 
-def publish(local_out: str, prefix: str) -> None:
+def publish(local_out: str, prefix: str, already: set[str] = frozenset()) -> None:
     """Upload the job's folder under the object ``prefix``: every file whole, the manifest last,
-    so a manifest in the bucket always names objects that are there. Hidden files (resume
-    records, partial files) stay behind."""
+    so a manifest in the bucket always names objects that are there; then the clips an earlier
+    run into the same prefix left that this manifest does not name are deleted. Hidden files (resume
+    records, partial files) stay behind, and so do the files named in ``already`` (relative,
+    with ``/``: uploaded before, e.g. by a queued job's render steps)."""
     files = []
     for root, folders, names in os.walk(local_out):
         folders[:] = [f for f in folders if not f.startswith(".")]
         files += [os.path.relpath(os.path.join(root, n), local_out) for n in names if not n.startswith(".")]
     if MANIFEST not in files:
         raise UserError(f"the job wrote no {MANIFEST}: nothing published to {prefix}")
+    files = [f for f in files if f.replace(os.sep, "/") not in already]
     for name in sorted(f for f in files if f != MANIFEST) + [MANIFEST]:
         upload(os.path.join(local_out, name), join(prefix, name.replace(os.sep, "/")))
+    # After the manifest: what an earlier run into the prefix left that this one did not keep.
+    manifest = read_json(os.path.join(local_out, MANIFEST), f"the job wrote no {MANIFEST}")
+    remove_others(join(prefix, CLIPS_FOLDER), set(clip_files_of(manifest)))
 
 
 def run_here(path: str, chat_path: str | None, out_dir: str, config: Config,

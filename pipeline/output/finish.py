@@ -29,11 +29,13 @@ def clips_to_render(ranking: Ranking, config: Config) -> list[Clip]:
     return ranking.clips
 
 
-def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Config, extra: dict | None = None) -> dict:
+def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Config, extra: dict | None = None,
+           elsewhere: frozenset[str] = frozenset()) -> dict:
     """Record the renders on the clips (files relative to ``out_dir``; with ``--copy`` the span
     actually cut, in seconds, replaces the chosen one, which is kept as ``span``), write the report
     and the exports asked for, then ``out_dir/manifest.json`` last (its presence says the job is
-    done); ``extra`` joins the manifest's top level. Returns the manifest."""
+    done); ``extra`` joins the manifest's top level. ``elsewhere``: clip files (relative) already
+    where the output is published though not in ``out_dir`` (a bucket). Returns the manifest."""
     by_id = {r.clip_id: r for r in rendered}
     warnings = list(ranking.warnings)
     for clip in ranking.clips:
@@ -64,7 +66,7 @@ def finish(ranking: Ranking, rendered: list[Rendered], out_dir: str, config: Con
     manifest.update(extra or {})
     manifest["exports"] = write_exports(manifest, ranking.probe.fps, out_dir, config.output.exports)
     if config.output.report:
-        report = build_report(manifest, ranking.timeline, out_dir, load_rules(config.tag.rules))
+        report = build_report(manifest, ranking.timeline, out_dir, load_rules(config.tag.rules), elsewhere)
         write_atomic(os.path.join(out_dir, REPORT), report)
         manifest["report"] = REPORT
     write_json_atomic(os.path.join(out_dir, MANIFEST), manifest)
@@ -78,11 +80,7 @@ def remove_stale_clips(out_dir: str, manifest: dict) -> None:
     not keep (other spans, other formats) and partial files a killed render left, so the folder
     holds what the manifest lists."""
     folder = os.path.join(out_dir, CLIPS_FOLDER)
-    keep = set()
-    for clip in manifest["clips"]:
-        keep.update(os.path.basename(f) for f in [*(clip.get("files") or {}).values(), clip.get("thumbnail"),
-                                                  clip.get("preview"), clip.get("captions")] if f)
-        keep.add(done_record_name(clip["rank"], clip["id"]))
+    keep = set(clip_files_of(manifest)) | {done_record_name(c["rank"], c["id"]) for c in manifest["clips"]}
     try:
         names = os.listdir(folder)
     except OSError:
@@ -93,6 +91,13 @@ def remove_stale_clips(out_dir: str, manifest: dict) -> None:
                 os.remove(os.path.join(folder, name))
             except OSError:
                 pass
+
+
+def clip_files_of(manifest: dict) -> list[str]:
+    """The names (in the clips folder) of every file the manifest's clips have."""
+    return [os.path.basename(f) for clip in manifest["clips"]
+            for f in [*(clip.get("files") or {}).values(), clip.get("thumbnail"), clip.get("preview"),
+                      clip.get("captions")] if f]
 
 
 def check_output_dir(out_dir: str) -> None:

@@ -114,11 +114,11 @@ def signal_bars(signals: dict[str, float], top: float) -> str:
     return "\n".join(rows)
 
 
-def clip_card(clip: dict, out_dir: str, bar_top: float) -> str:
+def clip_card(clip: dict, out_dir: str, bar_top: float, elsewhere: frozenset[str] = frozenset()) -> str:
     """One clip's card: thumbnail and preview, times, tier and pool, signal bars, what is said."""
     e = html.escape
     poster = inline_image(out_dir, clip.get("thumbnail"))
-    if clip.get("file") and os.path.exists(os.path.join(out_dir, clip["file"])):
+    if clip.get("file") and (clip["file"] in elsewhere or os.path.exists(os.path.join(out_dir, clip["file"]))):
         media = (f'<video controls preload="metadata" src="{e(clip["file"])}"'
                  + (f' poster="{poster}"' if poster else "") + "></video>")
     elif poster:
@@ -265,8 +265,10 @@ for the whole page.</dd>
 </dl></section>"""
 
 
-def build_report(manifest: dict, timeline: dict | None, out_dir: str, rules: Rules) -> str:
-    """The review page (HTML) of a finished job: its timeline and a card per clip."""
+def build_report(manifest: dict, timeline: dict | None, out_dir: str, rules: Rules,
+                 elsewhere: frozenset[str] = frozenset()) -> str:
+    """The review page (HTML) of a finished job: its timeline and a card per clip (``elsewhere``:
+    clip files, relative, that are where the report is published though not in ``out_dir``)."""
     e = html.escape
     source = manifest["source"]
     chat = manifest.get("chat") or {}
@@ -286,7 +288,7 @@ def build_report(manifest: dict, timeline: dict | None, out_dir: str, rules: Rul
     products = manifest.get("products")
     # --per-product: cards grouped by product, in the order the host presented them
     order = {p["item"]: i for i, p in enumerate(products or [])}
-    cards = "\n".join(clip_card(c, out_dir, top) for c in sorted(
+    cards = "\n".join(clip_card(c, out_dir, top, elsewhere) for c in sorted(
         manifest["clips"], key=lambda c: (order.get(c.get("item"), -1), c["rank"])))
     warnings = "".join(f"<li>{e(w)}</li>" for w in manifest["warnings"])
     return f"""<!DOCTYPE html>

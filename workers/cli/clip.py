@@ -99,5 +99,6 @@ def add_commands(commands) -> None:
 
     submit = commands.add_parser("submit", help="queue a clip job for the worker fleet; prints its id")
     add_clip_options(submit)
-    submit.add_argument("--out", metavar="DIR", required=True, help="output folder, on storage the workers share")
+    submit.add_argument("--out", metavar="DIR", required=True,
+                        help="output: s3://bucket/prefix, or a folder every worker sees at the same path")
     submit.set_defaults(handler=cmd_submit)
