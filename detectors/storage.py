@@ -6,17 +6,22 @@ manifest and the renders (pipeline.output), the promotion state, the executors.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import uuid
 
 from peakclip.detectors.errors import UserError
+from peakclip.detectors.objects import is_object, open_object
 
 
 def read_json(path: str, missing: str) -> dict:
-    """A JSON object from ``path``; a missing file or bad JSON is a one-line UserError."""
+    """A JSON object from ``path``, a file or an object (``s3://bucket/key``: a queued job's
+    manifest in a bucket); a missing file or bad JSON is a one-line UserError (a missing object
+    one in the object store's words)."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with (io.TextIOWrapper(open_object(path), encoding="utf-8") if is_object(path)
+              else open(path, encoding="utf-8")) as handle:
             data = json.load(handle)
     except FileNotFoundError:
         raise UserError(missing) from None

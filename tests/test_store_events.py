@@ -4,6 +4,8 @@ which queues the job (its chat log found beside it by name) for a real Celery wo
 notifications it leaves alone or refuses, as real HTTP requests, and the naming rules as pure
 functions."""
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -109,6 +111,13 @@ def test_an_upload_under_the_prefix_queues_its_job_through_the_stores_own_notifi
     status, answer = post(service, s3_event("shows%2Fshow.mp4", tag=etag(store, "shows/show.mp4")))
     assert status == 202 and answer["jobs"] == [{"job_id": job_id, "queued": False, "recording": recording, "out": out}]
     assert fleet.status(job_id)["state"] == "success"
+    # Feedback on a clip whose manifest is in the bucket: the service and `peakclip tiers` read it there.
+    status, _, body = services.post_signed(service, SECRET, f"/clips/{clip['id']}/metrics",
+                                           {"impressions": 40, "plays": 20, "watch_seconds": 100, "clicks": 1, "orders": 0})
+    assert status == 200 and json.loads(body)["id"] == clip["id"], body
+    tiers = subprocess.run([sys.executable, "-m", "peakclip", "tiers", job_id], env=fleet.env, capture_output=True,
+                           text=True, timeout=120)
+    assert tiers.returncode == 0 and clip["id"] in tiers.stdout, tiers.stderr
 
 
 @pytest.mark.integration
