@@ -142,11 +142,6 @@ def scratch(step: str):
     return tempfile.TemporaryDirectory(prefix=f"peakclip-{step}-")
 
 
-def files_of(result: Rendered) -> list[str]:
-    """Every file a clip's render made (relative to the output folder)."""
-    return [f for f in [*result.files.values(), result.thumbnail, result.preview, result.srt] if f]
-
-
 def advance(store: Jobs, job_id: str, only: str | None = None) -> None:
     """Send the steps the job needs next; with ``only``, just when that one step is all it needs
     (the last chunk sends ``rank``, the last render ``finalize``; two finishing at once may both
@@ -304,7 +299,7 @@ def render(self, job_id: str, clip_id: str) -> None:
                 if is_object(out) and not result.error:
                     # Each file whole (boto3's transfer: multipart past 8 MB, an object only once
                     # complete), under its final name; a render run again replaces it whole.
-                    for name in files_of(result):
+                    for name in result.all():
                         upload(os.path.join(target, name), join(out, name))
             store.put_item(job_id, "renders", clip_id, asdict(result))
         advance(store, job_id, only="finalize")
@@ -344,7 +339,7 @@ def finish_in_bucket(ranking: Ranking, rendered: list[Rendered], out: str, confi
     """``finish`` for a job whose output is the object prefix ``out``: in a scratch folder, with
     the clips' thumbnails fetched for the report (their videos stay in the bucket, where the
     render steps put them), then the report, exports and manifest uploaded, the manifest last."""
-    uploaded = {name for result in rendered if not result.error for name in files_of(result)}
+    uploaded = {name for result in rendered if not result.error for name in result.all()}
     with scratch("finalize") as folder:
         _, here = fetched(None, config, folder, ("rules",))
         target = os.path.join(folder, "out")

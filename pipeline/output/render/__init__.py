@@ -71,6 +71,10 @@ class Rendered:
     framing: dict[str, dict] | None = None                # --fill auto: format -> Framing.to_dict()
     heard: str | None = None                              # what the recogniser heard in it (ClipCaptions.heard)
 
+    def all(self) -> list[str]:
+        """Every file the render made, relative to the output folder (as ``ClipFiles.all``)."""
+        return [f for f in [*self.files.values(), self.thumbnail, self.preview, self.srt] if f]
+
 
 def with_profile(config: RenderConfig, profile: Profile) -> RenderConfig:
     """The render settings of ``profile``: its preset and quality where it sets them."""
