@@ -168,7 +168,7 @@ def job_step(task: Task, job_id: str):
     except StoreUnreachable:
         raise   # retried with backoff (TRANSIENT); the job fails with its line once the retries run out
     except MediaError as err:
-        read_failed(task, store.r.hget(store.key(job_id), "input") or "", str(err))
+        read_failed(task, store, job_id, store.r.hget(store.key(job_id), "input") or "", str(err))
         store.fail(job_id, str(err))
     except UserError as err:
         store.fail(job_id, str(err))
@@ -178,14 +178,20 @@ def job_step(task: Task, job_id: str):
         store.clear_active(job_id, task_id)
 
 
-def read_failed(task: Task, path: str, reason: str) -> None:
+def read_failed(task: Task, store: Jobs, job_id: str, path: str, reason: str) -> None:
     """A step that read the recording ``path`` met ``reason`` (an error, or a decode cut short):
     for an object, raise ``StoreUnreachable`` to have the step retried while the store does not
-    answer, or for its first ``OBJECT_READ_RETRIES`` tries; else return, and the reason counts."""
+    answer, or for its first ``OBJECT_READ_RETRIES`` failed reads; else return, and the reason
+    counts. The failed reads are counted per task in the job store, not by the task's retries:
+    retries the store's absence used up (or Redis's) are no read that failed on a store that
+    answered, and counted with them a read cut off by the store's restart took the last try."""
     if not is_object(path):
         return
     check_object(path, "input")   # StoreUnreachable while the store is away
-    if task.request.retries < OBJECT_READ_RETRIES:
+    counter = store.key(job_id, f"reads:{task.request.id}")
+    failed_reads = store.r.incr(counter)
+    store.r.expire(counter, 24 * 3600)
+    if failed_reads <= OBJECT_READ_RETRIES:
         raise StoreUnreachable(reason)
 
 
@@ -227,7 +233,7 @@ def analyze(self, job_id: str, index: int) -> None:
             plan = Plan.from_dict(store.load(job_id, "plan"))
             result = analyze_chunk(plan.path, plan.chunks[index], plan.media, job[1].analysis)
             if result.warnings:   # a decoder's complaint: a damaged recording, or a read cut off
-                read_failed(self, plan.path, result.warnings[-1])
+                read_failed(self, store, job_id, plan.path, result.warnings[-1])
             store.put_item(job_id, "chunks", str(index), result.to_dict())
         advance(store, job_id, only="rank")
 
@@ -295,7 +301,7 @@ def render(self, job_id: str, clip_id: str) -> None:
                 profile = load_rules(here.tag.rules).start_profile(clip.pool, here.render.profiles)
                 result = render_captioned(ranking.probe, clip, target, here.render, captions=captions, profile=profile)
                 if result.error:
-                    read_failed(self, ranking.probe.path, result.error)
+                    read_failed(self, store, job_id, ranking.probe.path, result.error)
                 if is_object(out) and not result.error:
                     # Each file whole (boto3's transfer: multipart past 8 MB, an object only once
                     # complete), under its final name; a render run again replaces it whole.
