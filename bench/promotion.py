@@ -13,7 +13,7 @@ play rate 0.6), each play watching a Beta-distributed share of the clip, clicks 
 impressions, ctr), orders ~ Binomial(clicks, conversion), with each round's rates moved by a
 lognormal factor (sd 0.15: the audience of an hour is not the audience of the next).
 
-Both policies see the same clips, the same true rates and the same traffic schedule:
+Each sees the same clips, the same true rates and the same traffic schedule:
 
 - fixed: today's rules before this change (after ``min_impressions``, promote when the raw rates
   all reach the bars, retire under a floor, hold otherwise; judged again at every feedback);
@@ -22,6 +22,13 @@ Both policies see the same clips, the same true rates and the same traffic sched
   ``confidence``); the trial ends when the stream's test traffic is spent (not at the pool's
   ``max_impressions``, which the budget would cut short), and a clip still on trial then goes
   as at ``max_impressions``: promoted when P(clears the bars) is at least 0.5.
+
+A third row is no policy but a yardstick of what the traffic can tell:
+
+- referee: knows how this world draws clips (each tier's true mean rates and spread, the share a
+  play watches), lets every clip take its whole share of the traffic, and decides once at the end,
+  promoting when the exact posterior chance of clearing every bar is at least 0.5 (the fewest
+  errors that clip's evidence allows). What it still gets wrong is what the numbers cannot say.
 
 A wrong promotion is a clip promoted whose true rates miss one of the test pool's bars; a missed
 one a clip not promoted (held when the traffic ran out, or retired) whose true rates clear them
@@ -53,6 +60,7 @@ PLAY_RATE = 0.6
 WATCH_CONCENTRATION = 2.0    # per-play watched share ~ Beta(c k, (1 - c) k)
 ROUND_NOISE = 0.15           # sd of the log of each round's rate factor
 LENGTH = 20.0                # seconds
+POLICIES = ("fixed", "evidence", "referee")
 
 
 def logit(p: float) -> float:
@@ -82,6 +90,33 @@ def round_feedback(rng: np.random.Generator, rates: dict, impressions: int) -> F
     return Feedback(impressions, plays, watched * LENGTH, clicks, orders)
 
 
+GRID = np.linspace(-7.0, 3.0, 2001)   # logit of a rate: the referee integrates over this grid
+
+
+def referee_promotes(tier: str, counts: dict, bars: dict, rounds: int) -> bool:
+    """The world's own posterior: P(every true rate clears its bar | the clip's counts), each
+    rate's prior the logit-normal the clips were drawn from, promoted at 0.5 or more. Clicks and
+    orders are binomial; the mean watched share of ``plays`` plays is close to normal with the
+    variance of the Beta the shares are drawn from, plus that of the audience's drift over
+    ``rounds`` rounds."""
+    rate = 1 / (1 + np.exp(-GRID))
+    seen = rate * math.exp(ROUND_NOISE ** 2 / 2)    # what a rate looks like through the audience's drift, on average
+    chance = 1.0
+    for metric, bar in bars.items():
+        log_prior = -0.5 * ((GRID - logit(TRUE_MEAN[tier][metric])) / SPREAD[metric]) ** 2
+        if metric == "completion":
+            plays = counts["plays"]
+            watched = counts["watch_seconds"] / (LENGTH * plays) if plays else 0.0
+            variance = seen * (1 - seen) / ((WATCH_CONCENTRATION + 1) * max(plays, 1)) + (ROUND_NOISE * seen) ** 2 / rounds
+            log_like = (-0.5 * (watched - seen) ** 2 / variance - 0.5 * np.log(variance)) if plays else 0.0
+        else:
+            hits, trials = (counts["clicks"], counts["impressions"]) if metric == "ctr" else (counts["orders"], counts["clicks"])
+            log_like = hits * np.log(seen) + (trials - hits) * np.log1p(-seen)
+        weight = np.exp(log_prior + log_like - np.max(log_prior + log_like))
+        chance *= float(weight[rate >= bar].sum() / weight.sum())
+    return chance >= 0.5
+
+
 def fixed_decision(pool, counts: dict, has_next: bool) -> str:
     """Today's rules before promotion on evidence: raw rates against the bars."""
     measured = metrics(counts, LENGTH)
@@ -100,7 +135,7 @@ def run(seed: int, streams: int, clips_per_stream: int, budget: int, rounds: int
     rules.pool("test").max_impressions = None   # the trial ends when the stream's test traffic is spent
     test = rules.pool("test")
     world = np.random.default_rng(seed)
-    result = {name: {"wrong": 0, "missed": 0, "promoted": 0, "impressions": 0} for name in ("fixed", "evidence")}
+    result = {name: {"wrong": 0, "missed": 0, "promoted": 0, "impressions": 0} for name in POLICIES}
     result["clearing"] = 0
     result["clips"] = 0
     pooled: dict = {}
@@ -112,7 +147,7 @@ def run(seed: int, streams: int, clips_per_stream: int, budget: int, rounds: int
         # The same traffic and the same audience noise for both policies: one random stream each, same seed.
         stream_seed = int(world.integers(2**32))
         finals = {}
-        for policy in ("fixed", "evidence"):
+        for policy in POLICIES:
             rng = np.random.default_rng(stream_seed)
             states = {str(i): {"pool": "test", "status": "active", "tier": c["tier"], "length": LENGTH,
                                "counts": dict.fromkeys(COUNTS, 0), "lifetime": dict.fromkeys(COUNTS, 0.0),
@@ -126,7 +161,10 @@ def run(seed: int, streams: int, clips_per_stream: int, budget: int, rounds: int
                     feedback = round_feedback(rng, clips[int(cid)]["rates"], int(rng.poisson(per_round / len(trial))))
                     result[policy]["impressions"] += feedback.impressions
                     state = states[cid]
-                    if policy == "fixed":
+                    if policy == "referee":   # every clip stays on trial; judged once, below
+                        for name in COUNTS:
+                            state["counts"][name] += getattr(feedback, name)
+                    elif policy == "fixed":
                         for name in COUNTS:
                             state["counts"][name] += getattr(feedback, name)
                         action = fixed_decision(test, state["counts"], True)
@@ -143,6 +181,9 @@ def run(seed: int, streams: int, clips_per_stream: int, budget: int, rounds: int
                 for state in states.values():
                     if state["status"] == "active" and state["pool"] == "test" and state["judgement"]:
                         state["pool"] = "small" if state["judgement"]["p_clear"] >= 0.5 else "test"
+            if policy == "referee":
+                for state in states.values():
+                    state["pool"] = "small" if referee_promotes(state["tier"], state["counts"], test.promote, rounds) else "test"
             finals[policy] = [s["pool"] == "small" for s in states.values()]
         for policy, promoted in finals.items():
             result[policy]["promoted"] += sum(promoted)
@@ -160,22 +201,23 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=24, help="feedback rounds the budget is spread over")
     parser.add_argument("--confidence", type=float, help="instead of the bundled rules' promotion.confidence")
     args = parser.parse_args()
-    totals = {"fixed": 0, "evidence": 0}
+    totals = dict.fromkeys(POLICIES, 0)
     print(f"{'seed':>4} {'clips':>5} {'clear':>5}  {'policy':8} {'promoted':>8} {'wrong':>5} {'missed':>6} "
           f"{'errors':>6} {'impressions':>11}")
     for seed in (int(s) for s in args.seeds.split(",")):
         result = run(seed, args.streams, args.clips, args.budget, args.rounds, args.confidence)
-        for policy in ("fixed", "evidence"):
+        for policy in POLICIES:
             r = result[policy]
             errors = r["wrong"] + r["missed"]
             totals[policy] += errors
             print(f"{seed:>4} {result['clips']:>5} {result['clearing']:>5}  {policy:8} {r['promoted']:>8} {r['wrong']:>5} "
                   f"{r['missed']:>6} {errors:>6} {r['impressions']:>11}")
-        fewer = 1 - (result["evidence"]["wrong"] + result["evidence"]["missed"]) / max(1, result["fixed"]["wrong"]
-                                                                                      + result["fixed"]["missed"])
-        print(f"{seed:>4} evidence: {fewer:.0%} fewer wrong plus missed promotions")
+        errors = {p: result[p]["wrong"] + result[p]["missed"] for p in POLICIES}
+        print(f"{seed:>4} evidence: {1 - errors['evidence'] / max(1, errors['fixed']):.0%} fewer wrong plus missed "
+              f"promotions; the referee {1 - errors['referee'] / max(1, errors['fixed']):.0%}")
     print(f"all seeds: fixed {totals['fixed']} errors, evidence {totals['evidence']}: "
-          f"{1 - totals['evidence'] / max(1, totals['fixed']):.0%} fewer")
+          f"{1 - totals['evidence'] / max(1, totals['fixed']):.0%} fewer; the referee {totals['referee']}: "
+          f"{1 - totals['referee'] / max(1, totals['fixed']):.0%} fewer")
     return 0
 
 

@@ -34,10 +34,7 @@ class Series:
 
     def fit(self, n_bins: int, fill: float = 0.0) -> "Series":
         """The same series cut or padded (with ``fill``) to exactly ``n_bins`` bins."""
-        values = self.values[:n_bins]
-        if len(values) < n_bins:
-            values = np.concatenate([values, np.full(n_bins - len(values), fill)])
-        return Series(self.name, self.t0, self.hop, values)
+        return Series(self.name, self.t0, self.hop, fit_bins(self.values, n_bins, fill))
 
     def to_dict(self) -> dict:
         """A JSON-able form, small enough to travel through a task queue (a 300 s chunk at 0.5 s
@@ -65,3 +62,11 @@ def concat(parts: list[Series]) -> Series:
 def bins_for(duration: float, hop: float) -> int:
     """How many bins cover ``duration`` seconds (the last one may be partial)."""
     return max(1, int(np.ceil(round(duration / hop, 6))))
+
+
+def fit_bins(values: np.ndarray | None, n_bins: int, fill: float = 0.0) -> np.ndarray:
+    """``values`` cut or padded (with ``fill``) to exactly ``n_bins`` bins; None is all ``fill``."""
+    out = np.full(n_bins, fill, dtype=float)
+    if values is not None:
+        out[:min(n_bins, len(values))] = values[:n_bins]
+    return out

@@ -234,6 +234,24 @@ def test_feedback_teaches_the_channel_and_its_next_stream_is_ranked_with_it(chan
             assert shares["visual"] > shares["chat"], clip
     with open(tmp_path / f"again{moved[0][0]}" / "report.html", encoding="utf-8") as handle:
         assert "by the channel&#x27;s learning" in handle.read()
+    # Live: `watch --channel` of that stream (an MPEG-TS file, as an encoder writes it) ends with
+    # the channel's ranking, the same as `clip --channel` over the same file.
+    recording = str(tmp_path / "on-air.ts")
+    subprocess.run(["ffmpeg", "-v", "error", "-i", streams[moved[0][0]][0], "-c", "copy", "-f", "mpegts", recording],
+                   check=True)
+    quick = tmp_path / "live.toml"
+    quick.write_text("[live]\npoll = 0.5\nidle_end = 2.0\n")
+    watched = run_cli_env(env, "watch", recording, "--chat", streams[moved[0][0]][1], "--out", str(tmp_path / "live"),
+                          "--config", str(quick), "--no-render", "--quiet", "--channel", "chef")
+    assert watched.returncode == 0, watched.stderr
+    with open(tmp_path / "live" / "manifest.json", encoding="utf-8") as handle:
+        live = json.load(handle)
+    batch = clip_run((recording, streams[moved[0][0]][1]), str(tmp_path / "batch"), env, "--config", str(quick),
+                     "--channel", "chef")
+    assert live["live"]["state"] == "ended" and live["channel"]["factors"] == learned["factors"]
+    fields = ("id", "start", "end", "score", "rank", "channel")
+    assert [{k: c[k] for k in fields} for c in live["clips"]] == [{k: c[k] for k in fields} for c in batch["clips"]]
+    assert any(c["channel"]["default_rank"] != c["rank"] for c in live["clips"])
     # Bad feedback: one line, exit 2, and what the channel learned is as it was.
     path = os.path.join(env["PEAKCLIP_CHANNEL_STORE"], "chef.json")
     with open(path, "rb") as handle:

@@ -278,6 +278,32 @@ def test_bilibili_danmaku_and_truncation(tmp_path):
     assert len(msgs) == 2 and "breaks off" in skipped[-1].reason
 
 
+def test_a_growing_douyin_log_is_followed_a_piece_at_a_time(tmp_path):
+    """A Douyin room listener writing one message a line while the stream is on air: each look
+    reads only what was added, a gift combo whose messages fall in two looks is paid once, and
+    the result is the whole log's. A log written as a JSON array is read whole each time."""
+    from peakclip.detectors.chat.log import ChatFollower
+
+    text = douyin(tmp_path).read_bytes()
+    text = text[:text.rfind(b"\n") + 1]                                   # its cut-off last line left out
+    config = ChatConfig(stream_start="2025-11-23T12:13:20Z")
+    growing = tmp_path / "live-room.jsonl"
+    follower = ChatFollower(str(growing), config, HOP)
+    combo = text.index(b'"repeatCount": "3"')                            # between the combo's 1 and its 3
+    for cut in (300, combo, combo + 40, len(text)):
+        growing.write_bytes(text[:cut])
+        log = follower.read(60.0)
+    whole = read_chat(str(growing), config, HOP, 60.0)
+    assert not follower.whole and (follower.offset, follower.lines) == (len(text), text.count(b"\n"))
+    assert np.array_equal(log.series().values, whole.series().values)
+    assert np.allclose(log.audience.paid, whole.audience.paid) and log.audience.paid.sum() == pytest.approx(2.3)
+    assert (log.messages, log.skipped) == (whole.messages, whole.skipped) == (10, 2)
+    array = tmp_path / "room.json"
+    array.write_text(json.dumps([json.loads(line) for line in text.decode().splitlines()[:5]]), encoding="utf-8")
+    follower = ChatFollower(str(array), config, HOP)
+    assert follower.read(60.0).messages == 5 and follower.whole
+
+
 def test_real_bilibili_danmaku_file():
     log = read_chat(real_media("bilibili-danmaku-comment.xml"), ChatConfig(), HOP)
     assert log.format == "bilibili" and log.messages + log.skipped == 1386 and log.messages > 1300

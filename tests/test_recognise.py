@@ -74,6 +74,19 @@ def test_times_are_on_the_recordings_clock():
     assert banana and 39.5 < banana[0].start < 40.5, segments
 
 
+def test_the_jobs_audio_track_is_the_one_heard(tmp_path):
+    """A recording whose first audio track is a tone and whose second holds the speech: the
+    second is heard when asked for (``--audio-track 1``), the first is not speech."""
+    path = str(tmp_path / "two-tracks.mkv")
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=440:d=7",
+                    "-ss", "35", "-t", "7", "-i", real_media("example.mp4"), "-map", "0:a", "-map", "1:a",
+                    "-c:a", "pcm_s16le", path], check=True)
+    assert "banana" in [w.text for w in words_of(PocketSphinx().transcribe(path, 0.0, 7.0, track=1))]
+    assert "banana" not in [w.text for w in words_of(PocketSphinx().transcribe(path, 0.0, 7.0))]
+    with pytest.raises(TranscriptError, match="has no audio track 2 to transcribe"):
+        PocketSphinx().transcribe(path, 0.0, 7.0, track=2)
+
+
 def test_tone_and_noise_give_few_words(tmp_path):
     path = str(tmp_path / "tone-noise.wav")
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=440:d=4",
@@ -112,7 +125,7 @@ class FixedRecogniser:
     name = "fixed"
     languages = ("en", "de")
 
-    def transcribe(self, path: str, start: float, end: float, language: str = "en") -> list[Segment]:
+    def transcribe(self, path: str, start: float, end: float, language: str = "en", track: int = 0) -> list[Segment]:
         words = [Word(start + i, start + i + 0.5, text) for i, text in enumerate(["one", "two", "three"])]
         return group_words(words)
 

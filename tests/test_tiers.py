@@ -320,11 +320,17 @@ def test_feedback_and_tiers_commands(tmp_path):
     listed = json.loads(run_cli("tiers", str(tmp_path), "--json").stdout)
     assert [(c["id"], c["pool"], c["tier"], c["stage"], c["status"]) for c in listed] == \
         [("clip0", "small", "A", 1, "active"), ("clip1", "test", "A", 1, "active")]
-    assert listed[0]["history"][0]["action"] == "promote" and listed[0]["judgement"]["p_clear"] >= RULES.confidence
+    assert listed[0]["history"][0]["action"] == "promote" and listed[0]["history"][0]["p_clear"] >= RULES.confidence
+    # Judged where it is now: 0 of small's impressions, its chance against small's higher bars (not
+    # test's, which it cleared), and why it moved up.
+    now = listed[0]["judgement"]
+    assert now["action"] == "hold" and now["reason"].startswith("0 of 2000 impressions in small; promoted from test: P(clears")
+    assert now["p_clear"] < listed[0]["history"][0]["p_clear"]
     assert listed[1]["judgement"]["action"] == "hold" and listed[1]["counts"]["impressions"] == 100
     assert set(listed[1]["judgement"]["posterior"]) == {"completion", "ctr", "conversion"}
     table = run_cli("tiers", str(tmp_path)).stdout
     assert "promote test->small after 2000 impressions: P(clears test's bars)" in table
+    assert "0 of 2000 impressions in small; promoted from test" in table
     assert "100 of 300 impressions in test" in table
     bad = run_cli("feedback", str(tmp_path / "nowhere"), "clip0", "--impressions", "1")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

@@ -68,6 +68,12 @@ def sniff(head: str) -> bool:
     return start in ("{", "[") and (bool(_WEBCAST.search(head)) or '"publisherNick"' in head)
 
 
+def is_json_lines(head: str) -> bool:
+    """Whether a log opening with ``head`` has one message a line (so a growing one can be read a
+    piece at a time), not a JSON array."""
+    return head.lstrip()[:1] == "{"
+
+
 def first(record: dict, names) -> object:
     """The first of ``names`` that ``record`` holds a value for (not null, not "")."""
     for name in names:
@@ -223,8 +229,10 @@ class Prefixed:
         return self.text.read(size)
 
 
-def parse(text) -> Iterator[Message | Skipped]:
-    gifts = Gifts()
+def parse(text, gifts: Gifts | None = None) -> Iterator[Message | Skipped]:
+    """The log's messages. ``gifts``: the combos counted so far, kept by a reader that follows a
+    growing JSON Lines log a piece at a time (a combo's messages can fall in two pieces)."""
+    gifts = gifts if gifts is not None else Gifts()
     head = ""
     while not head.strip():   # what the log opens with tells its layout
         chunk = text.read(1)

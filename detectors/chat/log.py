@@ -205,21 +205,31 @@ def read_chat(path: str, config: ChatConfig, hop: float, duration: float | None 
     return reader.log
 
 
-# Formats a record of which is one line, so a growing log can be read a piece at a time.
-LINE_FORMATS = (generic.JSONL_NAME, twitchirc.NAME, twitchirc.TEXT_NAME)
+# Formats a record of which is one line, so a growing log can be read a piece at a time (a Douyin
+# log too when it is JSON Lines, not an array).
+LINE_FORMATS = (generic.JSONL_NAME, twitchirc.NAME, twitchirc.TEXT_NAME, douyin.NAME)
+
+
+def piece_parser(fmt: str):
+    """The parser of a followed log's pieces: the format's own, with what it must remember from
+    one piece to the next (a Douyin gift combo's count so far)."""
+    if fmt == douyin.NAME:
+        gifts = douyin.Gifts()
+        return lambda text: douyin.parse(text, gifts)
+    return FORMATS[fmt][1]
 
 
 class ChatFollower:
     """A chat log that grows while the stream is on air (and the events log beside it, if
     ``config.events`` names one). ``read(duration)`` reads only the whole lines added to each
-    since the last call (JSON Lines, IRC and text logs, not compressed); when a log is in any
-    other format, both are read whole each time. Records after ``duration`` are kept for later
+    since the last call (JSON Lines, IRC and text logs, a Douyin log of one message a line; not
+    compressed); when a log is in any other format, both are read whole each time. Records after ``duration`` are kept for later
     reads. An events log that does not exist yet (or is still empty) is looked at again next time."""
 
     def __init__(self, path: str, config: ChatConfig, hop: float):
         self.path, self.config, self.hop = path, config, hop
         self.reader: ChatReader | None = None
-        self.tails: dict[str, list] = {}   # path -> [format, bytes read so far (whole lines), lines]
+        self.tails: dict[str, list] = {}   # path -> [format, bytes read so far (whole lines), lines, parser]
         self.whole = False                 # a log in a format read whole: every read reads both whole
 
     @property
@@ -236,10 +246,12 @@ class ChatFollower:
         tell; None when it must be read whole."""
         fmt = forced or detect_format(path)
         with open(path, "rb") as handle:
-            compressed = handle.read(2) == b"\x1f\x8b"
+            head = handle.read(4096)
         if fmt == EMPTY:
             return EMPTY
-        return fmt if fmt in LINE_FORMATS and not compressed else None
+        if fmt == douyin.NAME and not douyin.is_json_lines(head.decode("utf-8", "replace").removeprefix("\ufeff")):
+            return None
+        return fmt if fmt in LINE_FORMATS and not head.startswith(b"\x1f\x8b") else None
 
     def read(self, duration: float) -> ChatLog:
         if self.whole:
@@ -251,7 +263,7 @@ class ChatFollower:
             if fmt in (None, EMPTY):
                 return read_chat(self.path, self.config, self.hop, duration)
             self.reader = ChatReader(self.path, fmt, self.config, self.hop, None)
-            self.tails[self.path] = [fmt, 0, 0]
+            self.tails[self.path] = [fmt, 0, 0, piece_parser(fmt)]
         events = self.config.events
         if events and events not in self.tails and os.path.exists(events):
             fmt = self.line_format(events, None)
@@ -259,7 +271,7 @@ class ChatFollower:
                 self.whole = True
                 return read_chat(self.path, self.config, self.hop, duration)
             if fmt != EMPTY:
-                self.tails[events] = [fmt, 0, 0]
+                self.tails[events] = [fmt, 0, 0, piece_parser(fmt)]
         for path, tail in self.tails.items():
             self.read_new_lines(path, tail)
         self.reader.log.n_bins = bins_for(duration, self.hop)
@@ -267,7 +279,7 @@ class ChatFollower:
         return self.reader.log
 
     def read_new_lines(self, path: str, tail: list) -> None:
-        fmt, offset, lines = tail
+        _, offset, lines, parse = tail
         with open(path, "rb") as handle:
             handle.seek(offset)
             data = handle.read()
@@ -276,6 +288,6 @@ class ChatFollower:
             text = whole.decode("utf-8", "replace")
             if offset == 0:
                 text = text.removeprefix("\ufeff")
-            self.reader.feed(FORMATS[fmt][1](io.StringIO(text, newline="")), lines + 1, path)
+            self.reader.feed(parse(io.StringIO(text, newline="")), lines + 1, path)
             tail[1] = offset + len(whole)
             tail[2] = lines + whole.count(b"\n")

@@ -33,8 +33,9 @@ class Recogniser(Protocol):
     ``name`` is what transcripts record as their format; ``languages`` are the language codes it
     covers ("en", not "en-US": a region is ignored when matching).
 
-    ``transcribe(path, start, end, language)`` recognises the speech between ``start`` and ``end``
-    seconds of the recording at ``path`` and returns its segments sorted by start, not
+    ``transcribe(path, start, end, language, track)`` recognises the speech between ``start`` and
+    ``end`` seconds of audio stream ``track`` (counted from 0: the job's ``--audio-track``) of the
+    recording at ``path`` and returns its segments sorted by start, not
     overlapping, each with word timings where the engine has them. All times are on the
     recording's clock (``start`` added back) and lie inside ``[start, end]``. Silence or noise
     gives an empty list. It raises ``TranscriptError`` (one line) for a language it does not
@@ -44,7 +45,7 @@ class Recogniser(Protocol):
     name: str
     languages: tuple[str, ...]
 
-    def transcribe(self, path: str, start: float, end: float, language: str = "en") -> list[Segment]:
+    def transcribe(self, path: str, start: float, end: float, language: str = "en", track: int = 0) -> list[Segment]:
         ...
 
 
@@ -57,10 +58,10 @@ class PocketSphinx:
     name = "pocketsphinx"
     languages = ("en",)
 
-    def transcribe(self, path: str, start: float, end: float, language: str = "en") -> list[Segment]:
+    def transcribe(self, path: str, start: float, end: float, language: str = "en", track: int = 0) -> list[Segment]:
         check_language(self, language)
         check_range(start, end)
-        pcm = read_pcm(path, start, end)
+        pcm = read_pcm(path, start, end, track)
         words = [Word(start + w.start, min(end, start + w.end), w.text) for w in _recognise(pcm)]
         return group_words(words)
 
@@ -168,24 +169,24 @@ def check_range(start: float, end: float) -> None:
         raise ValueError(f"a time range needs 0 <= start < end, got {start}-{end}")
 
 
-def read_pcm(path: str, start: float, end: float) -> bytes:
-    """The first audio track between ``start`` and ``end`` s, as 16 kHz mono s16le.
+def read_pcm(path: str, start: float, end: float, track: int = 0) -> bytes:
+    """Audio stream ``track`` (0: the first) between ``start`` and ``end`` s, as 16 kHz mono s16le.
 
     Held in memory: a clip's few minutes are a few MB (32 kB a second).
     """
     cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
            "-ss", f"{start:.3f}", "-t", f"{end - start:.3f}", "-i", path,
-           "-map", "0:a:0", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
+           "-map", f"0:a:{track}", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
     done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
     if done.returncode != 0:
-        raise TranscriptError(ffmpeg_failure(path, done.stderr.decode("utf-8", "replace")))
+        raise TranscriptError(ffmpeg_failure(path, done.stderr.decode("utf-8", "replace"), track))
     return done.stdout
 
 
-def ffmpeg_failure(path: str, stderr: str) -> str:
-    """One line for the user saying why ffmpeg could not give the audio of ``path``."""
-    if "matches no streams" in stderr:   # ffmpeg's words when -map 0:a:0 finds no audio stream
-        return f"captions auto: {path} has no audio to transcribe"
+def ffmpeg_failure(path: str, stderr: str, track: int = 0) -> str:
+    """One line for the user saying why ffmpeg could not give audio stream ``track`` of ``path``."""
+    if "matches no streams" in stderr:   # ffmpeg's words when -map 0:a:N finds no such audio stream
+        return f"captions auto: {path} has no audio {f'track {track} ' if track else ''}to transcribe"
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     return f"captions auto: could not read the audio of {path}: {lines[-1] if lines else 'ffmpeg failed'}"
 

@@ -276,7 +276,8 @@ def captions_for(clip: Clip, source: Probe, segments: list[Segment] | None, conf
         return None
     heard = None
     if recognises(t):
-        segments = (get_recogniser(t.recogniser).transcribe(source.path, clip.start, clip.end, t.language)
+        recogniser = get_recogniser(t.recogniser)
+        segments = (recogniser.transcribe(source.path, clip.start, clip.end, t.language, source.audio_track)
                     if source.has_audio else [])
         heard = spoken_between(segments, clip.start, clip.end)
     return ClipCaptions(caption_cues(segments or [], clip.start, clip.end, config.render.caption_max_chars), heard)

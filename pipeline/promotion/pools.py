@@ -136,6 +136,15 @@ def move(clip_id: str, state: dict, action: str, target: str) -> dict:
     return made
 
 
+def judge_where_it_is_now(state: dict, rules: Rules, pooled: Pooled, came_from: str) -> None:
+    """After a promotion, the clip's judgement is of the pool it is in now (its chance of clearing
+    that pool's bars, on everything it did before), with why it moved up kept after it: ``tiers``
+    must not show a clip in one pool with the verdict of the pool it left."""
+    why = state["judgement"]["reason"]
+    verdict, post = judgement_of(state, rules, pooled)
+    record(state, verdict.action, verdict.p_clear, f"{verdict.reason}; promoted from {came_from}: {why}", post)
+
+
 def settle(states: dict[str, dict], clip_id: str, feedback: Feedback, rules: Rules, pooled: Pooled,
            rng: np.random.Generator | None = None) -> list[dict]:
     """Add ``feedback`` to ``states[clip_id]`` and apply the rules, changing ``states`` in place;
@@ -160,6 +169,7 @@ def settle(states: dict[str, dict], clip_id: str, feedback: Feedback, rules: Rul
     record(state, action, verdict.p_clear, verdict.reason, post)
     if action == "promote":
         moves.append(move(clip_id, state, "promote", next_pool))
+        judge_where_it_is_now(state, rules, pooled, moves[-1]["from"])
     elif action == "retire":
         moves.append(move(clip_id, state, "retire", state["pool"]))
     moves += fill_slots(states, rules, pooled, rng or np.random.default_rng())
@@ -190,6 +200,7 @@ def fill_slots(states: dict[str, dict], rules: Rules, pooled: Pooled, rng: np.ra
                     f"a Thompson draw among {len(waiting)} for {free} free slot{'s' * (free != 1)}"
                 judgement["reason"] += f"; {target}'s slot by {how}"
                 moves.append(move(cid, states[cid], "promote", target))
+                judge_where_it_is_now(states[cid], rules, pooled, pool.name)
             elif not judgement["reason"].endswith("taken"):
                 judgement["reason"] += f"; waiting: {target}'s {slots} slot{'s' * (slots != 1)} taken"
     return moves

@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from peakclip.detectors.chat import ProductWindow
+from peakclip.detectors.series import fit_bins
 from peakclip.detectors.transcript import Segment
 from peakclip.pipeline.config import SelectConfig
 from peakclip.pipeline.ranking.fuse import Fused
@@ -56,14 +57,6 @@ def on_air(windows: Sequence[ProductWindow]) -> dict[str, list[ProductWindow]]:
     for window in windows:
         shown.setdefault(window.item, []).append(window)
     return shown
-
-
-def fit_bins(values: np.ndarray | None, n: int) -> np.ndarray:
-    """``values`` cut or zero-padded to ``n`` bins."""
-    out = np.zeros(n)
-    if values is not None:
-        out[:min(n, len(values))] = values[:n]
-    return out
 
 
 def sum_ahead(values: np.ndarray, bins: int) -> np.ndarray:
