@@ -103,6 +103,11 @@ def fuse(signals: dict[str, Series], config: FuseConfig, chat: ChatConfig,
             z = shift_back(z, int(round(chat_shift_seconds(chat) / hop)))
         weighted[name] = z * config.weight(name) / mean_weight
     smooth_bins = max(1, int(round(config.smooth / hop)))
-    witness = np.maximum(weighted["chat"] - config.audience_floor, 0.0) if "chat" in weighted else None
+    witness = None
+    if "chat" in weighted:
+        witness = np.maximum(weighted["chat"] - config.audience_floor, 0.0)
+        if config.audience_sustain > 0:
+            sustained = rolling_mean(weighted["chat"], max(1, int(round(config.audience_sustain / hop))), "nearest")
+            witness = np.maximum(witness, np.where(sustained >= config.audience_sustained_floor, sustained, 0.0))
     combined = combine(list(weighted.values()), config.agreement, witness)
     return Fused(hop, rolling_mean(combined, smooth_bins, "nearest"), weighted)
