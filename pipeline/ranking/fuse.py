@@ -10,7 +10,8 @@ capped so no one signal can dominate. Then:
 - the fused score mixes the weighted mean of the z-scores with the second-strongest of them
   (``agreement``): independent signals rising together beat one signal rising alone; the chat,
   being the audience itself, is its own witness where it rises far above its baseline
-  (``audience_floor``);
+  (``audience_floor``) or stays well above it for seconds (``audience_sustained_floor`` over
+  ``audience_sustain``: a slow wave of buying talk in a small room);
 - the result is smoothed over ``smooth`` seconds, so a lone spike in one bin weighs less than a
   moment that lasts.
 """
@@ -82,6 +83,20 @@ def combine(weighted: list[np.ndarray], agreement: float, audience_witness: np.n
     return (1 - agreement) * mean + agreement * second
 
 
+def audience_witness(chat: np.ndarray, config: FuseConfig, hop: float) -> np.ndarray:
+    """How much the chat (its weighted, lag-corrected z-score per bin of ``hop`` seconds) witnesses
+    itself: its excess over ``audience_floor``, or, where its mean over ``audience_sustain``
+    seconds stands at ``audience_sustained_floor`` or more, that mean (up to ``audience_floor``),
+    whichever is more. A burst that far above its baseline, or a wave that stays so far above it
+    so long, is more than ordinary chatter reaches by chance."""
+    witness = np.maximum(chat - config.audience_floor, 0.0)
+    if config.audience_sustain <= 0:
+        return witness
+    sustained = rolling_mean(chat, max(1, round(config.audience_sustain / hop)), "nearest")
+    wave = np.where(sustained >= config.audience_sustained_floor, np.minimum(sustained, config.audience_floor), 0.0)
+    return np.maximum(witness, wave)
+
+
 def fuse(signals: dict[str, Series], config: FuseConfig, chat: ChatConfig,
          extras: dict[str, Series] | None = None) -> Fused:
     """One highlight score per bin from the raw series of the whole stream (all on one grid of
@@ -103,11 +118,6 @@ def fuse(signals: dict[str, Series], config: FuseConfig, chat: ChatConfig,
             z = shift_back(z, int(round(chat_shift_seconds(chat) / hop)))
         weighted[name] = z * config.weight(name) / mean_weight
     smooth_bins = max(1, int(round(config.smooth / hop)))
-    witness = None
-    if "chat" in weighted:
-        witness = np.maximum(weighted["chat"] - config.audience_floor, 0.0)
-        if config.audience_sustain > 0:
-            sustained = rolling_mean(weighted["chat"], max(1, int(round(config.audience_sustain / hop))), "nearest")
-            witness = np.maximum(witness, np.where(sustained >= config.audience_sustained_floor, sustained, 0.0))
+    witness = audience_witness(weighted["chat"], config, hop) if "chat" in weighted else None
     combined = combine(list(weighted.values()), config.agreement, witness)
     return Fused(hop, rolling_mean(combined, smooth_bins, "nearest"), weighted)
