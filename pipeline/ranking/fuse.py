@@ -93,7 +93,7 @@ def audience_witness(chat: np.ndarray, config: FuseConfig, hop: float) -> np.nda
     if config.audience_sustain <= 0:
         return witness
     sustained = rolling_mean(chat, max(1, round(config.audience_sustain / hop)), "nearest")
-    wave = np.where(sustained >= config.audience_sustained_floor, np.minimum(sustained, config.audience_floor), 0.0)
+    wave = np.where(sustained >= config.audience_sustained_floor, config.audience_sustained_floor, 0.0)
     return np.maximum(witness, wave)
 
 

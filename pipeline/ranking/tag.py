@@ -51,11 +51,12 @@ MEDIA_SIGNALS = ("audio", "visual")
 
 def unwitnessed(span: Span, rules: Rules) -> bool:
     """Whether nobody in the chat reacted to the span (its chat z under ``rules.witness``) while
-    at most one of sound and picture carries it (z at ``rules.carries`` or more); False without a
-    chat signal or with the rule off."""
+    one of sound and picture, and only one, carries it (z at ``rules.carries`` or more); False
+    without a chat signal or with the rule off. A span neither carries rose with the chat alone:
+    its score is the audience's own and says how much it reacted."""
     if not rules.witness or "chat" not in span.signals or span.signals["chat"] >= rules.witness:
         return False
-    return sum(span.signals.get(name, 0.0) >= rules.carries for name in MEDIA_SIGNALS) <= 1
+    return sum(span.signals.get(name, 0.0) >= rules.carries for name in MEDIA_SIGNALS) == 1
 
 
 def clip_id(source_name: str, span: Span) -> str:
