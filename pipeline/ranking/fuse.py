@@ -72,7 +72,7 @@ def crowd_factor(flatness: np.ndarray, config: FuseConfig) -> np.ndarray:
 
 def combine(weighted: list[np.ndarray], agreement: float, audience_witness: np.ndarray | None = None) -> np.ndarray:
     """Mean of the signals, mixed with the second-strongest where there are two or more (or, where
-    it is stronger, ``audience_witness``: the chat's excess over ``audience_floor``)."""
+    it is stronger, ``audience_witness``: what the chat witnesses of itself, see ``audience_witness``)."""
     stack = np.vstack(weighted)
     mean = stack.mean(axis=0)
     if len(weighted) < 2:
@@ -85,10 +85,9 @@ def combine(weighted: list[np.ndarray], agreement: float, audience_witness: np.n
 
 def audience_witness(chat: np.ndarray, config: FuseConfig, hop: float) -> np.ndarray:
     """How much the chat (its weighted, lag-corrected z-score per bin of ``hop`` seconds) witnesses
-    itself: its excess over ``audience_floor``, or, where its mean over ``audience_sustain``
-    seconds stands at ``audience_sustained_floor`` or more, that mean (up to ``audience_floor``),
-    whichever is more. A burst that far above its baseline, or a wave that stays so far above it
-    so long, is more than ordinary chatter reaches by chance."""
+    itself: its excess over ``audience_floor`` (a burst), or ``audience_sustained_floor`` where its
+    mean over ``audience_sustain`` seconds stands at that floor or more (a wave), whichever is
+    more. Ordinary chatter reaches neither."""
     witness = np.maximum(chat - config.audience_floor, 0.0)
     if config.audience_sustain <= 0:
         return witness
