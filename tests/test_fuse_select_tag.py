@@ -97,7 +97,7 @@ def test_a_slow_wave_of_buying_talk_in_a_small_room_is_a_highlight():
     # than chatter ever does: a witness of its own.
     for seed in (1, 2, 3):
         signals = audience_stream(seed=seed)
-        lag = int(round(chat_shift_seconds(ChatConfig(lag=5.0, window=5.0)) / HOP))
+        lag = round(chat_shift_seconds(ChatConfig(lag=5.0, window=5.0)) / HOP)
         signals["chat"][500 + lag:530 + lag] += 5
         peak, _ = fused_peak(signals, (500, 530))
         assert peak >= SelectConfig().min_score
