@@ -95,6 +95,13 @@ class FuseConfig:
     # whole chat reacts to while sound and picture stay calm (a price reveal, a joke) is not
     # ranked below loud action nobody reacted to; ordinary chatter never gets that far.
     audience_floor: float = 5.0
+    # ... and a wave: where the chat's mean over `audience_sustain` seconds stays at
+    # `audience_sustained_floor` or more, it witnesses itself as a second signal at that floor
+    # would. A slow wave of buying talk in a small room never rises past `audience_floor` in one
+    # burst, yet stands out over its length more than ordinary chatter does: on the evaluation's
+    # tune split, the chat's 10 s means away from any highlight reach 2.5 at most. 0 s: off.
+    audience_sustain: float = 10.0
+    audience_sustained_floor: float = 3.0
     # Loud and noisy (a crowd) counts fully; loud and tonal (music, the host) only this much.
     tonal_weight: float = 0.4
     tonal_flatness: float = 0.01   # spectral flatness at or below which a sound is tonal

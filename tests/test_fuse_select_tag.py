@@ -91,6 +91,18 @@ def test_ordinary_chatter_alone_is_no_highlight():
     assert peak < SelectConfig().min_score
 
 
+def test_a_slow_wave_of_buying_talk_in_a_small_room_is_a_highlight():
+    # A price drop: five more people than usual typing for 15 s, sound and picture calm. It never
+    # rises past the audience floor in one burst, but it stays above ordinary chatter for longer
+    # than chatter ever does: a witness of its own.
+    for seed in (1, 2, 3):
+        signals = audience_stream(seed=seed)
+        lag = round(chat_shift_seconds(ChatConfig(lag=5.0, window=5.0)) / HOP)
+        signals["chat"][500 + lag:530 + lag] += 5
+        peak, _ = fused_peak(signals, (500, 530))
+        assert peak >= SelectConfig().min_score
+
+
 def fused_with_peaks(n, peaks):
     score = np.zeros(n)
     for centre, height, width in peaks:
@@ -286,7 +298,15 @@ def test_a_moment_nobody_in_chat_reacted_to_stays_tier_c():
     # a mean z of 1.5 by chance, no reaction; a picture moving a little with the sound still counts.
     chatter = Span(130, 150, 6.0, 140, {"chat": 1.5, "audio": 8.0, "visual": 0.2})
     applause = Span(160, 180, 3.5, 170, {"chat": 2.2, "audio": 3.5, "visual": 1.5})
-    clips = tag_spans([shout, action, crowd, no_chat, chatter, applause], [Stage(1, 0, 200)], "show.mp4", rules)
+    # Ordinary chatter over a shout can reach 3 by chance in a long stream: still no reaction.
+    busy = Span(190, 210, 3.0, 200, {"chat": 3.0, "audio": 4.0, "visual": 0.1})
+    # A wave of buying talk that sound and picture leave alone rose with the chat alone: it is
+    # the audience's own moment, tiered by its score, however long the wave spreads its mean.
+    wave = Span(220, 240, 3.0, 230, {"chat": 3.2, "audio": 0.6, "visual": 0.2})
+    # Ranked on the chat alone, nothing says sound and picture stayed calm: the bar holds.
+    chat_only = Span(250, 270, 3.0, 260, {"chat": 3.2})
+    clips = tag_spans([shout, action, crowd, no_chat, chatter, applause, busy, wave, chat_only], [Stage(1, 0, 280)],
+                      "show.mp4", rules)
     tiers = {c.start: c.tier for c in clips}
-    assert tiers[10] == "C" and tiers[130] == "C"    # not lifted either, though the best of its stage
-    assert tiers[40] == "A" and tiers[70] == "A" and tiers[100] == "A" and tiers[160] == "B"
+    assert tiers[10] == "C" and tiers[130] == "C" and tiers[190] == "C" and tiers[250] == "C"   # not lifted either
+    assert tiers[40] == "A" and tiers[70] == "A" and tiers[100] == "A" and tiers[160] == "B" and tiers[220] == "B"

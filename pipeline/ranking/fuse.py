@@ -10,7 +10,8 @@ capped so no one signal can dominate. Then:
 - the fused score mixes the weighted mean of the z-scores with the second-strongest of them
   (``agreement``): independent signals rising together beat one signal rising alone; the chat,
   being the audience itself, is its own witness where it rises far above its baseline
-  (``audience_floor``);
+  (``audience_floor``) or stays well above it for seconds (``audience_sustained_floor`` over
+  ``audience_sustain``: a slow wave of buying talk in a small room);
 - the result is smoothed over ``smooth`` seconds, so a lone spike in one bin weighs less than a
   moment that lasts.
 """
@@ -71,7 +72,7 @@ def crowd_factor(flatness: np.ndarray, config: FuseConfig) -> np.ndarray:
 
 def combine(weighted: list[np.ndarray], agreement: float, audience_witness: np.ndarray | None = None) -> np.ndarray:
     """Mean of the signals, mixed with the second-strongest where there are two or more (or, where
-    it is stronger, ``audience_witness``: the chat's excess over ``audience_floor``)."""
+    it is stronger, ``audience_witness``: what the chat witnesses of itself, see ``audience_witness``)."""
     stack = np.vstack(weighted)
     mean = stack.mean(axis=0)
     if len(weighted) < 2:
@@ -80,6 +81,19 @@ def combine(weighted: list[np.ndarray], agreement: float, audience_witness: np.n
     if audience_witness is not None:
         second = np.maximum(second, audience_witness)
     return (1 - agreement) * mean + agreement * second
+
+
+def audience_witness(chat: np.ndarray, config: FuseConfig, hop: float) -> np.ndarray:
+    """How much the chat (its weighted, lag-corrected z-score per bin of ``hop`` seconds) witnesses
+    itself: its excess over ``audience_floor`` (a burst), or ``audience_sustained_floor`` where its
+    mean over ``audience_sustain`` seconds stands at that floor or more (a wave), whichever is
+    more. Ordinary chatter reaches neither."""
+    witness = np.maximum(chat - config.audience_floor, 0.0)
+    if config.audience_sustain <= 0:
+        return witness
+    sustained = rolling_mean(chat, max(1, round(config.audience_sustain / hop)), "nearest")
+    wave = np.where(sustained >= config.audience_sustained_floor, config.audience_sustained_floor, 0.0)
+    return np.maximum(witness, wave)
 
 
 def fuse(signals: dict[str, Series], config: FuseConfig, chat: ChatConfig,
@@ -103,6 +117,6 @@ def fuse(signals: dict[str, Series], config: FuseConfig, chat: ChatConfig,
             z = shift_back(z, int(round(chat_shift_seconds(chat) / hop)))
         weighted[name] = z * config.weight(name) / mean_weight
     smooth_bins = max(1, int(round(config.smooth / hop)))
-    witness = np.maximum(weighted["chat"] - config.audience_floor, 0.0) if "chat" in weighted else None
+    witness = audience_witness(weighted["chat"], config, hop) if "chat" in weighted else None
     combined = combine(list(weighted.values()), config.agreement, witness)
     return Fused(hop, rolling_mean(combined, smooth_bins, "nearest"), weighted)

@@ -52,10 +52,13 @@ MEDIA_SIGNALS = ("audio", "visual")
 def unwitnessed(span: Span, rules: Rules) -> bool:
     """Whether nobody in the chat reacted to the span (its chat z under ``rules.witness``) while
     at most one of sound and picture carries it (z at ``rules.carries`` or more); False without a
-    chat signal or with the rule off."""
+    chat signal or with the rule off, and False where sound and picture were both measured and
+    neither carries it: it rose with the chat alone, and its score is the audience's own."""
     if not rules.witness or "chat" not in span.signals or span.signals["chat"] >= rules.witness:
         return False
-    return sum(span.signals.get(name, 0.0) >= rules.carries for name in MEDIA_SIGNALS) <= 1
+    carried = sum(span.signals.get(name, 0.0) >= rules.carries for name in MEDIA_SIGNALS)
+    chat_alone = carried == 0 and all(name in span.signals for name in MEDIA_SIGNALS)
+    return carried <= 1 and not chat_alone
 
 
 def clip_id(source_name: str, span: Span) -> str:
