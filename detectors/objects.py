@@ -13,7 +13,9 @@ files), through boto3, so an S3-compatible store is one environment variable awa
 - ``remove_others``: what an earlier run left under a prefix cleared away, so the bucket holds
   what the manifest lists.
 - a store that does not answer (or answers 5xx) is a ``StoreUnreachable``: the queue retries the
-  step that met it, where a missing object fails the job at once.
+  step that met it, where a missing object fails the job at once. ``check_served`` asks for one
+  byte (a store starting again answers HEAD before it serves reads); ``server_failed`` reads the
+  same in ffmpeg's error text.
 - ``scrub(text)``: a message with the signature of a presigned URL cut out, for every line that
   may quote one (ffmpeg's errors do).
 """
@@ -105,6 +107,26 @@ def check_object(url: str, what: str = "object") -> int:
         if _missing_bucket(bucket):
             raise MediaError(f"no such bucket: {url}") from None
         raise failure(url, err, what) from None
+
+
+def check_served(url: str, what: str = "object") -> None:
+    """That the store hands out the object's bytes, not only its size: one ranged GET of its first
+    byte. A store that has just restarted answers HEAD from its filer while reads still fail on
+    its side (SeaweedFS answers 500 until its volume server is back): that is ``StoreUnreachable``,
+    as a store that does not answer at all is."""
+    bucket, key = split(url)
+    try:
+        client().get_object(Bucket=bucket, Key=key, Range="bytes=0-0")["Body"].read()
+    except Exception as err:   # noqa: BLE001
+        if _missing_bucket(bucket):
+            raise MediaError(f"no such bucket: {url}") from None
+        raise failure(url, err, what) from None
+
+
+def server_failed(ffmpeg_error: str) -> bool:
+    """Whether ffmpeg's error text says an HTTP server answered with a 5xx (the store failed on
+    its side: the read may be tried again), e.g. "Server returned 5XX Server Error reply"."""
+    return "5XX Server Error" in ffmpeg_error or "HTTP error 5" in ffmpeg_error
 
 
 def etag(url: str) -> str:

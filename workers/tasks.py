@@ -36,7 +36,8 @@ from kombu.exceptions import OperationalError
 
 from peakclip.detectors.chunks import Chunk
 from peakclip.detectors.errors import MediaError, UserError
-from peakclip.detectors.objects import StoreUnreachable, check_bucket, check_object, download, is_object, join, upload
+from peakclip.detectors.objects import (StoreUnreachable, check_bucket, check_served, download, is_object, join,
+                                       server_failed, upload)
 from peakclip.detectors.transcript import Transcript
 from peakclip.pipeline.analysis.assemble import assemble
 from peakclip.pipeline.analysis.chunk import ChunkResult, analyze_chunk
@@ -181,13 +182,17 @@ def job_step(task: Task, job_id: str):
 def read_failed(task: Task, store: Jobs, job_id: str, path: str, reason: str) -> None:
     """A step that read the recording ``path`` met ``reason`` (an error, or a decode cut short):
     for an object, raise ``StoreUnreachable`` to have the step retried while the store does not
-    answer, or for its first ``OBJECT_READ_RETRIES`` failed reads; else return, and the reason
+    answer or fails reads on its side (5xx), or for its first ``OBJECT_READ_RETRIES`` failed reads; else return, and the reason
     counts. The failed reads are counted per task in the job store, not by the task's retries:
     retries the store's absence used up (or Redis's) are no read that failed on a store that
     answered, and counted with them a read cut off by the store's restart took the last try."""
     if not is_object(path):
         return
-    check_object(path, "input")   # StoreUnreachable while the store is away
+    # StoreUnreachable while the store is away, or fails reads on its side (a 5xx to ffmpeg, or
+    # to a GET of one byte now): a store starting again is no read that failed.
+    if server_failed(reason):
+        raise StoreUnreachable(reason)
+    check_served(path, "input")
     counter = store.key(job_id, f"reads:{task.request.id}")
     failed_reads = store.r.incr(counter)
     store.r.expire(counter, 24 * 3600)
