@@ -43,7 +43,7 @@ from peakclip.detectors.probe import Probe  # noqa: E402
 from peakclip.detectors.series import Series  # noqa: E402
 from peakclip.pipeline.analysis.assemble import Analysis  # noqa: E402
 from peakclip.pipeline.config import Config  # noqa: E402
-from peakclip.pipeline.promotion.pools import COUNTS, Feedback, apply_feedback  # noqa: E402
+from peakclip.pipeline.promotion.pools import COUNTS, Feedback, Pooled, add_pooled, pooled_change, settle  # noqa: E402
 from peakclip.pipeline.ranking.channel import Learned, add_evidence, clip_features, learn  # noqa: E402
 from peakclip.pipeline.ranking.fuse import chat_shift_seconds  # noqa: E402
 from peakclip.pipeline.ranking.rank import rank  # noqa: E402
@@ -104,25 +104,29 @@ def appeal(audience: str, kind: str | None, default_score: float) -> float:
     return AUDIENCES[audience].get(kind, 0.0) if kind else 0.0
 
 
-def feedback_rounds(rng: np.random.Generator, clip, quality: float, rules, selling: bool):
-    """The clip's feedback, round by round, as its platform would report it: (counts, pool)."""
-    pool, status, counts = clip.pool, "active", dict.fromkeys(COUNTS, 0)
+def feedback_rounds(rng: np.random.Generator, clip, quality: float, rules, selling: bool, pooled: Pooled):
+    """The clip's feedback, round by round, as its platform would report it, moved between pools
+    by ``settle`` as the stores run it; yields (counts, the calibration totals after it)."""
     length = clip.end - clip.start
+    state = {"pool": clip.pool, "status": "active", "tier": clip.tier, "length": length,
+             "counts": dict.fromkeys(COUNTS, 0), "lifetime": dict.fromkeys(COUNTS, 0.0), "judgement": None}
     own = rng.lognormal(0.0, 0.25)   # this clip's own luck: a thumbnail, a title, the hour it went out
     completion = float(np.clip((0.22 + 0.35 * quality) * own, 0.02, 0.98))
     ctr = float(np.clip((0.012 + 0.04 * quality) * own, 0.001, 0.5))
     conversion = float(np.clip(((0.02 + 0.08 * quality) if selling else 0.01) * own, 0.0, 0.9))
     for _ in range(ROUNDS):
-        if status != "active":
+        if state["status"] != "active":
             break
-        impressions = int(rng.poisson(0.7 * rules.pool(pool).viewers))
+        impressions = int(rng.poisson(0.7 * rules.pool(state["pool"]).viewers))
         plays = int(rng.binomial(impressions, 0.3 + 0.2 * quality))
         watched = float(np.clip(rng.normal(completion, 0.08 / np.sqrt(max(plays, 1))), 0, 1)) * plays * length
         clicks = int(rng.binomial(impressions, ctr))
         orders = int(rng.binomial(clicks, conversion))
         feedback = Feedback(impressions, plays, round(watched, 1), clicks, orders)
-        yield vars(feedback)
-        pool, status, counts, _ = apply_feedback(pool, status, length, counts, feedback, rules)
+        before = dict(state["lifetime"])
+        settle({clip.id: state}, clip.id, feedback, rules, pooled)
+        pooled = add_pooled(pooled, state["tier"], pooled_change(before, state["lifetime"], length, rules))
+        yield vars(feedback), pooled
 
 
 def top3(ranking, moments: list[dict]) -> list[str | None]:
@@ -148,19 +152,24 @@ def simulate(audience: str, seed: int, streams: int, evaluate: int, exposure: bo
     config, rules = Config(), load_rules(None)
     evidence: dict[str, dict] = {}
     learned = Learned(audience)
+    pooled: Pooled = {}
     for index in range(streams):
         analysis, moments = make_stream(rng, index)
         for clip in rank(analysis, config, learned=learned).clips:
             features = clip_features(clip.to_dict(), learned.factors)
             quality = appeal(audience, kind_at(moments, clip.peak), features["score"])
-            for numbers in feedback_rounds(rng, clip, quality, rules, audience == "sales"):
+            for numbers, calibration in feedback_rounds(rng, clip, quality, rules, audience == "sales", pooled):
                 evidence = add_evidence(evidence, clip.id, features, numbers, config.channel.max_clips)
+                pooled = calibration
         learned = learn(audience, evidence if exposure else by_impressions(evidence, config.channel.exposure),
                         config.channel)
     shares = {"default": dict.fromkeys(KINDS, 0), "channel": dict.fromkeys(KINDS, 0)}
     total = 0
+    # The fresh streams come from a generator of their own: the same streams for every audience and
+    # setting of a seed, however much of the training's randomness the learning used.
+    fresh = np.random.default_rng([seed, 1000])
     for index in range(evaluate):
-        analysis, moments = make_stream(rng, 1000 + index)
+        analysis, moments = make_stream(fresh, 1000 + index)
         for name, used in (("default", None), ("channel", learned)):
             for kind in top3(rank(analysis, config, learned=used), moments):
                 if kind:

@@ -26,7 +26,7 @@ WWW 2010, without the exploration bonus: the platform, not peakclip, decides wha
   signal's effect moves its weight only by as much as it stands beyond ``CLEAR`` (3) standard
   errors (the residual spread of the fit, through the inverse of its weighted design): with thin
   or noisy evidence every effect is held at 0 and the ranking stays the defaults'.
-- **Factors**: a signal's weight is multiplied by exp(its clear effect), bounded to
+- **Factors**: a signal's weight is multiplied by exp(``gain`` x its clear effect), bounded to
   [1/``max_factor``, ``max_factor``]. The shares sum to 1, so the effects are differences
   between signals: the channel moves weight between them.
   The length effect is reported (per doubling of a clip's length), not applied; the score's is
@@ -195,7 +195,8 @@ def learn(name: str, evidence: Mapping[str, dict], config: ChannelConfig) -> Lea
     # errors (towards 0), so chance alone leaves the defaults as they are.
     clear = np.sign(effects[:3]) * np.maximum(np.abs(effects[:3]) - CLEAR * errors[:3], 0.0)
     bound = math.log(config.max_factor)
-    learned.factors = {s: round(math.exp(float(np.clip(v, -bound, bound))), 4) for s, v in zip(SIGNALS, clear)}
+    learned.factors = {s: round(math.exp(float(np.clip(config.gain * v, -bound, bound))), 4)
+                       for s, v in zip(SIGNALS, clear)}
     return learned
 
 
