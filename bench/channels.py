@@ -14,15 +14,17 @@ moments, 3 of each kind:
 The stream is ranked by the real ``rank`` (fusion, selection, stages, tiers) with and without
 the channel's learning. An audience prefers a kind (its clips of that kind complete, get clicked
 and sell more; the others less) or matches the defaults (a clip's appeal follows its default
-fused score). Every clip of a training stream gets feedback in rounds with realistic counts:
-impressions drawn from its pool's size, plays, watch seconds, clicks and orders drawn around its
+fused score); the ``short`` audience likes kinds as the defaults do and finishes short clips
+(its completion falls as 15 s over the clip's length). Every clip of a training stream gets
+feedback in rounds with realistic counts: impressions drawn from its pool's size, plays, watch seconds, clicks and orders drawn around its
 appeal with per-clip noise (some clips are simply better), moved between pools by the bundled
 promotion rules (so promoted clips gather far more impressions: the exposure bias), and the
 channel learns from every round with the same functions the stores call
 (``pipeline.ranking.channel``). After 20 training streams, 30 fresh streams are ranked with and
-without the learning; the figure is the share of their top-3 clips of the preferred kind.
+without the learning; the figures are the share of their top-3 clips of each kind and those
+clips' mean length.
 
-    .venv/bin/python bench/channels.py                 # 4 audiences x 3 seeds, the table
+    .venv/bin/python bench/channels.py                 # 5 audiences x 3 seeds, the table
     .venv/bin/python bench/channels.py --streams 20 --seeds 1,2,3 --json
     .venv/bin/python bench/channels.py --count-impressions   # without the exposure correction
 """
@@ -63,7 +65,11 @@ BASELINE = {"chat": (6.0, 2.5), "audio": (-30.0, 1.5), "visual": (10.0, 0.3)}
 AUDIENCES = {"chat": {"chat": 1.0, "action": 0.1, "sales": 0.3, "mixed": 0.3},
              "action": {"chat": 0.1, "action": 1.0, "sales": 0.0, "mixed": 0.4},
              "sales": {"chat": 0.3, "action": 0.0, "sales": 1.0, "mixed": 0.2},
-             "defaults": None}
+             "defaults": None, "short": None}
+# Audiences with a taste for length: their completion is multiplied by (LENGTH_PIVOT / seconds) to
+# this power (they finish short clips and leave long ones); their kinds' appeal is the defaults'.
+LENGTH_TASTE = {"short": 1.0}
+LENGTH_PIVOT = 15.0
 ROUNDS = 6     # feedback rounds per clip (a platform reporting a few times a day for two days)
 
 
@@ -104,14 +110,15 @@ def appeal(audience: str, kind: str | None, default_score: float) -> float:
     return AUDIENCES[audience].get(kind, 0.0) if kind else 0.0
 
 
-def feedback_rounds(rng: np.random.Generator, clip, quality: float, rules, selling: bool, pooled: Pooled):
+def feedback_rounds(rng: np.random.Generator, clip, quality: float, rules, selling: bool, pooled: Pooled,
+                    taste: float = 0.0):
     """The clip's feedback, round by round, as its platform would report it, moved between pools
     by ``settle`` as the stores run it; yields (counts, the calibration totals after it)."""
     length = clip.end - clip.start
     state = {"pool": clip.pool, "status": "active", "tier": clip.tier, "length": length,
              "counts": dict.fromkeys(COUNTS, 0), "lifetime": dict.fromkeys(COUNTS, 0.0), "judgement": None}
     own = rng.lognormal(0.0, 0.25)   # this clip's own luck: a thumbnail, a title, the hour it went out
-    completion = float(np.clip((0.22 + 0.35 * quality) * own, 0.02, 0.98))
+    completion = float(np.clip((0.22 + 0.35 * quality) * own * (LENGTH_PIVOT / length) ** taste, 0.02, 0.98))
     ctr = float(np.clip((0.012 + 0.04 * quality) * own, 0.001, 0.5))
     conversion = float(np.clip(((0.02 + 0.08 * quality) if selling else 0.01) * own, 0.0, 0.9))
     for _ in range(ROUNDS):
@@ -158,12 +165,14 @@ def simulate(audience: str, seed: int, streams: int, evaluate: int, exposure: bo
         for clip in rank(analysis, config, learned=learned).clips:
             features = clip_features(clip.to_dict(), learned.factors)
             quality = appeal(audience, kind_at(moments, clip.peak), features["score"])
-            for numbers, calibration in feedback_rounds(rng, clip, quality, rules, audience == "sales", pooled):
+            for numbers, calibration in feedback_rounds(rng, clip, quality, rules, audience == "sales", pooled,
+                                                        LENGTH_TASTE.get(audience, 0.0)):
                 evidence = add_evidence(evidence, clip.id, features, numbers, config.channel.max_clips)
                 pooled = calibration
         learned = learn(audience, evidence if exposure else by_impressions(evidence, config.channel.exposure),
                         config.channel)
     shares = {"default": dict.fromkeys(KINDS, 0), "channel": dict.fromkeys(KINDS, 0)}
+    lengths: dict[str, list[float]] = {"default": [], "channel": []}
     total = 0
     # The fresh streams come from a generator of their own: the same streams for every audience and
     # setting of a seed, however much of the training's randomness the learning used.
@@ -171,14 +180,17 @@ def simulate(audience: str, seed: int, streams: int, evaluate: int, exposure: bo
     for index in range(evaluate):
         analysis, moments = make_stream(fresh, 1000 + index)
         for name, used in (("default", None), ("channel", learned)):
-            for kind in top3(rank(analysis, config, learned=used), moments):
+            ranking = rank(analysis, config, learned=used)
+            for kind in top3(ranking, moments):
                 if kind:
                     shares[name][kind] += 1
+            lengths[name] += [c.end - c.start for c in sorted(ranking.clips, key=lambda c: c.rank)[:3]]
         total += 3
     return {"audience": audience, "seed": seed, "clips": learned.clips, "factors": learned.factors,
             "effects": learned.effects, "errors": learned.errors,
             "default": {k: round(100 * v / total, 1) for k, v in shares["default"].items()},
-            "channel": {k: round(100 * v / total, 1) for k, v in shares["channel"].items()}}
+            "channel": {k: round(100 * v / total, 1) for k, v in shares["channel"].items()},
+            "length": {name: round(float(np.mean(v)), 1) for name, v in lengths.items()}}
 
 
 def main() -> None:
@@ -196,12 +208,13 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=1))
         return
-    print(f"{'audience':9} {'seed':>4} {'clips':>5}  {'factors (chat/audio/visual)':28} top-3 share of each kind, "
-          "no channel -> channel (points)")
+    print(f"{'audience':9} {'seed':>4} {'clips':>5}  {'factors (chat/audio/visual/length)':28} top-3 share of each kind, "
+          "no channel -> channel (points); top-3 clips' mean length (s)")
     for r in results:
-        factors = "/".join(f"{r['factors'][s]:.2f}" for s in ("chat", "audio", "visual"))
+        factors = "/".join(f"{r['factors'][s]:.2f}" for s in ("chat", "audio", "visual", "length"))
         kinds = "  ".join(f"{k} {r['default'][k]:.0f}->{r['channel'][k]:.0f}" for k in KINDS)
-        print(f"{r['audience']:9} {r['seed']:>4} {r['clips']:>5}  {factors:28} {kinds}")
+        print(f"{r['audience']:9} {r['seed']:>4} {r['clips']:>5}  {factors:28} {kinds}  "
+              f"length {r['length']['default']:.1f}->{r['length']['channel']:.1f}")
 
 
 if __name__ == "__main__":

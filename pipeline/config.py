@@ -127,6 +127,9 @@ class SelectConfig:
     max_len: float = 60.0
     lead: float = 4.0              # seconds a clip starts before the moment rises
     tail: float = 3.0              # seconds it runs on after the moment falls
+    # A clip's lead-in, moment and run-on, scaled about its peak (then held to min_len-max_len): a
+    # channel whose audience prefers longer or shorter clips ranks with its learned factor here.
+    length_scale: float = 1.0
     edge: float = 0.35             # the moment lasts while the score stays above this share of its peak
     min_score: float = 2.0         # peaks with a fused score below this are not highlights
     snap: float = 2.0              # span edges move to a scene cut or speech pause this close
@@ -378,6 +381,8 @@ class Config:
             raise UserError("select.buying_lag, weight_item_orders and weight_item_carts must be 0 or more")
         if not 0 < s.buying_share <= 1:
             raise UserError("select.buying_share is a share of the largest buying bonus: more than 0, at most 1")
+        if not s.length_scale > 0:
+            raise UserError(f"select.length_scale must be positive (got {s.length_scale:g})")
         if s.min_len > s.max_len:
             raise UserError(f"--min-len ({s.min_len:g}) is longer than --max-len ({s.max_len:g})")
         if a.audio_track < 0:

@@ -56,7 +56,7 @@ def audience(n: int, rng, likes: str | None, promoted: dict | None = None) -> di
 
 
 def test_no_feedback_and_thin_feedback_keep_the_defaults():
-    assert learn("c", {}, CONFIG).factors == {"chat": 1.0, "audio": 1.0, "visual": 1.0}
+    assert learn("c", {}, CONFIG).factors == {"chat": 1.0, "audio": 1.0, "visual": 1.0, "length": 1.0}
     thin = audience(4, np.random.default_rng(1), likes="chat")
     learned = learn("c", thin, CONFIG)
     assert learned.clips == 4 and not learned.changes_ranking
@@ -136,7 +136,7 @@ def test_the_learning_reranks_and_says_so():
     unlearned = rank(analysis_with_two_moments(), config, learned=Learned("c"))
     assert [c.to_dict() for c in unlearned.clips] == [c.to_dict() for c in plain.clips]
     assert unlearned.channel == {"name": "c", "clips": 0, "weight": 0.0, "impressions": 0,
-                                 "factors": {"chat": 1.0, "audio": 1.0, "visual": 1.0}}
+                                 "factors": {"chat": 1.0, "audio": 1.0, "visual": 1.0, "length": 1.0}}
     favoured = "audio" if first.signals["chat"] > first.signals["audio"] else "chat"
     other = {"chat": "audio", "audio": "chat"}[favoured]
     learned = Learned("c", clips=30, weight=30.0, factors={favoured: 2.5, other: 0.4, "visual": 1.0})
@@ -147,17 +147,45 @@ def test_the_learning_reranks_and_says_so():
     assert ranked.channel["factors"][favoured] == 2.5
 
 
+def test_an_audience_that_leaves_long_clips_gets_shorter_ones():
+    """Clips of 15 to 60 s, alike in every signal, whose audience finishes the short ones and
+    leaves the long ones: the length factor falls under 1 (the signals' stay), and a ranking
+    with it makes each clip shorter about its peak, never under --min-len."""
+    rng = np.random.default_rng(4)
+    evidence = {}
+    for i in range(80):
+        length = float(rng.uniform(15, 60))
+        signals = (rng.uniform(3, 6), rng.uniform(3, 6), rng.uniform(1, 3))
+        completion = 0.6 * (15.0 / length) * rng.lognormal(0, 0.1)
+        numbers = feedback(int(rng.integers(300, 600)), completion, 0.03 * rng.lognormal(0, 0.1), length)
+        evidence = add_evidence(evidence, f"clip{i:06d}", clip_features(made_up_clip(i, *signals, 4.0, length)),
+                                numbers, 500)
+    learned = learn("c", evidence, CONFIG)
+    assert learned.factors["length"] < 0.8 and learned.effects["length"] < 0, learned
+    assert all(abs(learned.factors[s] - 1.0) < 0.15 for s in ("chat", "audio", "visual")), learned
+    config = Config()
+    config.tag.stages = "1"
+    config.select.min_len = 8.0
+    plain = rank(analysis_with_two_moments(), config)
+    shorter = rank(analysis_with_two_moments(), config, learned=learned)
+    assert [c.peak for c in shorter.clips] == [c.peak for c in plain.clips]
+    for before, after in zip(plain.clips, shorter.clips):
+        assert config.select.min_len - 1e-6 <= after.end - after.start < before.end - before.start - 1, (before, after)
+        assert after.start <= after.peak <= after.end
+    assert shorter.channel["factors"]["length"] == learned.factors["length"]
+
+
 def test_the_channel_simulator_runs_on_the_code_it_measures():
     """bench/channels.py imports the promotion and learning it measures: a short run of it (two
     audiences, few streams) ends with its figures, the learning moved towards the chat-led audience
-    and not for the one that likes what the defaults like (it broke once when promotion changed)."""
+    and not for the one that likes what the defaults like, so the bench cannot drift from the code."""
     done = subprocess.run([sys.executable, os.path.join(REPO, "bench", "channels.py"), "--streams", "12",
                            "--evaluate", "3", "--seeds", "1", "--audiences", "chat,defaults", "--json"],
                           capture_output=True, text=True, cwd=REPO, timeout=600)
     assert done.returncode == 0, done.stderr
     chat, defaults = json.loads(done.stdout)
     assert chat["clips"] > 20 and chat["factors"]["chat"] > 1.0, chat
-    assert defaults["factors"] == {"chat": 1.0, "audio": 1.0, "visual": 1.0} and defaults["channel"] == defaults["default"]
+    assert defaults["factors"] == {"chat": 1.0, "audio": 1.0, "visual": 1.0, "length": 1.0} and defaults["channel"] == defaults["default"]
 
 
 def test_the_file_store_keeps_what_was_learned(tmp_path):

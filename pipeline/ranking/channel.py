@@ -28,9 +28,10 @@ WWW 2010, without the exploration bonus: the platform, not peakclip, decides wha
   or noisy evidence every effect is held at 0 and the ranking stays the defaults'.
 - **Factors**: a signal's weight is multiplied by exp(``gain`` x its clear effect), bounded to
   [1/``max_factor``, ``max_factor``]. The shares sum to 1, so the effects are differences
-  between signals: the channel moves weight between them.
-  The length effect is reported (per doubling of a clip's length), not applied; the score's is
-  what the defaults already do.
+  between signals: the channel moves weight between them. The length effect (per doubling of a
+  clip's length) makes the ``length`` factor the same way: each clip's lead-in, moment and run-on
+  are scaled by it about the peak (``select.length_scale``), within ``min_len``-``max_len``.
+  The score's effect is what the defaults already do.
 
 Everything here is pure: the stores (``pipeline/promotion/channels.py`` for the CLI, a Redis hash
 in ``workers/channelstate.py`` for the queue) keep each clip's features and counts and call these.
@@ -45,7 +46,7 @@ from typing import Mapping
 import numpy as np
 
 from peakclip.detectors.errors import UserError
-from peakclip.pipeline.config import SIGNALS, ChannelConfig, FuseConfig
+from peakclip.pipeline.config import SIGNALS, ChannelConfig, FuseConfig, SelectConfig
 
 COUNTS = ("impressions", "plays", "watch_seconds", "clicks", "orders")
 # Prior trials of the Beta prior that shrinks a clip's rate towards its channel's mean: a clip's
@@ -63,7 +64,7 @@ SCORE_SCALE = 4.0   # z units: the default score enters the regression in steps 
 @dataclass
 class Learned:
     """What a channel has learned: the factor each signal's fuse weight is multiplied by (1: the
-    defaults), the effects they come from (log reward per unit of a signal's share; ``length``:
+    defaults) and ``length``, the one its clips' lengths are, the effects they come from (log reward per unit of a signal's share; ``length``:
     per doubling of a clip's length; ``score``: per 4 z of its default score) with their
     standard errors, and the evidence (clips with feedback, their weight after the exposure
     correction, impressions)."""
@@ -71,7 +72,7 @@ class Learned:
     clips: int = 0
     weight: float = 0.0
     impressions: int = 0
-    factors: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SIGNALS, 1.0))
+    factors: dict[str, float] = field(default_factory=lambda: dict.fromkeys((*SIGNALS, LENGTH), 1.0))
     effects: dict[str, float] = field(default_factory=lambda: dict.fromkeys((*SIGNALS, LENGTH, SCORE), 0.0))
     errors: dict[str, float] = field(default_factory=lambda: dict.fromkeys((*SIGNALS, LENGTH, SCORE), 0.0))
 
@@ -193,10 +194,11 @@ def learn(name: str, evidence: Mapping[str, dict], config: ChannelConfig) -> Lea
     learned.errors = {c: round(float(v), 4) for c, v in zip(columns, errors)}
     # Only what stands clear of the noise moves a weight: each signal's effect less CLEAR standard
     # errors (towards 0), so chance alone leaves the defaults as they are.
-    clear = np.sign(effects[:3]) * np.maximum(np.abs(effects[:3]) - CLEAR * errors[:3], 0.0)
+    moved = (*SIGNALS, LENGTH)
+    clear = np.sign(effects[:len(moved)]) * np.maximum(np.abs(effects[:len(moved)]) - CLEAR * errors[:len(moved)], 0.0)
     bound = math.log(config.max_factor)
     learned.factors = {s: round(math.exp(float(np.clip(config.gain * v, -bound, bound))), 4)
-                       for s, v in zip(SIGNALS, clear)}
+                       for s, v in zip(moved, clear)}
     return learned
 
 
@@ -205,6 +207,14 @@ def channel_fuse(fuse: FuseConfig, learned: Learned | None) -> FuseConfig:
     if learned is None or not learned.changes_ranking:
         return fuse
     return dataclasses.replace(fuse, **{f"weight_{s}": fuse.weight(s) * learned.factors.get(s, 1.0) for s in SIGNALS})
+
+
+def channel_select(select: SelectConfig, learned: Learned | None) -> SelectConfig:
+    """The span settings a channel ranks with: its clips' lengths times its learned factor."""
+    factor = learned.factors.get(LENGTH, 1.0) if learned is not None else 1.0
+    if abs(factor - 1.0) <= 1e-6:
+        return select
+    return dataclasses.replace(select, length_scale=select.length_scale * factor)
 
 
 def rank_note(rank: int, default_rank: int | None) -> str | None:

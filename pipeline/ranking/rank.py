@@ -17,7 +17,7 @@ from peakclip.detectors.probe import Probe
 from peakclip.pipeline.analysis.assemble import Analysis
 from peakclip.pipeline.config import Config
 from peakclip.pipeline.ranking.broadcast import Stage, auto_stages, equal_stages, explicit_stages
-from peakclip.pipeline.ranking.channel import Learned, channel_fuse, summary
+from peakclip.pipeline.ranking.channel import Learned, channel_fuse, channel_select, summary
 from peakclip.pipeline.ranking.clip import Clip
 from peakclip.pipeline.ranking.cuts import CutsOnDemand, settle
 from peakclip.pipeline.ranking.fuse import Fused, fuse
@@ -139,6 +139,7 @@ def rank(analysis: Analysis, config: Config, judged: dict[float, float] | None =
     factors scale the signals' weights; each clip it moved says so, and the ranking records it."""
     warnings = list(analysis.warnings)
     fused = fuse(analysis.signals, channel_fuse(config.fuse, learned), config.chat, analysis.extras)
+    select = channel_select(config.select, learned)
     edges = edges_of(analysis, config, warnings, judged)
     rules = load_rules(config.tag.rules)
     stages = make_stages(analysis, config, warnings)
@@ -150,7 +151,7 @@ def rank(analysis: Analysis, config: Config, judged: dict[float, float] | None =
         windows, sales = (chat.products, chat.item_commerce(len(fused.score))) if chat is not None else ([], {})
 
         def choose(near: Edges) -> list[ProductPick]:
-            return pick_products(fused, windows, sales, analysis.probe.duration, config.select, near, segments)
+            return pick_products(fused, windows, sales, analysis.probe.duration, select, near, segments)
         picks = settle(choose, edges)
         spans = [pick.span for pick in picks]
         note = unclipped_note(windows, picks, config.select) if windows else \
@@ -158,7 +159,7 @@ def rank(analysis: Analysis, config: Config, judged: dict[float, float] | None =
         warnings += [note] if note else []
     else:
         def choose(near: Edges) -> list[Span]:
-            return select_spans(fused, analysis.probe.duration, config.select, near, quotas, segments)
+            return select_spans(fused, analysis.probe.duration, select, near, quotas, segments)
         spans = settle(choose, edges)
         if not spans:
             warnings.append(nothing_to_clip(fused, analysis.probe.duration, config))

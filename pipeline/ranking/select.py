@@ -301,7 +301,10 @@ def select_spans(fused: Fused, duration: float, config: SelectConfig, edges: Edg
             before = [s.end for s in spans if s.end <= peak_t]
             after = [s.start for s in spans if s.start >= peak_t]
             room = (max(before, default=lo), min(after, default=hi))
-            fitted = _fit(left * hop - config.lead, (right + 1) * hop + config.tail, peak_t, room, config)
+            start, end = left * hop - config.lead, (right + 1) * hop + config.tail
+            if config.length_scale != 1.0:
+                start, end = peak_t - (peak_t - start) * config.length_scale, peak_t + (end - peak_t) * config.length_scale
+            fitted = _fit(start, end, peak_t, room, config)
             if fitted is None:
                 rejected[left:right + 1] = True
                 continue

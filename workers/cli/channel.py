@@ -45,7 +45,8 @@ def cmd_channel(args: argparse.Namespace) -> int:
         effects = learned.effects
         print("  effect on reward (log, per unit of a signal's share of the clip): "
               + ", ".join(f"{k} {v:+.2f}" for k, v in effects.items() if k != "length"))
-        print(f"  per doubling of a clip's length: {effects['length']:+.2f} (reported, not applied)")
+        print(f"  per doubling of a clip's length: {effects['length']:+.2f} "
+              f"(clips made x{learned.factors['length']:.2f} as long, within --min-len and --max-len)")
     return 0
 
 
