@@ -72,6 +72,7 @@ from peakclip.detectors.series import Series, bins_for
 KEYFRAME_LEAD = 10.0   # seconds before a chunk to look for the key frame preceding it (and after it, the next)
 RUN_GAP = 4            # key frames apart that one seek's run still joins (decoding 3 unwanted costs less than a seek)
 DIRECT_SHARE = 20      # key frames one direct decoder takes before a second process shares them
+FEW_FRAMES = 8         # key frames a decoder takes without a thread pool
 CUT_PACKET_CONTRAST = 1.4  # a cut's packet against the median packet of its group of pictures
 # Packet sizes are flat (a constant bit rate: they cannot carry motion) when the predicted packets'
 # mean size, second by second, varies by less than this share of its mean (coefficient of
@@ -225,19 +226,19 @@ SHOWN = re.compile(r"\[showinfo@run(\d+) @ [^\]]*\] \[info\] n:\s*\d+ pts:\s*-?\
 
 
 def key_frame_runs(path: str, runs: list[tuple[float, int]], width: int, height: int,
-                   warnings: list[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+                   warnings: list[str] | None = None, threads: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
     """The key frames of each run (the time of its first key frame, how many), each with its time
     (seconds from the recording's start), decoded by one ffmpeg that seeks to each run in turn (a
     process per run would cost more to start than its few frames to decode). The times come from
     ffmpeg itself (``showinfo``): a seek in a file without an index can miss a frame, and a frame
-    is only ever compared with the one it really follows."""
+    is only ever compared with the one it really follows. ``threads``: decoding threads of a run
+    of more than a few key frames."""
     if not runs:
         return []
     with tempfile.TemporaryDirectory(prefix="peakclip-keys-") as scratch:
         outputs = []
         for index, (first, count) in enumerate(runs):
-            # One decoding thread per run: a run is a handful of frames, not worth a thread pool.
-            # Seek to the run's first key frame exactly (to the microsecond: ffmpeg rounds that
+            # A run of a handful of frames is not worth a thread pool. Seek to the run's first key frame exactly (to the microsecond: ffmpeg rounds that
             # to the nearest tick of the stream's clock, so it lands on the frame; any earlier and
             # it would decode the key frame before too, only to drop it), and stop after the run's
             # own key frames: with a duration instead, ffmpeg decodes the next one to see that it
@@ -245,7 +246,7 @@ def key_frame_runs(path: str, runs: list[tuple[float, int]], width: int, height:
             # would parse and drop the rest); skip_loop_filter=all: deblocking smooths block edges
             # a 64x36 average cannot see (the series move by under 0.005), ~5% of the decoding.
             video = ffmpeg.input(readable(path), ss=seek_to(first), skip_frame="nokey", skip_loop_filter="all",
-                                 discard="nokey", threads=1)["V:0"]
+                                 discard="nokey", threads=threads if count > FEW_FRAMES else 1)["V:0"]
             outputs.append(video.filter("scale", width, height, flags="area").filter(f"showinfo@run{index}")
                            .output(os.path.join(scratch, f"{index}.gray"), format="rawvideo", pix_fmt="gray",
                                    fps_mode="passthrough", vframes=count))
@@ -338,14 +339,15 @@ def annex_b(sample: bytes, nal_length: int) -> bytes:
     return b"".join(units)
 
 
-def direct_key_frames(path: str, times: np.ndarray, width: int, height: int) -> np.ndarray | None:
+def direct_key_frames(path: str, times: np.ndarray, width: int, height: int, threads: int = 1) -> np.ndarray | None:
     """The key frames at ``times`` (seconds from the recording's start, as ``packet_scan`` gives
     them), decoded shrunk to ``width`` x ``height`` grey, one per time, straight from an MP4's
     index: their bytes alone, each after the parameter sets, are handed to one decoder as an H.264
     stream, so nothing between them is read, demuxed or decoded, whichever key frames they are.
     None when the recording is not H.264 in an MP4 the index reader takes, a time is not one of
     its key frames, or the decoder does not give one picture per key frame (a damaged or
-    cut-off frame): the caller then decodes through ffmpeg's demuxer."""
+    cut-off frame): the caller then decodes through ffmpeg's demuxer. ``threads``: decoding
+    threads (frame threads: key frames do not depend on each other)."""
     frames = None if is_url(path) else indexed_key_frames(path)
     if frames is None or not len(frames.times):
         return None
@@ -360,8 +362,9 @@ def direct_key_frames(path: str, times: np.ndarray, width: int, height: int) -> 
             for i in at:
                 media.seek(int(frames.offsets[i]))
                 sink.write(header + annex_b(media.read(int(frames.sizes[i])), frames.nal_length))
-        # One thread: a handful of pictures; skip_loop_filter as in key_frame_runs.
-        command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
+        # skip_loop_filter as in key_frame_runs; no thread pool for a handful of pictures.
+        command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
+                   "-threads", str(threads if len(times) > FEW_FRAMES else 1),
                    "-skip_loop_filter", "all", "-f", "h264", "-i", stream, "-vf", f"scale={width}:{height}:flags=area",
                    "-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo", raw]
         done = subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL)
@@ -377,23 +380,29 @@ def key_frames(path: str, key_times: np.ndarray, wanted: list[int], width: int, 
     decoded shrunk to ``width`` x ``height`` grey, by index; one that could not be decoded is
     missing. Straight from an MP4's index where it can (``direct_key_frames``), else by seeking
     ffmpeg to each run of them (``key_frame_runs``), each decoded frame named by the key frame at
-    its time. ``processes``: ffmpeg processes side by side (0: one per core)."""
+    its time. ``processes``: ffmpeg processes side by side (0: one per core); each decodes with as
+    many frame threads as there are cores for it: key frames do not depend on each other, so the
+    threads cost no CPU time, and a core the other work leaves idle (a short recording's single
+    chunk, the last chunk still decoding) shortens the wait."""
     wanted = sorted(set(wanted))
     if not wanted:
         return {}
     cores = processes or os.cpu_count() or 1
     groups = max(1, min(cores, len(wanted) // DIRECT_SHARE))
     shares = [wanted[g::groups] for g in range(groups)]
+    threads = max(1, (os.cpu_count() or 1) // groups)
     with ThreadPoolExecutor(max_workers=groups) as pool:
-        direct = list(pool.map(lambda share: direct_key_frames(path, key_times[share], width, height), shares))
+        direct = list(pool.map(lambda share: direct_key_frames(path, key_times[share], width, height, threads), shares))
     if all(frames is not None for frames in direct):
         return {i: frame for share, frames in zip(shares, direct) for i, frame in zip(share, frames)}
     runs = runs_of(wanted)
     groups = max(1, min(len(runs), cores))
     shares = [runs[g::groups] for g in range(groups)]
+    threads = max(1, (os.cpu_count() or 1) // groups)
     with ThreadPoolExecutor(max_workers=groups) as pool:
         decoded = [run for share in pool.map(lambda share: key_frame_runs(
-            path, [(key_times[a], b - a + 1) for a, b in share], width, height, warnings), shares) for run in share]
+            path, [(key_times[a], b - a + 1) for a, b in share], width, height, warnings, threads), shares)
+            for run in share]
     # Name each decoded frame by the key frame at its time: a seek that missed a frame shifts nothing.
     tolerance = min(0.25, float(np.min(np.diff(key_times))) / 2) if len(key_times) > 1 else 0.25
     named: dict[int, np.ndarray] = {}
