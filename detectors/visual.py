@@ -367,7 +367,7 @@ def direct_key_frames(path: str, times: np.ndarray, width: int, height: int, thr
                    "-threads", str(threads if len(times) > FEW_FRAMES else 1),
                    "-skip_loop_filter", "all", "-f", "h264", "-i", stream, "-vf", f"scale={width}:{height}:flags=area",
                    "-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo", raw]
-        done = subprocess.run(command, capture_output=True, stdin=subprocess.DEVNULL)
+        done = subprocess.run(command, check=False, capture_output=True, stdin=subprocess.DEVNULL)
         decoded = as_frames(np.fromfile(raw, np.uint8), width, height) if os.path.exists(raw) else None
     if done.returncode != 0 or decoded is None or len(decoded) != len(times):
         return None
