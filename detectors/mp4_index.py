@@ -262,7 +262,10 @@ def _indexed(path: str, file_size: int, mtime: float) -> Index | None:
         # and that one with the bytes it has (as ffmpeg's demuxer hands it on).
         offsets = _sample_offsets(boxes, sizes)
         table = boxes.get(b"stsd")
-        entry = bytes(table[8:8 + struct.unpack_from(">I", table, 8)[0]]) if table is not None and len(table) >= 16 else b""
+        # One sample description: with several (parameter sets changing mid-track), samples would
+        # need each their own, and the key frames are left to the demuxer.
+        single = table is not None and len(table) >= 16 and struct.unpack_from(">I", table, 4)[0] == 1
+        entry = bytes(table[8:8 + struct.unpack_from(">I", table, 8)[0]]) if single else b""
         whole = offsets + sizes <= file_size
         kept = count if whole.all() else int(np.argmin(whole))
         sizes = sizes[:kept + 1].copy()
