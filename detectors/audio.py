@@ -104,7 +104,10 @@ def audio_features(path: str, start: float, end: float, hop: float, rate: int = 
     lead = min(start, round(CONTEXT_SECONDS / hop) * hop)
     first = start - lead
     source = ffmpeg.input(readable(path), ss=first, t=end + CONTEXT_SECONDS - first)
-    node = source[f"a:{track}"].output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=rate)
+    # flush_packets=0: into a pipe ffmpeg otherwise writes every AAC frame's ~170 samples on their
+    # own (13,000 writes, and as many wake-ups of the reading thread, per 300 s chunk); buffered,
+    # they go out 32 KB at a time. Decoding and reading cost ~0.2 CPU-s less a chunk, same samples.
+    node = source[f"a:{track}"].output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=rate, flush_packets=0)
     decoder = PipeDecoder(node, f"audio of {path}")
     levels, flatness, quiet_levels = [], [], []
     decoded = 0

@@ -5,6 +5,11 @@ clock, as ffprobe prints ``pts_time``), size in bytes and key flag of every pack
 video track, in decode order, or None when the file is not an MP4 this reader vouches for; the
 caller then asks ffprobe. Nothing in ``mdat`` is read.
 
+``indexed_key_frames(path)`` returns, for an H.264 track (``avc1``/``avc3``) the same reader takes,
+``KeyFrames``: each key frame's presentation time (as above), where its bytes lie in the file
+(offset and size), and what a decoder needs to read them without the container: the size of the
+NAL unit length prefix and the parameter sets (SPS, PPS) from the ``avcC`` box. Otherwise None.
+
 Why: an MP4 writer keeps a table of every sample's size, duration and sync flag, so the packet
 scan of a stream-hour is a few megabytes of index instead of gigabytes of media and an ffprobe
 process per chunk. The reader takes only the layouts whose times it can state exactly as
@@ -12,20 +17,25 @@ ffmpeg's demuxer does and leaves the rest to ffprobe: not fragmented (no ``mvex`
 list that is absent, or one edit at normal rate that shows the whole media and may follow one
 empty edit (what ffmpeg, OBS and most muxers write). In a file cut off inside ``mdat`` the
 packets stop where the bytes do, the last one as long as what is left of it, as ffmpeg hands it on.
-Tests hold it to ffprobe's packets on each layout.
+Tests hold it to ffprobe's packets on each layout. The key frames' places let a decoder be handed
+the few key frames it needs and nothing else: no demuxer reads past the rest of the media.
 """
 from __future__ import annotations
 
 import functools
 import os
 import struct
+from typing import NamedTuple
 
 import numpy as np
 
 from peakclip.detectors.probe import looks_like_mp4
 
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"}
-TABLES = {b"mvhd", b"mdhd", b"hdlr", b"elst", b"stts", b"ctts", b"stss", b"stsz", b"stsc", b"stco", b"co64", b"mvex"}
+TABLES = {b"mvhd", b"mdhd", b"hdlr", b"elst", b"stts", b"ctts", b"stss", b"stsz", b"stsc", b"stco", b"co64", b"mvex",
+          b"stsd"}
+AVC_ENTRIES = {b"avc1", b"avc3"}   # H.264 sample entries (avc3 may also carry parameter sets in the samples)
+VISUAL_ENTRY = 78                  # bytes of a visual sample entry's own fields before its child boxes
 
 
 MAX_SAMPLES = 50_000_000   # nine days at 60 fps: a table that claims more is damaged, not read
@@ -33,6 +43,24 @@ MAX_SAMPLES = 50_000_000   # nine days at 60 fps: a table that claims more is da
 
 class Unsupported(Exception):
     """A layout this reader does not vouch for."""
+
+
+class KeyFrames(NamedTuple):
+    """The key frames of an H.264 track: times (seconds, as ``indexed_packets``), file offsets and
+    sizes (bytes), the NAL unit length prefix (bytes) and the parameter sets (raw NAL units)."""
+    times: np.ndarray
+    offsets: np.ndarray
+    sizes: np.ndarray
+    nal_length: int
+    parameter_sets: tuple[bytes, ...]
+
+
+class Index(NamedTuple):
+    times: np.ndarray
+    sizes: np.ndarray
+    keys: np.ndarray
+    offsets: np.ndarray
+    sample_entry: bytes     # the first sample description (stsd entry), type and payload
 
 
 def _boxes(data: memoryview, start: int, end: int):
@@ -169,8 +197,36 @@ def _sample_offsets(boxes: dict, sizes: np.ndarray) -> np.ndarray:
     return chunk_offsets[chunk_of] + starts - starts[chunk_first]
 
 
+def _avc_config(entry: bytes) -> tuple[int, tuple[bytes, ...]] | None:
+    """The NAL length prefix size and the parameter sets of an ``avc1``/``avc3`` sample entry (its
+    ``avcC`` box), or None for any other codec or a damaged box."""
+    if len(entry) < 8 or entry[4:8] not in AVC_ENTRIES:
+        return None
+    data = memoryview(entry)
+    try:
+        for kind, lo, hi in _boxes(data, 8 + VISUAL_ENTRY, len(entry)):
+            if kind != b"avcC":
+                continue
+            config = bytes(data[lo:hi])
+            nal_length = (config[4] & 3) + 1
+            sets, at = [], 5
+            for count_mask in (0x1F, 0xFF):                  # the SPS, then the PPS
+                count = config[at] & count_mask
+                at += 1
+                for _ in range(count):
+                    size = struct.unpack_from(">H", config, at)[0]
+                    sets.append(config[at + 2:at + 2 + size])
+                    at += 2 + size
+            if nal_length == 3 or at > len(config):
+                return None
+            return nal_length, tuple(sets)
+    except (Unsupported, IndexError, struct.error):
+        return None
+    return None
+
+
 @functools.lru_cache(maxsize=8)
-def _indexed(path: str, file_size: int, mtime: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _indexed(path: str, file_size: int, mtime: float) -> Index | None:
     try:
         moov = memoryview(_top_level_moov(path))
         boxes, movie_scale = _video_track(moov)
@@ -205,6 +261,11 @@ def _indexed(path: str, file_size: int, mtime: float) -> tuple[np.ndarray, np.nd
         # A recording cut off inside mdat: the packets before the first one that is not all there,
         # and that one with the bytes it has (as ffmpeg's demuxer hands it on).
         offsets = _sample_offsets(boxes, sizes)
+        table = boxes.get(b"stsd")
+        # One sample description: with several (parameter sets changing mid-track), samples would
+        # need each their own, and the key frames are left to the demuxer.
+        single = table is not None and len(table) >= 16 and struct.unpack_from(">I", table, 4)[0] == 1
+        entry = bytes(table[8:8 + struct.unpack_from(">I", table, 8)[0]]) if single else b""
         whole = offsets + sizes <= file_size
         kept = count if whole.all() else int(np.argmin(whole))
         sizes = sizes[:kept + 1].copy()
@@ -213,13 +274,12 @@ def _indexed(path: str, file_size: int, mtime: float) -> tuple[np.ndarray, np.nd
                 sizes[kept] = file_size - offsets[kept]
                 kept += 1
             sizes = sizes[:kept]
-        return pts[:kept] / scale + shift, sizes.astype(float), keys[:kept]
+        return Index(pts[:kept] / scale + shift, sizes.astype(float), keys[:kept], offsets[:kept], entry)
     except (Unsupported, KeyError, IndexError, struct.error, ValueError, OSError):
         return None
 
 
-def indexed_packets(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Times, sizes and key flags of the first video track's packets from the MP4 index, or None."""
+def _index_of(path: str) -> Index | None:
     try:
         if not looks_like_mp4(path):
             return None
@@ -227,3 +287,20 @@ def indexed_packets(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | No
     except OSError:
         return None
     return _indexed(path, stat.st_size, stat.st_mtime)
+
+
+def indexed_packets(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Times, sizes and key flags of the first video track's packets from the MP4 index, or None."""
+    index = _index_of(path)
+    return None if index is None else (index.times, index.sizes, index.keys)
+
+
+def indexed_key_frames(path: str) -> KeyFrames | None:
+    """The first video track's key frames, where they lie and how to decode them on their own
+    (``KeyFrames``), when it is H.264 in an MP4 this reader takes; otherwise None."""
+    index = _index_of(path)
+    config = None if index is None else _avc_config(index.sample_entry)
+    if config is None:
+        return None
+    keys = index.keys
+    return KeyFrames(index.times[keys], index.offsets[keys], index.sizes[keys].astype(np.int64), *config)

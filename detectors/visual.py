@@ -35,9 +35,18 @@ A cut is judged from the two key frames around it: decoded shrunk to ``width`` x
 the later one's spot. So the cuts of a window need only the pairs of key frames whose spot is
 inside it, and a window gives exactly the cuts a pass over every key frame gives there.
 
+Key frames are decoded by one ffmpeg per batch. In an H.264 MP4 the index says where each key
+frame's bytes lie (``mp4_index.indexed_key_frames``): those bytes alone, with the parameter sets,
+go to the decoder as an H.264 stream, so nothing else of the file is read or demuxed, and any
+set of key frames costs its own decoding only. Elsewhere (other containers and codecs, URLs,
+an index the reader does not take) ffmpeg seeks to each run of them and the demuxer hands on key
+frames only (``discard=nokey``); the two give the same pictures.
+
 The picture is the first video stream that is not an attached cover picture (ffmpeg's ``V``).
 
-Why: decoding is the cost of analysis. A live stream with a 2 s GOP has one key frame in 60, so
+Why: decoding is the cost of analysis (a 1080p key frame takes ~5 ms to decode whichever way
+it reaches the decoder; reading it straight from the index spares the rest: on 300 s of 1080p
+CBR, 0.88 CPU-s against 1.05 through the demuxer). A live stream with a 2 s GOP has one key frame in 60, so
 decoding key frames is a few percent of a full decode; and clip edges only need the cuts within
 a few seconds of them, a few dozen key frames of a stream's thousands. Motion needs no decoding
 where packet sizes carry it, and only the key frames where they do not.
@@ -55,12 +64,15 @@ import ffmpeg
 import numpy as np
 
 from peakclip.detectors.errors import MediaError
-from peakclip.detectors.mp4_index import indexed_packets
+from peakclip.detectors.mp4_index import indexed_key_frames, indexed_packets
 from peakclip.detectors.objects import readable
 from peakclip.detectors.probe import clock_origin, is_url
 from peakclip.detectors.series import Series, bins_for
 
-KEYFRAME_LEAD = 10.0   # seconds before a chunk to look for the key frame preceding it
+KEYFRAME_LEAD = 10.0   # seconds before a chunk to look for the key frame preceding it (and after it, the next)
+RUN_GAP = 4            # key frames apart that one seek's run still joins (decoding 3 unwanted costs less than a seek)
+DIRECT_SHARE = 20      # key frames one direct decoder takes before a second process shares them
+FEW_FRAMES = 8         # key frames a decoder takes without a thread pool
 CUT_PACKET_CONTRAST = 1.4  # a cut's packet against the median packet of its group of pictures
 # Packet sizes are flat (a constant bit rate: they cannot carry motion) when the predicted packets'
 # mean size, second by second, varies by less than this share of its mean (coefficient of
@@ -214,24 +226,27 @@ SHOWN = re.compile(r"\[showinfo@run(\d+) @ [^\]]*\] \[info\] n:\s*\d+ pts:\s*-?\
 
 
 def key_frame_runs(path: str, runs: list[tuple[float, int]], width: int, height: int,
-                   warnings: list[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+                   warnings: list[str] | None = None, threads: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
     """The key frames of each run (the time of its first key frame, how many), each with its time
     (seconds from the recording's start), decoded by one ffmpeg that seeks to each run in turn (a
     process per run would cost more to start than its few frames to decode). The times come from
     ffmpeg itself (``showinfo``): a seek in a file without an index can miss a frame, and a frame
-    is only ever compared with the one it really follows."""
+    is only ever compared with the one it really follows. ``threads``: decoding threads of a run
+    of more than a few key frames."""
     if not runs:
         return []
     with tempfile.TemporaryDirectory(prefix="peakclip-keys-") as scratch:
         outputs = []
         for index, (first, count) in enumerate(runs):
-            # One decoding thread per run: a run is a handful of frames, not worth a thread pool.
-            # Seek to the run's first key frame exactly (to the microsecond: ffmpeg rounds that
+            # A run of a handful of frames is not worth a thread pool. Seek to the run's first key frame exactly (to the microsecond: ffmpeg rounds that
             # to the nearest tick of the stream's clock, so it lands on the frame; any earlier and
             # it would decode the key frame before too, only to drop it), and stop after the run's
             # own key frames: with a duration instead, ffmpeg decodes the next one to see that it
-            # is past the end.
-            video = ffmpeg.input(readable(path), ss=seek_to(first), skip_frame="nokey", threads=1)["V:0"]
+            # is past the end. discard=nokey: the demuxer hands on key frames only (the decoder
+            # would parse and drop the rest); skip_loop_filter=all: deblocking smooths block edges
+            # a 64x36 average cannot see (the series move by under 0.005), ~5% of the decoding.
+            video = ffmpeg.input(readable(path), ss=seek_to(first), skip_frame="nokey", skip_loop_filter="all",
+                                 discard="nokey", threads=threads if count > FEW_FRAMES else 1)["V:0"]
             outputs.append(video.filter("scale", width, height, flags="area").filter(f"showinfo@run{index}")
                            .output(os.path.join(scratch, f"{index}.gray"), format="rawvideo", pix_fmt="gray",
                                    fps_mode="passthrough", vframes=count))
@@ -270,16 +285,21 @@ def blur3(frame: np.ndarray) -> np.ndarray:
     return ((rows[:-2] + 2 * rows[1:-1] + rows[2:] + 8) >> 4).astype(np.uint8)
 
 
+def mean_change(before: np.ndarray, after: np.ndarray) -> float:
+    """Mean absolute difference (grey levels, 0-255) of two ``blur3`` pictures as int16."""
+    difference = np.abs(after - before)
+    # The sum times 1/count, as OpenCV's mean takes it (sum/count can differ in the last bit,
+    # and a change of exactly the threshold must fall on the same side as before).
+    return float(difference.sum()) * (1.0 / difference.size)
+
+
 def frame_changes(frames: np.ndarray) -> np.ndarray:
     """Mean absolute difference of each frame from the one before (the first: NaN), lightly
     blurred so that encoder noise and blocking do not count as change."""
     smooth = [blur3(f).astype(np.int16) for f in frames]
     changes = np.full(len(frames), np.nan)
     for i in range(1, len(frames)):
-        difference = np.abs(smooth[i] - smooth[i - 1])
-        # The sum times 1/count, as OpenCV's mean takes it (sum/count can differ in the last bit,
-        # and a change of exactly the threshold must fall on the same side as before).
-        changes[i] = float(difference.sum()) * (1.0 / difference.size)
+        changes[i] = mean_change(smooth[i - 1], smooth[i])
     return changes
 
 
@@ -293,16 +313,109 @@ def pairs_for(spots: np.ndarray, windows: list[tuple[float, float]]) -> list[int
     return [int(k) for k in np.flatnonzero(inside)]
 
 
-def runs_for(pairs: list[int]) -> list[tuple[int, int]]:
-    """The first and last index of the key frames to decode for the ``pairs`` (each k: k-1 and
-    k), pairs that share a key frame joined into one run."""
+def runs_of(indices: list[int], gap: int = RUN_GAP) -> list[tuple[int, int]]:
+    """The first and last of each run of key-frame ``indices`` (sorted) in which each is at most
+    ``gap`` after the one before: one seek decodes a run, the few key frames between included."""
     runs: list[tuple[int, int]] = []
-    for k in sorted(set(pairs)):
-        if runs and k - 1 <= runs[-1][1]:
-            runs[-1] = (runs[-1][0], k)
+    for i in indices:
+        if runs and i - runs[-1][1] <= gap:
+            runs[-1] = (runs[-1][0], i)
         else:
-            runs.append((k - 1, k))
+            runs.append((i, i))
     return runs
+
+
+def annex_b(sample: bytes, nal_length: int) -> bytes:
+    """An MP4 sample's NAL units (each after its size, ``nal_length`` bytes big-endian) as an H.264
+    elementary stream (each after a start code); a size that runs past the sample ends it."""
+    units, at = [], 0
+    while at + nal_length <= len(sample):
+        size = int.from_bytes(sample[at:at + nal_length], "big")
+        at += nal_length
+        if size == 0 or at + size > len(sample):
+            break
+        units.append(b"\0\0\0\1" + sample[at:at + size])
+        at += size
+    return b"".join(units)
+
+
+def direct_key_frames(path: str, times: np.ndarray, width: int, height: int, threads: int = 1) -> np.ndarray | None:
+    """The key frames at ``times`` (seconds from the recording's start, as ``packet_scan`` gives
+    them), decoded shrunk to ``width`` x ``height`` grey, one per time, straight from an MP4's
+    index: their bytes alone, each after the parameter sets, are handed to one decoder as an H.264
+    stream, so nothing between them is read, demuxed or decoded, whichever key frames they are.
+    None when the recording is not H.264 in an MP4 the index reader takes, a time is not one of
+    its key frames, or the decoder does not give one picture per key frame (a damaged or
+    cut-off frame): the caller then decodes through ffmpeg's demuxer. ``threads``: decoding
+    threads (frame threads: key frames do not depend on each other)."""
+    frames = None if is_url(path) else indexed_key_frames(path)
+    if frames is None or not len(frames.times):
+        return None
+    known = np.round(frames.times, 6) - clock_origin(path)      # as packet_scan gives them
+    at = np.clip(np.searchsorted(known, np.asarray(times, float) - 1e-6), 0, len(known) - 1)
+    if not np.all(np.abs(known[at] - times) < 1e-6):
+        return None
+    header = b"".join(b"\0\0\0\1" + unit for unit in frames.parameter_sets)
+    with tempfile.TemporaryDirectory(prefix="peakclip-keys-") as scratch:
+        stream, raw = os.path.join(scratch, "keys.h264"), os.path.join(scratch, "keys.gray")
+        with open(path, "rb") as media, open(stream, "wb") as sink:
+            for i in at:
+                media.seek(int(frames.offsets[i]))
+                sink.write(header + annex_b(media.read(int(frames.sizes[i])), frames.nal_length))
+        # skip_loop_filter as in key_frame_runs; no thread pool for a handful of pictures.
+        command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
+                   "-threads", str(threads if len(times) > FEW_FRAMES else 1),
+                   "-skip_loop_filter", "all", "-f", "h264", "-i", stream, "-vf", f"scale={width}:{height}:flags=area",
+                   "-pix_fmt", "gray", "-fps_mode", "passthrough", "-f", "rawvideo", raw]
+        done = subprocess.run(command, check=False, capture_output=True, stdin=subprocess.DEVNULL)
+        decoded = as_frames(np.fromfile(raw, np.uint8), width, height) if os.path.exists(raw) else None
+    if done.returncode != 0 or decoded is None or len(decoded) != len(times):
+        return None
+    return decoded
+
+
+def key_frames(path: str, key_times: np.ndarray, wanted: list[int], width: int, height: int,
+               warnings: list[str] | None = None, processes: int = 0) -> dict[int, np.ndarray]:
+    """The key frames ``wanted`` (indices into ``key_times``, seconds from the recording's start)
+    decoded shrunk to ``width`` x ``height`` grey, by index; one that could not be decoded is
+    missing. Straight from an MP4's index where it can (``direct_key_frames``), else by seeking
+    ffmpeg to each run of them (``key_frame_runs``), each decoded frame named by the key frame at
+    its time. ``processes``: ffmpeg processes side by side (0: one per core); each decodes with as
+    many frame threads as there are cores for it: key frames do not depend on each other, so the
+    threads cost no CPU time, and a core the other work leaves idle (a short recording's single
+    chunk, the last chunk still decoding) shortens the wait."""
+    wanted = sorted(set(wanted))
+    if not wanted:
+        return {}
+    cores = processes or os.cpu_count() or 1
+    groups = max(1, min(cores, len(wanted) // DIRECT_SHARE))
+    shares = [wanted[g::groups] for g in range(groups)]
+    threads = max(1, (os.cpu_count() or 1) // groups)
+    with ThreadPoolExecutor(max_workers=groups) as pool:
+        direct = list(pool.map(lambda share: direct_key_frames(path, key_times[share], width, height, threads), shares))
+    if all(frames is not None for frames in direct):
+        return {i: frame for share, frames in zip(shares, direct) for i, frame in zip(share, frames)}
+    runs = runs_of(wanted)
+    groups = max(1, min(len(runs), cores))
+    shares = [runs[g::groups] for g in range(groups)]
+    threads = max(1, (os.cpu_count() or 1) // groups)
+    with ThreadPoolExecutor(max_workers=groups) as pool:
+        decoded = [run for share in pool.map(lambda share: key_frame_runs(
+            path, [(key_times[a], b - a + 1) for a, b in share], width, height, warnings, threads), shares)
+            for run in share]
+    # Name each decoded frame by the key frame at its time: a seek that missed a frame shifts nothing.
+    tolerance = min(0.25, float(np.min(np.diff(key_times))) / 2) if len(key_times) > 1 else 0.25
+    named: dict[int, np.ndarray] = {}
+    for frames, times in decoded:
+        if not len(frames):
+            continue
+        after = np.clip(np.searchsorted(key_times, times), 0, len(key_times) - 1)
+        before = np.maximum(after - 1, 0)
+        nearest = np.where(np.abs(key_times[before] - times) < np.abs(key_times[after] - times), before, after)
+        for frame, at, index in zip(frames, times, nearest):
+            if abs(key_times[index] - at) <= tolerance:
+                named[int(index)] = frame
+    return {i: named[i] for i in wanted if i in named}
 
 
 def judge_pairs(path: str, key_times: np.ndarray, pairs: list[int], width: int = 64, height: int = 36,
@@ -311,33 +424,20 @@ def judge_pairs(path: str, key_times: np.ndarray, pairs: list[int], width: int =
     """The change between each key frame ``k`` of ``pairs`` and the one before it: the mean
     absolute difference (grey levels, 0-255) of the two decoded shrunk to ``width`` x ``height``
     grey and lightly blurred, by the later key frame's time (seconds, rounded to the microsecond).
-    Pairs already in ``judged`` are not decoded again; the pairs decoded now are added to it.
-    ``processes``: ffmpeg processes side by side (0: one per core); pairs that share key frames
-    are decoded in one run."""
+    Pairs already in ``judged`` are not decoded again; the pairs decoded now are added to it (a
+    pair whose key frames could not both be decoded is left out). ``processes``: ffmpeg processes
+    side by side (0: one per core)."""
     judged = {} if judged is None else judged
 
     def pair(k: int) -> float:          # a pair's name in ``judged``: its later key frame's time
         return round(float(key_times[k]), 6)
 
-    runs = runs_for([k for k in pairs if pair(k) not in judged])
-    groups = max(1, min(len(runs), processes or os.cpu_count() or 1))
-    shares = [runs[g::groups] for g in range(groups)]
-    with ThreadPoolExecutor(max_workers=groups) as pool:
-        decoded = [run for share in pool.map(lambda share: key_frame_runs(
-            path, [(key_times[a], b - a + 1) for a, b in share], width, height, warnings), shares) for run in share]
-    # Name each decoded frame by its key frame, and compare only a key frame with the one before it.
-    tolerance = min(0.25, float(np.min(np.diff(key_times))) / 2) if len(key_times) > 1 else 0.25
-    for frames, times in decoded:
-        if len(frames) < 2:
-            continue
-        nearest = np.clip(np.searchsorted(key_times, times), 1, len(key_times) - 1)
-        nearest = np.where(np.abs(key_times[nearest - 1] - times) < np.abs(key_times[nearest] - times), nearest - 1, nearest)
-        named = np.abs(key_times[nearest] - times) <= tolerance
-        changes = frame_changes(frames)
-        for i in range(1, len(frames)):
-            k = int(nearest[i])
-            if named[i] and named[i - 1] and nearest[i - 1] == k - 1:
-                judged[pair(k)] = float(changes[i])
+    todo = [k for k in pairs if pair(k) not in judged]
+    frames = key_frames(path, key_times, [i for k in todo for i in (k - 1, k)], width, height, warnings, processes)
+    smooth = {i: blur3(frame).astype(np.int16) for i, frame in frames.items()}
+    for k in todo:
+        if k - 1 in smooth and k in smooth:
+            judged[pair(k)] = mean_change(smooth[k - 1], smooth[k])
     return judged
 
 
@@ -369,7 +469,7 @@ def visual_features(path: str, start: float, end: float, hop: float, width: int 
     key_times, spots = cut_spots(times, sizes, keys)
     if packets_flat(*rate_sample(path, times, sizes, keys)):
         # Constant bit rate: motion from every key frame whose group of pictures meets the chunk
-        # (one decoder, one run), and the cuts from the same pairs.
+        # (one decoder), and the cuts from the same pairs.
         judged = judge_pairs(path, key_times, motion_groups(key_times, start, end), width, height, warnings,
                              processes=1)
         motion = key_motion(key_times, judged, start, hop, n_bins)

@@ -136,6 +136,33 @@ def test_constant_bit_rate_chunked_analysis_equals_one_pass(cbr_sample, tmp_path
     assert len(whole.events["cuts"]) >= 3 and len(whole.events["keys"]) > 30
 
 
+def test_key_frames_are_judged_alike_from_the_index_or_the_demuxer(cbr_sample, monkeypatch, tmp_path):
+    """Key frames read straight from the MP4 index or through ffmpeg's demuxer (another container,
+    or an index the reader does not take) give the same changes, pair by pair, and so the same
+    motion and cuts."""
+    import subprocess
+
+    from peakclip.detectors import visual
+
+    video = cbr_sample["video"]
+    times, sizes, keys = packet_scan(video, 0.0, 150.0)
+    key_times, _ = visual.cut_spots(times, sizes, keys)
+    pairs = list(range(1, len(key_times), 3)) + [len(key_times) - 1]     # runs of one pair and of several
+    direct = visual.judge_pairs(video, key_times, pairs, processes=1)
+    remuxed = str(tmp_path / "stream.ts")
+    subprocess.run(["ffmpeg", "-v", "error", "-i", video, "-c", "copy", remuxed], check=True)
+    assert visual.direct_key_frames(remuxed, key_times[:2], 64, 36) is None
+    calls = []
+    monkeypatch.setattr(visual, "direct_key_frames", lambda *args: calls.append(args) and None)
+    assert visual.judge_pairs(video, key_times, pairs, processes=2) == direct
+    assert calls and len(direct) == len(set(pairs))
+    features = visual_features(video, 0.0, 150.0, 0.5)
+    monkeypatch.undo()
+    again = visual_features(video, 0.0, 150.0, 0.5)
+    np.testing.assert_array_equal(features.motion.values, again.motion.values)
+    assert features.cuts == again.cuts
+
+
 def test_a_varying_bit_rate_takes_the_packet_path_unchanged(sample):
     """A quality-targeting encode's packet sizes carry motion: nothing is decoded for it, and the
     series is the mean bytes of the predicted packets, as it always was."""

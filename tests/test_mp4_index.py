@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import real_media
 
-from peakclip.detectors.mp4_index import indexed_packets
+from peakclip.detectors.mp4_index import indexed_key_frames, indexed_packets
 from peakclip.detectors.probe import probe
-from peakclip.detectors.visual import ffprobe_packets, packet_scan
+from peakclip.detectors.visual import cut_spots, direct_key_frames, ffprobe_packets, key_frame_runs, packet_scan
 
 SOURCE = ["-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=12", "-f", "lavfi", "-i", "sine=f=440:d=12"]
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-g", "45", "-c:a", "aac"]
@@ -57,6 +57,34 @@ def test_the_index_gives_ffprobes_packets(folder, name):
     assert_same_packets(path)
 
 
+H264 = sorted(name for name in LAYOUTS if name not in ("mpeg4-part2.mp4", "hevc.mp4"))
+
+
+@pytest.mark.parametrize("name", H264)
+def test_key_frames_read_from_the_index_are_the_demuxers(folder, name):
+    """Each H.264 layout's key frames, their bytes handed straight to the decoder, are the
+    pictures ffmpeg's demuxer gives at those key frames (clock offsets, late tracks, B-frames)."""
+    path = make(folder, name, LAYOUTS[name])
+    times, sizes, keys = packet_scan(path, 0.0, probe(path).duration + 60)
+    key_times, _ = cut_spots(times, sizes, keys)
+    found = indexed_key_frames(path)
+    assert found is not None and len(found.times) == len(key_times) > 2
+    (frames, shown), = key_frame_runs(path, [(key_times[0], len(key_times))], 64, 36)
+    assert np.allclose(shown, key_times, atol=1e-3)
+    every = direct_key_frames(path, key_times, 64, 36)
+    assert every is not None and np.array_equal(every, frames)
+    some = [len(key_times) - 1, 0]                    # any of them, in any order
+    assert np.array_equal(direct_key_frames(path, key_times[some], 64, 36), frames[some])
+    assert direct_key_frames(path, key_times[:1] + 0.5, 64, 36) is None     # not a key frame: not read so
+
+
+@pytest.mark.parametrize("name", ["mpeg4-part2.mp4", "hevc.mp4"])
+def test_key_frames_of_other_codecs_are_left_to_the_demuxer(folder, name):
+    path = make(folder, name, LAYOUTS[name])
+    assert indexed_packets(path) is not None and indexed_key_frames(path) is None
+    assert direct_key_frames(path, np.array([0.0]), 64, 36) is None
+
+
 @pytest.mark.parametrize("name", ["example.mp4", "man-on-green-screen.mp4"])
 def test_real_recordings(name):
     path = real_media(name)
@@ -83,6 +111,10 @@ def test_a_recording_cut_off_inside_the_media(folder):
     assert indexed_packets(cut) is not None
     assert_same_packets(cut)                          # as far as the bytes go, the last one partial
     assert len(packet_scan(cut, 0, 60)[0]) < len(packet_scan(whole, 0, 60)[0])
+    key_times, _ = cut_spots(*packet_scan(cut, 0, 60))
+    (frames, _), = key_frame_runs(cut, [(key_times[0], len(key_times))], 64, 36)
+    direct = direct_key_frames(cut, key_times, 64, 36)    # the last key frame may be partial, as the demuxer's
+    assert direct is None or np.array_equal(direct, frames)
 
 
 @pytest.mark.parametrize("name,args", [
