@@ -64,8 +64,9 @@ SCORE_SCALE = 4.0   # z units: the default score enters the regression in steps 
 @dataclass
 class Learned:
     """What a channel has learned: the factor each signal's fuse weight is multiplied by (1: the
-    defaults) and ``length``, the one its clips' lengths are, the effects they come from (log reward per unit of a signal's share; ``length``:
-    per doubling of a clip's length; ``score``: per 4 z of its default score) with their
+    defaults) and, under ``length``, the one its clips' lengths are; the effects they come from
+    (log reward per unit of a signal's share; ``length``: per doubling of a clip's length;
+    ``score``: per 4 z of its default score) with their
     standard errors, and the evidence (clips with feedback, their weight after the exposure
     correction, impressions)."""
     name: str

@@ -136,7 +136,8 @@ def rank(analysis: Analysis, config: Config, judged: dict[float, float] | None =
     Scene cuts are decoded only near the chosen edges (``edges_of``). ``judged``: key-frame
     pairs measured by an earlier ranking (times in seconds -> change), which a live watch keeps
     for the whole stream. ``learned``: a channel's learning (``pipeline.ranking.channel``), whose
-    factors scale the signals' weights; each clip it moved says so, and the ranking records it."""
+    factors scale the signals' weights and the clips' lengths; each clip it moved says so, and the
+    ranking records it."""
     warnings = list(analysis.warnings)
     fused = fuse(analysis.signals, channel_fuse(config.fuse, learned), config.chat, analysis.extras)
     select = channel_select(config.select, learned)
