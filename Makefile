@@ -27,7 +27,7 @@ demo: setup
 # built as the site would be, into the ignored site/ (strict: a broken link or a page left out of
 # mkdocs.yml fails; not --quiet, which hides the warnings --strict counts).
 test: setup
-	.ci/install-system-deps redis-server rabbitmq-server nginx libnginx-mod-rtmp chromium chromium-driver tesseract-ocr
+	.ci/install-system-deps redis-server rabbitmq-server nginx libnginx-mod-rtmp chromium chromium-driver tesseract-ocr time
 	$(BIN)/pytest
 	$(BIN)/mkdocs build --strict -d site
 

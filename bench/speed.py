@@ -34,7 +34,7 @@ from peakclip.detectors.visual import packet_scan, packets_flat, rate_sample, vi
 from peakclip.pipeline.analysis.analyze import analyze  # noqa: E402
 from peakclip.pipeline.config import Config  # noqa: E402
 from peakclip.pipeline.ranking.rank import rank
-from peakclip.samples.generate import generate  # noqa: E402
+from peakclip.samples.generate import SampleError, generate  # noqa: E402
 
 BENCH_VENV = os.path.join(REPO, ".venv-bench")
 
@@ -220,4 +220,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except SampleError as err:     # a stream too short for what it plants: the user's numbers, one line
+        sys.exit(f"bench/speed.py: error: the sample stream cannot be that short; give more --minutes ({err})")

@@ -159,8 +159,9 @@ def plan(rng: np.random.Generator, duration: float, highlights: list[str], distr
             kind, _, way = spec.partition(":")
             low, high = LENGTHS[kind]
             length = round(float(rng.uniform(low, high)), 2)
-            for _ in range(200):
-                start = round(float(rng.uniform(8, duration - length - 8)), 2)
+            latest = duration - length - 8        # an event starts and ends at least 8 s inside the stream
+            for _ in range(200 if latest >= 8 else 0):
+                start = round(float(rng.uniform(8, latest)), 2)
                 if all(start + length + margin <= e["start"] or start >= e["end"] + margin for e in placed):
                     event = {"start": start, "end": round(start + length, 2), "kind": kind, "group": group}
                     if group == "highlights":

@@ -61,7 +61,8 @@ def test_sample_generator_says_what_it_made_and_refuses_impossible_streams(tmp_p
     truth = json.loads((tmp_path / "s" / "truth.json").read_text())
     (kind, start, end), = [(h["kind"], h["start"], h["end"]) for h in truth["highlights"]]
     assert made.stderr.startswith("sample stream: ") and f"planted highlights: {kind} {start:.1f}-{end:.1f} s" in made.stderr
-    for args, words in ((["--duration", "40"], "cannot fit"), (["--size", "12"], "--size"),
+    for args, words in ((["--duration", "40"], "cannot fit"), (["--duration", "20"], "cannot fit"),
+                        (["--size", "12"], "--size"),
                         (["--distractors", "votes,polls"], "'polls'"), (["--room", "fr"], "--room"),
                         (["--chat-format", "douyin"], "--room zh"), (["--room", "zh", "--chat-format", "irc"], "--chat-format")):
         bad = subprocess.run([sys.executable, "-m", "peakclip.samples.generate", str(tmp_path / "t"), *args],

@@ -13,7 +13,7 @@ import ffmpeg
 import numpy as np
 
 from peakclip.detectors.decode import PipeDecoder
-from peakclip.detectors.faces import SpanFaces, find_facecam, span_faces
+from peakclip.detectors.faces import SpanFaces, find_facecam, motion_columns, span_faces
 from peakclip.detectors.objects import readable
 from peakclip.detectors.probe import Probe
 from peakclip.detectors.rolling import rolling_mean, rolling_median
@@ -51,14 +51,11 @@ def crop_track(source: Probe, start: float, length: float, smooth: float) -> lis
               for b in PipeDecoder(node, f"video of {source.path}").blocks(CROP_TRACK_WIDTH * height * 64)]
     if not frames:
         return [(0.0, 0.5)]
-    stack = np.concatenate(frames)
-    columns = np.arange(CROP_TRACK_WIDTH) + 0.5
     centres = []
     last = 0.5
-    for i in range(len(stack)):
-        motion = np.abs(stack[i] - stack[i - 1]).sum(axis=0) if i else np.zeros(CROP_TRACK_WIDTH)
-        if motion.sum() > 2.0 * height:  # enough change to tell where the action is; else hold still
-            last = float((motion * columns).sum() / motion.sum() / CROP_TRACK_WIDTH)
+    for x in motion_columns(list(np.concatenate(frames))):
+        if not np.isnan(x):      # enough change to tell where the action is; else hold still
+            last = float(x)
         centres.append(last)
     path = rolling_median(np.asarray(centres), 5, "nearest")
     path = rolling_mean(path, max(1, int(smooth * CROP_TRACK_FPS)), "nearest")
