@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 NUMBER = r"(\d+(?:\.\d+)?)"
@@ -35,11 +36,12 @@ def test_the_speed_bench_runs(sample):
     assert figure(rf"peakclip\s+median\s+{NUMBER} s", out) > 0
 
 
-def test_the_speed_bench_refuses_a_stream_too_short_in_one_line():
-    done = subprocess.run([sys.executable, os.path.join(REPO, "bench", "speed.py"), "--minutes", "0.5"],
+@pytest.mark.parametrize("name", ["speed", "cost"])
+def test_a_bench_refuses_a_stream_too_short_in_one_line(name):
+    done = subprocess.run([sys.executable, os.path.join(REPO, "bench", f"{name}.py"), "--minutes", "0.05"],
                           capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert done.stderr.strip().startswith("bench/speed.py: error:") and len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.strip().startswith(f"bench/{name}.py: error:") and len(done.stderr.strip().splitlines()) == 1
 
 
 def test_the_cost_bench_runs():
