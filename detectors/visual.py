@@ -238,11 +238,11 @@ def key_frame_runs(path: str, runs: list[tuple[float, int]], width: int, height:
     with tempfile.TemporaryDirectory(prefix="peakclip-keys-") as scratch:
         outputs = []
         for index, (first, count) in enumerate(runs):
-            # A run of a handful of frames is not worth a thread pool. Seek to the run's first key frame exactly (to the microsecond: ffmpeg rounds that
-            # to the nearest tick of the stream's clock, so it lands on the frame; any earlier and
-            # it would decode the key frame before too, only to drop it), and stop after the run's
-            # own key frames: with a duration instead, ffmpeg decodes the next one to see that it
-            # is past the end. discard=nokey: the demuxer hands on key frames only (the decoder
+            # A run of a handful of frames is not worth a thread pool. Seek to the run's first key
+            # frame exactly (to the microsecond: ffmpeg rounds that to the nearest tick of the
+            # stream's clock, so it lands on the frame; any earlier and it would decode the key
+            # frame before too, only to drop it), and stop after the run's own key frames: with a
+            # duration instead, ffmpeg decodes the next one to see that it is past the end. discard=nokey: the demuxer hands on key frames only (the decoder
             # would parse and drop the rest); skip_loop_filter=all: deblocking smooths block edges
             # a 64x36 average cannot see (the series move by under 0.005), ~5% of the decoding.
             video = ffmpeg.input(readable(path), ss=seek_to(first), skip_frame="nokey", skip_loop_filter="all",
@@ -388,21 +388,15 @@ def key_frames(path: str, key_times: np.ndarray, wanted: list[int], width: int, 
     if not wanted:
         return {}
     cores = processes or os.cpu_count() or 1
-    groups = max(1, min(cores, len(wanted) // DIRECT_SHARE))
-    shares = [wanted[g::groups] for g in range(groups)]
-    threads = max(1, (os.cpu_count() or 1) // groups)
-    with ThreadPoolExecutor(max_workers=groups) as pool:
-        direct = list(pool.map(lambda share: direct_key_frames(path, key_times[share], width, height, threads), shares))
-    if all(frames is not None for frames in direct):
-        return {i: frame for share, frames in zip(shares, direct) for i, frame in zip(share, frames)}
-    runs = runs_of(wanted)
-    groups = max(1, min(len(runs), cores))
-    shares = [runs[g::groups] for g in range(groups)]
-    threads = max(1, (os.cpu_count() or 1) // groups)
-    with ThreadPoolExecutor(max_workers=groups) as pool:
-        decoded = [run for share in pool.map(lambda share: key_frame_runs(
-            path, [(key_times[a], b - a + 1) for a, b in share], width, height, warnings, threads), shares)
-            for run in share]
+    found: dict[int, np.ndarray] = {}
+    for share, frames in in_shares(wanted, max(1, min(cores, len(wanted) // DIRECT_SHARE)), lambda share, threads:
+                                   direct_key_frames(path, key_times[share], width, height, threads)):
+        if frames is not None:
+            found.update(zip(share, frames))
+    rest = [i for i in wanted if i not in found]    # not in an index this reader takes, or a share the decoder refused
+    runs = runs_of(rest)
+    decoded = [run for _, share in in_shares(runs, max(1, min(len(runs), cores)), lambda share, threads: key_frame_runs(
+        path, [(key_times[a], b - a + 1) for a, b in share], width, height, warnings, threads)) for run in share]
     # Name each decoded frame by the key frame at its time: a seek that missed a frame shifts nothing.
     tolerance = min(0.25, float(np.min(np.diff(key_times))) / 2) if len(key_times) > 1 else 0.25
     named: dict[int, np.ndarray] = {}
@@ -415,7 +409,18 @@ def key_frames(path: str, key_times: np.ndarray, wanted: list[int], width: int, 
         for frame, at, index in zip(frames, times, nearest):
             if abs(key_times[index] - at) <= tolerance:
                 named[int(index)] = frame
-    return {i: named[i] for i in wanted if i in named}
+    found.update((i, named[i]) for i in rest if i in named)
+    return {i: found[i] for i in wanted if i in found}
+
+
+def in_shares(items: list, groups: int, work) -> list[tuple[list, object]]:
+    """``work(share, threads)`` for ``items`` dealt in turn into ``groups`` shares, the shares side
+    by side (a thread each, waiting on its own ffmpeg), each given its part of the cores as
+    decoding threads: [(share, what work returned)]. No items: no work."""
+    shares = [items[g::groups] for g in range(groups) if items[g::groups]]
+    threads = max(1, (os.cpu_count() or 1) // groups)
+    with ThreadPoolExecutor(max_workers=groups) as pool:
+        return list(zip(shares, pool.map(lambda share: work(share, threads), shares)))
 
 
 def judge_pairs(path: str, key_times: np.ndarray, pairs: list[int], width: int = 64, height: int = 36,

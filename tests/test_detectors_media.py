@@ -163,6 +163,45 @@ def test_key_frames_are_judged_alike_from_the_index_or_the_demuxer(cbr_sample, m
     assert features.cuts == again.cuts
 
 
+def test_a_share_the_index_cannot_serve_alone_goes_through_the_demuxer(cbr_sample, monkeypatch):
+    """Key frames decoded in two shares side by side: when the direct decoder refuses one share
+    (a damaged frame in it), that share goes through the demuxer and the other keeps what the
+    index gave; the pictures are those all read from the index give."""
+    from peakclip.detectors import visual
+
+    video = cbr_sample["video"]
+    times, sizes, keys = packet_scan(video, 0.0, 150.0)
+    key_times, _ = visual.cut_spots(times, sizes, keys)
+    wanted = list(range(len(key_times)))
+    assert len(wanted) >= 2 * visual.DIRECT_SHARE
+    from_index = visual.key_frames(video, key_times, wanted, 64, 36, processes=2)
+    assert sorted(from_index) == wanted
+    refused, served, runs = [], [], []
+    serve, decode_runs = visual.direct_key_frames, visual.key_frame_runs
+
+    def refuse_first_share(path, times, *args):
+        if not refused:
+            refused.extend(np.round(times, 6))
+            return None
+        frames = serve(path, times, *args)
+        served.append((np.round(times, 6), frames))
+        return frames
+
+    def runs_asked(path, runs_given, *args):
+        runs.extend(runs_given)
+        return decode_runs(path, runs_given, *args)
+
+    monkeypatch.setattr(visual, "direct_key_frames", refuse_first_share)
+    monkeypatch.setattr(visual, "key_frame_runs", runs_asked)
+    got = visual.key_frames(video, key_times, wanted, 64, 36, processes=2)
+    assert sorted(got) == wanted and all(np.array_equal(got[i], from_index[i]) for i in wanted)
+    assert runs and round(float(runs[0][0]), 6) == min(refused)      # the refused share: through the demuxer
+    (times_served, frames_served), = served
+    index_of = {round(float(t), 6): i for i, t in enumerate(key_times)}
+    for t, frame in zip(times_served, frames_served):                 # the other: the index's own pictures
+        assert np.shares_memory(got[index_of[t]], frames_served) and np.array_equal(got[index_of[t]], frame)
+
+
 def test_a_varying_bit_rate_takes_the_packet_path_unchanged(sample):
     """A quality-targeting encode's packet sizes carry motion: nothing is decoded for it, and the
     series is the mean bytes of the predicted packets, as it always was."""
