@@ -11,7 +11,7 @@ import shutil
 import time
 
 import pytest
-from conftest import ffprobe, run_cli
+from conftest import ffprobe, run_cli, write_srt
 
 from peakclip.detectors.errors import UserError
 from peakclip.detectors.probe import Probe
@@ -329,3 +329,77 @@ def test_a_queued_job_asked_for_full_renders_full_and_promotion_queues_nothing(f
         assert status == 200 and answer["pool"] == pool and answer["render_queued"] is None, answer
         assert answer["profile"] == "full" and answer["file"] == clip["file"]
     assert load(out)["clips"][0] == clip
+
+
+@pytest.mark.integration
+def test_promotion_of_a_job_in_a_bucket_renders_full_into_the_bucket(calm, tmp_path_factory, tmp_path):
+    """Workers that share no disk: a queued job s3:// in -> s3:// out (captions from a transcript
+    in the bucket), both clips promoted to medium one after the other, the renders running at once
+    on two workers. Each is rendered again at full into its worker's scratch and uploaded; the
+    bucket's manifest names both new files (neither write lost the other's), which are there and
+    1080x1920 with their captions; the preview files stay; the tier state points at the new files;
+    no scratch is left behind."""
+    from services import Fleet, ObjectStore, RedisServer
+
+    from peakclip.workers.jobs import connect
+    from peakclip.workers.tierstate import RedisTierState
+
+    store = ObjectStore(tmp_path_factory.mktemp("seaweedfs-promoted"))
+    redis = RedisServer(tmp_path_factory.mktemp("redis-promoted"))
+    fleet = Fleet(redis, 0, str(tmp_path_factory.mktemp("logs-promoted")),
+                  **store.env(PEAKCLIP_RENDER_PRESET="superfast", PEAKCLIP_RENDER_CRF="30"))
+    client = store.client()
+    try:
+        for bucket in ("recordings", "clips"):
+            client.create_bucket(Bucket=bucket)
+        write_srt(tmp_path / "talk.srt", 40.0, seed=2)
+        client.upload_file(calm, "recordings", "calm.mp4")
+        client.upload_file(str(tmp_path / "talk.srt"), "recordings", "talk.srt")
+        scratch = [tmp_path_factory.mktemp(f"tmp-{name}") for name in ("w1", "w2")]
+        for name, folder in zip(("w1", "w2"), scratch):
+            fleet.start(name, HOME=str(tmp_path_factory.mktemp(f"home-{name}")), TMPDIR=str(folder))
+        job_id = fleet.submit("s3://recordings/calm.mp4", "--out", "s3://clips/calm", "--clips", "2", *CALM,
+                              "--captions", "s3://recordings/talk.srt")
+        done = fleet.status(job_id, wait=True)
+        assert done["state"] == "success", done
+
+        def manifest() -> dict:
+            return json.loads(client.get_object(Bucket="clips", Key="calm/manifest.json")["Body"].read())
+
+        first = manifest()["clips"]
+        assert len(first) == 2 and all((c["pool"], c["profile"]) == ("test", "preview") and c["captions"]
+                                       for c in first), first
+        for clip in first:
+            assert fleet.cli("feedback", job_id, clip["id"], *PROMOTING).returncode == 0
+        for clip in first:
+            result = fleet.cli("feedback", job_id, clip["id"], *TO_MEDIUM)
+            assert result.returncode == 0, result.stderr
+            assert f"{clip['id']}: render at profile full queued for pool medium" in result.stdout
+        deadline = time.monotonic() + 180
+        while [c["profile"] for c in manifest()["clips"]] != ["full", "full"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        final = manifest()["clips"]
+        assert [c["profile"] for c in final] == ["full", "full"], final
+        keys = set(store.keys("clips", "calm/"))
+        tiers = RedisTierState(connect(fleet.env["PEAKCLIP_RESULT_BACKEND"]))
+        for before, after in zip(first, final):
+            assert after["file"] != before["file"] and after["captions"] and after["captions"] != before["captions"]
+            assert {f"calm/{after[k]}" for k in ("file", "captions", "thumbnail")} <= keys
+            assert {f"calm/{before[k]}" for k in ("file", "captions")} <= keys      # the earlier files stay
+            local = tmp_path / os.path.basename(after["file"])
+            client.download_file("clips", f"calm/{after['file']}", str(local))
+            assert size_of(str(local)) == (1080, 1920)
+            assert float(ffprobe(str(local))["format"]["duration"]) == pytest.approx(after["end"] - after["start"],
+                                                                                   abs=0.1)
+            state = tiers.clip(after["id"])
+            deadline = time.monotonic() + 10      # the tier state is written just after the manifest
+            while state["profile"] != "full" and time.monotonic() < deadline:
+                time.sleep(0.2)
+                state = tiers.clip(after["id"])
+            assert (state["pool"], state["file"], state["profile"]) == ("medium", after["file"], "full")
+        assert [c["id"] for c in final] == [c["id"] for c in first]
+        assert not [f for folder in scratch for f in os.listdir(folder) if f.startswith("peakclip-")]
+    finally:
+        fleet.stop_all()
+        redis.stop()
+        store.stop()

@@ -65,6 +65,9 @@ TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, Timeout
 # store restarting under a running ffmpeg): a step whose reading of it failed is tried this many
 # times more, after backoff, before the failure counts (and as long as the store does not answer).
 OBJECT_READ_RETRIES = 2
+# How long a promoted render waits for, and at most holds, the lock on its job's manifest in a
+# bucket (held only to read, change and upload one small JSON file).
+MANIFEST_LOCK_SECONDS = 60
 
 
 def jobs() -> Jobs:
@@ -369,15 +372,17 @@ def finish_in_bucket(ranking: Ranking, rendered: list[Rendered], out: str, confi
           **time_limits(app.peakclip_config.queue.render_time_limit))
 def render_promoted_clip(self, job_id: str, clip_id: str, profile: dict) -> None:
     """Render a clip of a finished job again at the profile of the pool feedback promoted it to
-    (``pipeline/promotion/rerender.py``); the job's manifest and the clip's tier state then point at the
-    new file. Not a step of the job: the job stays done, and a failure is logged, not the job's."""
+    (``pipeline/promotion/rerender.py``), into its output folder or bucket; the job's manifest and
+    the clip's tier state then point at the new file. Not a step of the job: the job stays done, and a failure is logged, not the job's."""
     store = jobs()
     tiers = RedisTierState(store.r)
     try:
         out = store.get(job_id)["out"]
-        if is_object(out):
-            raise UserError(f"re-rendering on promotion does not follow a bucket ({out}) yet")
-        entry = render_promoted(out, clip_id, Profile(**profile))
+        # Workers share no disk: the manifest in a bucket is rewritten under the job's Redis lock
+        # (a folder's own lock file serves workers that share the folder).
+        lock = store.r.lock(f"peakclip:job:{job_id}:manifest", timeout=MANIFEST_LOCK_SECONDS,
+                            blocking_timeout=MANIFEST_LOCK_SECONDS) if is_object(out) else None
+        entry = render_promoted(out, clip_id, Profile(**profile), lock)
     except TRANSIENT:
         raise   # retried with backoff, the render still claimed
     except (UserError, SoftTimeLimitExceeded) as err:

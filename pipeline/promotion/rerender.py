@@ -10,16 +10,19 @@ new files, under a lock so that two clips promoted at once both land. The earlie
 the report and anyone holding their address keep working; a rerun of the job removes them.
 
 Both executors call ``render_promoted``: ``peakclip feedback DIR`` in its own process, and the
-``peakclip.render_promoted`` task of the queue.
+``peakclip.render_promoted`` task of the queue, whose job's output may be a folder or a bucket
+(rendered in the worker's scratch, the files uploaded, then the manifest).
 """
 from __future__ import annotations
 
 import dataclasses
 import fcntl
 import os
-from contextlib import contextmanager
+import tempfile
+from contextlib import contextmanager, nullcontext
 
 from peakclip.detectors.errors import UserError
+from peakclip.detectors.objects import download, is_object, join, upload
 from peakclip.detectors.probe import probe
 from peakclip.detectors.storage import read_json, write_json_atomic
 from peakclip.pipeline.config import RenderConfig
@@ -45,14 +48,14 @@ def profile_wanted(rendered: str | None, pool: str, rules: Rules) -> Profile | N
     return wanted
 
 
-def manifest_path(out_dir: str) -> str:
-    """The job's manifest.json in ``out_dir``."""
-    return os.path.join(out_dir, MANIFEST)
+def manifest_path(out: str) -> str:
+    """The job's manifest.json in the output folder or object prefix ``out``."""
+    return join(out, MANIFEST) if is_object(out) else os.path.join(out, MANIFEST)
 
 
-def read_manifest(out_dir: str) -> dict:
-    """The manifest of the job in ``out_dir``; a missing one is a one-line UserError."""
-    return read_json(manifest_path(out_dir), f"no manifest.json in {out_dir}: give a job's output folder or a job id")
+def read_manifest(out: str) -> dict:
+    """The manifest of the job in ``out`` (a folder or an object prefix); a missing one is a one-line UserError."""
+    return read_json(manifest_path(out), f"no manifest.json in {out}: give a job's output folder or a job id")
 
 
 def clip_entry(manifest: dict, clip_id: str) -> dict:
@@ -90,30 +93,45 @@ def clip_of(entry: dict) -> Clip:
     return Clip(**{k: v for k, v in entry.items() if k in known})
 
 
-def render_promoted(out_dir: str, clip_id: str, profile: Profile) -> dict:
-    """Render clip ``clip_id`` of the job in ``out_dir`` at ``profile`` and point the manifest at
-    the new files; returns the clip's manifest entry. A clip already at ``profile`` is left as it
-    is (a task delivered twice renders once, unless both run at the same moment)."""
-    manifest = read_manifest(out_dir)
+def render_promoted(out: str, clip_id: str, profile: Profile, lock=None) -> dict:
+    """Render clip ``clip_id`` of the job in ``out`` at ``profile`` and point the manifest at the
+    new files; returns the clip's manifest entry. A clip already at ``profile`` is left as it is
+    (a task delivered twice renders once, unless both run at the same moment). ``out``: the job's
+    output folder, or its object prefix (``s3://``): then the clip renders in a scratch folder,
+    its files are uploaded whole and the manifest after them, as a job publishes. ``lock``: what
+    every writer of that manifest holds while it reads and rewrites it (for a bucket the queue's
+    Redis lock, which the caller must give; for a folder its lock file by default)."""
+    if is_object(out) and lock is None:
+        raise ValueError("a manifest in a bucket is rewritten only under a lock its writers share")
+    manifest = read_manifest(out)
     entry = clip_entry(manifest, clip_id)
     if entry.get("profile") == profile.name:
         return entry
-    config = recorded_render(manifest, out_dir)
+    config = recorded_render(manifest, out)
     source = probe(manifest["render"]["source"])
     source.audio_track = manifest["source"].get("audio_track", 0)
-    captions = None
-    if entry.get("captions"):
-        with open(os.path.join(out_dir, entry["captions"]), encoding="utf-8") as handle:
-            captions = srt_cues(handle.read())
-    result = render_clip(source, clip_of(entry), out_dir, config, captions=captions, profile=profile)
-    if result.error:
-        raise UserError(result.error)
-    with manifest_lock(out_dir):
-        manifest = read_manifest(out_dir)   # again: another clip's promotion may have landed meanwhile
-        entry = clip_entry(manifest, clip_id)
-        entry.update(file=result.files[config.formats[0]], files=result.files, thumbnail=result.thumbnail,
-                     preview=result.preview, captions=result.srt, profile=result.profile)
-        write_json_atomic(manifest_path(out_dir), manifest)
+    with (tempfile.TemporaryDirectory(prefix="peakclip-promoted-") if is_object(out) else nullcontext(out)) as here:
+        captions = None
+        if entry.get("captions"):
+            local = os.path.join(here, entry["captions"])
+            if is_object(out):
+                download(join(out, entry["captions"]), local, "captions file")
+            with open(local, encoding="utf-8") as handle:
+                captions = srt_cues(handle.read())
+        result = render_clip(source, clip_of(entry), here, config, captions=captions, profile=profile)
+        if result.error:
+            raise UserError(result.error)
+        if is_object(out):
+            for name in result.all():
+                upload(os.path.join(here, name), join(out, name))
+        with lock or manifest_lock(out):
+            manifest = read_manifest(out)   # again: another clip's promotion may have landed meanwhile
+            entry = clip_entry(manifest, clip_id)
+            entry.update(file=result.files[config.formats[0]], files=result.files, thumbnail=result.thumbnail,
+                         preview=result.preview, captions=result.srt, profile=result.profile)
+            write_json_atomic(os.path.join(here, MANIFEST), manifest)
+            if is_object(out):
+                upload(os.path.join(here, MANIFEST), manifest_path(out))
     return entry
 
 
