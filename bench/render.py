@@ -50,7 +50,8 @@ from peakclip.pipeline.output.captions import ClipCaptions, caption_cues  # noqa
 from peakclip.pipeline.output.render import plan_framings, render_clips  # noqa: E402
 from peakclip.pipeline.ranking.clip import Clip
 from peakclip.pipeline.ranking.rules import Profile, load_rules  # noqa: E402
-from peakclip.samples.generate import generate, parse_size  # noqa: E402
+from peakclip.samples.generate import generate  # noqa: E402
+from peakclip.samples.generate.cli import parse_size  # noqa: E402
 
 
 def plain_ffmpeg(source: str, spans: list[tuple[float, float]], out_dir: str, config: RenderConfig) -> None:

@@ -19,7 +19,9 @@ sys.path.insert(0, REPO)
 
 import numpy as np  # noqa: E402
 
-from peakclip.samples.generate import chat, plan, real_footage, twitchdownloader_json  # noqa: E402
+from peakclip.samples.generate import real_footage  # noqa: E402
+from peakclip.samples.generate.moments import plan  # noqa: E402
+from peakclip.samples.generate.room import chat, twitchdownloader_json  # noqa: E402
 
 
 def footage_stream(folder: str, minutes: float, noise: int = 0) -> tuple[str, str]:

@@ -58,7 +58,7 @@ def sample(tmp_path_factory):
 def cbr_sample(tmp_path_factory):
     """``sample``'s stream (same seed and plan) encoded at a constant bit rate, as a live encoder
     sends it: packet sizes stay flat and the quantiser moves instead."""
-    from peakclip.samples.generate import CBR
+    from peakclip.samples.generate.suite import CBR
 
     folder = tmp_path_factory.mktemp("cbr-sample")
     truth = generate(str(folder), seed=11, duration=150.0, highlights=["crowd", "chat", "action"],

@@ -125,7 +125,9 @@ def test_every_clip_counts_not_only_the_top_n():
 def test_a_small_streamers_chat_has_few_people_even_in_floods_and_greetings():
     import numpy as np
 
-    from peakclip.samples.generate import HELDOUT, SUITE, chat, plan
+    from peakclip.samples.generate.moments import plan
+    from peakclip.samples.generate.room import chat
+    from peakclip.samples.generate.suite import HELDOUT, SUITE
 
     rng = np.random.default_rng(5)
     truth = plan(rng, 300.0, ["crowd", "chat"], ["giveaway", "bots"], edges=True)
@@ -146,7 +148,9 @@ def test_both_splits_hold_chinese_rooms_in_both_logs_and_stay_apart():
     a small streamer, the ways of planting tune never has), from seeds of their own."""
     import inspect
 
-    from peakclip.samples.generate import CHAT_FORMATS, HELDOUT, SPLITS, SUITE, VOTE_STREAMS, generate
+    from peakclip.samples.generate import generate
+    from peakclip.samples.generate.room import CHAT_FORMATS
+    from peakclip.samples.generate.suite import HELDOUT, SPLITS, SUITE, VOTE_STREAMS
 
     def chinese(split):
         return [s for s in split if len(s) > 3 and s[3].get("room") == "zh"]
@@ -177,7 +181,8 @@ def test_a_chinese_room_is_the_same_stream_in_other_words():
 
     from peakclip.detectors.chat import Audience, ChatConfig, Message
     from peakclip.detectors.chat.bilibili import parse, sniff
-    from peakclip.samples.generate import DISTRACTOR_KINDS, ROOMS, WAYS, audience_at, chat, danmaku_xml, plan
+    from peakclip.samples.generate.moments import DISTRACTOR_KINDS, WAYS, audience_at, plan
+    from peakclip.samples.generate.room import ROOMS, chat, danmaku_xml
 
     assert all(len(ROOMS["zh"][name]) == len(texts) for name, texts in ROOMS["en"].items() if isinstance(texts, list))
     said, signal = {}, {}
@@ -236,7 +241,8 @@ def test_a_douyin_room_log_is_the_danmaku_rooms_chat_with_people_coming_in():
 
     from peakclip.detectors.chat import Audience, ChatConfig, Message
     from peakclip.detectors.chat.douyin import parse, sniff
-    from peakclip.samples.generate import SENT_AT, chat, douyin_jsonl, plan
+    from peakclip.samples.generate.moments import plan
+    from peakclip.samples.generate.room import SENT_AT, chat, douyin_jsonl
 
     rng = np.random.default_rng(8)
     truth = plan(rng, 300.0, ["crowd:chant", "chat:emoji-wave"], ["votes", "giveaway", "bots"], edges=True)

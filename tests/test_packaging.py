@@ -45,7 +45,7 @@ def test_the_wheel_holds_one_top_level_package(wheel):
     assert {t for t in tops if not t.endswith(".dist-info")} == {"peakclip"}
     for needed in ("peakclip/__main__.py", "peakclip/detectors/chat/bilibili.py", "peakclip/pipeline/ranking/rules.toml",
                    "peakclip/pipeline/output/render/graph.py", "peakclip/workers/cli/__init__.py",
-                   "peakclip/samples/generate.py", "peakclip/detectors/models/face_detection_yunet_2023mar.onnx",
+                   "peakclip/samples/generate/__main__.py", "peakclip/detectors/models/face_detection_yunet_2023mar.onnx",
                    "peakclip/detectors/models/LICENSE-yunet.txt"):
         assert needed in names
 

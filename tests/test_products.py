@@ -215,7 +215,7 @@ def commerce_stream(tmp_path_factory):
 
 
 def test_a_commerce_stream_presents_items_and_plants_a_price_reveal_in_each_one_that_sells(commerce_stream):
-    from peakclip.samples.generate import BUYING_AFTER, ITEMS, PRESENTATION, UNSOLD
+    from peakclip.samples.generate.commerce import BUYING_AFTER, ITEMS, PRESENTATION, UNSOLD
 
     folder, truth = commerce_stream
     products = truth["products"]
@@ -268,8 +268,10 @@ def test_a_commerce_streams_chat_still_reads_and_reacts_at_the_reveals(commerce_
 
 
 def test_rivals_share_a_selling_items_window_clear_of_its_reveal_and_buyers(tmp_path):
-    from peakclip.samples.generate import (BUYING_AFTER, RIVAL_ROOM, RIVALS, SampleError, generate, plan,
-                                           plan_products, price_reveals, rival_moments)
+    from peakclip.samples.generate import SampleError, generate
+    from peakclip.samples.generate.commerce import (BUYING_AFTER, RIVAL_ROOM, RIVALS, plan_products, price_reveals,
+                                                    rival_moments)
+    from peakclip.samples.generate.moments import plan
 
     placed = 0
     for seed in range(1, 13):
