@@ -31,7 +31,8 @@ import numpy as np
 from peakclip.detectors.decode import PipeDecoder
 from peakclip.detectors.errors import MediaError
 from peakclip.detectors.objects import readable
-from peakclip.detectors.visual import as_frames, frame_changes
+from peakclip.detectors.keyframes import as_frames
+from peakclip.detectors.visual import frame_changes
 
 MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "face_detection_yunet_2023mar.onnx")
 MIN_SCORE = 0.7          # YuNet's confidence a face must reach (its own demo uses 0.9 on sharp photos)

@@ -142,7 +142,7 @@ def test_key_frames_are_judged_alike_from_the_index_or_the_demuxer(cbr_sample, m
     motion and cuts."""
     import subprocess
 
-    from peakclip.detectors import visual
+    from peakclip.detectors import keyframes, visual
 
     video = cbr_sample["video"]
     times, sizes, keys = packet_scan(video, 0.0, 150.0)
@@ -151,9 +151,9 @@ def test_key_frames_are_judged_alike_from_the_index_or_the_demuxer(cbr_sample, m
     direct = visual.judge_pairs(video, key_times, pairs, processes=1)
     remuxed = str(tmp_path / "stream.ts")
     subprocess.run(["ffmpeg", "-v", "error", "-i", video, "-c", "copy", remuxed], check=True)
-    assert visual.direct_key_frames(remuxed, key_times[:2], 64, 36) is None
+    assert keyframes.direct_key_frames(remuxed, key_times[:2], 64, 36) is None
     calls = []
-    monkeypatch.setattr(visual, "direct_key_frames", lambda *args: calls.append(args) and None)
+    monkeypatch.setattr(keyframes, "direct_key_frames", lambda *args: calls.append(args) and None)
     assert visual.judge_pairs(video, key_times, pairs, processes=2) == direct
     assert calls and len(direct) == len(set(pairs))
     features = visual_features(video, 0.0, 150.0, 0.5)
@@ -167,17 +167,17 @@ def test_a_share_the_index_cannot_serve_alone_goes_through_the_demuxer(cbr_sampl
     """Key frames decoded in two shares side by side: when the direct decoder refuses one share
     (a damaged frame in it), that share goes through the demuxer and the other keeps what the
     index gave; the pictures are those all read from the index give."""
-    from peakclip.detectors import visual
+    from peakclip.detectors import keyframes, visual
 
     video = cbr_sample["video"]
     times, sizes, keys = packet_scan(video, 0.0, 150.0)
     key_times, _ = visual.cut_spots(times, sizes, keys)
     wanted = list(range(len(key_times)))
-    assert len(wanted) >= 2 * visual.DIRECT_SHARE
-    from_index = visual.key_frames(video, key_times, wanted, 64, 36, processes=2)
+    assert len(wanted) >= 2 * keyframes.DIRECT_SHARE
+    from_index = keyframes.key_frames(video, key_times, wanted, 64, 36, processes=2)
     assert sorted(from_index) == wanted
     refused, served, runs = [], [], []
-    serve, decode_runs = visual.direct_key_frames, visual.key_frame_runs
+    serve, decode_runs = keyframes.direct_key_frames, keyframes.key_frame_runs
 
     def refuse_first_share(path, times, *args):
         if not refused:
@@ -191,9 +191,9 @@ def test_a_share_the_index_cannot_serve_alone_goes_through_the_demuxer(cbr_sampl
         runs.extend(runs_given)
         return decode_runs(path, runs_given, *args)
 
-    monkeypatch.setattr(visual, "direct_key_frames", refuse_first_share)
-    monkeypatch.setattr(visual, "key_frame_runs", runs_asked)
-    got = visual.key_frames(video, key_times, wanted, 64, 36, processes=2)
+    monkeypatch.setattr(keyframes, "direct_key_frames", refuse_first_share)
+    monkeypatch.setattr(keyframes, "key_frame_runs", runs_asked)
+    got = keyframes.key_frames(video, key_times, wanted, 64, 36, processes=2)
     assert sorted(got) == wanted and all(np.array_equal(got[i], from_index[i]) for i in wanted)
     assert runs and round(float(runs[0][0]), 6) == min(refused)      # the refused share: through the demuxer
     (times_served, frames_served), = served

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from conftest import real_media
 
+from peakclip.detectors.keyframes import direct_key_frames, key_frame_runs
 from peakclip.detectors.mp4_index import indexed_key_frames, indexed_packets
 from peakclip.detectors.probe import probe
-from peakclip.detectors.visual import cut_spots, direct_key_frames, ffprobe_packets, key_frame_runs, packet_scan
+from peakclip.detectors.visual import cut_spots, ffprobe_packets, packet_scan
 
 SOURCE = ["-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=12", "-f", "lavfi", "-i", "sine=f=440:d=12"]
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-g", "45", "-c:a", "aac"]
