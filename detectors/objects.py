@@ -11,7 +11,8 @@ files), through boto3, so an S3-compatible store is one environment variable awa
   key, keys refused, store unreachable) is one ``UserError`` line naming the object, never the
   secret.
 - ``remove_others``: what an earlier run left under a prefix cleared away, so the bucket holds
-  what the manifest lists.
+  what the manifest lists; ``abort_unfinished``: the parts of uploads that were cut off (a
+  killed worker's, an interrupted run's) under a prefix, which a store keeps and bills otherwise.
 - a store that does not answer (or answers 5xx) is a ``StoreUnreachable``: the queue retries the
   step that met it, where a missing object fails the job at once. ``check_served`` asks for one
   byte (a store starting again answers HEAD before it serves reads); ``server_failed`` reads the
@@ -231,3 +232,19 @@ def remove_others(prefix: str, keep: set[str]) -> list[str]:
         raise failure(prefix, err) from None
     return removed
 
+
+def abort_unfinished(prefix: str) -> list[str]:
+    """Abort every multipart upload still open under the ``prefix`` URL (an upload cut off by a
+    killed process leaves no object, but the store keeps its parts until the upload is aborted);
+    returns the keys, relative to the prefix, whose uploads were aborted."""
+    bucket, key = split(prefix)
+    base = key.rstrip("/") + "/" if key else ""
+    aborted = []
+    try:
+        for page in client().get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=base):
+            for upload in page.get("Uploads", []):
+                client().abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                aborted.append(upload["Key"][len(base):])
+    except Exception as err:   # noqa: BLE001
+        raise failure(prefix, err) from None
+    return aborted

@@ -84,6 +84,31 @@ def test_a_rerun_into_the_same_prefix_leaves_only_its_own_clips(store, uploaded,
     assert len(first) == 6 and len(set(store.keys("clips", "again/clips/"))) == 3    # video, thumbnail, preview
 
 
+def test_uploads_cut_off_under_the_prefix_are_aborted_and_no_others(store, uploaded, fast_config, tmp_path):
+    """A render killed while uploading a large clip leaves no object but an open multipart upload,
+    whose parts the store keeps: the run that publishes into the prefix aborts it (a real
+    multipart upload with a part stored), and leaves an upload under another prefix alone."""
+    video, chat = uploaded
+    client = store.client()
+    opened = {}
+    for key in ("cut/clips/01-gone.mp4", "elsewhere/clips/01-busy.mp4"):
+        opened[key] = client.create_multipart_upload(Bucket="clips", Key=key)["UploadId"]
+        client.upload_part(Bucket="clips", Key=key, UploadId=opened[key], PartNumber=1, Body=b"\0" * (5 << 20))
+
+    def still_open(prefix):
+        return {u["Key"] for u in client.list_multipart_uploads(Bucket="clips", Prefix=prefix).get("Uploads", [])}
+
+    assert still_open("cut/") == {"cut/clips/01-gone.mp4"}
+    done = peakclip(store, "clip", video, "--chat", chat, "--out", "s3://clips/cut", "--clips", "1",
+                    "--format", "source", "--config", fast_config, "--quiet", cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert still_open("cut/") == set()
+    assert set(store.keys("clips", "cut/")) == published(store, "cut")
+    assert still_open("elsewhere/") == {"elsewhere/clips/01-busy.mp4"}
+    client.abort_multipart_upload(Bucket="clips", Key="elsewhere/clips/01-busy.mp4",
+                                  UploadId=opened["elsewhere/clips/01-busy.mp4"])
+
+
 @pytest.mark.parametrize("args, message", [
     (["s3://recordings/shows/missing.mp4", "--out", "s3://clips/x"], "input not found: s3://recordings/shows/missing.mp4"),
     (["s3://nowhere/shows/stream.mp4", "--out", "s3://clips/x"], "no such bucket: s3://nowhere/shows/stream.mp4"),

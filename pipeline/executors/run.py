@@ -14,7 +14,7 @@ import tempfile
 from typing import Callable
 
 from peakclip.detectors.errors import UserError
-from peakclip.detectors.objects import check_bucket, download, is_object, join, remove_others, upload
+from peakclip.detectors.objects import abort_unfinished, check_bucket, download, is_object, join, remove_others, upload
 from peakclip.detectors.storage import read_json
 from peakclip.detectors.probe import Probe
 from peakclip.pipeline.analysis.analyze import analyze
@@ -85,7 +85,9 @@ def publish(local_out: str, prefix: str, already: set[str] = frozenset()) -> Non
     so a manifest in the bucket always names objects that are there; then the clips an earlier
     run into the same prefix left that this manifest does not name are deleted. Hidden files (resume
     records, partial files) stay behind, and so do the files named in ``already`` (relative,
-    with ``/``: uploaded before, e.g. by a queued job's render steps)."""
+    with ``/``: uploaded before, e.g. by a queued job's render steps). Last, any upload still
+    open under the prefix is aborted: a job's uploads are all done by then, and an open one is
+    the remains of one that was cut off."""
     files = []
     for root, folders, names in os.walk(local_out):
         folders[:] = [f for f in folders if not f.startswith(".")]
@@ -95,9 +97,11 @@ def publish(local_out: str, prefix: str, already: set[str] = frozenset()) -> Non
     files = [f for f in files if f.replace(os.sep, "/") not in already]
     for name in sorted(f for f in files if f != MANIFEST) + [MANIFEST]:
         upload(os.path.join(local_out, name), join(prefix, name.replace(os.sep, "/")))
-    # After the manifest: what an earlier run into the prefix left that this one did not keep.
+    # After the manifest: what an earlier run into the prefix left that this one did not keep,
+    # and the parts of uploads cut off on the way (a killed render's, an interrupted run's).
     manifest = read_json(os.path.join(local_out, MANIFEST), f"the job wrote no {MANIFEST}")
     remove_others(join(prefix, CLIPS_FOLDER), set(clip_files_of(manifest)))
+    abort_unfinished(prefix)
 
 
 def run_here(path: str, chat_path: str | None, out_dir: str, config: Config,
