@@ -15,7 +15,7 @@ from conftest import ffprobe
 from peakclip.detectors.chat import read_chat
 from peakclip.detectors.errors import UserError
 from peakclip.pipeline.config import load_config
-from peakclip.workers.storeevents import Created, Ignored, created_objects, store_job, watched
+from peakclip.workers.storeevents import Created, Ignored, created_objects, sns_subscription, store_job, watched
 
 SECRET = "store-secret-51ac"
 WATCH = "s3://recordings/shows/"
@@ -73,6 +73,28 @@ def s3_event(key, tag="0123abcd", name="s3:ObjectCreated:Put", bucket="recording
         "eventVersion": "2.0", "eventSource": "minio:s3", "eventTime": "2026-12-04T22:00:00.000Z", "eventName": name,
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "peakclip", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
                "object": {"key": key, "size": 1000, "eTag": tag, "contentType": "video/mp4", "sequencer": "17DF1E5C0B9A3C8E"}}}]}
+
+
+TOPIC = "arn:aws:sns:eu-west-1:111122223333:recordings"
+
+
+def sns_envelope(message: dict, kind="Notification", **fields):
+    """What SNS POSTs to an HTTPS subscription (without raw message delivery): the notification
+    as a JSON string in ``Message``."""
+    return {"Type": kind, "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324", "TopicArn": TOPIC,
+            "Message": json.dumps(message), "Timestamp": "2026-12-05T16:00:00.000Z", "SignatureVersion": "1",
+            "Signature": "EXAMPLE", "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService.pem",
+            **fields}
+
+
+def eventbridge(key, detail_type="Object Created", bucket="recordings"):
+    """An S3 event as EventBridge sends it to an API destination (the key as it is)."""
+    return {"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": detail_type,
+            "source": "aws.s3", "account": "111122223333", "time": "2026-12-05T16:00:00Z", "region": "eu-west-1",
+            "resources": [f"arn:aws:s3:::{bucket}"], "detail": {
+                "version": "0", "bucket": {"name": bucket},
+                "object": {"key": key, "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "617f08299329d189"},
+                "request-id": "N4N7GDK58NMKJ12R", "requester": "111122223333", "reason": "PutObject"}}
 
 
 @pytest.mark.integration
@@ -151,6 +173,53 @@ def test_what_the_service_leaves_alone_and_what_it_refuses(stack):
     assert status == 422 and answer["error"] == "input not found: s3://recordings/shows/late night(show).mp4"
 
 
+
+@pytest.mark.integration
+def test_aws_through_sns_and_eventbridge(stack, tmp_path):
+    """AWS delivers S3 events over HTTP through SNS (an envelope, after a subscription
+    confirmation) or EventBridge (its own shape): each read as the object it names, as real HTTP
+    requests to the running service. A confirmation naming any address but SNS's is refused and
+    nothing is fetched (a real HTTP server stands where it points, and counts what it is asked)."""
+    import http.server
+    import threading
+
+    service = stack["service"]
+    aws = s3_event("shows/late+night%28show%29.mp4", name="ObjectCreated:Put")
+    for payload in (sns_envelope(aws), eventbridge("shows/late night(show).mp4")):
+        status, answer = post(service, payload)
+        assert status == 422 and answer["error"] == "input not found: s3://recordings/shows/late night(show).mp4"
+    for payload, reason in ((sns_envelope(s3_event("other%2Fa.mp4")), "not under the watched prefix"),
+                            (eventbridge("shows/a.mp4", "Object Deleted"), "Object Deleted: not an object created"),
+                            (sns_envelope({}, kind="UnsubscribeConfirmation"), "SNS UnsubscribeConfirmation")):
+        status, answer = post(service, payload)
+        assert status == 200 and answer["jobs"] == [] and reason in answer["ignored"][0]["reason"], answer
+    assert post(service, sns_envelope({}) | {"Message": "not json"})[0] == 400
+
+    asked = []
+
+    class Listener(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    listener = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    try:
+        elsewhere = f"http://127.0.0.1:{listener.server_address[1]}/?Action=ConfirmSubscription&Token=abc"
+        for url in (elsewhere, elsewhere.replace("http://", "https://"),
+                    "https://sns.eu-west-1.amazonaws.com.example.org/?Action=ConfirmSubscription"):
+            status, answer = post(service, sns_envelope({}, kind="SubscriptionConfirmation", SubscribeURL=url))
+            assert status == 400 and "not on sns.<region>.amazonaws.com" in answer["error"], answer
+            assert "Token" not in answer["error"] and "example.org" not in answer["error"]
+        assert asked == []
+    finally:
+        listener.shutdown()
+
+
 @pytest.mark.parametrize("payload, expected", [
     ({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "rec"}, "object": {
         "key": "shows/a+b%2B.mp4", "eTag": '"9b2cf535f27731c974343645a3985328"'}}}]},
@@ -166,6 +235,21 @@ def test_what_the_service_leaves_alone_and_what_it_refuses(stack):
 ])
 def test_notifications_read_as_the_objects_they_name(payload, expected):
     assert created_objects(payload) == expected
+
+
+def test_aws_shapes_read_as_the_objects_they_name():
+    wrapped = s3_event("shows/a+b%2B.mp4", tag='"9b2c"', name="ObjectCreated:CompleteMultipartUpload")
+    assert created_objects(sns_envelope(wrapped)) == [Created("recordings", "shows/a b+.mp4", "9b2c")]
+    assert created_objects(eventbridge("shows/a+b c.mp4")) == [
+        Created("recordings", "shows/a+b c.mp4", "b1946ac92492d2347c6235b4d2611184")]
+    confirm = sns_envelope({}, kind="SubscriptionConfirmation",
+                           SubscribeURL="https://sns.cn-north-1.amazonaws.com.cn/?Action=ConfirmSubscription&Token=t")
+    assert sns_subscription(confirm) == confirm["SubscribeURL"]
+    assert sns_subscription(sns_envelope(wrapped)) is None and sns_subscription(wrapped) is None
+    for url in ("http://sns.eu-west-1.amazonaws.com/?Token=t", "https://sns.eu-west-1.amazonaws.com.evil.net/",
+                "https://evil.net/sns.eu-west-1.amazonaws.com", "https://user@sns-eu.amazonaws.com/", ""):
+        with pytest.raises(ValueError, match="not on sns.<region>.amazonaws.com over https"):
+            sns_subscription(confirm | {"SubscribeURL": url})
 
 
 def test_the_naming_rules_and_the_output_under_the_prefix():

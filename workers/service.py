@@ -8,9 +8,10 @@ others from ``request.app.state`` (create_app fills it):
   POST /hooks/nginx-rtmp          nginx-rtmp form callbacks, ?token=...: on_record_done queues the
                                   recording, on_publish / on_publish_done start and stop a live watch
   POST /hooks/srs                 SRS JSON callbacks, ?token=..., answered "0": on_dvr, on_publish, on_unpublish
-  POST /hooks/store               an object store's event notifications (S3 "Records" of AWS, MinIO, Ceph;
-                                  SeaweedFS's filer webhook), "Authorization: Bearer" or ?token=: a
-                                  recording created under service.store_watch queues its job
+  POST /hooks/store               an object store's event notifications (S3 "Records" of MinIO, Ceph, AWS
+                                  through SNS, whose subscription it confirms; EventBridge; SeaweedFS's
+                                  filer webhook), "Authorization: Bearer" or ?token=: a recording
+                                  created under service.store_watch queues its job
   POST /clips/{id}/metrics        signed performance numbers of a clip (staged promotion; a promotion to a
                                   pool with another render profile queues the clip's render at it)
   POST /streams/{id}/events       signed live chat and commerce events, appended for the stream's watch
@@ -31,6 +32,7 @@ import json
 import os
 import re
 import time
+import urllib.request
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -50,7 +52,7 @@ from peakclip.pipeline.ranking.rules import load_rules
 from peakclip.workers.channelstate import learn_from_job
 from peakclip.workers.jobs import Jobs, connect
 from peakclip.workers.signing import verify, verify_twitch
-from peakclip.workers.storeevents import Ignored, StoreJob, created_objects, store_job, watched
+from peakclip.workers.storeevents import Ignored, StoreJob, created_objects, sns_subscription, store_job, watched
 from peakclip.workers.tierstate import RedisTierState
 
 EVENT_TTL = 7 * 24 * 3600
@@ -384,10 +386,15 @@ async def store(request: Request) -> Response:
     service = state.service
     if not service.store_watch:
         raise Refused(404, "no object store is watched: set service.store_watch")
+    data = parse_json(await body_of(request))
     try:
-        items = created_objects(parse_json(await body_of(request)))
+        subscribe = sns_subscription(data)
+        items = [] if subscribe else created_objects(data)
     except ValueError as err:
         raise Refused(400, str(err)) from None
+    if subscribe:
+        await run_in_threadpool(confirm_subscription, subscribe, str(data["TopicArn"]))
+        return JSONResponse({"jobs": [], "ignored": [], "subscribed": data["TopicArn"]})
     queued, ignored = [], []
     for item in items:
         reason = item.reason if isinstance(item, Ignored) else watched(item, service.store_watch,
@@ -398,6 +405,17 @@ async def store(request: Request) -> Response:
         job = store_job(item, service.store_watch, service.store_output, service.store_chat, service.store_events)
         queued.append(await run_in_threadpool(queue_store_job, state, item.tag, job))
     return JSONResponse({"jobs": queued, "ignored": ignored}, status_code=202 if queued else 200)
+
+
+def confirm_subscription(url: str, topic: str) -> None:
+    """Visit an SNS topic's SubscribeURL (``sns_subscription`` checked it is SNS's): from then on
+    the topic's notifications come here. SNS not answering is a 502, and the subscription stays
+    pending until a confirmation of it is visited (``aws sns confirm-subscription`` does it by hand)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            answer.read()
+    except OSError as err:
+        raise Refused(502, f"could not confirm the SNS subscription to {topic}: {err}") from None
 
 
 async def stream_events(request: Request) -> Response:

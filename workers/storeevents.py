@@ -1,11 +1,17 @@
 """An object store's event notifications as the objects they say were created, and the job a
 recording under the watched prefix gets (``POST /hooks/store`` of the webhook service).
 
-Two shapes arrive:
+These shapes arrive:
   - S3 event notifications, ``{"Records": [{"eventName", "s3": {"bucket": {"name"}, "object":
-    {"key", "eTag"}}}]}``: AWS (through a relay: AWS itself delivers to SNS, SQS, Lambda or
-    EventBridge), MinIO's and Ceph's webhook targets. Keys come URL-encoded (``+`` for a space);
-    AWS names the event ``ObjectCreated:Put``, MinIO ``s3:ObjectCreated:Put``.
+    {"key", "eTag"}}}]}``: MinIO's and Ceph's webhook targets, and AWS's through SNS (below) or a
+    relay. Keys come URL-encoded (``+`` for a space); AWS names the event ``ObjectCreated:Put``,
+    MinIO ``s3:ObjectCreated:Put``.
+  - Amazon SNS, to an HTTPS subscription: each notification an envelope ``{"Type":
+    "Notification", "TopicArn", "Message"}`` whose ``Message`` is the S3 notification as a JSON
+    string (with raw message delivery, the notification itself). A new subscription is first a
+    ``SubscriptionConfirmation`` whose ``SubscribeURL`` must be visited (``sns_subscription``).
+  - Amazon EventBridge through an API destination: ``{"source": "aws.s3", "detail-type": "Object
+    Created", "detail": {"bucket": {"name"}, "object": {"key", "etag"}}}``; keys as they are.
   - SeaweedFS's filer webhook (``[notification.webhook]``), ``{"event_type", "key", "message":
     {"new_parent_path", "new_entry": {"name", "is_directory", "attributes", "extended"}}}``: every
     file the filer writes; a bucket's objects are the files under ``/buckets/<bucket>/``, keys
@@ -19,16 +25,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import posixpath
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlsplit
 
 from peakclip.detectors.objects import SCHEME, split
 
 SEAWEEDFS_BUCKETS = "/buckets/"        # where SeaweedFS's filer keeps the buckets' objects (its default)
 SEAWEEDFS_CREATED = ("create", "update", "rename")   # filer events after which the entry holds new content
 SEAWEEDFS_ETAG = "Seaweed-X-Amz-ETag"  # the extended attribute holding an S3 object's ETag (base64)
+# Where an SNS subscription is confirmed: the service fetches a SubscribeURL on these hosts only,
+# never an address a request merely names.
+SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
 
 
 @dataclass(frozen=True)
@@ -55,11 +65,58 @@ def created_objects(data: dict) -> list[Created | Ignored]:
     A body in neither shape is a ValueError saying what was expected."""
     if isinstance(data.get("Records"), list):
         return [s3_record(record) for record in data["Records"]]
+    if data.get("Type") == "Notification" and "TopicArn" in data:
+        return created_objects(sns_message(data))
+    if data.get("Type") in ("SubscriptionConfirmation", "UnsubscribeConfirmation") and "TopicArn" in data:
+        return [Ignored(str(data["TopicArn"]), f"SNS {data['Type']}: no object")]
+    if data.get("source") == "aws.s3" and "detail-type" in data:
+        return [eventbridge_event(data)]
     if "event_type" in data and "key" in data:
         return [seaweedfs_event(data)]
     if data.get("Event") == "s3:TestEvent" or data.get("EventName") == "s3:TestEvent":
         return [Ignored("s3:TestEvent", "a test event")]
-    raise ValueError("not an object store notification: expected S3 \"Records\" or SeaweedFS's \"event_type\" and \"key\"")
+    raise ValueError("not an object store notification: expected S3 \"Records\" (or SNS's envelope of them), "
+                     "EventBridge's \"detail-type\" or SeaweedFS's \"event_type\" and \"key\"")
+
+
+def sns_message(envelope: dict) -> dict:
+    """The notification an SNS envelope carries in ``Message`` (a JSON string)."""
+    try:
+        message = json.loads(str(envelope.get("Message")))
+    except ValueError:
+        raise ValueError(f"an SNS notification from {envelope['TopicArn']} whose Message is not JSON") from None
+    if not isinstance(message, dict):
+        raise ValueError(f"an SNS notification from {envelope['TopicArn']} whose Message is not a JSON object")
+    return message
+
+
+def sns_subscription(data: dict) -> str | None:
+    """The ``SubscribeURL`` of an SNS subscription confirmation, which the service visits to start
+    the notifications; None for any other body. One that is not on SNS's own HTTPS hosts
+    (``sns.<region>.amazonaws.com``) is a ValueError: the service fetches no other address."""
+    if data.get("Type") != "SubscriptionConfirmation" or "TopicArn" not in data:
+        return None
+    url = str(data.get("SubscribeURL") or "")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not SNS_HOST.fullmatch(parts.hostname or ""):
+        raise ValueError(f"an SNS subscription confirmation from {data['TopicArn']} whose SubscribeURL is not on "
+                         "sns.<region>.amazonaws.com over https: not visited")
+    return url
+
+
+def eventbridge_event(data: dict) -> Created | Ignored:
+    """One S3 event delivered by EventBridge (``detail-type`` "Object Created"; keys not encoded)."""
+    kind = str(data.get("detail-type"))
+    detail = data.get("detail") if isinstance(data.get("detail"), dict) else {}
+    bucket = str((detail.get("bucket") or {}).get("name") or "")
+    obj = detail.get("object") or {}
+    key = str(obj.get("key") or "")
+    what = f"{SCHEME}{bucket}/{key}" if bucket and key else kind
+    if kind != "Object Created":
+        return Ignored(what, f"{kind}: not an object created")
+    if not bucket or not key:
+        return Ignored(what, "an event without a bucket name and an object key")
+    return Created(bucket, key, str(obj.get("etag") or obj.get("version-id") or obj.get("sequencer") or "").strip('"'))
 
 
 def s3_record(record) -> Created | Ignored:
