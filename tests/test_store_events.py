@@ -3,6 +3,7 @@ SeaweedFS (``weed mini``) makes the store's own filer webhook POST to the real w
 which queues the job (its chat log found beside it by name) for a real Celery worker. Then the
 notifications it leaves alone or refuses, as real HTTP requests, and the naming rules as pure
 functions."""
+import http.client
 import json
 import subprocess
 import sys
@@ -133,6 +134,21 @@ def test_an_upload_under_the_prefix_queues_its_job_through_the_stores_own_notifi
     status, answer = post(service, s3_event("shows%2Fshow.mp4", tag=etag(store, "shows/show.mp4")))
     assert status == 202 and answer["jobs"] == [{"job_id": job_id, "queued": False, "recording": recording, "out": out}]
     assert fleet.status(job_id)["state"] == "success"
+    # The service shows the job's output from the bucket: the report read there and served, each
+    # file it links to a redirect to a presigned URL of the object (followed here, as a browser does).
+    status, headers, body = service.request("GET", f"/jobs/{job_id}/report")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert body == client.get_object(Bucket="clips", Key="show/report.html")["Body"].read()
+    assert clip["file"] in body.decode()
+    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
+    connection.request("GET", f"/jobs/{job_id}/{clip['file']}")
+    answer = connection.getresponse()
+    answer.read()
+    assert answer.status == 307 and "Signature=" in answer.getheader("Location")
+    status, _, video = service.request("GET", f"/jobs/{job_id}/{clip['file']}")
+    assert status == 200 and video == (tmp_path / "clip.mp4").read_bytes()
+    for name in ("clips/nothing.mp4", "../recordings/shows/show.mp4", "clips/../report.html", ".hidden"):
+        assert service.request("GET", f"/jobs/{job_id}/{name}")[0] == 404, name
     # Feedback on a clip whose manifest is in the bucket: the service and `peakclip tiers` read it there.
     status, _, body = services.post_signed(service, SECRET, f"/clips/{clip['id']}/metrics",
                                            {"impressions": 40, "plays": 20, "watch_seconds": 100, "clicks": 1, "orders": 0})

@@ -17,6 +17,8 @@ others from ``request.app.state`` (create_app fills it):
   POST /streams/{id}/events       signed live chat and commerce events, appended for the stream's watch
   GET  /jobs/{id}                 state, progress, and the manifest when done
   GET  /jobs/{id}/{name}          the job's report ("report") and the files it links to, in its folder only
+                                  (in a bucket: the report read from it, each other file a redirect to a
+                                  presigned URL)
   GET  /healthz                   {"ok": true}
 
 The endpoint faces the network: bodies are capped, signatures compared in constant time, paths
@@ -40,11 +42,11 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from peakclip.detectors.errors import MediaError, UserError
-from peakclip.detectors.objects import check_object
+from peakclip.detectors.objects import check_object, is_object, join, open_object, readable
 from peakclip.pipeline.config import Config, ServiceConfig
 from peakclip.pipeline.options import file_options, given, job_config
 from peakclip.pipeline.promotion.pools import Feedback
@@ -485,9 +487,11 @@ async def job_file(request: Request) -> Response:
     current = job_status(request.app.state, request.path_params["job_id"])
     if current["state"] != "success" or not current.get("manifest"):
         raise Refused(404, f"the job has no output yet (state: {current['state']})")
-    out = os.path.dirname(current["manifest"])
     name = request.path_params["name"]
     name = "report.html" if name == "report" else name
+    if is_object(current["manifest"]):
+        return await run_in_threadpool(object_file, current["manifest"].rsplit("/", 1)[0], name)
+    out = os.path.dirname(current["manifest"])
     try:
         path = inside_root(out, name)
     except Refused:
@@ -495,6 +499,25 @@ async def job_file(request: Request) -> Response:
     if os.path.basename(path).startswith(".") or not os.path.isfile(path):
         raise Refused(404, "no such file")
     return FileResponse(path)
+
+
+def object_file(prefix: str, name: str) -> Response:
+    """A file of a job whose output is the object ``prefix``: the report read from the bucket and
+    served here (its links are relative: they come back here), every other file a redirect to a
+    presigned URL of the object, so a video streams from the store, seeks and all. Only plain
+    names inside the prefix: no ``..``, no hidden part."""
+    parts = name.split("/")
+    if not all(part and part != ".." and not part.startswith(".") for part in parts):
+        raise Refused(404, "no such file")
+    url = join(prefix, name)
+    try:
+        check_object(url)
+        if name != "report.html":
+            return RedirectResponse(readable(url), status_code=307)
+        with open_object(url) as handle:
+            return HTMLResponse(handle.read().decode("utf-8"))
+    except MediaError:
+        raise Refused(404, "no such file") from None
 
 
 async def healthz(request: Request) -> Response:
