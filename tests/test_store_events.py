@@ -134,6 +134,8 @@ def test_an_upload_under_the_prefix_queues_its_job_through_the_stores_own_notifi
     status, answer = post(service, s3_event("shows%2Fshow.mp4", tag=etag(store, "shows/show.mp4")))
     assert status == 202 and answer["jobs"] == [{"job_id": job_id, "queued": False, "recording": recording, "out": out}]
     assert fleet.status(job_id)["state"] == "success"
+    status, _, body = service.request("GET", f"/jobs/{job_id}")
+    assert status == 200 and json.loads(body)["manifest"] == manifest
     # The service shows the job's output from the bucket: the report read there and served, each
     # file it links to a redirect to a presigned URL of the object (followed here, as a browser does).
     status, headers, body = service.request("GET", f"/jobs/{job_id}/report")

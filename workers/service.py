@@ -47,6 +47,7 @@ from starlette.routing import Route
 
 from peakclip.detectors.errors import MediaError, UserError
 from peakclip.detectors.objects import check_object, is_object, join, open_object, readable
+from peakclip.detectors.storage import read_json
 from peakclip.pipeline.config import Config, ServiceConfig
 from peakclip.pipeline.options import file_options, given, job_config
 from peakclip.pipeline.promotion.pools import Feedback
@@ -476,8 +477,10 @@ async def job(request: Request) -> Response:
     current["manifest_path"] = current.pop("manifest")
     current["manifest"] = None
     if current["state"] == "success" and current["manifest_path"]:
-        with open(current["manifest_path"], encoding="utf-8") as handle:
-            current["manifest"] = json.load(handle)
+        # A file, or an object in a bucket (a job whose output is one); gone is a one-line 422.
+        current["manifest"] = await run_in_threadpool(read_json, current["manifest_path"],
+                                                      f"the manifest of job {current['job_id']} is gone: "
+                                                      f"{current['manifest_path']}")
     return JSONResponse(current)
 
 
