@@ -373,7 +373,8 @@ def finish_in_bucket(ranking: Ranking, rendered: list[Rendered], out: str, confi
 def render_promoted_clip(self, job_id: str, clip_id: str, profile: dict) -> None:
     """Render a clip of a finished job again at the profile of the pool feedback promoted it to
     (``pipeline/promotion/rerender.py``), into its output folder or bucket; the job's manifest and
-    the clip's tier state then point at the new file. Not a step of the job: the job stays done, and a failure is logged, not the job's."""
+    the clip's tier state then point at the new file. Not a step of the job: the job stays done,
+    and a failure is logged, not the job's."""
     store = jobs()
     tiers = RedisTierState(store.r)
     try:
