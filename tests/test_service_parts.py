@@ -6,7 +6,8 @@ import re
 import pytest
 
 from peakclip.workers import service
-from peakclip.workers.service import ROUTES, Event, Refused, event_options, files_inside_root
+from peakclip.workers.service import ROUTES
+from peakclip.workers.service.parts import Event, Refused, event_options, files_inside_root
 
 
 def test_the_module_docstring_describes_every_route():
