@@ -1,4 +1,7 @@
-"""The reconciler's judgement, case by case (pure), and the step names the tasks and it share."""
+"""The reconciler's judgement, case by case (pure), and the step names the tasks and it share; and a
+real worker's heartbeat through a Redis outage."""
+import time
+
 import pytest
 
 from peakclip.pipeline.config import QueueConfig
@@ -68,3 +71,32 @@ def test_steps_name_their_task_and_queue():
     assert task_of("j", render_step("d6b39fb9d3")) == ("peakclip.render_clip", ("j", "d6b39fb9d3"), "render")
     assert task_of("j", "finalize") == ("peakclip.finalize", ("j",), "render")
     assert task_of("j", "watch") == ("peakclip.watch", ("j",), "live")
+
+
+@pytest.mark.integration
+def test_a_worker_says_once_that_it_cannot_beat_and_once_that_it_beats_again(tmp_path):
+    """Redis (broker and job records) away for several heartbeats, then back on the same port: the
+    worker's log says so in one line when it goes and one when the heartbeat is written again,
+    not a line every beat."""
+    from services import Fleet, RedisServer
+
+    redis = RedisServer(tmp_path / "redis")
+    fleet = Fleet(redis, 0, str(tmp_path))
+    try:
+        fleet.start("w1")
+        time.sleep(2)
+        redis.stop()
+        time.sleep(4)                       # 8 heartbeats of 0.5 s
+        redis.start()
+        log = tmp_path / "w1.log"
+        deadline = time.monotonic() + 30
+        while "beating again" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        lines = [line for line in log.read_text().splitlines() if "heartbeat:" in line]
+        assert len([line for line in lines if "cannot beat" in line]) == 1, lines
+        assert len([line for line in lines if "beating again" in line]) == 1, lines
+        assert lines.index(next(line for line in lines if "cannot beat" in line)) < \
+            lines.index(next(line for line in lines if "beating again" in line))
+    finally:
+        fleet.stop_all()
+        redis.stop()

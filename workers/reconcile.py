@@ -155,11 +155,15 @@ class Heartbeat(threading.Thread):
     def run(self) -> None:
         store = Jobs(connect(self.config.result_backend))
         up_since = None          # since when this worker has reached Redis without a break
+        down_since = None        # since when it has not (one line when it goes, one when it is back)
         next_sweep = time.monotonic() + self.config.reconcile_interval
         while not self.stopped.wait(self.config.heartbeat):
             try:
                 self.beat(store)
                 up_since = up_since or time.monotonic()
+                if down_since is not None:
+                    log.warning("heartbeat: beating again after %.0f s", time.monotonic() - down_since)
+                    down_since = None
                 # Judge others only once every live worker has had time to beat again since
                 # Redis came back (after a Redis restart every key may have expired at once).
                 if time.monotonic() >= next_sweep and time.monotonic() - up_since > self.config.worker_gone:
@@ -168,7 +172,9 @@ class Heartbeat(threading.Thread):
                         sweep(self.app, store, self.config)
             except Exception as err:      # noqa: BLE001 -- Redis or the broker away: beat again later
                 up_since = None
-                log.info("heartbeat: %s", err)
+                if down_since is None:
+                    down_since = time.monotonic()
+                    log.warning("heartbeat: cannot beat (%s); trying again every %g s", err, self.config.heartbeat)
 
     def stop(self) -> None:
         self.stopped.set()
