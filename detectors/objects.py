@@ -218,16 +218,12 @@ def upload(local: str, url: str) -> None:
 def remove_others(prefix: str, keep: set[str]) -> list[str]:
     """Delete every object under the ``prefix`` URL whose name relative to it is not in ``keep``
     (the files an earlier run into the same prefix made that this one did not); returns their names."""
-    bucket, key = split(prefix)
-    base = key.rstrip("/") + "/" if key else ""
     removed = []
     try:
-        for page in client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
-            for item in page.get("Contents", []):
-                name = item["Key"][len(base):]
-                if name not in keep:
-                    client().delete_object(Bucket=bucket, Key=item["Key"])
-                    removed.append(name)
+        for bucket, item, name in listed_under(prefix, "list_objects_v2", "Contents"):
+            if name not in keep:
+                client().delete_object(Bucket=bucket, Key=item["Key"])
+                removed.append(name)
     except Exception as err:   # noqa: BLE001
         raise failure(prefix, err) from None
     return removed
@@ -237,14 +233,22 @@ def abort_unfinished(prefix: str) -> list[str]:
     """Abort every multipart upload still open under the ``prefix`` URL (an upload cut off by a
     killed process leaves no object, but the store keeps its parts until the upload is aborted);
     returns the keys, relative to the prefix, whose uploads were aborted."""
-    bucket, key = split(prefix)
-    base = key.rstrip("/") + "/" if key else ""
     aborted = []
     try:
-        for page in client().get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=base):
-            for upload in page.get("Uploads", []):
-                client().abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-                aborted.append(upload["Key"][len(base):])
+        for bucket, upload, name in listed_under(prefix, "list_multipart_uploads", "Uploads"):
+            client().abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            aborted.append(name)
     except Exception as err:   # noqa: BLE001
         raise failure(prefix, err) from None
     return aborted
+
+
+def listed_under(prefix: str, listing: str, field: str):
+    """(bucket, entry, its key relative to the prefix) of each entry that the paginated S3
+    ``listing`` (``list_objects_v2``, ``list_multipart_uploads``) gives in its pages' ``field``
+    under the ``prefix`` URL."""
+    bucket, key = split(prefix)
+    base = key.rstrip("/") + "/" if key else ""
+    for page in client().get_paginator(listing).paginate(Bucket=bucket, Prefix=base):
+        for entry in page.get(field, []):
+            yield bucket, entry, entry["Key"][len(base):]
