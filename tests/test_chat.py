@@ -496,13 +496,16 @@ CLASSIFIED = {
     "reactions": ["666", "6666", "66", "6", "233333", "2333", "555", "888", "？？？", "???", "!!!", "！！！",
                   "哈哈哈", "哈哈哈哈哈", "卧槽", "牛", "牛逼", "太牛了", "awsl", "草", "草草草", "xswl", "yyds", "hhhh",
                   "绝了", "笑死", "前方高能", "泪目", "啊啊啊啊", "呜呜呜", "[doge]", "[笑哭]", "😂😂", "❤️",
-                  "lol", "LUL", "KEKW", "no way", "ｗｗｗ", "lol哈哈", "gg了", "1111!!!", "1？？？"],
+                  "lol", "LUL", "KEKW", "no way", "ｗｗｗ", "lol哈哈", "gg了", "1111!!!", "1？？？",
+                  "haha", "hahaha", "HAHAHAHA", "ahahah", "hehe", "jajaja", "jejeje", "kkkkk", "rsrsrs", "mdr",
+                  "ㅋㅋㅋ", "ㅎㅎ", "haha that price"],
     "greetings": ["来了", "签到", "主播好", "大家好", "晚上好", "主播晚上好呀", "来了来了", "我来了", "打卡", "各位好",
                   "hi", "hello from Berlin", "hi all",
                   "晚安", "拜拜", "下播", "下播了", "88", "886", "主播晚安", "晚安主播", "晚安大家", "明天见", "主播辛苦了",
                   "bye", "gg", "GG WP", "see you tomorrow"],
     "talk": ["123", "520", "2024", "又来了", "草莓多少钱", "牛仔裤有蓝色吗", "这个多少钱", "好", "大家好我是新来的",
-             "1 more please", "+1 to that", "hi how much is the blue one", "what game is this"],
+             "1 more please", "+1 to that", "hi how much is the blue one", "what game is this",
+             "hah", "kk", "ja", "the bahamas", "hehexd?", "rs 500"],
 }
 
 

@@ -19,11 +19,13 @@ import unicodedata
 # ---- reactions: anywhere in a message ---------------------------------------------------------
 
 REACTIONS = {
-    # Whole Latin tokens: English chat, and the pinyin shorthands of Chinese rooms (awsl "I'm dead
-    # (of cuteness)", xswl "laughing to death", yyds "the greatest", tql "too strong", nb
-    # "awesome", woc "whoa", hhh laughter).
+    # Whole Latin tokens: English chat, laughter as other Latin-script rooms type it (haha, hehe;
+    # Spanish jaja, jeje; Brazilian kkkk, rsrs; French mdr), and the pinyin shorthands of Chinese
+    # rooms (awsl "I'm dead (of cuteness)", xswl "laughing to death", yyds "the greatest", tql
+    # "too strong", nb "awesome", woc "whoa", hhh laughter).
     "tokens": ("lul", "lol", "lmao", "rofl", "kekw", "omegalul", r"pog\w*", "omg", "wow", "hype",
                r"clip\s*(?:it|that)", r"no\s*way", "gg", "xd+",
+               r"a?(?:ha){2,}h?", r"(?:he){2,}h?", r"(?:ja){2,}j?", r"(?:je){2,}", "k{3,}", r"(?:rs){2,}", "mdr",
                "awsl", "xswl", "yyds", "tql", "nb", "woc", "h{3,}"),
     # Anywhere: laughter (哈哈, 233333, 555 also Thai laughter), awe and shock (666, 牛, 卧槽, 绝了,
     # 离谱, 好家伙, 高能), tears (泪目, 哭了, 555 sobbing, 呜呜), screams (啊啊啊), www, !!!, ???,
@@ -34,7 +36,7 @@ REACTIONS = {
         "哈{2,}", "[呵嘿嘻]{3,}", r"草+(?!\w)", "卧槽", "我靠", r"牛(?:[逼批b啊哇牛了]|(?!\w))",
         "绝了", "笑死", "离谱", "好家伙", "妙啊", "太强", "高能", "名场面", "爷青回",
         "泪目", "破防", "哭了", "感动", "呜{2,}", "啊{3,}",
-        "w{3,}", "!{3,}", r"\?{3,}",
+        "w{3,}", "!{3,}", r"\?{3,}", "[\u110f\u1112]{2,}",   # ㅋㅋㅋ, ㅎㅎ: Korean laughter (as fold makes them)
         r"[\U0001F300-\U0001FAFF❤♥]", r"\[[^\W\d]\w{0,11}\]",
     ),
 }
