@@ -498,14 +498,16 @@ CLASSIFIED = {
                   "绝了", "笑死", "前方高能", "泪目", "啊啊啊啊", "呜呜呜", "[doge]", "[笑哭]", "😂😂", "❤️",
                   "lol", "LUL", "KEKW", "no way", "ｗｗｗ", "lol哈哈", "gg了", "1111!!!", "1？？？",
                   "haha", "hahaha", "HAHAHAHA", "ahahah", "hehe", "jajaja", "jejeje", "kkkkk", "rsrsrs", "mdr",
-                  "ㅋㅋㅋ", "ㅎㅎ", "haha that price"],
+                  "ㅋㅋㅋ", "ㅎㅎ", "haha that price", "lmfao", "LMAOOO", "wtf", "omfg", "holy shit", "noooo",
+                  "yesss", "yeees", "no wayyy", "nooo way"],
     "greetings": ["来了", "签到", "主播好", "大家好", "晚上好", "主播晚上好呀", "来了来了", "我来了", "打卡", "各位好",
                   "hi", "hello from Berlin", "hi all",
                   "晚安", "拜拜", "下播", "下播了", "88", "886", "主播晚安", "晚安主播", "晚安大家", "明天见", "主播辛苦了",
                   "bye", "gg", "GG WP", "see you tomorrow"],
     "talk": ["123", "520", "2024", "又来了", "草莓多少钱", "牛仔裤有蓝色吗", "这个多少钱", "好", "大家好我是新来的",
              "1 more please", "+1 to that", "hi how much is the blue one", "what game is this",
-             "hah", "kk", "ja", "the bahamas", "hehexd?", "rs 500"],
+             "hah", "kk", "ja", "the bahamas", "hehexd?", "rs 500", "no", "yes", "yes please", "is it noon?",
+             "holy water", "nowhere"],
 }
 
 

@@ -19,12 +19,14 @@ import unicodedata
 # ---- reactions: anywhere in a message ---------------------------------------------------------
 
 REACTIONS = {
-    # Whole Latin tokens: English chat, laughter as other Latin-script rooms type it (haha, hehe;
-    # Spanish jaja, jeje; Brazilian kkkk, rsrs; French mdr), and the pinyin shorthands of Chinese
-    # rooms (awsl "I'm dead (of cuteness)", xswl "laughing to death", yyds "the greatest", tql
-    # "too strong", nb "awesome", woc "whoa", hhh laughter).
-    "tokens": ("lul", "lol", "lmao", "rofl", "kekw", "omegalul", r"pog\w*", "omg", "wow", "hype",
-               r"clip\s*(?:it|that)", r"no\s*way", "gg", "xd+",
+    # Whole Latin tokens: English chat (stretched ones too: noooo, yesss, no wayyy), laughter as
+    # Latin-script rooms type it (haha, hehe; Spanish jaja, jeje; Brazilian kkkk, rsrs; French
+    # mdr), and the pinyin shorthands of Chinese rooms (awsl "I'm dead (of cuteness)", xswl
+    # "laughing to death", yyds "the greatest", tql "too strong", nb "awesome", woc "whoa", hhh
+    # laughter).
+    "tokens": ("lul", "lol", r"lmf?ao+", "rofl", "kekw", "omegalul", r"pog\w*", r"omf?g+", "wtf+", "wow", "hype",
+               r"clip\s*(?:it|that)", r"no+\s*wa+y+", r"holy\s+(?:shit|cow|moly|crap)", "no{3,}", r"ye{2,}s+|yes{3,}",
+               "gg", "xd+",
                r"a?(?:ha){2,}h?", r"(?:he){2,}h?", r"(?:ja){2,}j?", r"(?:je){2,}", "k{3,}", r"(?:rs){2,}", "mdr",
                "awsl", "xswl", "yyds", "tql", "nb", "woc", "h{3,}"),
     # Anywhere: laughter (哈哈, 233333, 555 also Thai laughter), awe and shock (666, 牛, 卧槽, 绝了,
