@@ -503,11 +503,15 @@ CLASSIFIED = {
     "greetings": ["来了", "签到", "主播好", "大家好", "晚上好", "主播晚上好呀", "来了来了", "我来了", "打卡", "各位好",
                   "hi", "hello from Berlin", "hi all",
                   "晚安", "拜拜", "下播", "下播了", "88", "886", "主播晚安", "晚安主播", "晚安大家", "明天见", "主播辛苦了",
-                  "bye", "gg", "GG WP", "see you tomorrow"],
+                  "bye", "gg", "GG WP", "see you tomorrow",
+                  "hola", "Hola a todos", "buenas noches", "oi", "oiii gente", "olá", "boa noite", "bonjour",
+                  "bonsoir à tous", "salut", "hallo", "moin", "ciao", "こんばんは", "안녕하세요", "adiós", "chau", "tchau",
+                  "hasta mañana", "au revoir", "bonne nuit", "tschüss", "gute nacht", "おやすみ", "またね", "잘 자"],
     "talk": ["123", "520", "2024", "又来了", "草莓多少钱", "牛仔裤有蓝色吗", "这个多少钱", "好", "大家好我是新来的",
              "1 more please", "+1 to that", "hi how much is the blue one", "what game is this",
              "hah", "kk", "ja", "the bahamas", "hehexd?", "rs 500", "no", "yes", "yes please", "is it noon?",
-             "holy water", "nowhere"],
+             "holy water", "nowhere", "hola cuanto cuesta el azul", "boa", "oil", "salute", "chaos",
+             "bonjour how much is shipping to france"],
 }
 
 

@@ -1,4 +1,5 @@
-"""What chat messages say, one table per concept, English and Chinese side by side.
+"""What chat messages say, one table per concept, English and Chinese side by side (and other
+rooms' laughter, hellos and goodbyes beside them).
 
 The audience signal (``audience``) sorts every chat message into talk, a reaction, a greeting
 or goodbye, or a vote; the tables here are what it recognises, and ``DEFAULT_REACTIONS``,
@@ -50,12 +51,18 @@ GREETINGS = {
     "en": ("hi+", "hey+", "hello+", "hiya", "yo+", "sup", "howdy", r"good\s+(?:morning|afternoon|evening)", "gm",
            r"welcome(?:\s+back)?"),
     "zh": ("你好", "您好", "[早晚]上好", "[中下]午好", "早安", "早", "哈喽", "嗨", "来了", "签到", "打卡", "报[到道]"),
+    # Other rooms' hellos, read as the English ones are (a word or two may follow): Spanish,
+    # Portuguese, French, German, Italian, Japanese, Korean.
+    "other": ("hola", r"buen[oa]s", "oi+", "ol[aá]", r"bo[am]\s+(?:dia|tarde|noite)", "bonjour", "bonsoir", "salut",
+              "hallo", "servus", "moin", "ciao", "こんにちは", "こんばんは", "おはよう", "안녕", "안녕하세요"),
 }
 # People leaving. "88" is "bye bye" (bā bā) in Chinese; "886" "bye bye, off I go".
 GOODBYES = {
     "en": (r"bye+(?:\s*bye+)?", "cya", r"see\s+(?:you|ya)", "later", "night", r"good\s+night", "gn",
            r"gg+(?:s|\s*wp)?", "o7"),
     "zh": ("晚安", "拜拜", "拜", "再见", "下播", "88", "886", "[明下]天见", "下次见", "溜了", "撤了", "告辞", "辛苦了"),
+    "other": (r"adi[oó]s", "cha[ou]", "tchau", r"hasta\s+(?:luego|mañana|pronto)", r"au\s+revoir", r"bonne\s+nuit",
+              "tsch[üu]ss", r"gute\s+nacht", "おやすみ", "またね", r"잘\s*자", r"안녕히\s*(?:가세요|계세요)"),
 }
 # Whom a Chinese hello or goodbye is said to, before or after it ("主播晚上好", "晚安大家"); "我"
 # may open one too ("我来了").
@@ -87,11 +94,13 @@ DEFAULT_REACTIONS = _latin(REACTIONS["tokens"]) + "|" + "|".join(REACTIONS["anyw
 
 _ADDRESS = _any(ADDRESSES)
 _ZH_SAYING = _any((*GREETINGS["zh"], *GOODBYES["zh"], _ADDRESS + "好"))
-# A whole message that only greets or takes leave: an English one with at most a word or two
-# more ("hi all", "hello from Berlin", "bye everyone"); a Chinese one with whom it is said to and
-# particles around it, or said twice ("主播晚上好呀", "来了来了", "我来了", "晚安大家").
+# A whole message that only greets or takes leave: an English one (or another room's: "hola a
+# todos") with at most a word or two more ("hi all", "hello from Berlin", "bye everyone"); a
+# Chinese one with whom it is said to and particles around it, or said twice ("主播晚上好呀",
+# "来了来了", "我来了", "晚安大家").
 DEFAULT_GREETINGS = (
-    rf"^\W*(?:{_any((*GREETINGS['en'], *GOODBYES['en']))}(?:\s+(?:from\s+)?[\w']+){{0,2}}"
+    rf"^\W*(?:{_any((*GREETINGS['en'], *GOODBYES['en'], *GREETINGS['other'], *GOODBYES['other']))}"
+    rf"(?:\s+(?:from\s+)?[\w']+){{0,2}}"
     rf"|(?:(?:{_ADDRESS}|我)\W*)*{_ZH_SAYING}(?:\W*(?:{_ZH_SAYING}|{_ADDRESS}|{_any(PARTICLES)}))*)\W*$"
 )
 
