@@ -30,9 +30,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bench.streams import footage_stream  # noqa: E402
+from bench.streams import exit_refusing_short, footage_stream  # noqa: E402
 from bench.warm import compile_peakclip  # noqa: E402
-from peakclip.samples.generate import SampleError  # noqa: E402
 
 PEAKCLIP = os.path.join(os.path.dirname(sys.executable), "peakclip")
 DAY = 86400.0
@@ -103,7 +102,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SampleError as err:     # a stream too short for its chat's moments: the user's numbers, one line
-        sys.exit(f"bench/cost.py: error: the stream cannot be that short; give more --minutes ({err})")
+    exit_refusing_short(main, "cost.py")

@@ -25,7 +25,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bench.streams import footage_stream  # noqa: E402
+from bench.streams import exit_refusing_short, footage_stream  # noqa: E402
 from bench.warm import compile_peakclip  # noqa: E402
 from peakclip.detectors.audio import audio_features  # noqa: E402
 from peakclip.detectors.chat import read_chat  # noqa: E402
@@ -34,7 +34,7 @@ from peakclip.detectors.visual import packet_scan, packets_flat, rate_sample, vi
 from peakclip.pipeline.analysis.analyze import analyze  # noqa: E402
 from peakclip.pipeline.config import Config  # noqa: E402
 from peakclip.pipeline.ranking.rank import rank
-from peakclip.samples.generate import SampleError, generate  # noqa: E402
+from peakclip.samples.generate import generate  # noqa: E402
 
 BENCH_VENV = os.path.join(REPO, ".venv-bench")
 
@@ -220,7 +220,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SampleError as err:     # a stream too short for what it plants: the user's numbers, one line
-        sys.exit(f"bench/speed.py: error: the sample stream cannot be that short; give more --minutes ({err})")
+    exit_refusing_short(main, "speed.py")

@@ -19,7 +19,7 @@ sys.path.insert(0, REPO)
 
 import numpy as np  # noqa: E402
 
-from peakclip.samples.generate import real_footage  # noqa: E402
+from peakclip.samples.generate import SampleError, real_footage  # noqa: E402
 from peakclip.samples.generate.moments import plan  # noqa: E402
 from peakclip.samples.generate.room import chat, twitchdownloader_json  # noqa: E402
 
@@ -42,3 +42,12 @@ def footage_stream(folder: str, minutes: float, noise: int = 0) -> tuple[str, st
                     "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-c:a", "aac", "-b:a", "128k",
                     "-movflags", "+faststart", video], check=True)
     return video, log
+
+
+def exit_refusing_short(main, script: str) -> None:
+    """``sys.exit(main())`` for a bench that makes its stream: one too short for what it plants is
+    the user's numbers, refused in one line naming ``script``."""
+    try:
+        sys.exit(main())
+    except SampleError as err:
+        sys.exit(f"bench/{script}: error: the stream cannot be that short; give more --minutes ({err})")

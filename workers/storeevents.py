@@ -108,15 +108,9 @@ def eventbridge_event(data: dict) -> Created | Ignored:
     """One S3 event delivered by EventBridge (``detail-type`` "Object Created"; keys not encoded)."""
     kind = str(data.get("detail-type"))
     detail = data.get("detail") if isinstance(data.get("detail"), dict) else {}
-    bucket = str((detail.get("bucket") or {}).get("name") or "")
     obj = detail.get("object") or {}
-    key = str(obj.get("key") or "")
-    what = f"{SCHEME}{bucket}/{key}" if bucket and key else kind
-    if kind != "Object Created":
-        return Ignored(what, f"{kind}: not an object created")
-    if not bucket or not key:
-        return Ignored(what, "an event without a bucket name and an object key")
-    return Created(bucket, key, str(obj.get("etag") or obj.get("version-id") or obj.get("sequencer") or "").strip('"'))
+    return object_event(kind, kind == "Object Created", str((detail.get("bucket") or {}).get("name") or ""),
+                        str(obj.get("key") or ""), str(obj.get("etag") or obj.get("version-id") or obj.get("sequencer") or ""))
 
 
 def s3_record(record) -> Created | Ignored:
@@ -125,16 +119,21 @@ def s3_record(record) -> Created | Ignored:
         return Ignored("a record", "not an object")
     name = str(record.get("eventName") or "")
     s3 = record.get("s3") if isinstance(record.get("s3"), dict) else {}
-    bucket = str((s3.get("bucket") or {}).get("name") or "")
     obj = s3.get("object") or {}
-    key = unquote_plus(str(obj.get("key") or ""))
-    what = f"{SCHEME}{bucket}/{key}" if bucket and key else (name or "a record")
-    if not name.removeprefix("s3:").startswith("ObjectCreated:"):
-        return Ignored(what, f"{name or 'an event without a name'}: not an object created")
+    return object_event(name, name.removeprefix("s3:").startswith("ObjectCreated:"),
+                        str((s3.get("bucket") or {}).get("name") or ""), unquote_plus(str(obj.get("key") or "")),
+                        str(obj.get("eTag") or obj.get("versionId") or obj.get("sequencer") or ""))
+
+
+def object_event(event: str, created: bool, bucket: str, key: str, tag: str) -> Created | Ignored:
+    """What an S3 event (named ``event``; ``created``: it says an object was created) says of the
+    object ``bucket``/``key`` (decoded) with its content ``tag`` (ETag, version or sequencer)."""
+    what = f"{SCHEME}{bucket}/{key}" if bucket and key else (event or "a record")
+    if not created:
+        return Ignored(what, f"{event or 'an event without a name'}: not an object created")
     if not bucket or not key:
         return Ignored(what, "a record without a bucket name and an object key")
-    tag = str(obj.get("eTag") or obj.get("versionId") or obj.get("sequencer") or "").strip('"')
-    return Created(bucket, key, tag)
+    return Created(bucket, key, tag.strip('"'))
 
 
 def seaweedfs_event(data: dict) -> Created | Ignored:

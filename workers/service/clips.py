@@ -101,10 +101,10 @@ def object_file(prefix: str, name: str) -> Response:
         raise Refused(404, "no such file")
     url = join(prefix, name)
     try:
-        check_object(url)
-        if name != "report.html":
-            return RedirectResponse(readable(url), status_code=307)
-        with open_object(url) as handle:
-            return HTMLResponse(handle.read().decode("utf-8"))
+        if name == "report.html":
+            with open_object(url) as handle:     # a missing one is its MediaError
+                return HTMLResponse(handle.read().decode("utf-8"))
+        check_object(url)                        # a presigned URL is made for any key: is it there?
+        return RedirectResponse(readable(url), status_code=307)
     except MediaError:
         raise Refused(404, "no such file") from None
