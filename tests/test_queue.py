@@ -223,6 +223,33 @@ def test_a_step_lost_again_and_again_fails_its_job_with_the_reason(redis_server)
     assert "f" * 20 not in store.open_jobs()
 
 
+def test_a_succeeded_job_is_not_failed_by_a_step_delivered_twice(redis_server, tmp_path):
+    # The broker restarted before a finalize was acked: its second delivery runs beside the first,
+    # which succeeds and removes the folder's mark; the second then fails to see the mark.
+    from peakclip.workers.jobs import Jobs, check_shared, connect, mark_output, unmark_output
+    from peakclip.detectors.errors import UserError
+
+    store = Jobs(connect(redis_server.url(9)))
+    job_id = "d" * 20
+    store.create(job_id, {"input": "x.mp4", "chat": "", "out": str(tmp_path), "config": "{}"})
+    mark_output(str(tmp_path), job_id)
+    check_shared(str(tmp_path), job_id, "w1@test")                      # both deliveries saw the mark
+    store.set_state(job_id, "success", manifest=str(tmp_path / "manifest.json"))
+    unmark_output(str(tmp_path), job_id)
+    with pytest.raises(UserError, match="not shared with worker w2@test") as late:
+        check_shared(str(tmp_path), job_id, "w2@test")
+    assert store.fail(job_id, str(late.value)) is False
+    done = store.status(job_id)
+    assert done["state"] == "success" and not done.get("error"), done
+
+    other = "e" * 20                                                    # a job not yet done fails as before
+    store.create(other, {"input": "x.mp4", "chat": "", "out": str(tmp_path), "config": "{}"})
+    assert store.fail(other, "the recording is gone") is True
+    failed = store.status(other)
+    assert failed["state"] == "failure" and failed["error"] == "the recording is gone"
+    assert other not in store.open_jobs()
+
+
 def test_no_broker_is_one_clear_line(sample, tmp_path):
     env = {**os.environ, "PEAKCLIP_BROKER_URL": "redis://127.0.0.1:1/0", "PEAKCLIP_RESULT_BACKEND": "redis://127.0.0.1:1/1"}
     result = subprocess.run([sys.executable, "-m", "peakclip", "submit", sample["video"], "--out", str(tmp_path)],

@@ -130,6 +130,14 @@ def unmark_output(out: str, job_id: str) -> None:
         pass
 
 
+# One round trip, so no success lands between the look and the write.
+FAIL_UNLESS_DONE = """
+if redis.call('HGET', KEYS[1], 'state') == 'success' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'failure', 'error', ARGV[1], 'updated', ARGV[2])
+return 1
+"""
+
+
 class Jobs:
     def __init__(self, client: redis.Redis):
         self.r = client
@@ -170,8 +178,15 @@ class Jobs:
         """A step started or ended: the job is making progress."""
         self.r.hset(self.key(job_id), "updated", time.time())
 
-    def fail(self, job_id: str, error: str) -> None:
-        self.set_state(job_id, "failure", error=error)
+    def fail(self, job_id: str, error: str) -> bool:
+        """Mark the job failed with ``error``, unless it has succeeded: a step delivered twice (the
+        broker restarted before its ack) may still be running when its twin finishes the job, and
+        what it then meets (the output folder's mark gone, say) is no failure of the job. True if
+        the job is now failed."""
+        failed = self.r.eval(FAIL_UNLESS_DONE, 1, self.key(job_id), error, time.time())
+        if failed:
+            self.r.srem(OPEN, job_id)
+        return bool(failed)
 
     def put(self, job_id: str, part: str, data: dict) -> None:
         self.r.set(self.key(job_id, part), json.dumps(data))

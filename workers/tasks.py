@@ -167,17 +167,24 @@ def job_step(task: Task, job_id: str):
     step = task.step_of(tuple(task.request.args or (job_id,)))
     task_id = task.request.id or step
     store.mark_active(job_id, task_id, task.request.hostname or "?", step)
+
+    def fail(reason: str) -> None:
+        if not store.fail(job_id, reason):
+            logging.getLogger("peakclip.tasks").warning(
+                "job %s: %s (task %s) met this after the job had succeeded, so the job stays a success: %s",
+                job_id, step, task_id, reason)
+
     try:
         yield store
     except StoreUnreachable:
         raise   # retried with backoff (TRANSIENT); the job fails with its line once the retries run out
     except MediaError as err:
         read_failed(task, store, job_id, store.r.hget(store.key(job_id), "input") or "", str(err))
-        store.fail(job_id, str(err))
+        fail(str(err))
     except UserError as err:
-        store.fail(job_id, str(err))
+        fail(str(err))
     except SoftTimeLimitExceeded:
-        store.fail(job_id, f"{step} took longer than its time limit")
+        fail(f"{step} took longer than its time limit")
     finally:
         store.clear_active(job_id, task_id)
 
