@@ -306,7 +306,8 @@ class ServiceConfig:
     twitch_recording: str = "{broadcaster_user_login}.mp4"  # where a broadcaster's recording is, under the root
     twitch_chat: str | None = None      # likewise for its chat log, if any
     # Live mode: where the recording server writes a stream's HLS playlist, under the root
-    # (nginx-rtmp `hls_path`); set, an on_publish callback starts a watch of it.
+    # (nginx-rtmp `hls_path`), or its URL where the server serves it over HTTP
+    # ("http://ingest:8080/hls/{name}.m3u8"); set, an on_publish callback starts a watch of it.
     live_playlist: str | None = None    # e.g. "hls/{name}.m3u8"
     # Stream end from an object store (POST /hooks/store): a recording created under this bucket
     # and prefix queues a job, e.g. "s3://recordings/shows/".

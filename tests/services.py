@@ -1,5 +1,5 @@
 """Real services for integration tests (and bench/chaos.py): redis-server, rabbitmq-server, Celery
-worker processes, the webhook server, a SeaweedFS object store."""
+worker processes, the webhook server, a SeaweedFS object store, nginx serving files."""
 import contextlib
 import json
 import multiprocessing
@@ -244,6 +244,48 @@ class Fleet:
         args = ["status", job_id, "--json"] + (["--wait", "--timeout", str(timeout)] if wait else [])
         result = self.cli(*args, timeout=timeout + 60)
         return json.loads(result.stdout)
+
+
+class WebServer:
+    """nginx serving ``folder`` over HTTP on a free loopback port, as a recording server serves its
+    HLS to players (and to live workers on other machines)."""
+
+    def __init__(self, folder, conf_dir):
+        self.port = free_port()
+        conf = os.path.join(conf_dir, "nginx.conf")
+        with open(conf, "w", encoding="utf-8") as handle:
+            handle.write(f"""user root;
+daemon off;
+worker_processes 1;
+pid {conf_dir}/nginx.pid;
+error_log {conf_dir}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {conf_dir}/access.log;
+    server {{
+        listen 127.0.0.1:{self.port};
+        root {folder};
+    }}
+}}
+""")
+        self.error_log = os.path.join(conf_dir, "error.log")
+        self.proc = subprocess.Popen(["nginx", "-p", str(conf_dir), "-c", conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"nginx did not start: {open(self.error_log).read() if os.path.exists(self.error_log) else ''}")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
 
 
 class Service:

@@ -12,6 +12,7 @@ import time
 
 import pytest
 from conftest import REPO, ffprobe, run_cli, write_srt
+from services import WebServer
 
 pytestmark = pytest.mark.integration
 READ_RATE = 2   # two seconds of stream a second: 75 s, not 2.5 min, with room for a loaded machine to keep up
@@ -49,7 +50,24 @@ def end_stream(hls_dir):
         playlist.write("#EXT-X-ENDLIST\n")
 
 
-def test_watch_clips_while_on_air_and_ends_equal_to_batch(sample, fast_config, tmp_path):
+@pytest.fixture
+def served(request, tmp_path):
+    """Where the watch reads the playlist: the recording server's folder, or (``http``) nginx
+    serving that folder, as a recording server on another machine serves its HLS."""
+    if request.param == "file":
+        yield lambda name: str(tmp_path / name)
+        return
+    conf = tmp_path / "nginx"
+    conf.mkdir()
+    server = WebServer(str(tmp_path), str(conf))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("served", ["file", "http"], indirect=True)
+def test_watch_clips_while_on_air_and_ends_equal_to_batch(sample, fast_config, tmp_path, served):
     hls = tmp_path / "hls"
     hls.mkdir()
     chat = str(tmp_path / "chat.jsonl")
@@ -58,7 +76,7 @@ def test_watch_clips_while_on_air_and_ends_equal_to_batch(sample, fast_config, t
     # The stream ends when the test closes its playlist, not by going quiet.
     config.write_text(open(fast_config).read() + "\n[live]\npoll = 0.5\nidle_end = 600\n")
     pusher, writer = push(sample, str(hls), chat, end_list=False)
-    watcher = subprocess.Popen([sys.executable, "-m", "peakclip", "watch", str(hls / "stream.m3u8"), "--chat", chat,
+    watcher = subprocess.Popen([sys.executable, "-m", "peakclip", "watch", served("hls/stream.m3u8"), "--chat", chat,
                                 "--out", out, "--config", str(config), "--format", "horizontal", "--clips", "3"],
                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen_on_air = []
@@ -85,6 +103,11 @@ def test_watch_clips_while_on_air_and_ends_equal_to_batch(sample, fast_config, t
     with open(manifest_path, encoding="utf-8") as handle:
         final = json.load(handle)
     assert final["live"]["state"] == "ended" and final["source"]["path"].endswith("recording.ts")
+    # The recording is the playlist's segments joined in order, byte for byte, however they were read.
+    with open(hls / "stream.m3u8", encoding="utf-8") as handle:
+        segments = [line.strip() for line in handle if line.strip().endswith(".ts")]
+    with open(final["source"]["path"], "rb") as handle:
+        assert handle.read() == b"".join((hls / name).read_bytes() for name in segments)
     assert {p["outcome"] for p in final["provisional"]} <= {"kept", "re-tiered", "withdrawn"}
     assert all(p["outcome"] != "pending" for p in final["provisional"])
     kept = [p for p in final["provisional"] if p["outcome"] != "withdrawn"]
@@ -147,3 +170,60 @@ def test_watch_of_a_path_where_nothing_appears_ends_in_one_line(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert told.startswith("peakclip: waiting for an HLS playlist with segments at") and "live.idle_end" in told
     assert error.startswith("peakclip: error: nothing readable appeared")
+
+
+def hls_segments(sample, folder, seconds=6):
+    """The first ``seconds`` of the sample as 2-second MPEG-TS segments (and ffmpeg's own playlist)."""
+    subprocess.run(["ffmpeg", "-v", "error", "-i", sample["video"], "-t", str(seconds), "-c", "copy", "-f", "hls",
+                    "-hls_time", "2", "-hls_list_size", "0", os.path.join(folder, "full.m3u8")], check=True)
+    with open(os.path.join(folder, "full.m3u8"), encoding="utf-8") as handle:
+        lines = [line.strip() for line in handle]
+    return [(float(lines[i - 1][len("#EXTINF:"):].rstrip(",")), line) for i, line in enumerate(lines) if line.endswith(".ts")]
+
+
+def write_playlist(path, segments, ended):
+    body = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:3", "#EXT-X-MEDIA-SEQUENCE:0"]
+    for length, name in segments:
+        body += [f"#EXTINF:{length:.6f},", name]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(body + (["#EXT-X-ENDLIST"] if ended else [])) + "\n")
+
+
+def test_a_playlist_served_over_http_is_followed_as_it_appears(sample, tmp_path):
+    """The recording server on another machine: nothing there yet (404), then a playlist whose last
+    listed segment cannot be had yet holds the end back; segments are joined whole, in order; a
+    playlist never closed ends once it stops growing for live.idle_end."""
+    from peakclip.pipeline.executors.live import GrowingSource
+
+    served = tmp_path / "www"
+    served.mkdir()
+    segments = hls_segments(sample, str(served))
+    assert len(segments) >= 3
+    conf = tmp_path / "nginx"
+    conf.mkdir()
+    server = WebServer(str(served), str(conf))
+    try:
+        out = tmp_path / "out"
+        out.mkdir()
+        source = GrowingSource(server.url("show.m3u8?token=abc"), str(out), idle_end=600)
+        assert source.is_playlist
+        assert source.poll() == (0.0, False, None)                    # 404: not on air yet
+        hidden = served / segments[-1][1]
+        hidden.rename(served / "later")                               # listed, but not yet on the server
+        write_playlist(served / "show.m3u8", segments, ended=True)
+        available, ended, path = source.poll()
+        assert not ended and path == str(out / "recording.ts")
+        assert available == pytest.approx(sum(length for length, _ in segments[:-1]))
+        (served / "later").rename(hidden)
+        available, ended, path = source.poll()
+        assert ended and available == pytest.approx(sum(length for length, _ in segments), abs=0.25)  # as ffprobe reads it
+        assert (out / "recording.ts").read_bytes() == b"".join((served / name).read_bytes() for _, name in segments)
+
+        write_playlist(served / "open.m3u8", segments[:2], ended=False)
+        (out / "recording.ts").unlink()
+        quiet = GrowingSource(server.url("open.m3u8"), str(out), idle_end=1.0)
+        assert quiet.poll()[1] is False                               # just listed: on air
+        time.sleep(1.2)
+        assert quiet.poll()[1] is True                                # nothing new for idle_end: ended
+    finally:
+        server.stop()

@@ -16,8 +16,18 @@ SECRET = "e2e-secret-77"
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 
 
-def nginx_config(folder, rtmp_port, application):
-    """nginx with the RTMP module, one application ``live`` configured by ``application``."""
+def nginx_config(folder, rtmp_port, application, http=None, http_root=None):
+    """nginx with the RTMP module, one application ``live`` configured by ``application``; with
+    ``http`` (port, access log), also serving ``http_root`` over HTTP (its HLS, as to players)."""
+    http_block = f"""
+http {{
+    access_log {http[1]};
+    server {{
+        listen 127.0.0.1:{http[0]};
+        root {http_root};
+    }}
+}}
+""" if http else ""
     return f"""
 load_module {RTMP_MODULE};
 user root;
@@ -36,14 +46,15 @@ rtmp {{
         }}
     }}
 }}
-"""
+""" + http_block
 
 
 @contextmanager
-def recording_server(tmp_path_factory, workers, application, **env):
+def recording_server(tmp_path_factory, workers, application, http=None, **env):
     """Redis, Celery workers (name -> queues), the webhook service, and nginx with the RTMP
-    module whose application is ``application(service_port, recordings_root)``; all stopped
-    afterwards. Yields (fleet, service, recordings root, output root, RTMP port)."""
+    module whose application is ``application(service_port, recordings_root)`` (and, with
+    ``http`` (port, access log), serving the recordings root over HTTP); all stopped afterwards. Yields (fleet,
+    service, recordings root, output root, RTMP port)."""
     assert os.path.exists(RTMP_MODULE), "nginx's RTMP module is installed by .ci/install-system-deps"
     root, outputs = tmp_path_factory.mktemp("recordings"), tmp_path_factory.mktemp("clips")
     redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
@@ -57,7 +68,7 @@ def recording_server(tmp_path_factory, workers, application, **env):
         service = Service(fleet.env, str(tmp_path_factory.mktemp("svc") / "service.log"))
         folder = tmp_path_factory.mktemp("nginx")
         rtmp_port = free_port()
-        (folder / "nginx.conf").write_text(nginx_config(folder, rtmp_port, application(service.port, root)))
+        (folder / "nginx.conf").write_text(nginx_config(folder, rtmp_port, application(service.port, root), http, root))
         nginx = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
@@ -126,15 +137,18 @@ def test_live_stream_is_clipped_while_on_air(sample, tmp_path_factory):
     on_publish makes the service start a watch on the live queue; chat arrives through
     POST /streams/show/events as it happens. The planted highlights' clips must appear while the
     push runs; when it ends (on_publish_done) the final manifest must equal a batch run over the
-    same recording."""
+    same recording. The live worker reads the HLS as nginx serves it over HTTP (as a worker on
+    another machine would), not from nginx's folder."""
     from test_service import post_signed
 
     with open(sample["chat"], encoding="utf-8") as handle:
         comments = sorted(json.load(handle)["comments"], key=lambda c: c["content_offset_seconds"])
     events = [{"t": c["content_offset_seconds"], "user": c["commenter"]["name"], "text": c["message"]["body"]}
               for c in comments]
-    with recording_server(tmp_path_factory, {"live1": "live", "w1": "analyze"}, hls_config,
-                          PEAKCLIP_SERVICE_LIVE_PLAYLIST="hls/{name}.m3u8", PEAKCLIP_LIVE_POLL="0.5",
+    http_port, access_log = free_port(), tmp_path_factory.mktemp("http") / "access.log"
+    with recording_server(tmp_path_factory, {"live1": "live", "w1": "analyze"}, hls_config, http=(http_port, access_log),
+                          PEAKCLIP_SERVICE_LIVE_PLAYLIST=f"http://127.0.0.1:{http_port}/hls/{{name}}.m3u8",
+                          PEAKCLIP_LIVE_POLL="0.5",
                           PEAKCLIP_RENDER_FORMATS="horizontal",
                           PEAKCLIP_SELECT_CLIPS="3") as (fleet, service, root, outputs, rtmp_port):
         push = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re", "-i", sample["video"],
@@ -181,6 +195,9 @@ def test_live_stream_is_clipped_while_on_air(sample, tmp_path_factory):
             expected = json.load(handle)
         fields = ("id", "start", "end", "score", "stage", "tier")
         assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
+        # The playlist and its segments were read over HTTP.
+        served = access_log.read_text()
+        assert "GET /hls/show.m3u8" in served and "GET /hls/show-" in served
         # The watch's chunks were analysed by the analyze queue's worker, not by the watch itself.
         with open(os.path.join(fleet.logs, "w1.log"), encoding="utf-8") as handle:
             assert handle.read().count("peakclip.analyze_live_chunk") >= 10

@@ -94,7 +94,8 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str
     check_captions(config.transcript)
     if any(is_object(p) for p in (source, chat, out)):
         raise UserError(f"watch does not follow objects (s3://) yet: {next(p for p in (source, chat, out) if is_object(p))}")
-    source, out = os.path.abspath(source), os.path.abspath(out)
+    source = source if is_url(source) else os.path.abspath(source)   # a playlist served over HTTP stays a URL
+    out = os.path.abspath(out)
     chat = os.path.abspath(chat) if chat else None
     check_output_dir(out)
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}

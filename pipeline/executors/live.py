@@ -16,18 +16,21 @@ manifest says of each provisional clip whether it was kept, re-tiered or withdra
 """
 from __future__ import annotations
 
+import http.client
 import os
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable
+from urllib.parse import urljoin
 
 from peakclip.detectors.chat import ChatLog, read_chat
 from peakclip.detectors.chat.log import ChatFollower
 from peakclip.detectors.chunks import Chunk
 from peakclip.detectors.errors import MediaError, UserError
 from peakclip.detectors.objects import is_object
-from peakclip.detectors.probe import Probe, probe
+from peakclip.detectors.probe import Probe, is_url, probe
 from peakclip.detectors.storage import write_atomic, write_json_atomic
 from peakclip.detectors.transcript import Segment, Transcript
 from peakclip.detectors.visual import KEYFRAME_LEAD
@@ -46,6 +49,8 @@ from peakclip.pipeline.ranking.rules import load_rules
 
 # ---- what of the recording exists now -----------------------------------------------------------
 
+FETCH_TIMEOUT = 10.0   # seconds to wait for a playlist or segment over HTTP before asking again next poll
+
 @dataclass
 class Playlist:
     """An HLS playlist as read so far: its segments and whether the stream has ended."""
@@ -57,25 +62,50 @@ class Playlist:
         return sum(length for _, length in self.segments)
 
 
-def read_playlist(path: str) -> Playlist:
-    """An HLS media playlist; segment paths are made absolute (relative to the playlist)."""
-    folder = os.path.dirname(os.path.abspath(path))
+def parse_playlist(text: str, base: str) -> Playlist:
+    """An HLS media playlist's text; segment URIs are made absolute against ``base`` (the
+    playlist's folder, or its URL)."""
     segments, length, ended = [], None, False
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith("#EXTINF:"):
-                try:
-                    length = float(line[len("#EXTINF:"):].split(",")[0])
-                except ValueError:
-                    length = None
-            elif line == "#EXT-X-ENDLIST":
-                ended = True
-            elif line and not line.startswith("#") and length is not None:
-                uri = line if "://" in line or os.path.isabs(line) else os.path.join(folder, line)
-                segments.append((uri, length))
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#EXTINF:"):
+            try:
+                length = float(line[len("#EXTINF:"):].split(",")[0])
+            except ValueError:
                 length = None
+        elif line == "#EXT-X-ENDLIST":
+            ended = True
+        elif line and not line.startswith("#") and length is not None:
+            if is_url(base):
+                uri = urljoin(base, line)
+            else:
+                uri = line if "://" in line or os.path.isabs(line) else os.path.join(base, line)
+            segments.append((uri, length))
+            length = None
     return Playlist(segments, ended)
+
+
+def read_playlist(path: str) -> Playlist | None:
+    """The HLS media playlist at ``path`` (a file, or an http(s) URL: a recording server on another
+    machine), or None while there is none to read (not written yet; the server not answering)."""
+    if is_url(path):
+        raw = fetch(path)
+        return None if raw is None else parse_playlist(raw.decode("utf-8", "replace"), path)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return parse_playlist(handle.read(), os.path.dirname(os.path.abspath(path)))
+    except FileNotFoundError:
+        return None
+
+
+def fetch(url: str) -> bytes | None:
+    """The body of ``url``, or None if it could not be had whole now (not there yet, the server
+    down or slow): the next poll asks again."""
+    try:
+        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as answer:
+            return answer.read()
+    except (OSError, ValueError, http.client.HTTPException):   # URLError and HTTPError are OSErrors
+        return None
 
 
 def write_snapshot(playlist: Playlist, path: str) -> None:
@@ -100,12 +130,14 @@ class GrowingSource:
 
     def __init__(self, path: str, out_dir: str, idle_end: float):
         self.path = path
-        self.is_playlist = path.lower().endswith((".m3u8", ".m3u"))
+        self.is_playlist = path.lower().split("?")[0].endswith((".m3u8", ".m3u"))
         self.assembled = os.path.join(out_dir, "recording.ts")
         self.snapshot = os.path.join(out_dir, ".live", "recording.m3u8")
         self.appended = 0
         self.idle_end = idle_end
         self.last_size, self.last_growth = -1, time.monotonic()
+        self.listed = 0                                       # segments the playlist listed at the last look
+        self.last_read: tuple[float, str | None] = (0.0, None)  # what the last look at the playlist gave
         self.stopped = threading.Event()
         self.stopped_at: float | None = None
 
@@ -117,45 +149,79 @@ class GrowingSource:
         if time.monotonic() >= self.stopped_at:
             self.stopped.set()
 
+    def idle(self) -> bool:
+        """Nothing new for ``idle_end`` seconds: the path is wrong, the stream never came, or its
+        recording server went away without closing it."""
+        return time.monotonic() - self.last_growth >= self.idle_end
+
     def poll(self) -> tuple[float, bool, str | None]:
         if self.stopped_at is not None:
             self.stop(0)
-        if not os.path.exists(self.path):
-            # The recording server has not started writing yet; after idle_end with nothing, the
-            # path is wrong or the stream never came.
-            waited = time.monotonic() - self.last_growth >= self.idle_end
-            return 0.0, self.stopped.is_set() or waited, None
         if self.is_playlist:
             return self.poll_playlist()
+        if not os.path.exists(self.path):
+            return 0.0, self.stopped.is_set() or self.idle(), None   # the recording server has not started writing yet
         size = os.path.getsize(self.path)
         now = time.monotonic()
         if size != self.last_size:
             self.last_size, self.last_growth = size, now
-        idle = now - self.last_growth >= self.idle_end
+        ended = self.idle() or self.stopped.is_set()
         try:
             duration = probe(self.path).duration
         except MediaError:
-            return 0.0, idle or self.stopped.is_set(), None  # not enough written to read yet
-        return duration, idle or self.stopped.is_set(), self.path
+            return 0.0, ended, None  # not enough written to read yet
+        return duration, ended, self.path
 
     def poll_playlist(self) -> tuple[float, bool, str | None]:
         playlist = read_playlist(self.path)
-        ended = playlist.ended or self.stopped.is_set()
+        if playlist is None:
+            # Not written yet, or its server not answering this once: what was read stands.
+            duration, readable = self.last_read
+            return duration, self.stopped.is_set() or self.idle(), readable
+        if len(playlist.segments) != self.listed:
+            self.listed, self.last_growth = len(playlist.segments), time.monotonic()
+        ended = playlist.ended or self.stopped.is_set() or self.idle()
         if not playlist.segments:
             return 0.0, ended, None
-        if all(uri.lower().split("?")[0].endswith(".ts") and "://" not in uri for uri, _ in playlist.segments):
-            with open(self.assembled, "ab") as out:
-                for uri, _ in playlist.segments[self.appended:]:
-                    with open(uri, "rb") as segment:
-                        out.write(segment.read())
-            self.appended = len(playlist.segments)
+        if all(uri.lower().split("?")[0].endswith(".ts") for uri, _ in playlist.segments):
+            self.append(playlist.segments)
+            if self.appended < len(playlist.segments):
+                # A segment could not be read now: the end waits for it (unless nothing has come for idle_end).
+                ended = self.stopped.is_set() or self.idle()
+            if not self.appended:
+                return 0.0, ended, None
             readable = self.assembled
+            duration = sum(length for _, length in playlist.segments[:self.appended])
         else:
             write_snapshot(playlist, self.snapshot)
-            readable = self.snapshot
+            readable, duration = self.snapshot, playlist.duration
         # At the end, the length ffmpeg reads (as a batch run will), not the sum of the segments'
         # announced lengths, which can be off by a frame or two.
-        return (probe(readable).duration if ended else playlist.duration), ended, readable
+        self.last_read = (probe(readable).duration if ended else duration), readable
+        return self.last_read[0], ended, readable
+
+    def append(self, segments: list[tuple[str, float]]) -> None:
+        """Join the segments not yet joined to the assembled recording, in order, each whole; stop
+        at the first that cannot be read now (fetched over HTTP when the playlist lists URLs)."""
+        with open(self.assembled, "ab") as out:
+            for uri, _ in segments[self.appended:]:
+                data = read_segment(uri)
+                if data is None:
+                    return
+                out.write(data)
+                out.flush()
+                self.appended += 1
+
+
+def read_segment(uri: str) -> bytes | None:
+    """A listed segment's bytes, or None while they cannot be had."""
+    if is_url(uri):
+        return fetch(uri)
+    try:
+        with open(uri, "rb") as segment:
+            return segment.read()
+    except FileNotFoundError:
+        return None
 
 
 # ---- the watch ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 import os
 import time
 import urllib.request
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from peakclip.detectors.errors import MediaError
 from peakclip.detectors.objects import check_object
+from peakclip.detectors.probe import is_url
 from peakclip.pipeline.options import job_config
 from peakclip.workers.service.parts import (EVENT_TTL, Event, Refused, body_of, check_token, event_options, events_file,
                                             inside_root, once, parse_json, safe_name, signed_json)
@@ -85,7 +86,11 @@ def live_stream(state: State, form: dict) -> Response:
             stop_watch(job_id, state.config)
             state.store.r.delete(key)
         return Response(status_code=204)
-    playlist = inside_root(service.recordings_root, service.live_playlist.format(app=app_name, name=name))
+    if is_url(service.live_playlist):
+        # The recording server serves its HLS over HTTP: a live worker on any machine follows it.
+        playlist = service.live_playlist.format(app=quote(app_name, safe=""), name=quote(name, safe=""))
+    else:
+        playlist = inside_root(service.recordings_root, service.live_playlist.format(app=app_name, name=name))
     started = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     out = os.path.join(service.output_root, safe_name(name), f"live-{started}-{safe_name(form.get('clientid', ''))}")
     # Events posted with wall-clock times ("ts") are placed on the recording by the publish time.
