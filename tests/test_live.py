@@ -227,3 +227,11 @@ def test_a_playlist_served_over_http_is_followed_as_it_appears(sample, tmp_path)
         assert quiet.poll()[1] is True                                # nothing new for idle_end: ended
     finally:
         server.stop()
+
+
+def test_watch_of_an_object_is_one_line(tmp_path):
+    # A live watch writes into a bucket but reads its recording and chat from a file or URL.
+    result = run_cli("watch", "s3://recordings/show.m3u8", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == ("peakclip: error: watch does not read objects (s3://) yet, only writes to them: "
+                                     "s3://recordings/show.m3u8")

@@ -6,10 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import REPO, ffprobe, write_srt
-from services import Fleet, ObjectStore, RedisServer
+from services import Fleet, ObjectStore, RedisServer, WebServer
 
 from peakclip.detectors.objects import scrub
 from peakclip.samples.generate import generate
@@ -340,3 +341,70 @@ def test_a_read_the_store_failed_on_its_side_is_tried_again_uncounted(store, upl
     finally:
         objects.client.cache_clear()
         server.stop()
+
+
+def test_a_stream_on_air_is_watched_into_a_bucket_by_a_worker_that_shares_no_disk(store, sample, tmp_path_factory,
+                                                                                  tmp_path):
+    """Live mode on a fleet without a shared disk: the recording server serves its HLS over HTTP
+    (nginx), a live worker with its own HOME and TMPDIR follows it and writes into a bucket. While
+    on air the bucket's manifest names provisional clips whose objects are there; at the end it
+    holds the final clips, which are what a batch run over the same segments picks, and the
+    worker's scratch is gone."""
+    from test_live import push
+
+    www = tmp_path / "www"
+    (www / "hls").mkdir(parents=True)
+    (tmp_path / "nginx").mkdir()
+    web = WebServer(str(www), str(tmp_path / "nginx"))
+    redis = RedisServer(tmp_path_factory.mktemp("redis-live"))
+    fleet = Fleet(redis, 0, str(tmp_path_factory.mktemp("logs-live")), PEAKCLIP_LIVE_POLL="0.5",
+                  PEAKCLIP_RENDER_PRESET="ultrafast", PEAKCLIP_SELECT_CLIPS="3", PEAKCLIP_RENDER_FORMATS="horizontal",
+                  **store.env())
+    home, scratch = tmp_path_factory.mktemp("home-live"), tmp_path_factory.mktemp("tmp-live")
+    chat = str(tmp_path / "chat.jsonl")
+    try:
+        fleet.start("live1", queues="live", HOME=str(home), TMPDIR=str(scratch))
+        pusher, writer = push(sample, str(www / "hls"), chat)
+        job_id = fleet.submit("--live", web.url("hls/stream.m3u8"), "--chat", chat, "--out", "s3://clips/onair")
+        on_air = set()
+        while pusher.poll() is None:
+            if "onair/manifest.json" in store.keys("clips", "onair/"):
+                live = json.loads(store.client().get_object(Bucket="clips", Key="onair/manifest.json")["Body"].read())
+                if live["live"]["state"] == "on air":
+                    keys = set(store.keys("clips", "onair/"))
+                    for item in live["provisional"]:
+                        assert item["file"] and f"onair/{item['file']}" in keys, (item, keys)   # named only once up
+                        on_air.add(item["id"])
+            time.sleep(0.5)
+        writer.join()
+        done = fleet.status(job_id, wait=True, timeout=300)
+        assert done["state"] == "success", done
+        assert done["manifest"] == "s3://clips/onair/manifest.json"
+        assert on_air, "no provisional clip in the bucket while on air"
+    finally:
+        fleet.stop_all()
+        redis.stop()
+        web.stop()
+    final = json.loads(store.client().get_object(Bucket="clips", Key="onair/manifest.json")["Body"].read())
+    assert final["live"]["state"] == "ended" and final["source"]["path"] == web.url("hls/stream.m3u8")
+    keys = set(store.keys("clips", "onair/"))
+    assert published(store, "onair") <= keys
+    assert all(f"onair/{p['file']}" in keys for p in final["provisional"])
+    assert not [k for k in keys if k.endswith(".ts")]                    # the joined recording stays the worker's
+    for clip in final["clips"]:
+        file = tmp_path / os.path.basename(clip["file"])
+        store.client().download_file("clips", f"onair/{clip['file']}", str(file))
+        assert float(ffprobe(str(file))["format"]["duration"]) == pytest.approx(clip["end"] - clip["start"], abs=0.1)
+    # The same segments joined here and clipped in one batch run pick the same clips.
+    with open(www / "hls" / "stream.m3u8", encoding="utf-8") as handle:
+        segments = [line.strip() for line in handle if line.strip().endswith(".ts")]
+    (tmp_path / "batch").mkdir()
+    recording = tmp_path / "batch" / "recording.ts"
+    recording.write_bytes(b"".join((www / "hls" / name).read_bytes() for name in segments))
+    batch = peakclip(store, "clip", str(recording), "--chat", chat, "--out", str(tmp_path / "batch" / "out"),
+                     "--clips", "3", "--no-render", "--quiet")
+    assert batch.returncode == 0, batch.stderr
+    expected = json.load(open(tmp_path / "batch" / "out" / "manifest.json"))
+    fields = ("id", "start", "end", "score", "stage", "tier")
+    assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
+    assert not [f for f in os.listdir(scratch) if f.startswith("peakclip-")]   # scratch cleared

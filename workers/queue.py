@@ -44,11 +44,7 @@ def submit(input: str, chat: str | None = None, out: str = "peakclip-out", confi
         if path:
             check_input(path, what)
     check_captions(config.transcript)   # here, not on a worker after the analysis
-    if is_object(out):
-        check_bucket(out)
-    else:
-        out = os.path.abspath(out)
-        check_output_dir(out)   # made here: the workers must see this very folder (mark_output)
+    out = checked_output(out)
     input = input if is_url(input) else os.path.abspath(input)
     chat = here(chat)
     # The job record keeps what the job needs; secrets and service settings stay out of Redis.
@@ -82,6 +78,17 @@ def here(path: str | None) -> str | None:
     return path if not path or is_url(path) else os.path.abspath(path)
 
 
+def checked_output(out: str) -> str:
+    """A job's output as its record keeps it: a bucket that is there, or a folder made here, by
+    its absolute path (the workers must see this very folder: ``mark_output``)."""
+    if is_object(out):
+        check_bucket(out)
+        return out
+    out = os.path.abspath(out)
+    check_output_dir(out)
+    return out
+
+
 def queue_app(config: Config):
     app = make_app(config)
     declare_queues(app)
@@ -92,12 +99,12 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str
     """Queue a watch of a stream on air (``peakclip watch`` on a worker of the ``live`` queue);
     returns its job id. The recording and the chat log need not exist yet."""
     check_captions(config.transcript)
-    if any(is_object(p) for p in (source, chat, out)):
-        raise UserError(f"watch does not follow objects (s3://) yet: {next(p for p in (source, chat, out) if is_object(p))}")
+    if any(is_object(p) for p in (source, chat)):
+        raise UserError(f"watch does not read objects (s3://) yet, only writes to them: "
+                        f"{next(p for p in (source, chat) if is_object(p))}")
     source = source if is_url(source) else os.path.abspath(source)   # a playlist served over HTTP stays a URL
-    out = os.path.abspath(out)
     chat = os.path.abspath(chat) if chat else None
-    check_output_dir(out)
+    out = checked_output(out)
     settings = {k: v for k, v in config.to_dict().items() if k != "service"}
     if config.chat.events:
         settings["chat"]["events"] = os.path.abspath(config.chat.events)
@@ -105,7 +112,8 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str
     store = Jobs(connect(config.queue.result_backend, check=True))
     if store.create(job_id, {"input": source, "chat": chat or "", "out": out, "config": json.dumps(settings),
                              "kind": "watch"}):
-        mark_output(out, job_id)
+        if not is_object(out):
+            mark_output(out, job_id)
         send_step(queue_app(config), store, job_id, "watch")
     return job_id
 

@@ -421,7 +421,7 @@ def watch(self, job_id: str) -> None:
     watch lasts as long as its stream, longer than any visibility timeout, and must not be handed
     to a second worker while the first still runs it. If its worker dies, the reconciler sends it
     again and the next worker takes over from the chunks and provisional clips stored so far.
-    Its chunks go to the analyze queue."""
+    Its chunks go to the analyze queue (with an output folder; into a bucket it analyses them itself)."""
     from peakclip.pipeline.executors.live import Provisional, Watch
 
     with job_step(self, job_id) as store:
@@ -452,17 +452,21 @@ def watch(self, job_id: str) -> None:
             store.put_item(job_id, "live_chunks", str(chunk.index), chunk.to_dict())
             return result
 
-        follower = Watch(record["input"], record.get("chat") or None, record["out"], config, on_clip=provisional,
-                         should_stop=lambda: bool(store.r.exists(stop_key)), analyse=analyse,
-                         learned=job_channel_learning(store.r, config))
+        # Into a bucket the recording is joined in this worker's scratch, which no analyze worker
+        # reads: the watch analyses its chunks itself (hundreds of times faster than the stream).
+        out = record["out"]
+        follower = Watch(record["input"], record.get("chat") or None, out, config, on_clip=provisional,
+                         should_stop=lambda: bool(store.r.exists(stop_key)),
+                         analyse=None if is_object(out) else analyse, learned=job_channel_learning(store.r, config))
         stored = store.items(job_id, "chunks")
         follower.resume([(Chunk(**c), ChunkResult.from_dict(stored[i])) for i, c in store.items(job_id, "live_chunks").items()
                          if i in stored],
                         [Provisional.from_dict(p) for p in store.items(job_id, "provisional").values()])
         manifest = follower.run()
         RedisTierState(store.r).ensure(manifest, job_id)
-        store.set_state(job_id, "success", manifest=os.path.join(record["out"], MANIFEST))
-        unmark_output(record["out"], job_id)
+        store.set_state(job_id, "success", manifest=join(out, MANIFEST) if is_object(out) else os.path.join(out, MANIFEST))
+        if not is_object(out):
+            unmark_output(out, job_id)
 
 
 @app.task(name="peakclip.notify", bind=True, autoretry_for=(OSError,), retry_backoff=5, retry_backoff_max=600,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
+import tempfile
 import threading
 import time
 import urllib.request
@@ -29,7 +31,7 @@ from peakclip.detectors.chat import ChatLog, read_chat
 from peakclip.detectors.chat.log import ChatFollower
 from peakclip.detectors.chunks import Chunk
 from peakclip.detectors.errors import MediaError, UserError
-from peakclip.detectors.objects import is_object
+from peakclip.detectors.objects import check_bucket, is_object, join, upload
 from peakclip.detectors.probe import Probe, is_url, probe
 from peakclip.detectors.storage import write_atomic, write_json_atomic
 from peakclip.detectors.transcript import Segment, Transcript
@@ -38,6 +40,7 @@ from peakclip.pipeline.analysis.assemble import assemble
 from peakclip.pipeline.analysis.chunk import ChunkResult, analyze_chunk, media_signals
 from peakclip.pipeline.analysis.plan import Plan, load_transcript
 from peakclip.pipeline.config import Config
+from peakclip.pipeline.executors.run import publish
 from peakclip.pipeline.output.captions import captions_for, check_captions, clip_captions
 from peakclip.pipeline.output.finish import check_output_dir, finish
 from peakclip.pipeline.output.names import MANIFEST
@@ -273,12 +276,24 @@ class Watch:
 
     def __post_init__(self):
         self.config = self.config.for_path("live")   # its final clips: at their pools' profiles unless told
-        named = [self.source, self.out_dir, self.chat_path, self.config.chat.events, self.config.transcript.path]
+        named = [self.source, self.chat_path, self.config.chat.events, self.config.transcript.path]
         if any(is_object(p) for p in named):
-            raise UserError(f"watch does not follow objects (s3://) yet: {next(p for p in named if is_object(p))}")
+            raise UserError(f"watch does not read objects (s3://) yet, only writes to them: "
+                            f"{next(p for p in named if is_object(p))}")
         check_captions(self.config.transcript)
+        # Output to a bucket: the watch works in a scratch folder of its own (the joined recording
+        # beside, not in, what is published), and each provisional clip's files and then the
+        # manifest go up as they are written, so the bucket's manifest names only objects there.
+        self.bucket: str | None = None
+        self.uploaded: set[str] = set()
+        self.scratch: str | None = None
+        recording_dir = self.out_dir
+        if is_object(self.out_dir):
+            check_bucket(self.out_dir)
+            self.bucket, self.scratch = self.out_dir, tempfile.mkdtemp(prefix="peakclip-watch-")
+            recording_dir, self.out_dir = self.scratch, os.path.join(self.scratch, "out")
         check_output_dir(self.out_dir)
-        self.growing = GrowingSource(self.source, self.out_dir, self.config.live.idle_end)
+        self.growing = GrowingSource(self.source, recording_dir, self.config.live.idle_end)
         if self.growing.is_playlist and os.path.exists(self.growing.assembled):
             os.remove(self.growing.assembled)     # a rerun assembles the recording afresh
 
@@ -398,6 +413,7 @@ class Watch:
                     fmt: "live/" + f for fmt, f in rendered.files.items()}
                 clip.thumbnail, clip.preview = "live/" + rendered.thumbnail, "live/" + rendered.preview
                 clip.captions = "live/" + rendered.srt if rendered.srt else None
+                self.send_up(["live/" + name for name in rendered.all()])
             item = Provisional(clip, round(self.analysed, 3))
             self.provisional.append(item)
             self.write_live_manifest(ranking.probe, ranking.warnings)
@@ -407,15 +423,35 @@ class Watch:
     def write_live_manifest(self, source: Probe, warnings: list[str]) -> None:
         write_json_atomic(os.path.join(self.out_dir, MANIFEST), {
             "schema": "peakclip/manifest@1", "live": {"state": "on air", "analysed_until": round(self.analysed, 3)},
-            "source": {"path": source.path, "duration": round(self.analysed, 3), "has_audio": source.has_audio,
-                       "has_video": source.has_video},
+            "source": {"path": self.shown(source.path), "duration": round(self.analysed, 3),
+                       "has_audio": source.has_audio, "has_video": source.has_video},
             "clips": [], "provisional": [p.to_dict() for p in self.provisional], "warnings": warnings})
+        self.send_up([MANIFEST])
+
+    def shown(self, recording: str) -> str:
+        """The recording as a manifest names it: for a bucket, the stream followed (without its
+        query: a token stays out), not this worker's scratch copy."""
+        return self.source.split("?")[0] if self.bucket else recording
+
+    def send_up(self, names: list[str]) -> None:
+        """With a bucket output: upload these files of the output folder (relative, ``/``) whole."""
+        if self.bucket:
+            for name in names:
+                upload(os.path.join(self.out_dir, name), join(self.bucket, name))
+                self.uploaded.add(name)
 
     def note(self, text: str) -> None:
         if self.on_note:
             self.on_note(text)
 
     def run(self) -> dict:
+        try:
+            return self.follow()
+        finally:
+            if self.scratch:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def follow(self) -> dict:
         poll = self.config.live.poll
         waiting_told = False
         while True:
@@ -476,9 +512,12 @@ class Watch:
                 continue
             item.final_id, item.final_tier = best.id, best.tier
             item.outcome = "kept" if best.tier == item.clip.tier else "re-tiered"
+        ranking.probe.path = self.shown(ranking.probe.path)
         manifest = finish(ranking, rendered, self.out_dir, self.config,
                           extra={"live": {"state": "ended", "analysed_until": round(self.analysed, 3)},
                                  "provisional": [p.to_dict() for p in self.provisional]})
+        if self.bucket:
+            publish(self.out_dir, self.bucket, already=frozenset(self.uploaded - {MANIFEST}))
         return manifest
 
 

@@ -75,9 +75,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from peakclip.workers.queue import submit
+    from peakclip.workers.queue import submit, submit_watch
 
-    print(submit(args.input, out=args.out, config=args.config, **values_of(args)))
+    if args.live:
+        options = values_of(args)
+        print(submit_watch(args.input, chat_log_of(options), args.out, job_config(args.config, options)))
+    else:
+        print(submit(args.input, out=args.out, config=args.config, **values_of(args)))
     return 0
 
 
@@ -91,9 +95,10 @@ def add_commands(commands) -> None:
 
     watch = commands.add_parser("watch", help="follow a recording while the stream is on air: clip highlights as "
                                               "they happen, then the whole stream at its end")
-    add_clip_options(watch, input_help="an HLS playlist (.m3u8) a recording server keeps appending to, or a growing "
-                                       "MPEG-TS, FLV or MKV recording")
-    watch.add_argument("--out", metavar="DIR", default="peakclip-out", help="output folder (default peakclip-out)")
+    add_clip_options(watch, input_help="an HLS playlist (.m3u8, a file or its http(s) URL) a recording server keeps "
+                                       "appending to, or a growing MPEG-TS, FLV or MKV recording")
+    watch.add_argument("--out", metavar="DIR", default="peakclip-out",
+                       help="output folder, or s3://bucket/prefix (default peakclip-out)")
     watch.add_argument("--quiet", action="store_true", help="no progress lines")
     watch.set_defaults(handler=cmd_watch)
 
@@ -101,4 +106,7 @@ def add_commands(commands) -> None:
     add_clip_options(submit)
     submit.add_argument("--out", metavar="DIR", required=True,
                         help="output: s3://bucket/prefix, or a folder every worker sees at the same path")
+    submit.add_argument("--live", action="store_true",
+                        help="INPUT is a stream on air: queue a watch of it (peakclip watch on a worker of the live "
+                             "queue), as the service's on_publish does")
     submit.set_defaults(handler=cmd_submit)
