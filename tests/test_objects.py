@@ -408,3 +408,88 @@ def test_a_stream_on_air_is_watched_into_a_bucket_by_a_worker_that_shares_no_dis
     fields = ("id", "start", "end", "score", "stage", "tier")
     assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
     assert not [f for f in os.listdir(scratch) if f.startswith("peakclip-")]   # scratch cleared
+
+
+def test_the_service_watches_a_stream_into_a_bucket_its_events_through_redis(store, sample, tmp_path_factory,
+                                                                             tmp_path):
+    """The service on a fleet without a shared disk: nginx-rtmp's on_publish (a real form POST)
+    starts a watch of the HLS nginx serves over HTTP, into the bucket under PEAKCLIP_OUTPUT_ROOT;
+    the chat posted to /streams/stream/events gathers in Redis and reaches the live worker (its own
+    HOME and TMPDIR), without an earlier broadcast's events; on_publish_done ends it, and the
+    clips are what a batch run over the same segments and chat picks."""
+    from urllib.parse import urlencode
+
+    from services import Service, post_signed
+    from test_live import push
+
+    secret = "live-secret-5"
+    www = tmp_path / "www"
+    (www / "hls").mkdir(parents=True)
+    (tmp_path / "nginx").mkdir()
+    web = WebServer(str(www), str(tmp_path / "nginx"))
+    redis = RedisServer(tmp_path_factory.mktemp("redis-svc"))
+    fleet = Fleet(redis, 0, str(tmp_path_factory.mktemp("logs-svc")), PEAKCLIP_LIVE_POLL="0.5",
+                  PEAKCLIP_RENDER_PRESET="ultrafast", PEAKCLIP_SELECT_CLIPS="3", PEAKCLIP_RENDER_FORMATS="horizontal",
+                  PEAKCLIP_WEBHOOK_SECRET=secret, PEAKCLIP_OUTPUT_ROOT="s3://clips/svc",
+                  PEAKCLIP_SERVICE_LIVE_PLAYLIST=web.url("hls/{name}.m3u8"), **store.env())
+    scratch = tmp_path_factory.mktemp("tmp-svc")
+    with open(sample["chat"], encoding="utf-8") as handle:
+        events = sorted(({"t": c["content_offset_seconds"], "user": c["commenter"]["name"], "text": c["message"]["body"]}
+                         for c in json.load(handle)["comments"]), key=lambda e: e["t"])
+    service = None
+    try:
+        fleet.start("live1", queues="live", HOME=str(tmp_path_factory.mktemp("home-svc")), TMPDIR=str(scratch))
+        service = Service({**fleet.env, "TMPDIR": str(tmp_path_factory.mktemp("tmp-service"))},
+                          str(tmp_path / "service.log"))
+        # An earlier broadcast of the same stream: its events are not this one's chat.
+        earlier = [{"t": 20 + i * 0.1, "user": f"old{i}", "text": "LUL"} for i in range(60)]
+        assert post_signed(service, secret, "/streams/stream/events", {"events": earlier})[0] == 202
+
+        def rtmp_callback(call):
+            form = urlencode({"call": call, "app": "live", "name": "stream", "clientid": "7"}).encode()
+            return service.request("POST", f"/hooks/nginx-rtmp?token={secret}", form,
+                                   {"Content-Type": "application/x-www-form-urlencoded"})
+
+        answer = rtmp_callback("publish")
+        assert answer[0] == 200, answer
+        job_id = json.loads(answer[2])["job_id"]
+        pusher, writer = push(sample, str(www / "hls"), str(tmp_path / "unused.jsonl"), end_list=False)
+        started, sent = time.monotonic(), 0
+        while pusher.poll() is None:
+            due = [e for e in events[sent:] if e["t"] <= (time.monotonic() - started) * 2]   # push's READ_RATE
+            if due:
+                assert post_signed(service, secret, "/streams/stream/events", {"events": due})[0] == 202
+                sent += len(due)
+            time.sleep(0.3)
+        writer.join()
+        if sent < len(events):
+            assert post_signed(service, secret, "/streams/stream/events", {"events": events[sent:]})[0] == 202
+        assert rtmp_callback("publish_done")[0] == 204
+        done = fleet.status(job_id, wait=True, timeout=300)
+        assert done["state"] == "success", done
+    finally:
+        if service is not None:
+            service.stop()
+        fleet.stop_all()
+        redis.stop()
+        web.stop()
+    assert done["manifest"].startswith("s3://clips/svc/stream/live-") and done["manifest"].endswith("/manifest.json")
+    key = done["manifest"][len("s3://clips/"):]
+    final = json.loads(store.client().get_object(Bucket="clips", Key=key)["Body"].read())
+    assert final["live"]["state"] == "ended" and final["chat"]["messages"] == len(events)   # none of the earlier 60
+    assert published(store, key.rsplit("/", 1)[0]) <= set(store.keys("clips", "svc/"))
+    assert not os.path.exists(os.path.join(REPO, "s3:"))                 # nothing written to a local "s3:" folder
+    with open(www / "hls" / "stream.m3u8", encoding="utf-8") as handle:
+        segments = [line.strip() for line in handle if line.strip().endswith(".ts")]
+    (tmp_path / "batch").mkdir()
+    recording = tmp_path / "batch" / "recording.ts"
+    recording.write_bytes(b"".join((www / "hls" / name).read_bytes() for name in segments))
+    chat = tmp_path / "batch" / "events.jsonl"
+    chat.write_text("".join(json.dumps(e) + "\n" for e in events))
+    batch = peakclip(store, "clip", str(recording), "--chat", str(chat), "--out", str(tmp_path / "batch" / "out"),
+                     "--clips", "3", "--no-render", "--quiet")
+    assert batch.returncode == 0, batch.stderr
+    expected = json.load(open(tmp_path / "batch" / "out" / "manifest.json"))
+    fields = ("id", "start", "end", "score", "stage", "tier")
+    assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
+    assert not [f for f in os.listdir(scratch) if f.startswith("peakclip-")]

@@ -95,9 +95,12 @@ def queue_app(config: Config):
     return app
 
 
-def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str:
+def submit_watch(source: str, chat: str | None, out: str, config: Config,
+                 events: tuple[str, int] | None = None) -> str:
     """Queue a watch of a stream on air (``peakclip watch`` on a worker of the ``live`` queue);
-    returns its job id. The recording and the chat log need not exist yet."""
+    returns its job id. The recording and the chat log need not exist yet. ``events``: instead of
+    a chat log file, the Redis list (key, index of its first line for this watch) the service
+    gathers the stream's events in (``workers.liveevents``)."""
     check_captions(config.transcript)
     if any(is_object(p) for p in (source, chat)):
         raise UserError(f"watch does not read objects (s3://) yet, only writes to them: "
@@ -110,8 +113,10 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config) -> str
         settings["chat"]["events"] = os.path.abspath(config.chat.events)
     job_id = job_id_for(source, chat, out, {"watch": {k: v for k, v in settings.items() if k != "queue"}})
     store = Jobs(connect(config.queue.result_backend, check=True))
-    if store.create(job_id, {"input": source, "chat": chat or "", "out": out, "config": json.dumps(settings),
-                             "kind": "watch"}):
+    fields = {"input": source, "chat": chat or "", "out": out, "config": json.dumps(settings), "kind": "watch"}
+    if events:
+        fields["events_key"], fields["events_from"] = events
+    if store.create(job_id, fields):
         if not is_object(out):
             mark_output(out, job_id)
         send_step(queue_app(config), store, job_id, "watch")

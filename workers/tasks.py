@@ -54,6 +54,7 @@ from peakclip.pipeline.ranking.rules import Profile, load_rules
 from peakclip.workers.app import app
 from peakclip.workers.channelstate import job_channel_learning
 from peakclip.workers.jobs import Jobs, check_shared, connect, unmark_output
+from peakclip.workers.liveevents import mirror
 from peakclip.workers.signing import sign
 from peakclip.workers.steps import chunk_step, missing_steps, queue_of, render_step, send_step
 from peakclip.workers.tierstate import RedisTierState
@@ -455,14 +456,20 @@ def watch(self, job_id: str) -> None:
         # Into a bucket the recording is joined in this worker's scratch, which no analyze worker
         # reads: the watch analyses its chunks itself (hundreds of times faster than the stream).
         out = record["out"]
-        follower = Watch(record["input"], record.get("chat") or None, out, config, on_clip=provisional,
-                         should_stop=lambda: bool(store.r.exists(stop_key)),
-                         analyse=None if is_object(out) else analyse, learned=job_channel_learning(store.r, config))
-        stored = store.items(job_id, "chunks")
-        follower.resume([(Chunk(**c), ChunkResult.from_dict(stored[i])) for i, c in store.items(job_id, "live_chunks").items()
-                         if i in stored],
-                        [Provisional.from_dict(p) for p in store.items(job_id, "provisional").values()])
-        manifest = follower.run()
+        with scratch("watch") as folder:
+            chat, refresh = record.get("chat") or None, None
+            if record.get("events_key"):   # the service's events, gathered in Redis: copied here as they come
+                chat = os.path.join(folder, "events.jsonl")
+                refresh = mirror(store.r, record["events_key"], int(record.get("events_from") or 0), chat)
+            follower = Watch(record["input"], chat, out, config, on_clip=provisional,
+                             should_stop=lambda: bool(store.r.exists(stop_key)), refresh_chat=refresh,
+                             analyse=None if is_object(out) else analyse,
+                             learned=job_channel_learning(store.r, config))
+            stored = store.items(job_id, "chunks")
+            follower.resume([(Chunk(**c), ChunkResult.from_dict(stored[i]))
+                             for i, c in store.items(job_id, "live_chunks").items() if i in stored],
+                            [Provisional.from_dict(p) for p in store.items(job_id, "provisional").values()])
+            manifest = follower.run()
         RedisTierState(store.r).ensure(manifest, job_id)
         store.set_state(job_id, "success", manifest=join(out, MANIFEST) if is_object(out) else os.path.join(out, MANIFEST))
         if not is_object(out):

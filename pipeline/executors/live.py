@@ -259,6 +259,8 @@ class Watch:
     on_clip: Callable[[Provisional], None] | None = None
     on_note: Callable[[str], None] | None = None    # what a person at the terminal should be told
     should_stop: Callable[[], bool] | None = None   # asked at every poll: has the stream ended?
+    # Called before each read of the chat log: the queue fills it from the service's events in Redis.
+    refresh_chat: Callable[[], None] | None = None
     # How a chunk is analysed: here by default; the queue path hands it to the analyze queue.
     analyse: Callable[[str, Chunk, list[str]], ChunkResult] | None = None
     chunks: list[Chunk] = field(default_factory=list)
@@ -328,6 +330,8 @@ class Watch:
     def chat(self, duration: float, whole: bool = False) -> ChatLog | None:
         """The chat so far: the lines added since the last look (``ChatFollower``), or with
         ``whole`` the entire log read as a batch run reads it (at the end, for the final ranking)."""
+        if self.refresh_chat:
+            self.refresh_chat()
         if not self.chat_path or not os.path.exists(self.chat_path):
             return None
         try:

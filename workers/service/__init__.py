@@ -41,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from peakclip.detectors.errors import UserError
+from peakclip.detectors.probe import is_url
 from peakclip.pipeline.config import Config
 from peakclip.pipeline.ranking.rules import load_rules
 from peakclip.workers.jobs import Jobs, connect
@@ -88,13 +89,14 @@ def create_app(config: Config) -> Starlette:
         raise UserError("set service.store_output to where the jobs of recordings in service.store_watch write")
     if service.recordings_root and not os.path.isdir(service.recordings_root):
         raise UserError(f"PEAKCLIP_RECORDINGS_ROOT is not a folder: {service.recordings_root}")
-    if not service.recordings_root and not service.store_watch:
+    served = is_url(service.live_playlist or "")   # live streams followed over HTTP, not in a folder here
+    if not service.recordings_root and not service.store_watch and not served:
         raise UserError("set PEAKCLIP_RECORDINGS_ROOT to the folder recordings are written to (or "
                         "service.store_watch to the bucket and prefix they are uploaded to)")
     if (service.recordings_root or service.live_playlist) and not service.output_root:
-        raise UserError("set PEAKCLIP_OUTPUT_ROOT to the folder clips are written to")
-    if service.live_playlist and not service.recordings_root:
-        raise UserError("service.live_playlist is a path under PEAKCLIP_RECORDINGS_ROOT: set it")
+        raise UserError("set PEAKCLIP_OUTPUT_ROOT to the folder (or s3://bucket/prefix) clips are written to")
+    if service.live_playlist and not served and not service.recordings_root:
+        raise UserError("service.live_playlist is a path under PEAKCLIP_RECORDINGS_ROOT (or an http(s) URL): set it")
     app = Starlette(routes=ROUTES, exception_handlers={Refused: refused, UserError: user_error})
     state = app.state
     state.config, state.service = config, service

@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from peakclip.detectors.errors import MediaError
-from peakclip.detectors.objects import check_object
+from peakclip.detectors.objects import check_object, is_object
 from peakclip.detectors.probe import is_url
 from peakclip.pipeline.options import job_config
 from peakclip.workers.service.parts import (EVENT_TTL, Event, Refused, body_of, check_token, event_options, events_file,
                                             inside_root, once, parse_json, safe_name, signed_json)
+from peakclip.workers.liveevents import EVENTS_KEY, append_lines, push_events
 from peakclip.workers.signing import verify_twitch
 from peakclip.workers.storeevents import Ignored, StoreJob, created_objects, sns_subscription, store_job, watched
 
@@ -95,7 +96,14 @@ def live_stream(state: State, form: dict) -> Response:
     out = os.path.join(service.output_root, safe_name(name), f"live-{started}-{safe_name(form.get('clientid', ''))}")
     # Events posted with wall-clock times ("ts") are placed on the recording by the publish time.
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    job_id = submit_watch(playlist, events_file(service, name), out, job_config(state.jobs_config, {"stream_start": now}))
+    config = job_config(state.jobs_config, {"stream_start": now})
+    if is_object(service.output_root):
+        # Its events gather in Redis (stream_events); the watch's worker copies them as they come,
+        # from the first posted after this publish (the list also holds earlier broadcasts').
+        events = EVENTS_KEY.format(safe_name(name))
+        job_id = submit_watch(playlist, None, out, config, events=(events, state.store.r.llen(events)))
+    else:
+        job_id = submit_watch(playlist, events_file(service, name), out, config)
     state.store.r.set(key, job_id, ex=EVENT_TTL)
     return JSONResponse({"job_id": job_id, "queued": True}, status_code=200)
 
@@ -242,13 +250,12 @@ async def stream_events(request: Request) -> Response:
     events = data.get("events")
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise Refused(400, "expected {\"events\": [objects]}")
-    path = events_file(request.app.state.service, request.path_params["stream_id"])
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    lines = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events).encode("utf-8")
-    # One write of whole lines in append mode: a watch reading the file never sees half an event.
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(descriptor, lines)
-    finally:
-        os.close(descriptor)
+    state, stream = request.app.state, request.path_params["stream_id"]
+    path = events_file(state.service, stream)
+    lines = [json.dumps(e, ensure_ascii=False) for e in events]
+    if is_object(state.service.output_root):
+        push_events(state.store.r, safe_name(stream), lines, EVENT_TTL)   # no disk shared with its watch
+    else:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        append_lines(path, lines)
     return JSONResponse({"appended": len(events)}, status_code=202)
