@@ -343,31 +343,39 @@ def test_a_read_the_store_failed_on_its_side_is_tried_again_uncounted(store, upl
         server.stop()
 
 
-def test_a_stream_on_air_is_watched_into_a_bucket_by_a_worker_that_shares_no_disk(store, sample, tmp_path_factory,
-                                                                                  tmp_path):
+def test_a_stream_on_air_is_watched_into_a_bucket_by_workers_that_share_no_disk(store, sample, tmp_path_factory,
+                                                                                tmp_path):
     """Live mode on a fleet without a shared disk: the recording server serves its HLS over HTTP
-    (nginx), a live worker with its own HOME and TMPDIR follows it and writes into a bucket. While
-    on air the bucket's manifest names provisional clips whose objects are there; at the end it
-    holds the final clips, which are what a batch run over the same segments picks, and the
-    worker's scratch is gone."""
+    (nginx), a live worker with its own HOME and TMPDIR follows it and writes into a bucket, and
+    is killed mid-stream; a second one, with a disk of its own too, takes the watch over. While on
+    air the bucket's manifest names provisional clips whose objects are there; at the end it holds
+    the final clips, which are what a batch run over the same segments picks, no provisional clip
+    twice, and the second worker's scratch is gone."""
+    import redis as redis_client
     from test_live import push
 
     www = tmp_path / "www"
     (www / "hls").mkdir(parents=True)
     (tmp_path / "nginx").mkdir()
     web = WebServer(str(www), str(tmp_path / "nginx"))
-    redis = RedisServer(tmp_path_factory.mktemp("redis-live"))
-    fleet = Fleet(redis, 0, str(tmp_path_factory.mktemp("logs-live")), PEAKCLIP_LIVE_POLL="0.5",
+    server = RedisServer(tmp_path_factory.mktemp("redis-live"))
+    fleet = Fleet(server, 0, str(tmp_path_factory.mktemp("logs-live")), PEAKCLIP_LIVE_POLL="0.5",
                   PEAKCLIP_RENDER_PRESET="ultrafast", PEAKCLIP_SELECT_CLIPS="3", PEAKCLIP_RENDER_FORMATS="horizontal",
                   **store.env())
-    home, scratch = tmp_path_factory.mktemp("home-live"), tmp_path_factory.mktemp("tmp-live")
+    disks = {name: (tmp_path_factory.mktemp(f"home-{name}"), tmp_path_factory.mktemp(f"tmp-{name}"))
+             for name in ("live1", "live2")}
     chat = str(tmp_path / "chat.jsonl")
     try:
-        fleet.start("live1", queues="live", HOME=str(home), TMPDIR=str(scratch))
+        fleet.start("live1", queues="live", HOME=str(disks["live1"][0]), TMPDIR=str(disks["live1"][1]))
         pusher, writer = push(sample, str(www / "hls"), chat)
         job_id = fleet.submit("--live", web.url("hls/stream.m3u8"), "--chat", chat, "--out", "s3://clips/onair")
-        on_air = set()
+        jobs = redis_client.Redis.from_url(fleet.env["PEAKCLIP_RESULT_BACKEND"])
+        on_air, killed_at = set(), None
         while pusher.poll() is None:
+            if killed_at is None and jobs.hlen(f"peakclip:job:{job_id}:live_chunks") >= 2:
+                fleet.kill("live1")             # its machine dies with its scratch; the second takes over
+                killed_at = time.monotonic()
+                fleet.start("live2", queues="live", HOME=str(disks["live2"][0]), TMPDIR=str(disks["live2"][1]))
             if "onair/manifest.json" in store.keys("clips", "onair/"):
                 live = json.loads(store.client().get_object(Bucket="clips", Key="onair/manifest.json")["Body"].read())
                 if live["live"]["state"] == "on air":
@@ -377,14 +385,17 @@ def test_a_stream_on_air_is_watched_into_a_bucket_by_a_worker_that_shares_no_dis
                         on_air.add(item["id"])
             time.sleep(0.5)
         writer.join()
+        assert killed_at is not None, "the watch analysed too little to be killed mid-stream"
         done = fleet.status(job_id, wait=True, timeout=300)
         assert done["state"] == "success", done
         assert done["manifest"] == "s3://clips/onair/manifest.json"
         assert on_air, "no provisional clip in the bucket while on air"
     finally:
         fleet.stop_all()
-        redis.stop()
+        server.stop()
         web.stop()
+    with open(os.path.join(fleet.logs, "live2.log"), encoding="utf-8") as handle:
+        assert "peakclip.watch" in handle.read()                         # the second worker ran it to the end
     final = json.loads(store.client().get_object(Bucket="clips", Key="onair/manifest.json")["Body"].read())
     assert final["live"]["state"] == "ended" and final["source"]["path"] == web.url("hls/stream.m3u8")
     keys = set(store.keys("clips", "onair/"))
@@ -407,7 +418,8 @@ def test_a_stream_on_air_is_watched_into_a_bucket_by_a_worker_that_shares_no_dis
     expected = json.load(open(tmp_path / "batch" / "out" / "manifest.json"))
     fields = ("id", "start", "end", "score", "stage", "tier")
     assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
-    assert not [f for f in os.listdir(scratch) if f.startswith("peakclip-")]   # scratch cleared
+    assert len({p["id"] for p in final["provisional"]}) == len(final["provisional"])   # none rendered twice
+    assert not [f for f in os.listdir(disks["live2"][1]) if f.startswith("peakclip-")]   # scratch cleared
 
 
 def test_the_service_watches_a_stream_into_a_bucket_its_events_through_redis(store, sample, tmp_path_factory,

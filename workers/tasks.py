@@ -435,27 +435,31 @@ def watch(self, job_id: str) -> None:
         def provisional(item) -> None:
             store.put_item(job_id, "provisional", item.clip.id, item.to_dict())
 
+        out = record["out"]
+
+        def queued(path: str, chunk: Chunk, media: list[str]) -> bool:
+            """The chunk sent to the analyze queue: whether a worker stored its result in time."""
+            analyze_live_chunk.delay(job_id, path, chunk.to_dict(), media)
+            deadline = time.monotonic() + config.live.analyze_wait
+            while time.monotonic() < deadline:
+                if store.has_item(job_id, "chunks", str(chunk.index)):
+                    return True
+                time.sleep(0.05)
+            return False
+
         def analyse(path: str, chunk: Chunk, media: list[str]) -> ChunkResult:
-            """On the analyze queue, like a batch job's chunks; here if no worker answers in time."""
-            result = None
-            if not store.has_item(job_id, "chunks", str(chunk.index)):
-                analyze_live_chunk.delay(job_id, path, chunk.to_dict(), media)
-                deadline = time.monotonic() + config.live.analyze_wait
-                while result is None and time.monotonic() < deadline:
-                    found = store.item(job_id, "chunks", str(chunk.index))
-                    result = ChunkResult.from_dict(found) if found else None
-                    time.sleep(0.05 if result is None else 0)
-                if result is None:
-                    store.put_item(job_id, "chunks", str(chunk.index),
-                                   analyze_chunk(path, chunk, media, config.analysis).to_dict())
+            """On the analyze queue, like a batch job's chunks; here if no worker answers in time.
+            Into a bucket the recording is joined in this worker's scratch, which no analyze
+            worker reads: here at once (analysis runs hundreds of times faster than the stream)."""
+            stored = store.has_item(job_id, "chunks", str(chunk.index))
+            if not stored and (is_object(out) or not queued(path, chunk, media)):
+                store.put_item(job_id, "chunks", str(chunk.index),
+                               analyze_chunk(path, chunk, media, config.analysis).to_dict())
             # What is stored is what counts (a late queued result must not differ from ours).
             result = ChunkResult.from_dict(store.item(job_id, "chunks", str(chunk.index)))
             store.put_item(job_id, "live_chunks", str(chunk.index), chunk.to_dict())
             return result
 
-        # Into a bucket the recording is joined in this worker's scratch, which no analyze worker
-        # reads: the watch analyses its chunks itself (hundreds of times faster than the stream).
-        out = record["out"]
         with scratch("watch") as folder:
             chat, refresh = record.get("chat") or None, None
             if record.get("events_key"):   # the service's events, gathered in Redis: copied here as they come
@@ -463,15 +467,14 @@ def watch(self, job_id: str) -> None:
                 refresh = mirror(store.r, record["events_key"], int(record.get("events_from") or 0), chat)
             follower = Watch(record["input"], chat, out, config, on_clip=provisional,
                              should_stop=lambda: bool(store.r.exists(stop_key)), refresh_chat=refresh,
-                             analyse=None if is_object(out) else analyse,
-                             learned=job_channel_learning(store.r, config))
+                             analyse=analyse, learned=job_channel_learning(store.r, config))
             stored = store.items(job_id, "chunks")
             follower.resume([(Chunk(**c), ChunkResult.from_dict(stored[i]))
                              for i, c in store.items(job_id, "live_chunks").items() if i in stored],
                             [Provisional.from_dict(p) for p in store.items(job_id, "provisional").values()])
             manifest = follower.run()
         RedisTierState(store.r).ensure(manifest, job_id)
-        store.set_state(job_id, "success", manifest=join(out, MANIFEST) if is_object(out) else os.path.join(out, MANIFEST))
+        store.set_state(job_id, "success", manifest=(join if is_object(out) else os.path.join)(out, MANIFEST))
         if not is_object(out):
             unmark_output(out, job_id)
 
