@@ -246,6 +246,19 @@ class Fleet:
         return json.loads(result.stdout)
 
 
+def nginx_main(folder) -> str:
+    """The main context of every test's nginx: in the foreground, one worker, its pid and error
+    log in ``folder``."""
+    return f"""user root;
+daemon off;
+master_process on;
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log info;
+events {{ worker_connections 64; }}
+"""
+
+
 class WebServer:
     """nginx serving ``folder`` over HTTP on a free loopback port, as a recording server serves its
     HLS to players (and to live workers on other machines)."""
@@ -254,12 +267,7 @@ class WebServer:
         self.port = free_port()
         conf = os.path.join(conf_dir, "nginx.conf")
         with open(conf, "w", encoding="utf-8") as handle:
-            handle.write(f"""user root;
-daemon off;
-worker_processes 1;
-pid {conf_dir}/nginx.pid;
-error_log {conf_dir}/error.log info;
-events {{ worker_connections 64; }}
+            handle.write(nginx_main(conf_dir) + f"""
 http {{
     access_log {conf_dir}/access.log;
     server {{

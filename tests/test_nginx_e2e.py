@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 from conftest import ffprobe, run_cli
-from services import Fleet, RedisServer, Service, free_port
+from services import Fleet, RedisServer, Service, free_port, nginx_main
 
 pytestmark = pytest.mark.integration
 SECRET = "e2e-secret-77"
@@ -28,15 +28,7 @@ http {{
     }}
 }}
 """ if http else ""
-    return f"""
-load_module {RTMP_MODULE};
-user root;
-daemon off;
-master_process on;
-worker_processes 1;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log info;
-events {{ worker_connections 64; }}
+    return f"load_module {RTMP_MODULE};\n" + nginx_main(folder) + f"""
 rtmp {{
     server {{
         listen 127.0.0.1:{rtmp_port};
@@ -52,9 +44,9 @@ rtmp {{
 @contextmanager
 def recording_server(tmp_path_factory, workers, application, http=None, **env):
     """Redis, Celery workers (name -> queues), the webhook service, and nginx with the RTMP
-    module whose application is ``application(service_port, recordings_root)`` (and, with
-    ``http`` (port, access log), serving the recordings root over HTTP); all stopped afterwards. Yields (fleet,
-    service, recordings root, output root, RTMP port)."""
+    module whose application is ``application(service_port, recordings_root)`` (with ``http``,
+    (port, access log), also serving the recordings root over HTTP); all stopped afterwards.
+    Yields (fleet, service, recordings root, output root, RTMP port)."""
     assert os.path.exists(RTMP_MODULE), "nginx's RTMP module is installed by .ci/install-system-deps"
     root, outputs = tmp_path_factory.mktemp("recordings"), tmp_path_factory.mktemp("clips")
     redis_server = RedisServer(tmp_path_factory.mktemp("redis"))

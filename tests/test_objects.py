@@ -343,6 +343,35 @@ def test_a_read_the_store_failed_on_its_side_is_tried_again_uncounted(store, upl
         server.stop()
 
 
+# A watch's settings in the live tests: quick renders, 3 clips, one format.
+LIVE = {"PEAKCLIP_LIVE_POLL": "0.5", "PEAKCLIP_RENDER_PRESET": "ultrafast", "PEAKCLIP_SELECT_CLIPS": "3",
+        "PEAKCLIP_RENDER_FORMATS": "horizontal"}
+
+
+def hls_server(tmp_path):
+    """A recording server's HLS folder (``www/hls``, where ``test_live.push`` writes) and nginx
+    serving ``www`` over HTTP."""
+    (tmp_path / "www" / "hls").mkdir(parents=True)
+    (tmp_path / "nginx").mkdir()
+    return tmp_path / "www" / "hls", WebServer(str(tmp_path / "www"), str(tmp_path / "nginx"))
+
+
+def assert_a_batch_run_picks_the_same(store, hls, chat, final, folder):
+    """The playlist's segments joined here and clipped in one batch run with ``chat`` pick the
+    clips of the watch's ``final`` manifest."""
+    with open(hls / "stream.m3u8", encoding="utf-8") as handle:
+        segments = [line.strip() for line in handle if line.strip().endswith(".ts")]
+    folder.mkdir()
+    recording = folder / "recording.ts"
+    recording.write_bytes(b"".join((hls / name).read_bytes() for name in segments))
+    batch = peakclip(store, "clip", str(recording), "--chat", str(chat), "--out", str(folder / "out"),
+                     "--clips", "3", "--no-render", "--quiet")
+    assert batch.returncode == 0, batch.stderr
+    expected = json.load(open(folder / "out" / "manifest.json"))
+    fields = ("id", "start", "end", "score", "stage", "tier")
+    assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
+
+
 def test_a_stream_on_air_is_watched_into_a_bucket_by_workers_that_share_no_disk(store, sample, tmp_path_factory,
                                                                                 tmp_path):
     """Live mode on a fleet without a shared disk: the recording server serves its HLS over HTTP
@@ -354,20 +383,15 @@ def test_a_stream_on_air_is_watched_into_a_bucket_by_workers_that_share_no_disk(
     import redis as redis_client
     from test_live import push
 
-    www = tmp_path / "www"
-    (www / "hls").mkdir(parents=True)
-    (tmp_path / "nginx").mkdir()
-    web = WebServer(str(www), str(tmp_path / "nginx"))
+    hls, web = hls_server(tmp_path)
     server = RedisServer(tmp_path_factory.mktemp("redis-live"))
-    fleet = Fleet(server, 0, str(tmp_path_factory.mktemp("logs-live")), PEAKCLIP_LIVE_POLL="0.5",
-                  PEAKCLIP_RENDER_PRESET="ultrafast", PEAKCLIP_SELECT_CLIPS="3", PEAKCLIP_RENDER_FORMATS="horizontal",
-                  **store.env())
+    fleet = Fleet(server, 0, str(tmp_path_factory.mktemp("logs-live")), **LIVE, **store.env())
     disks = {name: (tmp_path_factory.mktemp(f"home-{name}"), tmp_path_factory.mktemp(f"tmp-{name}"))
              for name in ("live1", "live2")}
     chat = str(tmp_path / "chat.jsonl")
     try:
         fleet.start("live1", queues="live", HOME=str(disks["live1"][0]), TMPDIR=str(disks["live1"][1]))
-        pusher, writer = push(sample, str(www / "hls"), chat)
+        pusher, writer = push(sample, str(hls), chat)
         job_id = fleet.submit("--live", web.url("hls/stream.m3u8"), "--chat", chat, "--out", "s3://clips/onair")
         jobs = redis_client.Redis.from_url(fleet.env["PEAKCLIP_RESULT_BACKEND"])
         on_air, killed_at = set(), None
@@ -406,18 +430,7 @@ def test_a_stream_on_air_is_watched_into_a_bucket_by_workers_that_share_no_disk(
         file = tmp_path / os.path.basename(clip["file"])
         store.client().download_file("clips", f"onair/{clip['file']}", str(file))
         assert float(ffprobe(str(file))["format"]["duration"]) == pytest.approx(clip["end"] - clip["start"], abs=0.1)
-    # The same segments joined here and clipped in one batch run pick the same clips.
-    with open(www / "hls" / "stream.m3u8", encoding="utf-8") as handle:
-        segments = [line.strip() for line in handle if line.strip().endswith(".ts")]
-    (tmp_path / "batch").mkdir()
-    recording = tmp_path / "batch" / "recording.ts"
-    recording.write_bytes(b"".join((www / "hls" / name).read_bytes() for name in segments))
-    batch = peakclip(store, "clip", str(recording), "--chat", chat, "--out", str(tmp_path / "batch" / "out"),
-                     "--clips", "3", "--no-render", "--quiet")
-    assert batch.returncode == 0, batch.stderr
-    expected = json.load(open(tmp_path / "batch" / "out" / "manifest.json"))
-    fields = ("id", "start", "end", "score", "stage", "tier")
-    assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
+    assert_a_batch_run_picks_the_same(store, hls, chat, final, tmp_path / "batch")
     assert len({p["id"] for p in final["provisional"]}) == len(final["provisional"])   # none rendered twice
     assert not [f for f in os.listdir(disks["live2"][1]) if f.startswith("peakclip-")]   # scratch cleared
 
@@ -435,13 +448,9 @@ def test_the_service_watches_a_stream_into_a_bucket_its_events_through_redis(sto
     from test_live import push
 
     secret = "live-secret-5"
-    www = tmp_path / "www"
-    (www / "hls").mkdir(parents=True)
-    (tmp_path / "nginx").mkdir()
-    web = WebServer(str(www), str(tmp_path / "nginx"))
+    hls, web = hls_server(tmp_path)
     redis = RedisServer(tmp_path_factory.mktemp("redis-svc"))
-    fleet = Fleet(redis, 0, str(tmp_path_factory.mktemp("logs-svc")), PEAKCLIP_LIVE_POLL="0.5",
-                  PEAKCLIP_RENDER_PRESET="ultrafast", PEAKCLIP_SELECT_CLIPS="3", PEAKCLIP_RENDER_FORMATS="horizontal",
+    fleet = Fleet(redis, 0, str(tmp_path_factory.mktemp("logs-svc")), **LIVE,
                   PEAKCLIP_WEBHOOK_SECRET=secret, PEAKCLIP_OUTPUT_ROOT="s3://clips/svc",
                   PEAKCLIP_SERVICE_LIVE_PLAYLIST=web.url("hls/{name}.m3u8"), **store.env())
     scratch = tmp_path_factory.mktemp("tmp-svc")
@@ -465,7 +474,7 @@ def test_the_service_watches_a_stream_into_a_bucket_its_events_through_redis(sto
         answer = rtmp_callback("publish")
         assert answer[0] == 200, answer
         job_id = json.loads(answer[2])["job_id"]
-        pusher, writer = push(sample, str(www / "hls"), str(tmp_path / "unused.jsonl"), end_list=False)
+        pusher, writer = push(sample, str(hls), str(tmp_path / "unused.jsonl"), end_list=False)
         started, sent = time.monotonic(), 0
         while pusher.poll() is None:
             due = [e for e in events[sent:] if e["t"] <= (time.monotonic() - started) * 2]   # push's READ_RATE
@@ -491,17 +500,7 @@ def test_the_service_watches_a_stream_into_a_bucket_its_events_through_redis(sto
     assert final["live"]["state"] == "ended" and final["chat"]["messages"] == len(events)   # none of the earlier 60
     assert published(store, key.rsplit("/", 1)[0]) <= set(store.keys("clips", "svc/"))
     assert not os.path.exists(os.path.join(REPO, "s3:"))                 # nothing written to a local "s3:" folder
-    with open(www / "hls" / "stream.m3u8", encoding="utf-8") as handle:
-        segments = [line.strip() for line in handle if line.strip().endswith(".ts")]
-    (tmp_path / "batch").mkdir()
-    recording = tmp_path / "batch" / "recording.ts"
-    recording.write_bytes(b"".join((www / "hls" / name).read_bytes() for name in segments))
-    chat = tmp_path / "batch" / "events.jsonl"
+    chat = tmp_path / "events.jsonl"                                     # what was posted, as one log
     chat.write_text("".join(json.dumps(e) + "\n" for e in events))
-    batch = peakclip(store, "clip", str(recording), "--chat", str(chat), "--out", str(tmp_path / "batch" / "out"),
-                     "--clips", "3", "--no-render", "--quiet")
-    assert batch.returncode == 0, batch.stderr
-    expected = json.load(open(tmp_path / "batch" / "out" / "manifest.json"))
-    fields = ("id", "start", "end", "score", "stage", "tier")
-    assert [{k: c[k] for k in fields} for c in final["clips"]] == [{k: c[k] for k in fields} for c in expected["clips"]]
+    assert_a_batch_run_picks_the_same(store, hls, chat, final, tmp_path / "batch")
     assert not [f for f in os.listdir(scratch) if f.startswith("peakclip-")]

@@ -131,11 +131,11 @@ class GrowingSource:
     file to the sample, but in a playlist only roughly, and chunk results must not depend on
     where seams fall. Other segment kinds are read through a finished copy of the playlist."""
 
-    def __init__(self, path: str, out_dir: str, idle_end: float):
+    def __init__(self, path: str, folder: str, idle_end: float):
         self.path = path
         self.is_playlist = path.lower().split("?")[0].endswith((".m3u8", ".m3u"))
-        self.assembled = os.path.join(out_dir, "recording.ts")
-        self.snapshot = os.path.join(out_dir, ".live", "recording.m3u8")
+        self.assembled = os.path.join(folder, "recording.ts")
+        self.snapshot = os.path.join(folder, ".live", "recording.m3u8")
         self.appended = 0
         self.idle_end = idle_end
         self.last_size, self.last_growth = -1, time.monotonic()
