@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import redis
 import services
 from conftest import write_srt
 
@@ -270,6 +271,30 @@ def test_tier_state_in_redis_adds_up_across_processes_and_survives_a_restart(set
     state = RedisTierState(connect(url)).clip(clip["id"])
     assert state["counts"]["impressions"] == 4 * 40 + 5 and state["counts"]["watch_seconds"] == 4 * 40 * 1.5
     assert service.request("GET", "/healthz")[0] == 200
+
+
+def test_a_new_broadcast_reads_only_its_own_events(tmp_path_factory):
+    """The same stream on air again: the events its earlier broadcast left are set aside at the
+    publish, and the watch's chat log holds this broadcast's events only."""
+    root, outputs = tmp_path_factory.mktemp("live-recordings"), tmp_path_factory.mktemp("live-outputs")
+    with services.webhook_stack(tmp_path_factory, PEAKCLIP_WEBHOOK_SECRET=SECRET, PEAKCLIP_RECORDINGS_ROOT=str(root),
+                                PEAKCLIP_OUTPUT_ROOT=str(outputs), PEAKCLIP_SERVICE_LIVE_PLAYLIST="hls/{name}.m3u8",
+                                ) as (redis_server, fleet, service):
+        yesterday = [{"t": 12.0, "user": "ann", "text": "LUL"}]
+        assert post_signed(service, "/streams/show/events", {"events": yesterday})[0] == 202
+        status, _, body = service.request("POST", f"/hooks/nginx-rtmp?token={SECRET}",
+                                          b"call=publish&app=live&name=show&clientid=3",
+                                          {"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 200, body
+        today = [{"t": 2.0, "user": "bob", "text": "hi"}]
+        assert post_signed(service, "/streams/show/events", {"events": today})[0] == 202
+        job = fleet.status(json.loads(body)["job_id"])
+        assert job["input"] == str(root / "hls" / "show.m3u8")           # queued on the live queue (no worker here)
+        record = redis.Redis.from_url(redis_server.url(1), decode_responses=True).hgetall(f"peakclip:job:{job['job_id']}")
+        assert record["chat"] == str(outputs / "show" / "events.jsonl")
+        assert [json.loads(line) for line in open(record["chat"], encoding="utf-8")] == today
+        aside = [p for p in (outputs / "show").iterdir() if p.name.startswith("events-before-")]
+        assert len(aside) == 1 and [json.loads(line) for line in aside[0].open()] == yesterday
 
 
 def test_live_events_are_signed_and_appended_whole(setup):

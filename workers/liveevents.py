@@ -3,8 +3,9 @@
 ``POST /streams/{stream}/events`` hands the service whole events while the stream is on air; the
 watch reads them as a JSON Lines log. Where the service's output root is a folder, the lines are
 appended to ``<output root>/<stream>/events.jsonl``, which the watch's worker reads there (the
-folder is shared). Where it is a bucket, no disk is shared: the lines go to a Redis list, and the
-worker running the watch copies what is new into a log in its own scratch before every read.
+folder is shared; a broadcast's publish sets the earlier ones' log aside). Where it is a bucket,
+no disk is shared: the lines go to a Redis list, and the worker running the watch copies what is
+new into a log in its own scratch before every read, from the first line after the publish.
 """
 from __future__ import annotations
 
@@ -26,6 +27,17 @@ def append_lines(path: str, lines: list[str]) -> None:
         os.write(descriptor, "".join(line + "\n" for line in lines).encode("utf-8"))
     finally:
         os.close(descriptor)
+
+
+def set_aside(path: str, stamp: str) -> None:
+    """A new broadcast of the stream begins: the log its earlier broadcasts left at ``path`` is
+    renamed (``events.jsonl`` -> ``events-before-<stamp>.jsonl``), so that this broadcast's
+    watch reads its own events only."""
+    stem, suffix = os.path.splitext(path)
+    try:
+        os.replace(path, f"{stem}-before-{stamp}{suffix}")
+    except FileNotFoundError:
+        pass
 
 
 def push_events(client: redis.Redis, stream: str, lines: list[str], ttl: int) -> None:

@@ -21,7 +21,7 @@ from peakclip.detectors.probe import is_url
 from peakclip.pipeline.options import job_config
 from peakclip.workers.service.parts import (EVENT_TTL, Event, Refused, body_of, check_token, event_options, events_file,
                                             inside_root, once, parse_json, safe_name, signed_json)
-from peakclip.workers.liveevents import EVENTS_KEY, append_lines, push_events
+from peakclip.workers.liveevents import EVENTS_KEY, append_lines, push_events, set_aside
 from peakclip.workers.signing import verify_twitch
 from peakclip.workers.storeevents import Ignored, StoreJob, created_objects, sns_subscription, store_job, watched
 
@@ -103,7 +103,9 @@ def live_stream(state: State, form: dict) -> Response:
         events = EVENTS_KEY.format(safe_name(name))
         job_id = submit_watch(playlist, None, out, config, events=(events, state.store.r.llen(events)))
     else:
-        job_id = submit_watch(playlist, events_file(service, name), out, config)
+        events = events_file(service, name)
+        set_aside(events, started)   # an earlier broadcast's events are not this one's chat
+        job_id = submit_watch(playlist, events, out, config)
     state.store.r.set(key, job_id, ex=EVENT_TTL)
     return JSONResponse({"job_id": job_id, "queued": True}, status_code=200)
 
