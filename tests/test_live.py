@@ -192,7 +192,8 @@ def write_playlist(path, segments, ended):
 def test_a_playlist_served_over_http_is_followed_as_it_appears(sample, tmp_path):
     """The recording server on another machine: nothing there yet (404), then a playlist whose last
     listed segment cannot be had yet holds the end back; segments are joined whole, in order; a
-    playlist never closed ends once it stops growing for live.idle_end."""
+    master playlist is followed to its best variant; a playlist never closed ends once it stops
+    growing for live.idle_end."""
     from peakclip.pipeline.executors.live import GrowingSource
 
     served = tmp_path / "www"
@@ -217,6 +218,16 @@ def test_a_playlist_served_over_http_is_followed_as_it_appears(sample, tmp_path)
         (served / "later").rename(hidden)
         available, ended, path = source.poll()
         assert ended and available == pytest.approx(sum(length for length, _ in segments), abs=0.25)  # as ffprobe reads it
+        assert (out / "recording.ts").read_bytes() == b"".join((served / name).read_bytes() for _, name in segments)
+
+        # A master playlist, as players are given: its best variant is followed.
+        (served / "master.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:AVERAGE-BANDWIDTH=9000000,BANDWIDTH=400000\n"
+                                            "low/show.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2500000,RESOLUTION=320x180\n"
+                                            "show.m3u8\n")
+        (out / "recording.ts").unlink()
+        variant = GrowingSource(server.url("master.m3u8"), str(out), idle_end=600)
+        available, ended, path = variant.poll()
+        assert ended and variant.path == server.url("show.m3u8")
         assert (out / "recording.ts").read_bytes() == b"".join((served / name).read_bytes() for _, name in segments)
 
         write_playlist(served / "open.m3u8", segments[:2], ended=False)

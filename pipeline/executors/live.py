@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -56,9 +57,11 @@ FETCH_TIMEOUT = 10.0   # seconds to wait for a playlist or segment over HTTP bef
 
 @dataclass
 class Playlist:
-    """An HLS playlist as read so far: its segments and whether the stream has ended."""
+    """An HLS playlist as read so far: its segments and whether the stream has ended; or, for a
+    master playlist, the variant streams it lists."""
     segments: list[tuple[str, float]]   # absolute path or URL of each segment, its length in seconds
     ended: bool                         # #EXT-X-ENDLIST: the recording server closed the stream
+    variants: list[tuple[int, str]] = field(default_factory=list)   # (bandwidth in bit/s, playlist URI)
 
     @property
     def duration(self) -> float:
@@ -68,7 +71,7 @@ class Playlist:
 def parse_playlist(text: str, base: str) -> Playlist:
     """An HLS media playlist's text; segment URIs are made absolute against ``base`` (the
     playlist's folder, or its URL)."""
-    segments, length, ended = [], None, False
+    segments, variants, length, bandwidth, ended = [], [], None, None, False
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("#EXTINF:"):
@@ -76,16 +79,22 @@ def parse_playlist(text: str, base: str) -> Playlist:
                 length = float(line[len("#EXTINF:"):].split(",")[0])
             except ValueError:
                 length = None
+        elif line.startswith("#EXT-X-STREAM-INF:"):
+            found = re.search(r"(?<![-\w])BANDWIDTH=(\d+)", line)
+            bandwidth = int(found.group(1)) if found else 0
         elif line == "#EXT-X-ENDLIST":
             ended = True
-        elif line and not line.startswith("#") and length is not None:
+        elif line and not line.startswith("#"):
             if is_url(base):
                 uri = urljoin(base, line)
             else:
                 uri = line if "://" in line or os.path.isabs(line) else os.path.join(base, line)
-            segments.append((uri, length))
-            length = None
-    return Playlist(segments, ended)
+            if length is not None:
+                segments.append((uri, length))
+            elif bandwidth is not None:
+                variants.append((bandwidth, uri))
+            length = bandwidth = None
+    return Playlist(segments, ended, variants)
 
 
 def read_playlist(path: str) -> Playlist | None:
@@ -177,6 +186,10 @@ class GrowingSource:
 
     def poll_playlist(self) -> tuple[float, bool, str | None]:
         playlist = read_playlist(self.path)
+        if playlist is not None and playlist.variants and not playlist.segments:
+            # A master playlist (what players are given): follow its best variant from now on.
+            self.path = max(playlist.variants)[1]
+            playlist = read_playlist(self.path)
         if playlist is None:
             # Not written yet, or its server not answering this once: what was read stands.
             duration, readable = self.last_read
