@@ -16,7 +16,7 @@ from peakclip.workers.jobs import Jobs, connect
 
 SECRET = "options-secret-7e2a"
 # The flags of the clip commands that are not job options: the command's own.
-NOT_OPTIONS = {"help", "input", "config", "out", "quiet"}
+NOT_OPTIONS = {"help", "input", "config", "out", "quiet", "live"}
 
 # One value per option, as Python or JSON gives it (the command line gets its text); file names
 # are files in the recordings root of the service below.
