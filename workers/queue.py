@@ -102,9 +102,9 @@ def submit_watch(source: str, chat: str | None, out: str, config: Config,
     a chat log file, the Redis list (key, index of its first line for this watch) the service
     gathers the stream's events in (``workers.liveevents``)."""
     check_captions(config.transcript)
-    if any(is_object(p) for p in (source, chat)):
-        raise UserError(f"watch does not read objects (s3://) yet, only writes to them: "
-                        f"{next(p for p in (source, chat) if is_object(p))}")
+    from peakclip.pipeline.executors.live import refuse_objects   # the watch's own refusal, said here before queueing
+
+    refuse_objects(source, chat)
     source = source if is_url(source) else os.path.abspath(source)   # a playlist served over HTTP stays a URL
     chat = os.path.abspath(chat) if chat else None
     out = checked_output(out)

@@ -100,14 +100,11 @@ def parse_playlist(text: str, base: str) -> Playlist:
 def read_playlist(path: str) -> Playlist | None:
     """The HLS media playlist at ``path`` (a file, or an http(s) URL: a recording server on another
     machine), or None while there is none to read (not written yet; the server not answering)."""
-    if is_url(path):
-        raw = fetch(path)
-        return None if raw is None else parse_playlist(raw.decode("utf-8", "replace"), path)
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return parse_playlist(handle.read(), os.path.dirname(os.path.abspath(path)))
-    except FileNotFoundError:
+    raw = read_whole(path)
+    if raw is None:
         return None
+    base = path if is_url(path) else os.path.dirname(os.path.abspath(path))
+    return parse_playlist(raw.decode("utf-8", "replace"), base)
 
 
 def fetch(url: str) -> bytes | None:
@@ -221,7 +218,7 @@ class GrowingSource:
         at the first that cannot be read now (fetched over HTTP when the playlist lists URLs)."""
         with open(self.assembled, "ab") as out:
             for uri, _ in segments[self.appended:]:
-                data = read_segment(uri)
+                data = read_whole(uri)
                 if data is None:
                     return
                 out.write(data)
@@ -229,15 +226,23 @@ class GrowingSource:
                 self.appended += 1
 
 
-def read_segment(uri: str) -> bytes | None:
-    """A listed segment's bytes, or None while they cannot be had."""
+def read_whole(uri: str) -> bytes | None:
+    """A playlist's or segment's bytes (a file, or fetched over HTTP), or None while they cannot
+    be had."""
     if is_url(uri):
         return fetch(uri)
     try:
-        with open(uri, "rb") as segment:
-            return segment.read()
+        with open(uri, "rb") as handle:
+            return handle.read()
     except FileNotFoundError:
         return None
+
+
+def refuse_objects(*inputs: str | None) -> None:
+    """A watch reads its recording, chat, events and transcript from files or URLs, not objects."""
+    named = next((path for path in inputs if is_object(path)), None)
+    if named:
+        raise UserError(f"watch does not read objects (s3://) yet, only writes to them: {named}")
 
 
 # ---- the watch ---------------------------------------------------------------------------------------
@@ -291,10 +296,7 @@ class Watch:
 
     def __post_init__(self):
         self.config = self.config.for_path("live")   # its final clips: at their pools' profiles unless told
-        named = [self.source, self.chat_path, self.config.chat.events, self.config.transcript.path]
-        if any(is_object(p) for p in named):
-            raise UserError(f"watch does not read objects (s3://) yet, only writes to them: "
-                            f"{next(p for p in named if is_object(p))}")
+        refuse_objects(self.source, self.chat_path, self.config.chat.events, self.config.transcript.path)
         check_captions(self.config.transcript)
         # Output to a bucket: the watch works in a scratch folder of its own (the joined recording
         # beside, not in, what is published), and each provisional clip's files and then the
